@@ -1,0 +1,84 @@
+//! Palier's event store: an append-only, hash-chained log of events with an API modelled on
+//! the EventStoreDB/KurrentDB client (`append_to_stream`, `read_stream`, `read_all`,
+//! `subscribe_to_all`), so that a KurrentDB backend could later slot in without touching callers.
+//!
+//! The crate owns the storage contract; it knows nothing of competences or establishments.
+//! Backends implement [`EventStore`]; the embedded SQLite backend ([`SqliteStore`]) is the
+//! default. Every backend must pass the contract suite in `tests/contract/`.
+#![forbid(unsafe_code)]
+
+pub mod append;
+pub mod canonical;
+pub mod error;
+pub mod event;
+pub mod filter;
+pub mod hash;
+pub mod names;
+pub mod read;
+pub mod sqlite;
+pub mod subscription;
+pub mod verify;
+
+pub use append::{AppendResult, CurrentRevision, ExpectedRevision};
+pub use error::StoreError;
+pub use event::{EventData, Metadata, RecordedEvent};
+pub use filter::EventFilter;
+pub use hash::Hash;
+pub use names::{EventType, StreamName};
+pub use read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use subscription::Subscription;
+pub use verify::{BrokenLink, VerifyReport};
+
+use async_trait::async_trait;
+
+/// The store contract every backend fulfils (see `tests/contract/` for the executable version).
+///
+/// Positions are global, start at 1 and have no gaps visible to readers; stream revisions
+/// start at 0. All methods are cancel-safe from the caller's side: an append whose future is
+/// dropped either happened entirely or not at all, and retrying it with the same event ids is
+/// idempotent.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` atomically if the stream's current revision satisfies
+    /// `expected`. Re-appending events whose ids are already in that stream, in the same order
+    /// and with the same content, returns the original positions without writing anything.
+    async fn append_to_stream(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Reads up to `limit` events of one stream, starting at `from`, in `direction`.
+    /// A stream that does not exist reads as empty; use [`EventStore::stream_info`] to tell.
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: StreamFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads up to `limit` events of the global log matching `filter`, from position `from`
+    /// (inclusive), in position order. `scanned_to` in the answer says how far the log was
+    /// examined, so filtered readers can resume without rescanning.
+    async fn read_all(
+        &self,
+        from: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<AllSlice, StoreError>;
+
+    /// What the store knows of one stream, or `None` when it has no events.
+    async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError>;
+
+    /// The last event of the log (its position and hash), or `None` when the log is empty.
+    async fn head(&self) -> Result<Option<LogHead>, StoreError>;
+
+    /// A catch-up subscription over the whole log: every event after position `after`
+    /// (exclusive, as in KurrentDB: pass your last checkpoint, or 0 for the beginning) that
+    /// matches `filter`, first from history then live, in position order, with no gap and no
+    /// duplicate. A slow consumer never blocks writers: it falls back to reading storage.
+    fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription;
+}

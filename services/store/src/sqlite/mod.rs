@@ -1,0 +1,264 @@
+//! The embedded SQLite backend, the default: one file under the data directory, WAL,
+//! `synchronous=FULL`, one writer thread that group-commits, read-only connections for readers.
+//!
+//! Opening never damages what it finds: a file that is not a palier store, or a store of a
+//! newer format, is refused before anything is written to it.
+mod reader;
+mod schema;
+mod writer;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::EventStore;
+use crate::append::{AppendResult, ExpectedRevision};
+use crate::error::StoreError;
+use crate::event::{EventData, RecordedEvent};
+use crate::filter::EventFilter;
+use crate::names::StreamName;
+use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+use crate::subscription::{LIVE_FEED_CAPACITY, LiveBatch, Subscription};
+
+pub use schema::{APPLICATION_ID, FORMAT_VERSION};
+
+/// Most events one append may carry.
+pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+/// Most payload bytes one append may carry.
+pub const MAX_BYTES_PER_APPEND: usize = 64 * 1024 * 1024;
+
+/// Settings of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Most idle read connections kept open.
+    pub max_idle_readers: usize,
+    /// Appends waiting for the writer before callers wait to enqueue (back-pressure).
+    pub queue_depth: usize,
+    /// Caps the database size in pages (`PRAGMA max_page_count`); reaching it behaves like a
+    /// full disk. `None`: no cap beyond the disk.
+    pub max_page_count: Option<u64>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            max_idle_readers: 8,
+            queue_depth: 8192,
+            max_page_count: None,
+        }
+    }
+}
+
+/// The embedded SQLite event store. Cheap to clone: clones share one writer and one pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// `None` only while dropping.
+    writer: Option<mpsc::Sender<writer::AppendRequest>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+    readers: reader::ReadPool,
+    live: broadcast::Sender<LiveBatch>,
+    /// Held for the store's lifetime so a second process cannot open the same file.
+    _lock: File,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+/// Maps SQLite failures onto the store's error policy: a full disk (or size cap) is
+/// `StorageFull`, anything else `Storage`; neither panics nor poisons the store.
+pub(crate) fn map_sql(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+            StoreError::StorageFull(e.to_string())
+        }
+        _ => StoreError::Storage(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`. Must be called inside a tokio runtime.
+    pub async fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, options))
+            .await
+            .map_err(|e| StoreError::Storage(format!("opening the store panicked: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Storage(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let lock = lock_file(&path)?;
+        let existing = schema::inspect(&path)?;
+        let mut conn = Connection::open(&path).map_err(map_sql)?;
+        schema::configure_writer(&conn, options.max_page_count)?;
+        if existing == schema::Existing::Nothing {
+            schema::create(&mut conn)?;
+        }
+        let state = writer::ChainState::load(&conn)?;
+        let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+        let (live, _) = broadcast::channel(LIVE_FEED_CAPACITY);
+        let live_for_writer = live.clone();
+        let writer_thread = std::thread::Builder::new()
+            .name("palier-store-writer".into())
+            .spawn(move || writer::run(conn, state, rx, live_for_writer))
+            .map_err(|e| StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
+        tracing::info!(path = %path.display(), "event store opened");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers: reader::ReadPool::new(path.clone(), options.max_idle_readers),
+                path,
+                writer: Some(tx),
+                writer_thread: Some(writer_thread),
+                live,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.readers.with(f))
+            .await
+            .map_err(|e| StoreError::Storage(format!("a read panicked: {e}")))?
+    }
+}
+
+impl Drop for Inner {
+    /// Closes the writer and waits for it, so that when the last handle is gone the file is
+    /// closed cleanly (WAL checkpointed) before the lock is released.
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}
+
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Storage(format!("cannot open lock file: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Storage(format!("cannot lock the store: {e}")))
+        }
+    }
+}
+
+fn check_append(events: &[EventData]) -> Result<(), StoreError> {
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::invalid(
+            "events",
+            format!(
+                "{} events in one append, at most {MAX_EVENTS_PER_APPEND}",
+                events.len()
+            ),
+        ));
+    }
+    let bytes: usize = events.iter().map(|e| e.data().len()).sum();
+    if bytes > MAX_BYTES_PER_APPEND {
+        return Err(StoreError::invalid(
+            "events",
+            format!("{bytes} payload bytes in one append, at most {MAX_BYTES_PER_APPEND}"),
+        ));
+    }
+    for event in events {
+        event.metadata().validate()?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append_to_stream(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<EventData>,
+    ) -> Result<AppendResult, StoreError> {
+        check_append(&events)?;
+        let (reply, outcome) = oneshot::channel();
+        let request = writer::AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        let writer = self.inner.writer.as_ref().ok_or(StoreError::Closed)?;
+        writer.send(request).await.map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: StreamFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.as_str().to_owned();
+        self.read(move |c| reader::read_stream(c, &stream, from, direction, limit))
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        from: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<AllSlice, StoreError> {
+        let filter = filter.clone();
+        self.read(move |c| reader::read_all(c, from, &filter, limit))
+            .await
+    }
+
+    async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError> {
+        let stream = stream.as_str().to_owned();
+        self.read(move |c| reader::stream_info(c, &stream)).await
+    }
+
+    async fn head(&self) -> Result<Option<LogHead>, StoreError> {
+        self.read(reader::head).await
+    }
+
+    fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
+        Subscription::start(self.clone(), &self.inner.live, after, filter)
+    }
+}

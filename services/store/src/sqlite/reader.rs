@@ -1,0 +1,300 @@
+//! Reads: a small pool of read-only connections and the row-to-event decoding. Readers never
+//! take the writer's lock; WAL gives each read a consistent snapshot.
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, Row, params_from_iter, types::Value};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::event::{Metadata, RecordedEvent};
+use crate::filter::EventFilter;
+use crate::hash::Hash;
+use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+
+use super::map_sql;
+
+/// The columns of `events`, in the order [`decode`] expects.
+pub const EVENT_COLUMNS: &str = "position, stream, revision, event_id, event_type, schema_version, \
+     data, actor, correlation_id, causation_id, trace_id, tenant, occurred_at, recorded_at, hash";
+
+/// Read-only connections, opened on demand and kept for reuse.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
+}
+
+impl ReadPool {
+    /// A pool over the store file at `path`.
+    pub fn new(path: PathBuf, max_idle: usize) -> Self {
+        ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }
+    }
+
+    /// Runs `f` on a pooled read-only connection (blocking: call from a blocking thread).
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.max_idle
+        {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_sql)?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000;")
+            .map_err(map_sql)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn micros_to_time(position: u64, micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        position,
+        reason: format!("timestamp {micros} out of range"),
+    })
+}
+
+fn uuid_from(position: u64, field: &str, bytes: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        position,
+        reason: format!("{field}: {e}"),
+    })
+}
+
+/// Decodes one `events` row selected with [`EVENT_COLUMNS`].
+pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.get(0).map_err(map_sql)?;
+    let position = u64::try_from(position).map_err(|_| StoreError::Corrupt {
+        position: 0,
+        reason: format!("negative position {position}"),
+    })?;
+    let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
+        position,
+        reason: e.to_string(),
+    };
+    let revision: i64 = row.get(2).map_err(corrupt)?;
+    let event_id: Vec<u8> = row.get(3).map_err(corrupt)?;
+    let schema_version: i64 = row.get(5).map_err(corrupt)?;
+    let data: Vec<u8> = row.get(6).map_err(corrupt)?;
+    let correlation: Option<Vec<u8>> = row.get(8).map_err(corrupt)?;
+    let causation: Option<Vec<u8>> = row.get(9).map_err(corrupt)?;
+    let occurred_at: Option<i64> = row.get(12).map_err(corrupt)?;
+    let recorded_at: i64 = row.get(13).map_err(corrupt)?;
+    let hash: Vec<u8> = row.get(14).map_err(corrupt)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|h: Vec<u8>| StoreError::Corrupt {
+        position,
+        reason: format!("hash is {} bytes", h.len()),
+    })?;
+    Ok(RecordedEvent {
+        position,
+        stream: row.get(1).map_err(corrupt)?,
+        revision: u64::try_from(revision).map_err(|_| StoreError::Corrupt {
+            position,
+            reason: format!("negative revision {revision}"),
+        })?,
+        event_id: uuid_from(position, "event id", &event_id)?,
+        event_type: row.get(4).map_err(corrupt)?,
+        schema_version: u32::try_from(schema_version).map_err(|_| StoreError::Corrupt {
+            position,
+            reason: format!("schema version {schema_version} out of range"),
+        })?,
+        data: Bytes::from(data),
+        metadata: Metadata {
+            actor: row.get(7).map_err(corrupt)?,
+            correlation_id: correlation
+                .map(|b| uuid_from(position, "correlation id", &b))
+                .transpose()?,
+            causation_id: causation
+                .map(|b| uuid_from(position, "causation id", &b))
+                .transpose()?,
+            trace_id: row.get(10).map_err(corrupt)?,
+            tenant: row.get(11).map_err(corrupt)?,
+            occurred_at: occurred_at
+                .map(|t| micros_to_time(position, t))
+                .transpose()?,
+        },
+        recorded_at: micros_to_time(position, recorded_at)?,
+        hash: Hash(hash),
+    })
+}
+
+fn collect(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+    capacity: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut rows = stmt.query(params).map_err(map_sql)?;
+    let mut out = Vec::with_capacity(capacity);
+    while let Some(row) = rows.next().map_err(map_sql)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// Reads one stream.
+pub fn read_stream(
+    conn: &Connection,
+    stream: &str,
+    from: StreamFrom,
+    direction: Direction,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let start = match from {
+        StreamFrom::Start => 0,
+        StreamFrom::End => i64::MAX,
+        StreamFrom::Revision(r) => to_i64(r),
+    };
+    let sql = match direction {
+        Direction::Forwards => format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = ?1) \
+             AND revision >= ?2 ORDER BY revision ASC LIMIT ?3"
+        ),
+        Direction::Backwards => format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = ?1) \
+             AND revision <= ?2 ORDER BY revision DESC LIMIT ?3"
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
+    collect(
+        &mut stmt,
+        rusqlite::params![stream, start, to_i64(limit as u64)],
+        limit.min(1024),
+    )
+}
+
+/// Reads the global log from `from` (inclusive).
+pub fn read_all(
+    conn: &Connection,
+    from: u64,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<AllSlice, StoreError> {
+    // Bounding the scan by the head read first means every row up to it is committed (one
+    // writer, commits in position order), so `scanned_to` can safely be the head.
+    let head: i64 = conn
+        .query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| {
+            r.get(0)
+        })
+        .map_err(map_sql)?;
+    let head = u64::try_from(head).unwrap_or(0);
+    if limit == 0 || from > head {
+        return Ok(AllSlice {
+            events: Vec::new(),
+            scanned_to: head.max(from.saturating_sub(1)),
+            is_end: from > head,
+        });
+    }
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position BETWEEN ?1 AND ?2");
+    let mut params: Vec<Value> = vec![Value::Integer(to_i64(from)), Value::Integer(to_i64(head))];
+    if !filter.prefixes().is_empty() {
+        sql.push_str(" AND (");
+        for (i, prefix) in filter.prefixes().iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            params.push(Value::Text(prefix.clone()));
+            sql.push_str(&format!(
+                "substr(stream, 1, {}) = ?{}",
+                prefix.chars().count(),
+                params.len()
+            ));
+        }
+        sql.push(')');
+    }
+    if !filter.types().is_empty() {
+        sql.push_str(" AND event_type IN (");
+        for (i, t) in filter.types().iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            params.push(Value::Text(t.clone()));
+            sql.push_str(&format!("?{}", params.len()));
+        }
+        sql.push(')');
+    }
+    params.push(Value::Integer(to_i64(limit as u64)));
+    sql.push_str(&format!(" ORDER BY position ASC LIMIT ?{}", params.len()));
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
+    let events = collect(&mut stmt, params_from_iter(params), limit.min(8192))?;
+    let full = events.len() == limit;
+    let scanned_to = match (full, events.last()) {
+        (true, Some(last)) => last.position,
+        _ => head,
+    };
+    Ok(AllSlice {
+        events,
+        scanned_to,
+        is_end: !full || scanned_to == head,
+    })
+}
+
+/// Metadata of one stream.
+pub fn stream_info(conn: &Connection, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT last_revision, first_position, last_position, created_at, updated_at \
+             FROM streams WHERE name = ?1",
+        )
+        .map_err(map_sql)?;
+    let mut rows = stmt.query([stream]).map_err(map_sql)?;
+    let Some(row) = rows.next().map_err(map_sql)? else {
+        return Ok(None);
+    };
+    let get = |i: usize| -> Result<i64, StoreError> { row.get(i).map_err(map_sql) };
+    let last_position = u64::try_from(get(2)?).unwrap_or(0);
+    Ok(Some(StreamInfo {
+        stream: stream.to_owned(),
+        last_revision: u64::try_from(get(0)?).unwrap_or(0),
+        first_position: u64::try_from(get(1)?).unwrap_or(0),
+        last_position,
+        created_at: micros_to_time(last_position, get(3)?)?,
+        updated_at: micros_to_time(last_position, get(4)?)?,
+    }))
+}
+
+/// The last event's position and hash.
+pub fn head(conn: &Connection) -> Result<Option<LogHead>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+        .map_err(map_sql)?;
+    let mut rows = stmt.query([]).map_err(map_sql)?;
+    let Some(row) = rows.next().map_err(map_sql)? else {
+        return Ok(None);
+    };
+    let position: i64 = row.get(0).map_err(map_sql)?;
+    let position = u64::try_from(position).unwrap_or(0);
+    let hash: Vec<u8> = row.get(1).map_err(map_sql)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt {
+        position,
+        reason: "hash is not 32 bytes".into(),
+    })?;
+    Ok(Some(LogHead {
+        position,
+        hash: Hash(hash),
+    }))
+}

@@ -1,0 +1,964 @@
+//! The store contract, as tests generic over the backend. Each backend's test file provides a
+//! [`Harness`] and expands [`store_contract_tests!`]; the PostgreSQL backend runs these very
+//! same cases.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use palier_store::{
+    AppendResult, CurrentRevision, Direction, EventData, EventFilter, EventStore, ExpectedRevision,
+    Metadata, RecordedEvent, StoreError, StreamFrom, StreamName, verify,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// What a backend provides to the suite.
+pub trait Harness: Send {
+    /// The backend under test.
+    type Store: EventStore + Clone;
+    /// The open store.
+    fn store(&self) -> Self::Store;
+    /// Closes and reopens the same store (a restart).
+    fn reopen(&mut self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// Expands every contract case as a `#[tokio::test]` using `$factory().await` as harness.
+macro_rules! store_contract_tests {
+    ($factory:path) => {
+        store_contract_tests!(@cases $factory;
+            expected_any_appends_whatever_the_state,
+            expected_no_stream_conflicts_on_existing_stream,
+            expected_stream_exists_conflicts_on_missing_stream,
+            expected_exact_revision,
+            a_conflict_writes_nothing,
+            idempotent_retry_for_every_expectation,
+            idempotent_retry_survives_restart,
+            id_reused_for_a_different_event_is_a_conflict,
+            partial_retry_is_a_conflict,
+            duplicate_id_inside_one_append_is_a_conflict,
+            concurrent_appenders_to_one_stream_one_wins_each_revision,
+            concurrent_appenders_to_many_streams_all_persisted,
+            subscription_from_zero_while_writers_run_sees_each_event_once,
+            subscription_resumes_after_checkpoint,
+            slow_subscriber_blocks_nobody_and_loses_nothing,
+            reading_a_missing_stream,
+            empty_append_checks_expectation_only,
+            one_mebibyte_event_round_trips,
+            read_all_filters_by_prefix_and_type,
+            filtered_subscription,
+            read_stream_directions_and_limits,
+            recorded_fields_and_stream_info,
+            hash_chain_verifies_and_checkpoint_is_checked,
+            data_survives_restart);
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let mut harness = $factory().await;
+                contract::$case(&mut harness).await;
+            }
+        )*
+    };
+}
+
+fn stream(name: &str) -> StreamName {
+    StreamName::parse(name).unwrap()
+}
+
+fn unique_stream(prefix: &str) -> StreamName {
+    stream(&format!("{prefix}-{}", Uuid::new_v4()))
+}
+
+fn event(kind: &str, n: u64) -> EventData {
+    EventData::json(kind, &json!({ "n": n })).unwrap()
+}
+
+fn events(n: u64) -> Vec<EventData> {
+    (0..n).map(|i| event("ThingHappened", i)).collect()
+}
+
+async fn all_events<S: EventStore>(store: &S) -> Vec<RecordedEvent> {
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let slice = store
+            .read_all(from, &EventFilter::all(), 1000)
+            .await
+            .unwrap();
+        out.extend(slice.events);
+        from = slice.scanned_to + 1;
+        if slice.is_end {
+            return out;
+        }
+    }
+}
+
+async fn read_whole_stream<S: EventStore>(store: &S, s: &StreamName) -> Vec<RecordedEvent> {
+    store
+        .read_stream(s, StreamFrom::Start, Direction::Forwards, usize::MAX)
+        .await
+        .unwrap()
+}
+
+fn assert_wrong_expected(result: Result<AppendResult, StoreError>, want_actual: CurrentRevision) {
+    match result {
+        Err(StoreError::WrongExpectedRevision { actual, .. }) => assert_eq!(actual, want_actual),
+        other => panic!("expected a WrongExpectedRevision conflict, got {other:?}"),
+    }
+}
+
+pub async fn expected_any_appends_whatever_the_state<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("any");
+    let r1 = store
+        .append_to_stream(&s, ExpectedRevision::Any, events(2))
+        .await
+        .unwrap();
+    assert_eq!(r1.current_revision, CurrentRevision::Current(1));
+    assert_eq!(r1.positions, Some(1..=2));
+    let r2 = store
+        .append_to_stream(&s, ExpectedRevision::Any, events(1))
+        .await
+        .unwrap();
+    assert_eq!(r2.current_revision, CurrentRevision::Current(2));
+    assert_eq!(r2.positions, Some(3..=3));
+    let revisions: Vec<u64> = read_whole_stream(&store, &s)
+        .await
+        .iter()
+        .map(|e| e.revision)
+        .collect();
+    assert_eq!(revisions, vec![0, 1, 2]);
+}
+
+pub async fn expected_no_stream_conflicts_on_existing_stream<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("nostream");
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+        .await
+        .unwrap();
+    assert_wrong_expected(
+        store
+            .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+            .await,
+        CurrentRevision::Current(0),
+    );
+    assert_eq!(read_whole_stream(&store, &s).await.len(), 1);
+}
+
+pub async fn expected_stream_exists_conflicts_on_missing_stream<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("exists");
+    assert_wrong_expected(
+        store
+            .append_to_stream(&s, ExpectedRevision::StreamExists, events(1))
+            .await,
+        CurrentRevision::NoStream,
+    );
+    assert!(store.stream_info(&s).await.unwrap().is_none());
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(1))
+        .await
+        .unwrap();
+    let r = store
+        .append_to_stream(&s, ExpectedRevision::StreamExists, events(1))
+        .await
+        .unwrap();
+    assert_eq!(r.current_revision, CurrentRevision::Current(1));
+}
+
+pub async fn expected_exact_revision<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("exact");
+    assert_wrong_expected(
+        store
+            .append_to_stream(&s, ExpectedRevision::Exact(0), events(1))
+            .await,
+        CurrentRevision::NoStream,
+    );
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(2))
+        .await
+        .unwrap();
+    let r = store
+        .append_to_stream(&s, ExpectedRevision::Exact(1), events(1))
+        .await
+        .unwrap();
+    assert_eq!(r.current_revision, CurrentRevision::Current(2));
+    let err = store
+        .append_to_stream(&s, ExpectedRevision::Exact(1), events(1))
+        .await;
+    assert_wrong_expected(err, CurrentRevision::Current(2));
+    assert_wrong_expected(
+        store
+            .append_to_stream(&s, ExpectedRevision::Exact(7), events(1))
+            .await,
+        CurrentRevision::Current(2),
+    );
+    let message = store
+        .append_to_stream(&s, ExpectedRevision::Exact(7), events(1))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("revision 7") && message.contains("revision 2"),
+        "{message}"
+    );
+}
+
+pub async fn a_conflict_writes_nothing<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("noop");
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap();
+    let _ = store
+        .append_to_stream(&s, ExpectedRevision::Exact(5), events(3))
+        .await;
+    let _ = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(3))
+        .await;
+    assert_eq!(store.head().await.unwrap(), head);
+    assert_eq!(
+        store.stream_info(&s).await.unwrap().unwrap().last_revision,
+        0
+    );
+}
+
+pub async fn idempotent_retry_for_every_expectation<H: Harness>(h: &mut H) {
+    let store = h.store();
+    for (i, expected) in [
+        ExpectedRevision::NoStream,
+        ExpectedRevision::Any,
+        ExpectedRevision::StreamExists,
+        ExpectedRevision::Exact(0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = unique_stream(&format!("retry{i}"));
+        if matches!(
+            expected,
+            ExpectedRevision::StreamExists | ExpectedRevision::Exact(0)
+        ) {
+            store
+                .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+                .await
+                .unwrap();
+        }
+        let batch = events(3);
+        let first = store
+            .append_to_stream(&s, expected, batch.clone())
+            .await
+            .unwrap();
+        assert!(!first.deduplicated);
+        // Other writers move the stream on before the retry arrives.
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, events(1))
+            .await
+            .unwrap();
+        let head = store.head().await.unwrap();
+        let retry = store
+            .append_to_stream(&s, expected, batch.clone())
+            .await
+            .unwrap();
+        assert!(retry.deduplicated, "{expected:?}");
+        assert_eq!(retry.positions, first.positions, "{expected:?}");
+        assert_eq!(
+            store.head().await.unwrap(),
+            head,
+            "a retry must write nothing"
+        );
+        let ids: Vec<Uuid> = read_whole_stream(&store, &s)
+            .await
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        let unique: HashSet<&Uuid> = ids.iter().collect();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "duplicates after retry with {expected:?}"
+        );
+        // A retry of a prefix of the original append writes nothing either.
+        let prefix = store
+            .append_to_stream(&s, expected, batch[..1].to_vec())
+            .await
+            .unwrap();
+        assert!(prefix.deduplicated);
+    }
+}
+
+pub async fn idempotent_retry_survives_restart<H: Harness>(h: &mut H) {
+    let s = unique_stream("restart-retry");
+    let batch = events(2);
+    let first = h
+        .store()
+        .append_to_stream(&s, ExpectedRevision::NoStream, batch.clone())
+        .await
+        .unwrap();
+    h.reopen().await;
+    let retry = h
+        .store()
+        .append_to_stream(&s, ExpectedRevision::NoStream, batch)
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.positions, first.positions);
+    assert_eq!(read_whole_stream(&h.store(), &s).await.len(), 2);
+}
+
+pub async fn id_reused_for_a_different_event_is_a_conflict<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("reuse");
+    let original = event("ThingHappened", 1);
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, vec![original.clone()])
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap();
+    let impostor = event("ThingHappened", 2).with_id(original.event_id());
+    match store
+        .append_to_stream(&s, ExpectedRevision::Any, vec![impostor])
+        .await
+    {
+        Err(StoreError::IdempotencyConflict { event_id, .. }) => {
+            assert_eq!(event_id, original.event_id())
+        }
+        other => panic!("expected an idempotency conflict, got {other:?}"),
+    }
+    let other_type = event("OtherThingHappened", 1).with_id(original.event_id());
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, vec![other_type])
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    assert_eq!(store.head().await.unwrap(), head);
+}
+
+pub async fn partial_retry_is_a_conflict<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("partial");
+    let batch = events(2);
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, batch.clone())
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap();
+    // Known first event followed by a new one.
+    let mixed = vec![batch[0].clone(), event("ThingHappened", 9)];
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, mixed)
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    // New first event followed by a known one.
+    let mixed = vec![event("ThingHappened", 9), batch[1].clone()];
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, mixed)
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    // Known events in the wrong order.
+    let swapped = vec![batch[1].clone(), batch[0].clone()];
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, swapped)
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    assert_eq!(store.head().await.unwrap(), head);
+}
+
+pub async fn duplicate_id_inside_one_append_is_a_conflict<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("dup");
+    let e = event("ThingHappened", 1);
+    let twice = vec![e.clone(), event("ThingHappened", 2).with_id(e.event_id())];
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, twice)
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    assert!(store.stream_info(&s).await.unwrap().is_none());
+}
+
+pub async fn concurrent_appenders_to_one_stream_one_wins_each_revision<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("race");
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+        .await
+        .unwrap();
+    let writers = 16;
+    let rounds = 10;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut wins, mut conflicts) = (0u32, 0u32);
+            for r in 0..rounds {
+                let current = store.stream_info(&s).await.unwrap().unwrap().last_revision;
+                // Two events per append, so a half-written append would show.
+                let pair = vec![
+                    EventData::json("PairStarted", &json!({"w": w, "r": r})).unwrap(),
+                    EventData::json("PairEnded", &json!({"w": w, "r": r})).unwrap(),
+                ];
+                match store
+                    .append_to_stream(&s, ExpectedRevision::Exact(current), pair)
+                    .await
+                {
+                    Ok(_) => wins += 1,
+                    Err(StoreError::WrongExpectedRevision { .. }) => conflicts += 1,
+                    Err(e) => panic!("unexpected error {e}"),
+                }
+            }
+            (wins, conflicts)
+        }));
+    }
+    let mut total_wins = 0;
+    let mut total_conflicts = 0;
+    for t in tasks {
+        let (w, c) = t.await.unwrap();
+        total_wins += w;
+        total_conflicts += c;
+    }
+    assert_eq!(total_wins + total_conflicts, writers * rounds);
+    assert!(
+        total_wins >= 1 && total_conflicts >= 1,
+        "wins {total_wins}, conflicts {total_conflicts}"
+    );
+    let recorded = read_whole_stream(&store, &s).await;
+    assert_eq!(recorded.len() as u32, 1 + 2 * total_wins);
+    for (i, e) in recorded.iter().enumerate() {
+        assert_eq!(e.revision, i as u64);
+    }
+    for pair in recorded[1..].chunks(2) {
+        assert_eq!(pair[0].event_type, "PairStarted");
+        assert_eq!(pair[1].event_type, "PairEnded");
+        assert_eq!(
+            pair[0].data, pair[1].data,
+            "an append was interleaved with another"
+        );
+    }
+}
+
+pub async fn concurrent_appenders_to_many_streams_all_persisted<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let before = store.head().await.unwrap().map_or(0, |h| h.position);
+    let writers = 32u64;
+    let appends = 10u64;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = unique_stream(&format!("many{w}"));
+            let mut positions = Vec::new();
+            for a in 0..appends {
+                let r = store
+                    .append_to_stream(&s, ExpectedRevision::Any, events(1 + a % 3))
+                    .await
+                    .unwrap();
+                positions.extend(r.positions.unwrap());
+            }
+            (s, positions)
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        let (s, positions) = t.await.unwrap();
+        let recorded = read_whole_stream(&store, &s).await;
+        let expected_len: u64 = (0..appends).map(|a| 1 + a % 3).sum();
+        assert_eq!(recorded.len() as u64, expected_len);
+        assert!(recorded.windows(2).all(|w| w[0].position < w[1].position));
+        acknowledged.extend(positions);
+    }
+    acknowledged.sort_unstable();
+    let total = acknowledged.len() as u64;
+    assert_eq!(
+        acknowledged,
+        (before + 1..=before + total).collect::<Vec<_>>()
+    );
+    let log = all_events(&store).await;
+    let positions: Vec<u64> = log.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=before + total).collect::<Vec<_>>());
+}
+
+async fn collect_subscription(
+    sub: &mut palier_store::Subscription,
+    want: usize,
+) -> Vec<RecordedEvent> {
+    let mut got = Vec::with_capacity(want);
+    while got.len() < want {
+        let next = tokio::time::timeout(Duration::from_secs(30), sub.next())
+            .await
+            .expect("subscription stalled")
+            .expect("subscription ended")
+            .expect("subscription failed");
+        got.push(next);
+    }
+    got
+}
+
+pub async fn subscription_from_zero_while_writers_run_sees_each_event_once<H: Harness>(h: &mut H) {
+    let store = h.store();
+    // Some history before the subscription starts, more racing with its switch to live.
+    for _ in 0..50 {
+        store
+            .append_to_stream(&unique_stream("pre"), ExpectedRevision::Any, events(3))
+            .await
+            .unwrap();
+    }
+    let before = store.head().await.unwrap().unwrap().position;
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let s = unique_stream("live");
+                for _ in 0..100 {
+                    store
+                        .append_to_stream(&s, ExpectedRevision::Any, events(2))
+                        .await
+                        .unwrap();
+                    // Paced, so the subscription's switch from history to live happens while
+                    // appends are still landing.
+                    tokio::time::sleep(Duration::from_micros(500)).await;
+                }
+            })
+        })
+        .collect();
+    // Subscriptions started at different moments of the write load, so that some switch from
+    // history to live while appends are landing.
+    let mut subs = Vec::new();
+    for _ in 0..12 {
+        subs.push(store.subscribe_to_all(0, EventFilter::all()));
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let total = store.head().await.unwrap().unwrap().position;
+    assert_eq!(total, before + 8 * 100 * 2);
+    for sub in &mut subs {
+        let got = collect_subscription(sub, total as usize).await;
+        let positions: Vec<u64> = got.iter().map(|e| e.position).collect();
+        assert_eq!(positions, (1..=total).collect::<Vec<_>>());
+        // Nothing more arrives: no duplicate after the end.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), sub.next())
+                .await
+                .is_err()
+        );
+    }
+}
+
+pub async fn subscription_resumes_after_checkpoint<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("resume");
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(10))
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap().unwrap().position;
+    let checkpoint = head - 4;
+    let mut sub = store.subscribe_to_all(checkpoint, EventFilter::all());
+    let got = collect_subscription(&mut sub, 4).await;
+    assert_eq!(got.first().unwrap().position, checkpoint + 1);
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(1))
+        .await
+        .unwrap();
+    let live = collect_subscription(&mut sub, 1).await;
+    assert_eq!(live[0].position, head + 1);
+}
+
+pub async fn slow_subscriber_blocks_nobody_and_loses_nothing<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let start = store.head().await.unwrap().map_or(0, |h| h.position);
+    let mut slow = store.subscribe_to_all(start, EventFilter::all());
+    let mut fast = store.subscribe_to_all(start, EventFilter::all());
+    // More committed batches than the live feed buffers, while `slow` reads nothing.
+    let n = palier_store::subscription::LIVE_FEED_CAPACITY + 600;
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let s = unique_stream("flood");
+                for _ in 0..n / 4 {
+                    store
+                        .append_to_stream(&s, ExpectedRevision::Any, events(1))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let fast_got = collect_subscription(&mut fast, n).await;
+    for w in writers {
+        tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .expect("a writer was blocked")
+            .unwrap();
+    }
+    let slow_got = collect_subscription(&mut slow, n).await;
+    let want: Vec<u64> = (start + 1..=start + n as u64).collect();
+    assert_eq!(
+        fast_got.iter().map(|e| e.position).collect::<Vec<_>>(),
+        want
+    );
+    assert_eq!(
+        slow_got.iter().map(|e| e.position).collect::<Vec<_>>(),
+        want
+    );
+}
+
+pub async fn reading_a_missing_stream<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("missing");
+    assert!(read_whole_stream(&store, &s).await.is_empty());
+    assert!(
+        store
+            .read_stream(&s, StreamFrom::End, Direction::Backwards, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.stream_info(&s).await.unwrap().is_none());
+}
+
+pub async fn empty_append_checks_expectation_only<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("empty");
+    let head = store.head().await.unwrap();
+    let r = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.current_revision, CurrentRevision::NoStream);
+    assert_eq!(r.positions, None);
+    assert!(
+        store.stream_info(&s).await.unwrap().is_none(),
+        "an empty append created the stream"
+    );
+    assert_wrong_expected(
+        store
+            .append_to_stream(&s, ExpectedRevision::Exact(3), vec![])
+            .await,
+        CurrentRevision::NoStream,
+    );
+    assert_eq!(store.head().await.unwrap(), head);
+}
+
+pub async fn one_mebibyte_event_round_trips<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("big");
+    let blob: String = (0..1024 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let e = EventData::json("BlobStored", &json!({ "blob": blob })).unwrap();
+    assert!(e.data().len() > 1024 * 1024);
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, vec![e.clone()])
+        .await
+        .unwrap();
+    let back = read_whole_stream(&store, &s).await;
+    assert_eq!(back[0].data, e.data().clone());
+    assert_eq!(
+        back[0].data_json().unwrap()["blob"].as_str().unwrap().len(),
+        1024 * 1024
+    );
+    assert!(verify::verify(&store, None).await.unwrap().is_ok());
+}
+
+pub async fn read_all_filters_by_prefix_and_type<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let tag = Uuid::new_v4().simple().to_string();
+    let person = stream(&format!("person{tag}-1"));
+    let school = stream(&format!("school{tag}-1"));
+    store
+        .append_to_stream(
+            &person,
+            ExpectedRevision::Any,
+            vec![event("Registered", 1), event("Scored", 2)],
+        )
+        .await
+        .unwrap();
+    store
+        .append_to_stream(
+            &school,
+            ExpectedRevision::Any,
+            vec![event("Registered", 3), event("Attested", 4)],
+        )
+        .await
+        .unwrap();
+    store
+        .append_to_stream(&person, ExpectedRevision::Any, vec![event("Scored", 5)])
+        .await
+        .unwrap();
+
+    let read = |filter: EventFilter| {
+        let store = store.clone();
+        async move {
+            let slice = store.read_all(1, &filter, 1000).await.unwrap();
+            assert!(slice.is_end);
+            slice
+                .events
+                .iter()
+                .map(|e| e.data_json().unwrap()["n"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        read(EventFilter::stream_prefixes([format!("person{tag}")]).unwrap()).await,
+        vec![1, 2, 5]
+    );
+    assert_eq!(
+        read(
+            EventFilter::stream_prefixes([format!("school{tag}")])
+                .unwrap()
+                .and_event_types(["Attested"])
+                .unwrap()
+        )
+        .await,
+        vec![4]
+    );
+    let registered = EventFilter::stream_prefixes([format!("person{tag}"), format!("school{tag}")])
+        .unwrap()
+        .and_event_types(["Registered"])
+        .unwrap();
+    assert_eq!(read(registered.clone()).await, vec![1, 3]);
+    // Paging a filtered read: `scanned_to` lets the next page skip what was examined.
+    let first = store.read_all(1, &registered, 1).await.unwrap();
+    assert_eq!(first.events.len(), 1);
+    assert!(!first.is_end);
+    let second = store
+        .read_all(first.scanned_to + 1, &registered, 1)
+        .await
+        .unwrap();
+    assert_eq!(second.events[0].data_json().unwrap()["n"], 3);
+    let third = store
+        .read_all(second.scanned_to + 1, &registered, 1)
+        .await
+        .unwrap();
+    assert!(third.events.is_empty() && third.is_end);
+    assert!(EventFilter::event_types(["not a type"]).is_err());
+    assert!(EventFilter::stream_prefixes([""]).is_err());
+}
+
+pub async fn filtered_subscription<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let tag = Uuid::new_v4().simple().to_string();
+    let wanted = stream(&format!("wanted{tag}"));
+    let other = stream(&format!("other{tag}"));
+    store
+        .append_to_stream(&wanted, ExpectedRevision::Any, events(2))
+        .await
+        .unwrap();
+    store
+        .append_to_stream(&other, ExpectedRevision::Any, events(3))
+        .await
+        .unwrap();
+    let mut sub = store.subscribe_to_all(
+        0,
+        EventFilter::stream_prefixes([format!("wanted{tag}")]).unwrap(),
+    );
+    let history = collect_subscription(&mut sub, 2).await;
+    assert!(history.iter().all(|e| e.stream == wanted.as_str()));
+    store
+        .append_to_stream(&other, ExpectedRevision::Any, events(3))
+        .await
+        .unwrap();
+    store
+        .append_to_stream(&wanted, ExpectedRevision::Any, events(1))
+        .await
+        .unwrap();
+    let live = collect_subscription(&mut sub, 1).await;
+    assert_eq!(live[0].stream, wanted.as_str());
+    assert_eq!(live[0].revision, 2);
+}
+
+pub async fn read_stream_directions_and_limits<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("dir");
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(5))
+        .await
+        .unwrap();
+    let revs = |v: Vec<RecordedEvent>| v.iter().map(|e| e.revision).collect::<Vec<_>>();
+    assert_eq!(
+        revs(
+            store
+                .read_stream(&s, StreamFrom::Start, Direction::Forwards, 3)
+                .await
+                .unwrap()
+        ),
+        vec![0, 1, 2]
+    );
+    assert_eq!(
+        revs(
+            store
+                .read_stream(&s, StreamFrom::Revision(3), Direction::Forwards, 10)
+                .await
+                .unwrap()
+        ),
+        vec![3, 4]
+    );
+    assert_eq!(
+        revs(
+            store
+                .read_stream(&s, StreamFrom::End, Direction::Backwards, 2)
+                .await
+                .unwrap()
+        ),
+        vec![4, 3]
+    );
+    assert_eq!(
+        revs(
+            store
+                .read_stream(&s, StreamFrom::Revision(1), Direction::Backwards, 10)
+                .await
+                .unwrap()
+        ),
+        vec![1, 0]
+    );
+    assert!(
+        store
+            .read_stream(&s, StreamFrom::Revision(9), Direction::Forwards, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_stream(&s, StreamFrom::Start, Direction::Forwards, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn recorded_fields_and_stream_info<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("fields");
+    let correlation = Uuid::new_v4();
+    let occurred = chrono::DateTime::parse_from_rfc3339("2025-06-30T08:00:00.123456Z")
+        .unwrap()
+        .to_utc();
+    let metadata = Metadata {
+        actor: Some("lms:moodle-academie-lyon".into()),
+        correlation_id: Some(correlation),
+        causation_id: Some(Uuid::new_v4()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        tenant: Some("lyon".into()),
+        occurred_at: Some(occurred),
+    };
+    let e = EventData::json("KnowledgeElementsRecorded", &json!({"b": 1, "a": [1, 2]}))
+        .unwrap()
+        .with_schema_version(2)
+        .with_metadata(metadata.clone());
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let r = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, vec![e.clone()])
+        .await
+        .unwrap();
+    let got = read_whole_stream(&store, &s).await.remove(0);
+    assert_eq!(got.position, *r.positions.unwrap().start());
+    assert_eq!(got.stream, s.as_str());
+    assert_eq!(got.revision, 0);
+    assert_eq!(got.event_id, e.event_id());
+    assert_eq!(got.event_type, "KnowledgeElementsRecorded");
+    assert_eq!(got.schema_version, 2);
+    assert_eq!(&got.data[..], br#"{"a":[1,2],"b":1}"#);
+    assert_eq!(got.metadata, metadata);
+    assert!(got.recorded_at >= before && got.recorded_at <= chrono::Utc::now());
+    store
+        .append_to_stream(&s, ExpectedRevision::Exact(0), events(2))
+        .await
+        .unwrap();
+    let info = store.stream_info(&s).await.unwrap().unwrap();
+    assert_eq!(info.last_revision, 2);
+    assert_eq!(info.first_position, got.position);
+    assert_eq!(info.last_position, got.position + 2);
+    assert!(info.created_at <= info.updated_at);
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(head.position, info.last_position);
+}
+
+pub async fn hash_chain_verifies_and_checkpoint_is_checked<H: Harness>(h: &mut H) {
+    let store = h.store();
+    for i in 0..20 {
+        store
+            .append_to_stream(
+                &unique_stream("chain"),
+                ExpectedRevision::Any,
+                events(1 + i % 4),
+            )
+            .await
+            .unwrap();
+    }
+    let report = verify::verify(&store, None).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(report.head, Some(head));
+    assert_eq!(report.checked, head.position);
+    // Chain links: each hash follows from the previous one.
+    let log = all_events(&store).await;
+    let mut previous = palier_store::Hash::GENESIS;
+    for e in &log {
+        assert_eq!(palier_store::hash::recompute(&previous, e), e.hash);
+        previous = e.hash;
+    }
+    let mid = &log[log.len() / 2];
+    let good = palier_store::LogHead {
+        position: mid.position,
+        hash: mid.hash,
+    };
+    assert!(verify::verify(&store, Some(good)).await.unwrap().is_ok());
+    let forged = palier_store::LogHead {
+        position: mid.position,
+        hash: palier_store::Hash([9; 32]),
+    };
+    let bad = verify::verify(&store, Some(forged)).await.unwrap();
+    assert_eq!(bad.broken.unwrap().position, mid.position);
+    let beyond = palier_store::LogHead {
+        position: head.position + 10,
+        hash: head.hash,
+    };
+    assert!(!verify::verify(&store, Some(beyond)).await.unwrap().is_ok());
+}
+
+pub async fn data_survives_restart<H: Harness>(h: &mut H) {
+    let s = unique_stream("durable");
+    h.store()
+        .append_to_stream(&s, ExpectedRevision::Any, events(3))
+        .await
+        .unwrap();
+    let before: BTreeMap<u64, RecordedEvent> = all_events(&h.store())
+        .await
+        .into_iter()
+        .map(|e| (e.position, e))
+        .collect();
+    h.reopen().await;
+    let after: BTreeMap<u64, RecordedEvent> = all_events(&h.store())
+        .await
+        .into_iter()
+        .map(|e| (e.position, e))
+        .collect();
+    assert_eq!(before, after);
+    let r = h
+        .store()
+        .append_to_stream(&s, ExpectedRevision::Exact(2), events(1))
+        .await
+        .unwrap();
+    assert_eq!(r.positions.unwrap().start(), &(before.len() as u64 + 1));
+    assert!(verify::verify(&h.store(), None).await.unwrap().is_ok());
+}
