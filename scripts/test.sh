@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command (the one the README names and CI runs).
+# The project's test command (the one the README names and CI runs): every test of the
+# workspace, then one closing line that sums them ("tests: N passed, N failed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
