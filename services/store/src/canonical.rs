@@ -47,15 +47,21 @@ fn write_value(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::String(s) => write_string(out, s),
         // Scalars have a single serde_json rendering already.
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        scalar => write_scalar(out, scalar),
     }
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
     // serde_json's string escaping is canonical (shortest escapes, UTF-8 kept as is).
-    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+    write_scalar(out, s);
+}
+
+fn write_scalar<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing strings, numbers, booleans and null into a Vec cannot fail.
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.extend_from_slice(b"null");
+    }
 }
 
 #[cfg(test)]

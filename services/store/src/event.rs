@@ -78,13 +78,19 @@ pub struct EventData {
 impl EventData {
     /// An event of type `event_type` (schema version 1, a fresh v7 id) whose payload is
     /// `payload` serialised as JSON.
+    ///
+    /// serde's output for a given type and value is deterministic (struct fields in
+    /// declaration order, `serde_json::Map` sorted), so a retry that rebuilds the same payload
+    /// produces the same bytes without a canonicalisation pass; payloads that arrive as text
+    /// from outside go through [`EventData::from_json_bytes`] instead.
     pub fn json<T: Serialize>(event_type: &str, payload: &T) -> Result<Self, StoreError> {
-        let value = serde_json::to_value(payload)
+        let bytes = serde_json::to_vec(payload)
             .map_err(|e| StoreError::invalid("event data", e.to_string()))?;
-        Self::build(event_type, canonical::to_canonical_vec(&value))
+        Self::build(event_type, bytes)
     }
 
-    /// An event whose payload is the JSON text `bytes` (checked and canonicalised).
+    /// An event whose payload is the JSON text `bytes` (checked and canonicalised: keys
+    /// sorted, no insignificant whitespace, so equal documents are equal bytes).
     pub fn from_json_bytes(event_type: &str, bytes: &[u8]) -> Result<Self, StoreError> {
         Self::build(event_type, canonical::canonicalize(bytes)?)
     }

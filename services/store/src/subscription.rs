@@ -6,6 +6,7 @@
 //! read by position. Live batches are contiguous in position; if one is missing (the consumer
 //! fell behind and the bounded feed overflowed), the subscriber goes back to storage from its
 //! last position, so a slow consumer never blocks writers and never loses an event.
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -26,22 +27,45 @@ pub type LiveBatch = Arc<[RecordedEvent]>;
 pub const LIVE_FEED_CAPACITY: usize = 1024;
 /// How many events are read from storage at a time while catching up.
 const CATCH_UP_PAGE: usize = 1024;
-/// How many events wait for a consumer before the subscriber stops pulling.
-const CONSUMER_BUFFER: usize = 512;
+/// How many chunks (a page of history or a committed batch) wait for a consumer before the
+/// subscriber stops pulling.
+const CONSUMER_CHUNKS: usize = 4;
+
+type Chunk = Result<Vec<RecordedEvent>, StoreError>;
 
 /// A running catch-up subscription: a stream of events (or one final error).
 ///
 /// Dropping it stops the background task.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: mpsc::Receiver<Result<RecordedEvent, StoreError>>,
+    rx: mpsc::Receiver<Chunk>,
+    /// Events received in a chunk and not yet handed out; events travel in chunks so that a
+    /// catch-up over millions of events does not pay a channel hop per event.
+    ready: VecDeque<RecordedEvent>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Subscription {
     /// The next event; `None` once the store is closed, after an error has been delivered.
     pub async fn next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+
+    fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<RecordedEvent, StoreError>>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Ok(chunk))) => self.ready.extend(chunk),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     /// Starts a subscription reading history from `store` and live batches from `live`.
@@ -55,12 +79,16 @@ impl Subscription {
     where
         S: EventStore + Clone,
     {
-        let (tx, rx) = mpsc::channel(CONSUMER_BUFFER);
+        let (tx, rx) = mpsc::channel(CONSUMER_CHUNKS);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             let _ = tx.try_send(Err(StoreError::Storage(
                 "subscribe_to_all needs a tokio runtime".into(),
             )));
-            return Subscription { rx, task: None };
+            return Subscription {
+                rx,
+                ready: VecDeque::new(),
+                task: None,
+            };
         };
         let live = live.clone();
         let task = runtime.spawn(async move {
@@ -70,6 +98,7 @@ impl Subscription {
         });
         Subscription {
             rx,
+            ready: VecDeque::new(),
             task: Some(task),
         }
     }
@@ -87,32 +116,25 @@ impl futures::Stream for Subscription {
     type Item = Result<RecordedEvent, StoreError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        self.poll_event(cx)
     }
 }
-
-/// The consumer went away: stop quietly.
-struct ConsumerGone;
 
 async fn run<S: EventStore>(
     store: S,
     live: broadcast::Sender<LiveBatch>,
     after: u64,
     filter: EventFilter,
-    tx: &mpsc::Sender<Result<RecordedEvent, StoreError>>,
+    tx: &mpsc::Sender<Chunk>,
 ) -> Result<(), StoreError> {
-    let send =
-        |event: RecordedEvent| async move { tx.send(Ok(event)).await.map_err(|_| ConsumerGone) };
     // Every position up to `seen` has been examined.
     let mut seen = after;
     'resync: loop {
         let mut feed = live.subscribe();
         loop {
             let slice = store.read_all(seen + 1, &filter, CATCH_UP_PAGE).await?;
-            for event in slice.events {
-                if send(event).await.is_err() {
-                    return Ok(());
-                }
+            if !slice.events.is_empty() && tx.send(Ok(slice.events)).await.is_err() {
+                return Ok(()); // the consumer went away
             }
             seen = seen.max(slice.scanned_to);
             if slice.is_end {
@@ -125,18 +147,26 @@ async fn run<S: EventStore>(
                 Err(broadcast::error::RecvError::Lagged(_)) => continue 'resync,
                 Err(broadcast::error::RecvError::Closed) => return Err(StoreError::Closed),
             };
+            let mut chunk = Vec::new();
+            let mut gap = false;
             for event in batch.iter() {
                 if event.position <= seen {
                     continue;
                 }
                 if event.position != seen + 1 {
-                    // A batch went missing: storage has it.
-                    continue 'resync;
+                    gap = true; // a batch went missing: storage has it
+                    break;
                 }
                 seen = event.position;
-                if filter.matches(event) && send(event.clone()).await.is_err() {
-                    return Ok(());
+                if filter.matches(event) {
+                    chunk.push(event.clone());
                 }
+            }
+            if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+                return Ok(());
+            }
+            if gap {
+                continue 'resync;
             }
         }
     }

@@ -87,6 +87,9 @@ fn uuid_from(position: u64, field: &str, bytes: &[u8]) -> Result<Uuid, StoreErro
 }
 
 /// Decodes one `events` row selected with [`EVENT_COLUMNS`].
+///
+/// Fixed-size blobs are read by reference (no temporary allocation): this is the hot loop of
+/// every projection rebuild.
 pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
     let position: i64 = row.get(0).map_err(map_sql)?;
     let position = u64::try_from(position).map_err(|_| StoreError::Corrupt {
@@ -97,18 +100,32 @@ pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
         position,
         reason: e.to_string(),
     };
+    let blob = |i: usize| -> Result<&[u8], StoreError> {
+        row.get_ref(i)
+            .map_err(corrupt)?
+            .as_blob()
+            .map_err(|e| StoreError::Corrupt {
+                position,
+                reason: format!("column {i}: {e}"),
+            })
+    };
+    let opt_uuid = |i: usize, field: &str| -> Result<Option<Uuid>, StoreError> {
+        match row.get_ref(i).map_err(corrupt)?.as_blob_or_null() {
+            Ok(Some(b)) => uuid_from(position, field, b).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(StoreError::Corrupt {
+                position,
+                reason: format!("{field}: {e}"),
+            }),
+        }
+    };
     let revision: i64 = row.get(2).map_err(corrupt)?;
-    let event_id: Vec<u8> = row.get(3).map_err(corrupt)?;
     let schema_version: i64 = row.get(5).map_err(corrupt)?;
-    let data: Vec<u8> = row.get(6).map_err(corrupt)?;
-    let correlation: Option<Vec<u8>> = row.get(8).map_err(corrupt)?;
-    let causation: Option<Vec<u8>> = row.get(9).map_err(corrupt)?;
     let occurred_at: Option<i64> = row.get(12).map_err(corrupt)?;
     let recorded_at: i64 = row.get(13).map_err(corrupt)?;
-    let hash: Vec<u8> = row.get(14).map_err(corrupt)?;
-    let hash: [u8; 32] = hash.try_into().map_err(|h: Vec<u8>| StoreError::Corrupt {
+    let hash: [u8; 32] = blob(14)?.try_into().map_err(|_| StoreError::Corrupt {
         position,
-        reason: format!("hash is {} bytes", h.len()),
+        reason: "hash is not 32 bytes".into(),
     })?;
     Ok(RecordedEvent {
         position,
@@ -117,21 +134,17 @@ pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
             position,
             reason: format!("negative revision {revision}"),
         })?,
-        event_id: uuid_from(position, "event id", &event_id)?,
+        event_id: uuid_from(position, "event id", blob(3)?)?,
         event_type: row.get(4).map_err(corrupt)?,
         schema_version: u32::try_from(schema_version).map_err(|_| StoreError::Corrupt {
             position,
             reason: format!("schema version {schema_version} out of range"),
         })?,
-        data: Bytes::from(data),
+        data: Bytes::copy_from_slice(blob(6)?),
         metadata: Metadata {
             actor: row.get(7).map_err(corrupt)?,
-            correlation_id: correlation
-                .map(|b| uuid_from(position, "correlation id", &b))
-                .transpose()?,
-            causation_id: causation
-                .map(|b| uuid_from(position, "causation id", &b))
-                .transpose()?,
+            correlation_id: opt_uuid(8, "correlation id")?,
+            causation_id: opt_uuid(9, "causation id")?,
             trace_id: row.get(10).map_err(corrupt)?,
             tenant: row.get(11).map_err(corrupt)?,
             occurred_at: occurred_at

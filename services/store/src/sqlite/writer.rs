@@ -116,7 +116,9 @@ fn commit_group(
     live: &broadcast::Sender<LiveBatch>,
 ) {
     let before_group = *state;
-    let outcomes = match write_group(conn, state, group) {
+    // Copies for the live feed are only worth building when someone listens.
+    let publish = live.receiver_count() > 0;
+    let outcomes = match write_group(conn, state, group, publish) {
         Ok(outcomes) => outcomes,
         Err(e) => {
             tracing::error!(error = %e, appends = group.len(), "group commit failed");
@@ -152,6 +154,7 @@ fn write_group(
     conn: &mut Connection,
     state: &mut ChainState,
     group: &[AppendRequest],
+    publish: bool,
 ) -> Result<Vec<Outcome>, StoreError> {
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -160,12 +163,17 @@ fn write_group(
     for request in group {
         let before = *state;
         let mut savepoint = tx.savepoint().map_err(map_sql)?;
-        match append_one(&savepoint, state, request) {
+        match append_one(&savepoint, state, request, publish) {
             Ok(outcome) => {
                 savepoint.commit().map_err(map_sql)?;
                 outcomes.push(Ok(outcome));
             }
             Err(e) => {
+                if savepoint.is_autocommit() {
+                    // SQLite already rolled the whole transaction back (a full disk or an I/O
+                    // error does that): every append of the group failed with it.
+                    return Err(e);
+                }
                 savepoint.rollback().map_err(map_sql)?;
                 drop(savepoint);
                 *state = before;
@@ -193,6 +201,7 @@ fn append_one(
     tx: &Connection,
     state: &mut ChainState,
     request: &AppendRequest,
+    publish: bool,
 ) -> Result<(AppendResult, Vec<RecordedEvent>), StoreError> {
     let stream = request.stream.as_str();
     let existing: Option<StreamRow> = tx
@@ -251,7 +260,7 @@ fn append_one(
     };
     let mut revision = existing.as_ref().map_or(0, |s| s.last_revision + 1);
     let first_position = state.next_position;
-    let mut recorded = Vec::with_capacity(request.events.len());
+    let mut recorded = Vec::with_capacity(if publish { request.events.len() } else { 0 });
     {
         let mut insert = tx
             .prepare_cached(
@@ -309,18 +318,20 @@ fn append_one(
                 }
                 return Err(map_sql(e));
             }
-            recorded.push(RecordedEvent {
-                position,
-                stream: stream.to_owned(),
-                revision,
-                event_id: event.event_id(),
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
-                data: event.data().clone(),
-                metadata: m.clone(),
-                recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
-                hash,
-            });
+            if publish {
+                recorded.push(RecordedEvent {
+                    position,
+                    stream: stream.to_owned(),
+                    revision,
+                    event_id: event.event_id(),
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    data: event.data().clone(),
+                    metadata: m.clone(),
+                    recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
+                    hash,
+                });
+            }
             state.last_hash = hash;
             state.next_position += 1;
             revision += 1;

@@ -1,0 +1,337 @@
+//! The person aggregate's state and rules: [`Person::handle`] decides (pure, no I/O),
+//! [`Person::apply`] folds events and never refuses one.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::assessment::{EarnedPix, KnowledgeElementStatus};
+use crate::crcn::CompetenceCode;
+use crate::ids::{ExternalRef, PersonId, SkillId, Uai};
+use crate::role::Role;
+
+use super::command::{
+    PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements, RegisterPerson,
+    ResetCompetence,
+};
+use super::event::{
+    CertificationDelivered, CertifiedLevel, CompetenceReset, DomainLevelRecorded,
+    KnowledgeElementsRecorded, PersonEvent, PersonRegistered,
+};
+
+/// Most knowledge elements one command may record (a whole Pix campaign for one person is
+/// a few hundred); keeps single events a reasonable size.
+pub const MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND: usize = 2000;
+
+/// A command was refused by the person aggregate. Nothing was recorded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersonError {
+    /// `RegisterPerson` on a stream that already holds a registration.
+    #[error("person {person_id} is already registered")]
+    AlreadyRegistered {
+        /// The person already registered on this stream.
+        person_id: PersonId,
+    },
+    /// Any command but `RegisterPerson` on a person not registered yet.
+    #[error("person is not registered")]
+    NotRegistered,
+    /// `RecordKnowledgeElements` without elements.
+    #[error("elements: at least one knowledge element is required")]
+    NoKnowledgeElements,
+    /// `RecordKnowledgeElements` with more than [`MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND`].
+    #[error("elements: {count} knowledge elements in one command, at most {max}")]
+    TooManyKnowledgeElements {
+        /// Number of elements received.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The same skill twice in one `RecordKnowledgeElements`.
+    #[error("elements: skill {skill} appears more than once")]
+    DuplicateSkill {
+        /// The repeated skill.
+        skill: SkillId,
+    },
+    /// A skill recorded under another competence than before (or than earlier in the same
+    /// command): a skill belongs to exactly one competence.
+    #[error("elements: skill {skill} belongs to competence {recorded}, not {given}")]
+    SkillCompetenceMismatch {
+        /// The skill.
+        skill: SkillId,
+        /// The competence it was first recorded under.
+        recorded: CompetenceCode,
+        /// The competence given now.
+        given: CompetenceCode,
+    },
+    /// An invalidated knowledge element that claims pix.
+    #[error("elements: skill {skill} is invalidated and cannot earn pix (got {earned_pix})")]
+    InvalidatedElementEarnsPix {
+        /// The skill.
+        skill: SkillId,
+        /// The pix claimed.
+        earned_pix: EarnedPix,
+    },
+    /// `ResetCompetence` on a competence with no knowledge element since its last reset.
+    #[error("competence {competence}: nothing to reset")]
+    NothingToReset {
+        /// The competence.
+        competence: CompetenceCode,
+    },
+    /// `RecordDomainLevel` for a person who is not a learner (the LSU follows pupils).
+    #[error("LSU domain levels are recorded for learners only, this person is a {role}")]
+    NotALearner {
+        /// The person's role.
+        role: Role,
+    },
+    /// The same competence twice in one `RecordCertification`.
+    #[error("levels: competence {competence} is certified more than once")]
+    DuplicateCertifiedCompetence {
+        /// The repeated competence.
+        competence: CompetenceCode,
+    },
+}
+
+/// Who a registered person is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The person.
+    pub person_id: PersonId,
+    /// Their establishment.
+    pub establishment: Uai,
+    /// Their role.
+    pub role: Role,
+    /// Their id in the registering system.
+    pub external_ref: ExternalRef,
+}
+
+/// The state of one person, folded from their stream; just what the rules need.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    /// Set by `PersonRegistered`.
+    registration: Option<Registration>,
+    /// The competence each skill was first recorded under.
+    skill_competences: HashMap<SkillId, CompetenceCode>,
+    /// Per competence (by index): a knowledge element was recorded since the last reset.
+    assessed_since_reset: [bool; CompetenceCode::COUNT],
+    /// Number of events applied.
+    version: u64,
+}
+
+impl Person {
+    /// Folds a stream's events, oldest first.
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a PersonEvent>) -> Self {
+        let mut person = Self::default();
+        for event in events {
+            person.apply(event);
+        }
+        person
+    }
+
+    /// Whether `PersonRegistered` has been applied.
+    #[must_use]
+    pub fn is_registered(&self) -> bool {
+        self.registration.is_some()
+    }
+
+    /// The registration, once registered.
+    #[must_use]
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+
+    /// Number of events applied (the stream's length; its last revision is `version − 1`).
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The competence `skill` was recorded under, if it was.
+    #[must_use]
+    pub fn competence_of(&self, skill: &SkillId) -> Option<CompetenceCode> {
+        self.skill_competences.get(skill).copied()
+    }
+
+    /// Decides what `command` records, given this state.
+    ///
+    /// # Errors
+    /// [`PersonError`] when a rule refuses the command:
+    /// registering twice ([`PersonError::AlreadyRegistered`]); any other command before
+    /// registration ([`PersonError::NotRegistered`]); knowledge elements that are absent,
+    /// too many, repeated, filed under another competence than before, or invalidated
+    /// with pix; resetting a competence with nothing since its last reset; an LSU level for
+    /// a non-learner; a competence certified twice.
+    pub fn handle(&self, command: PersonCommand) -> Result<Vec<PersonEvent>, PersonError> {
+        match command {
+            PersonCommand::RegisterPerson(command) => self.register(command),
+            PersonCommand::RecordKnowledgeElements(command) => {
+                self.registered()?;
+                self.record_knowledge_elements(command)
+            }
+            PersonCommand::ResetCompetence(command) => {
+                self.registered()?;
+                self.reset_competence(command)
+            }
+            PersonCommand::RecordDomainLevel(command) => {
+                let registration = self.registered()?;
+                Self::record_domain_level(registration, command)
+            }
+            PersonCommand::RecordCertification(command) => {
+                self.registered()?;
+                Self::record_certification(command)
+            }
+        }
+    }
+
+    /// Folds one event into the state. Never fails: events are facts.
+    pub fn apply(&mut self, event: &PersonEvent) {
+        self.version += 1;
+        match event {
+            PersonEvent::PersonRegistered(e) => {
+                self.registration = Some(Registration {
+                    person_id: e.person_id,
+                    establishment: e.establishment.clone(),
+                    role: e.role,
+                    external_ref: e.external_ref.clone(),
+                });
+            }
+            PersonEvent::KnowledgeElementsRecorded(e) => {
+                for element in &e.elements {
+                    if !self.skill_competences.contains_key(&element.skill) {
+                        self.skill_competences
+                            .insert(element.skill.clone(), element.competence);
+                    }
+                    self.assessed_since_reset[element.competence.index()] = true;
+                }
+            }
+            PersonEvent::CompetenceReset(e) => {
+                self.assessed_since_reset[e.competence.index()] = false;
+            }
+            PersonEvent::DomainLevelRecorded(_) | PersonEvent::CertificationDelivered(_) => {}
+        }
+    }
+
+    /// The registration, or [`PersonError::NotRegistered`].
+    fn registered(&self) -> Result<&Registration, PersonError> {
+        self.registration.as_ref().ok_or(PersonError::NotRegistered)
+    }
+
+    /// Rules of [`RegisterPerson`].
+    fn register(&self, command: RegisterPerson) -> Result<Vec<PersonEvent>, PersonError> {
+        if let Some(registration) = &self.registration {
+            return Err(PersonError::AlreadyRegistered {
+                person_id: registration.person_id,
+            });
+        }
+        Ok(vec![
+            PersonRegistered {
+                person_id: command.person_id,
+                establishment: command.establishment,
+                role: command.role,
+                external_ref: command.external_ref,
+            }
+            .into(),
+        ])
+    }
+
+    /// Rules of [`RecordKnowledgeElements`].
+    fn record_knowledge_elements(
+        &self,
+        command: RecordKnowledgeElements,
+    ) -> Result<Vec<PersonEvent>, PersonError> {
+        let count = command.elements.len();
+        if count == 0 {
+            return Err(PersonError::NoKnowledgeElements);
+        }
+        if count > MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND {
+            return Err(PersonError::TooManyKnowledgeElements {
+                count,
+                max: MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND,
+            });
+        }
+        let mut seen = HashSet::with_capacity(count);
+        for element in &command.elements {
+            if element.status == KnowledgeElementStatus::Invalidated
+                && element.earned_pix.value() > 0.0
+            {
+                return Err(PersonError::InvalidatedElementEarnsPix {
+                    skill: element.skill.clone(),
+                    earned_pix: element.earned_pix,
+                });
+            }
+            if !seen.insert(&element.skill) {
+                return Err(PersonError::DuplicateSkill {
+                    skill: element.skill.clone(),
+                });
+            }
+            if let Some(recorded) = self.competence_of(&element.skill)
+                && recorded != element.competence
+            {
+                return Err(PersonError::SkillCompetenceMismatch {
+                    skill: element.skill.clone(),
+                    recorded,
+                    given: element.competence,
+                });
+            }
+        }
+        Ok(vec![
+            KnowledgeElementsRecorded {
+                source: command.source,
+                elements: command.elements,
+            }
+            .into(),
+        ])
+    }
+
+    /// Rules of [`ResetCompetence`].
+    fn reset_competence(&self, command: ResetCompetence) -> Result<Vec<PersonEvent>, PersonError> {
+        let competence = command.competence;
+        if !self.assessed_since_reset[competence.index()] {
+            return Err(PersonError::NothingToReset { competence });
+        }
+        Ok(vec![CompetenceReset { competence }.into()])
+    }
+
+    /// Rules of [`RecordDomainLevel`].
+    fn record_domain_level(
+        registration: &Registration,
+        command: RecordDomainLevel,
+    ) -> Result<Vec<PersonEvent>, PersonError> {
+        if registration.role != Role::Learner {
+            return Err(PersonError::NotALearner {
+                role: registration.role,
+            });
+        }
+        Ok(vec![
+            DomainLevelRecorded {
+                domain: command.domain,
+                level: command.level,
+                school_year: command.school_year,
+                grade: command.grade,
+            }
+            .into(),
+        ])
+    }
+
+    /// Rules of [`RecordCertification`].
+    fn record_certification(command: RecordCertification) -> Result<Vec<PersonEvent>, PersonError> {
+        let mut certified = [false; CompetenceCode::COUNT];
+        for (competence, _) in &command.levels {
+            if std::mem::replace(&mut certified[competence.index()], true) {
+                return Err(PersonError::DuplicateCertifiedCompetence {
+                    competence: *competence,
+                });
+            }
+        }
+        Ok(vec![
+            CertificationDelivered {
+                delivered_on: command.delivered_on,
+                pix_score: command.pix_score,
+                levels: command
+                    .levels
+                    .into_iter()
+                    .map(|(competence, level)| CertifiedLevel { competence, level })
+                    .collect(),
+            }
+            .into(),
+        ])
+    }
+}

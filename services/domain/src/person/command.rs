@@ -1,0 +1,111 @@
+//! The commands a person's stream accepts. Their fields are already-parsed domain types;
+//! the rules that depend on the person's history are checked by
+//! [`super::Person::handle`].
+
+use chrono::NaiveDate;
+
+use crate::assessment::{AssessmentSource, KnowledgeElement, PixScore};
+use crate::crcn::{CompetenceCode, DomainCode, Level};
+use crate::ids::{ExternalRef, PersonId, Uai};
+use crate::role::Role;
+use crate::schooling::{Grade, SchoolYear};
+
+/// Register a person: the first command of every person stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterPerson {
+    /// The id of the new person (names the stream).
+    pub person_id: PersonId,
+    /// The establishment (school, digital space) the person is registered with.
+    pub establishment: Uai,
+    /// What the person is.
+    pub role: Role,
+    /// The person's id in the system that registers them.
+    pub external_ref: ExternalRef,
+}
+
+/// Record the outcome of an assessment: one knowledge element per assessed skill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordKnowledgeElements {
+    /// Where the elements come from.
+    pub source: AssessmentSource,
+    /// The elements; not empty, each skill at most once, invalidated ones earn 0 pix.
+    pub elements: Vec<KnowledgeElement>,
+}
+
+/// Reset a competence: its earlier knowledge elements stop counting (as Pix's « remise à
+/// zéro »); later ones count again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetCompetence {
+    /// The competence to reset.
+    pub competence: CompetenceCode,
+}
+
+/// Record the level a teacher entered in the LSU for a CRCN domain (end of CM2, 6e…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordDomainLevel {
+    /// The CRCN domain.
+    pub domain: DomainCode,
+    /// The level reached.
+    pub level: Level,
+    /// The school year it was reached in.
+    pub school_year: SchoolYear,
+    /// The class the learner was in.
+    pub grade: Grade,
+}
+
+/// Record a Pix certification delivered to the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordCertification {
+    /// The day the certificate was delivered.
+    pub delivered_on: NaiveDate,
+    /// The global score (≤ 1024 by construction).
+    pub pix_score: PixScore,
+    /// The certified level per competence; each competence at most once. Competences
+    /// certified below level 1 are simply absent.
+    pub levels: Vec<(CompetenceCode, Level)>,
+}
+
+/// Every command of the person aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PersonCommand {
+    /// See [`RegisterPerson`].
+    RegisterPerson(RegisterPerson),
+    /// See [`RecordKnowledgeElements`].
+    RecordKnowledgeElements(RecordKnowledgeElements),
+    /// See [`ResetCompetence`].
+    ResetCompetence(ResetCompetence),
+    /// See [`RecordDomainLevel`].
+    RecordDomainLevel(RecordDomainLevel),
+    /// See [`RecordCertification`].
+    RecordCertification(RecordCertification),
+}
+
+impl From<RegisterPerson> for PersonCommand {
+    fn from(command: RegisterPerson) -> Self {
+        Self::RegisterPerson(command)
+    }
+}
+
+impl From<RecordKnowledgeElements> for PersonCommand {
+    fn from(command: RecordKnowledgeElements) -> Self {
+        Self::RecordKnowledgeElements(command)
+    }
+}
+
+impl From<ResetCompetence> for PersonCommand {
+    fn from(command: ResetCompetence) -> Self {
+        Self::ResetCompetence(command)
+    }
+}
+
+impl From<RecordDomainLevel> for PersonCommand {
+    fn from(command: RecordDomainLevel) -> Self {
+        Self::RecordDomainLevel(command)
+    }
+}
+
+impl From<RecordCertification> for PersonCommand {
+    fn from(command: RecordCertification) -> Self {
+        Self::RecordCertification(command)
+    }
+}

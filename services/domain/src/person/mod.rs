@@ -1,0 +1,19 @@
+//! The person aggregate, in the cqrs-es shape: [`PersonCommand`]s (imperatives) are checked
+//! by [`Person::handle`] against the state folded from the person's stream, which yields
+//! [`PersonEvent`]s (past tense, versioned) for the store; [`Person::apply`] folds them.
+
+mod aggregate;
+mod command;
+mod event;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND, Person, PersonError, Registration};
+pub use command::{
+    PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements, RegisterPerson,
+    ResetCompetence,
+};
+pub use event::{
+    CertificationDelivered, CertifiedLevel, CompetenceReset, DecodeError, DomainEvent,
+    DomainLevelRecorded, KnowledgeElementsRecorded, PersonEvent, PersonRegistered, payload,
+};

@@ -1,0 +1,402 @@
+//! Given/when/then tests of the person aggregate: given past events, when a command is
+//! handled, then these events (or this error).
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::assessment::{
+    AssessmentSource, EarnedPix, KnowledgeElement, KnowledgeElementStatus, PixScore,
+};
+use crate::crcn::{CompetenceCode, DomainCode, Level};
+use crate::ids::{ExternalRef, PersonId, SkillId, Uai};
+use crate::role::Role;
+use crate::schooling::{Grade, SchoolYear};
+
+/// A scenario: the state folded from `given` events.
+struct Given(Person);
+
+/// The outcome of handling a command.
+struct When(Result<Vec<PersonEvent>, PersonError>);
+
+fn given(events: &[PersonEvent]) -> Given {
+    Given(Person::replay(events))
+}
+
+impl Given {
+    fn when(self, command: impl Into<PersonCommand>) -> When {
+        When(self.0.handle(command.into()))
+    }
+}
+
+impl When {
+    #[track_caller]
+    fn then(self, expected: Vec<PersonEvent>) {
+        assert_eq!(self.0, Ok(expected));
+    }
+
+    #[track_caller]
+    fn then_error(self, expected: PersonError) {
+        assert_eq!(self.0, Err(expected));
+    }
+}
+
+fn person_id() -> PersonId {
+    PersonId::parse("0192f0c4-7a11-7c3e-9a5d-3c1f2b6d8e90").expect("valid id")
+}
+
+fn register(role: Role) -> RegisterPerson {
+    RegisterPerson {
+        person_id: person_id(),
+        establishment: Uai::parse("0690026D").expect("valid uai"),
+        role,
+        external_ref: ExternalRef::new("ent-auvergne-rhone-alpes", "eleve-1").expect("valid"),
+    }
+}
+
+fn registered(role: Role) -> PersonEvent {
+    let command = register(role);
+    PersonRegistered {
+        person_id: command.person_id,
+        establishment: command.establishment,
+        role: command.role,
+        external_ref: command.external_ref,
+    }
+    .into()
+}
+
+fn code(raw: &str) -> CompetenceCode {
+    CompetenceCode::parse(raw).expect("valid code")
+}
+
+fn element(
+    competence: &str,
+    skill: &str,
+    status: KnowledgeElementStatus,
+    pix: f64,
+) -> KnowledgeElement {
+    KnowledgeElement {
+        competence: code(competence),
+        skill: SkillId::parse(skill).expect("valid skill"),
+        status,
+        earned_pix: EarnedPix::new(pix).expect("valid pix"),
+    }
+}
+
+fn validated(competence: &str, skill: &str, pix: f64) -> KnowledgeElement {
+    element(competence, skill, KnowledgeElementStatus::Validated, pix)
+}
+
+fn invalidated(competence: &str, skill: &str) -> KnowledgeElement {
+    element(competence, skill, KnowledgeElementStatus::Invalidated, 0.0)
+}
+
+fn record(elements: Vec<KnowledgeElement>) -> RecordKnowledgeElements {
+    RecordKnowledgeElements {
+        source: AssessmentSource::CompetenceEvaluation,
+        elements,
+    }
+}
+
+fn recorded(elements: Vec<KnowledgeElement>) -> PersonEvent {
+    KnowledgeElementsRecorded {
+        source: AssessmentSource::CompetenceEvaluation,
+        elements,
+    }
+    .into()
+}
+
+fn domain_level(level: u8) -> RecordDomainLevel {
+    RecordDomainLevel {
+        domain: DomainCode::parse("3").expect("valid"),
+        level: Level::new(level).expect("valid"),
+        school_year: SchoolYear::parse("2025-2026").expect("valid"),
+        grade: Grade::parse("CM2").expect("valid"),
+    }
+}
+
+fn certification(levels: &[(&str, u8)]) -> RecordCertification {
+    RecordCertification {
+        delivered_on: NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date"),
+        pix_score: PixScore::new(312).expect("valid"),
+        levels: levels
+            .iter()
+            .map(|(c, l)| (code(c), Level::new(*l).expect("valid")))
+            .collect(),
+    }
+}
+
+#[test]
+fn registering_a_new_person_records_it() {
+    given(&[])
+        .when(register(Role::Learner))
+        .then(vec![registered(Role::Learner)]);
+}
+
+#[test]
+fn registering_twice_is_refused() {
+    given(&[registered(Role::Teacher)])
+        .when(register(Role::Learner))
+        .then_error(PersonError::AlreadyRegistered {
+            person_id: person_id(),
+        });
+}
+
+#[test]
+fn every_other_command_needs_a_registered_person() {
+    let commands: Vec<PersonCommand> = vec![
+        record(vec![validated("1.1", "@a", 1.0)]).into(),
+        ResetCompetence {
+            competence: code("1.1"),
+        }
+        .into(),
+        domain_level(2).into(),
+        certification(&[]).into(),
+    ];
+    for command in commands {
+        given(&[])
+            .when(command)
+            .then_error(PersonError::NotRegistered);
+    }
+}
+
+#[test]
+fn knowledge_elements_are_recorded_with_their_pix_frozen() {
+    let elements = vec![
+        validated("1.1", "@rechInfo1", 4.0),
+        invalidated("1.1", "@rechInfo2"),
+    ];
+    given(&[registered(Role::Learner)])
+        .when(RecordKnowledgeElements {
+            source: AssessmentSource::ExternalPlatform { platform: None },
+            elements: elements.clone(),
+        })
+        .then(vec![
+            KnowledgeElementsRecorded {
+                source: AssessmentSource::ExternalPlatform { platform: None },
+                elements,
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn an_empty_list_of_knowledge_elements_is_refused() {
+    given(&[registered(Role::Learner)])
+        .when(record(vec![]))
+        .then_error(PersonError::NoKnowledgeElements);
+}
+
+#[test]
+fn too_many_knowledge_elements_are_refused() {
+    let elements = (0..=MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND)
+        .map(|i| validated("1.1", &format!("@s{i}"), 0.1))
+        .collect();
+    given(&[registered(Role::Learner)])
+        .when(record(elements))
+        .then_error(PersonError::TooManyKnowledgeElements {
+            count: MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND + 1,
+            max: MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND,
+        });
+}
+
+#[test]
+fn a_skill_twice_in_one_command_is_refused() {
+    given(&[registered(Role::Learner)])
+        .when(record(vec![
+            validated("1.1", "@a", 1.0),
+            validated("1.2", "@b", 1.0),
+            invalidated("1.1", "@a"),
+        ]))
+        .then_error(PersonError::DuplicateSkill {
+            skill: SkillId::parse("@a").expect("valid"),
+        });
+}
+
+#[test]
+fn an_invalidated_element_cannot_earn_pix() {
+    given(&[registered(Role::Learner)])
+        .when(record(vec![element(
+            "2.1",
+            "@x",
+            KnowledgeElementStatus::Invalidated,
+            2.0,
+        )]))
+        .then_error(PersonError::InvalidatedElementEarnsPix {
+            skill: SkillId::parse("@x").expect("valid"),
+            earned_pix: EarnedPix::new(2.0).expect("valid"),
+        });
+}
+
+#[test]
+fn a_skill_stays_in_the_competence_it_was_first_recorded_under() {
+    let history = [
+        registered(Role::Learner),
+        recorded(vec![validated("1.1", "@a", 1.0)]),
+    ];
+    given(&history)
+        .when(record(vec![validated("1.2", "@a", 1.0)]))
+        .then_error(PersonError::SkillCompetenceMismatch {
+            skill: SkillId::parse("@a").expect("valid"),
+            recorded: code("1.1"),
+            given: code("1.2"),
+        });
+    // Same competence again is fine (a retake).
+    given(&history)
+        .when(record(vec![invalidated("1.1", "@a")]))
+        .then(vec![recorded(vec![invalidated("1.1", "@a")])]);
+}
+
+#[test]
+fn resetting_an_assessed_competence_records_the_reset() {
+    given(&[
+        registered(Role::Learner),
+        recorded(vec![validated("4.2", "@p", 3.0)]),
+    ])
+    .when(ResetCompetence {
+        competence: code("4.2"),
+    })
+    .then(vec![
+        CompetenceReset {
+            competence: code("4.2"),
+        }
+        .into(),
+    ]);
+}
+
+#[test]
+fn resetting_with_nothing_since_the_last_reset_is_refused() {
+    let never_assessed = [
+        registered(Role::Learner),
+        recorded(vec![validated("4.1", "@p", 3.0)]),
+    ];
+    given(&never_assessed)
+        .when(ResetCompetence {
+            competence: code("4.2"),
+        })
+        .then_error(PersonError::NothingToReset {
+            competence: code("4.2"),
+        });
+    let already_reset = [
+        registered(Role::Learner),
+        recorded(vec![validated("4.2", "@p", 3.0)]),
+        CompetenceReset {
+            competence: code("4.2"),
+        }
+        .into(),
+    ];
+    given(&already_reset)
+        .when(ResetCompetence {
+            competence: code("4.2"),
+        })
+        .then_error(PersonError::NothingToReset {
+            competence: code("4.2"),
+        });
+    let assessed_again = [
+        registered(Role::Learner),
+        recorded(vec![validated("4.2", "@p", 3.0)]),
+        CompetenceReset {
+            competence: code("4.2"),
+        }
+        .into(),
+        recorded(vec![validated("4.2", "@p", 3.0)]),
+    ];
+    given(&assessed_again)
+        .when(ResetCompetence {
+            competence: code("4.2"),
+        })
+        .then(vec![
+            CompetenceReset {
+                competence: code("4.2"),
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn a_learner_gets_lsu_domain_levels() {
+    let command = domain_level(2);
+    given(&[registered(Role::Learner)])
+        .when(command.clone())
+        .then(vec![
+            DomainLevelRecorded {
+                domain: command.domain,
+                level: command.level,
+                school_year: command.school_year,
+                grade: command.grade,
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn lsu_domain_levels_are_for_learners_only() {
+    for role in [Role::Teacher, Role::Mediator, Role::DigitalSpaceUser] {
+        given(&[registered(role)])
+            .when(domain_level(2))
+            .then_error(PersonError::NotALearner { role });
+    }
+}
+
+#[test]
+fn a_certification_is_delivered_with_its_levels() {
+    given(&[registered(Role::Learner)])
+        .when(certification(&[("1.1", 3), ("5.2", 2)]))
+        .then(vec![
+            CertificationDelivered {
+                delivered_on: NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid"),
+                pix_score: PixScore::new(312).expect("valid"),
+                levels: vec![
+                    CertifiedLevel {
+                        competence: code("1.1"),
+                        level: Level::new(3).expect("valid"),
+                    },
+                    CertifiedLevel {
+                        competence: code("5.2"),
+                        level: Level::new(2).expect("valid"),
+                    },
+                ],
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn a_competence_certified_twice_is_refused() {
+    given(&[registered(Role::Learner)])
+        .when(certification(&[("1.1", 3), ("2.1", 2), ("1.1", 4)]))
+        .then_error(PersonError::DuplicateCertifiedCompetence {
+            competence: code("1.1"),
+        });
+}
+
+#[test]
+fn apply_folds_registration_and_counts_events() {
+    let person = Person::replay(&[
+        registered(Role::Mediator),
+        recorded(vec![validated("3.1", "@t", 2.0)]),
+    ]);
+    let registration = person.registration().expect("registered");
+    assert_eq!(registration.role, Role::Mediator);
+    assert_eq!(registration.establishment.as_str(), "0690026D");
+    assert_eq!(person.version(), 2);
+    assert_eq!(
+        person.competence_of(&SkillId::parse("@t").expect("valid")),
+        Some(code("3.1"))
+    );
+    assert!(!Person::default().is_registered());
+}
+
+#[test]
+fn errors_read_well() {
+    assert_eq!(
+        PersonError::NotRegistered.to_string(),
+        "person is not registered"
+    );
+    assert_eq!(
+        PersonError::NotALearner {
+            role: Role::Teacher
+        }
+        .to_string(),
+        "LSU domain levels are recorded for learners only, this person is a TEACHER"
+    );
+}

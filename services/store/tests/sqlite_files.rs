@@ -1,0 +1,166 @@
+//! What the SQLite backend does with files it did not write, with a full disk, and with a
+//! second process: refuse clearly, never overwrite, stay readable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use palier_store::sqlite::{APPLICATION_ID, FORMAT_VERSION};
+use palier_store::{
+    EventData, EventFilter, EventStore, ExpectedRevision, SqliteOptions, SqliteStore, StoreError,
+    StreamName, verify,
+};
+use serde_json::json;
+
+fn stream(name: &str) -> StreamName {
+    StreamName::parse(name).unwrap()
+}
+
+async fn open(path: &std::path::Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(path, SqliteOptions::default()).await
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let content = b"these are someone's notes, not a database\n".repeat(100);
+    std::fs::write(&path, &content).unwrap();
+    let err = open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err:?}");
+    assert!(err.to_string().contains("not an SQLite database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+}
+
+#[tokio::test]
+async fn another_applications_sqlite_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me');")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = open(&path).await.unwrap_err();
+    assert!(err.to_string().contains("another application"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_store_of_a_newer_format_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {}; CREATE TABLE future (x);",
+            FORMAT_VERSION + 1
+        ))
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = open(&path).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnsupportedFormat { found, .. } if found == FORMAT_VERSION + 1),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("upgrade palier"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn an_empty_file_becomes_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    std::fs::write(&path, b"").unwrap();
+    let store = open(&path).await.unwrap();
+    store
+        .append_to_stream(
+            &stream("s-1"),
+            ExpectedRevision::NoStream,
+            vec![EventData::json("Happened", &json!({})).unwrap()],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_second_opener_is_refused_while_the_first_holds_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let first = open(&path).await.unwrap();
+    let err = open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    drop(first);
+    open(&path).await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_names_and_payloads_are_refused_before_reaching_the_store() {
+    assert!(StreamName::parse("").is_err());
+    assert!(StreamName::parse("a".repeat(201)).is_err());
+    assert!(StreamName::parse("bad\u{7}name").is_err());
+    let err = EventData::json("not valid", &json!({})).unwrap_err();
+    assert!(err.to_string().contains("event type"), "{err}");
+    let err = EventData::from_json_bytes("Fine", b"{oops").unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+}
+
+#[tokio::test]
+async fn a_full_disk_is_an_error_and_the_store_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    // A size cap behaves exactly like a full disk for SQLite (SQLITE_FULL).
+    let options = SqliteOptions {
+        max_page_count: Some(64),
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&path, options).await.unwrap();
+    let s = stream("filling-1");
+    let chunk = "x".repeat(8 * 1024);
+    let mut acknowledged = 0u64;
+    let full = loop {
+        let e = EventData::json("Filled", &json!({ "chunk": chunk })).unwrap();
+        match store
+            .append_to_stream(&s, ExpectedRevision::Any, vec![e])
+            .await
+        {
+            Ok(_) => acknowledged += 1,
+            Err(e) => break e,
+        }
+        assert!(acknowledged < 10_000, "the cap never triggered");
+    };
+    assert!(matches!(full, StoreError::StorageFull(_)), "{full:?}");
+    assert!(acknowledged > 0);
+    // Everything acknowledged is there, the chain holds, small writes that fit still work
+    // or fail cleanly, and reads go on.
+    let slice = store
+        .read_all(1, &EventFilter::all(), 100_000)
+        .await
+        .unwrap();
+    assert_eq!(slice.events.len() as u64, acknowledged);
+    assert!(verify::verify(&store, None).await.unwrap().is_ok());
+    let again = store
+        .append_to_stream(
+            &s,
+            ExpectedRevision::Any,
+            vec![EventData::json("Filled", &json!({ "chunk": chunk })).unwrap()],
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::StorageFull(_))),
+        "{again:?}"
+    );
+    assert_eq!(store.head().await.unwrap().unwrap().position, acknowledged);
+    drop(store);
+    // Reopened without the cap, it takes writes again where it stopped.
+    let store = open(&path).await.unwrap();
+    let r = store
+        .append_to_stream(
+            &s,
+            ExpectedRevision::Exact(acknowledged - 1),
+            vec![EventData::json("Filled", &json!({})).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.positions.unwrap(), acknowledged + 1..=acknowledged + 1);
+    assert!(verify::verify(&store, None).await.unwrap().is_ok());
+}
