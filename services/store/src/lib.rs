@@ -14,7 +14,9 @@ pub mod event;
 pub mod filter;
 pub mod hash;
 pub mod names;
+pub mod ndjson;
 pub mod read;
+pub mod shared;
 pub mod sqlite;
 pub mod subscription;
 pub mod verify;
@@ -26,6 +28,7 @@ pub use filter::EventFilter;
 pub use hash::Hash;
 pub use names::{EventType, StreamName};
 pub use read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+pub use shared::SharedStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use subscription::Subscription;
 pub use verify::{BrokenLink, VerifyReport};
@@ -49,6 +52,12 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedRevision,
         events: Vec<EventData>,
     ) -> Result<AppendResult, StoreError>;
+
+    /// Writes events exactly as another store recorded them (same positions, revisions, store
+    /// times and hashes) if they continue this log: each must take the next position, the next
+    /// revision of its stream, and chain onto the current head's hash. All or nothing; returns
+    /// the last position. This is how an export is restored and a log copied between backends.
+    async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError>;
 
     /// Reads up to `limit` events of one stream, starting at `from`, in `direction`.
     /// A stream that does not exist reads as empty; use [`EventStore::stream_info`] to tell.

@@ -35,6 +35,16 @@ impl contract::Harness for SqliteHarness {
         self.store.clone().unwrap()
     }
 
+    async fn another(&mut self) -> SqliteStore {
+        let path = self
+            .dir
+            .path()
+            .join(format!("other-{}.db", uuid::Uuid::new_v4()));
+        SqliteStore::open(path, SqliteOptions::default())
+            .await
+            .unwrap()
+    }
+
     async fn reopen(&mut self) {
         drop(self.store.take());
         self.store = Some(SqliteHarness::open(&self.dir).await);

@@ -62,7 +62,7 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     /// `None` only while dropping.
-    writer: Option<mpsc::Sender<writer::AppendRequest>>,
+    writer: Option<mpsc::Sender<writer::Request>>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: reader::ReadPool,
     live: broadcast::Sender<LiveBatch>,
@@ -222,7 +222,36 @@ impl EventStore for SqliteStore {
             reply,
         };
         let writer = self.inner.writer.as_ref().ok_or(StoreError::Closed)?;
-        writer.send(request).await.map_err(|_| StoreError::Closed)?;
+        writer
+            .send(writer::Request::Append(request))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn append_recorded(&self, events: Vec<RecordedEvent>) -> Result<u64, StoreError> {
+        if events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(StoreError::invalid(
+                "events",
+                format!(
+                    "{} events in one import call, at most {MAX_EVENTS_PER_APPEND}",
+                    events.len()
+                ),
+            ));
+        }
+        for event in &events {
+            crate::names::EventType::parse(event.event_type.clone())?;
+            event.metadata.validate()?;
+        }
+        let (reply, outcome) = oneshot::channel();
+        let writer = self.inner.writer.as_ref().ok_or(StoreError::Closed)?;
+        writer
+            .send(writer::Request::Import(writer::ImportRequest {
+                events,
+                reply,
+            }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -36,6 +36,22 @@ pub struct AppendRequest {
     pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
 }
 
+/// Events recorded elsewhere, to be written exactly as they are (import, replication).
+pub struct ImportRequest {
+    /// The events, in position order, continuing this log.
+    pub events: Vec<RecordedEvent>,
+    /// Where the outcome goes once durable: the last position written.
+    pub reply: oneshot::Sender<Result<u64, StoreError>>,
+}
+
+/// What the writer is asked to do.
+pub enum Request {
+    /// An ordinary append; group-committed with its neighbours.
+    Append(AppendRequest),
+    /// An import; committed on its own.
+    Import(ImportRequest),
+}
+
 /// Where the chain stands: the next position, the last hash and the last store time.
 #[derive(Debug, Clone, Copy)]
 pub struct ChainState {
@@ -87,24 +103,171 @@ impl ChainState {
 pub fn run(
     mut conn: Connection,
     mut state: ChainState,
-    mut requests: mpsc::Receiver<AppendRequest>,
+    mut requests: mpsc::Receiver<Request>,
     live: broadcast::Sender<LiveBatch>,
 ) {
     let mut group = Vec::with_capacity(64);
-    while let Some(first) = requests.blocking_recv() {
-        let mut events = first.events.len();
-        group.push(first);
-        while group.len() < MAX_GROUP_APPENDS && events < MAX_GROUP_EVENTS {
-            match requests.try_recv() {
-                Ok(next) => {
-                    events += next.events.len();
-                    group.push(next);
+    let mut pending = None;
+    loop {
+        let Some(first) = pending.take().or_else(|| requests.blocking_recv()) else {
+            return;
+        };
+        match first {
+            Request::Import(import) => import_events(&mut conn, &mut state, import, &live),
+            Request::Append(append) => {
+                let mut events = append.events.len();
+                group.push(append);
+                while group.len() < MAX_GROUP_APPENDS && events < MAX_GROUP_EVENTS {
+                    match requests.try_recv() {
+                        Ok(Request::Append(next)) => {
+                            events += next.events.len();
+                            group.push(next);
+                        }
+                        Ok(other) => {
+                            pending = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Err(_) => break,
+                commit_group(&mut conn, &mut state, &mut group, &live);
             }
         }
-        commit_group(&mut conn, &mut state, &mut group, &live);
     }
+}
+
+fn import_events(
+    conn: &mut Connection,
+    state: &mut ChainState,
+    request: ImportRequest,
+    live: &broadcast::Sender<LiveBatch>,
+) {
+    let before = *state;
+    let outcome = write_imported(conn, state, &request.events);
+    match outcome {
+        Ok(last) => {
+            if live.receiver_count() > 0 && !request.events.is_empty() {
+                let _ = live.send(Arc::from(request.events));
+            }
+            let _ = request.reply.send(Ok(last));
+        }
+        Err(e) => {
+            *state = ChainState::load(conn).unwrap_or(before);
+            let _ = request.reply.send(Err(e));
+        }
+    }
+}
+
+fn write_imported(
+    conn: &mut Connection,
+    state: &mut ChainState,
+    events: &[RecordedEvent],
+) -> Result<u64, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_sql)?;
+    for event in events {
+        let refuse = |reason: String| StoreError::IdempotencyConflict {
+            stream: event.stream.clone(),
+            event_id: event.event_id,
+            reason,
+        };
+        if event.position != state.next_position {
+            return Err(refuse(format!(
+                "position {} does not continue this log (next is {})",
+                event.position, state.next_position
+            )));
+        }
+        let computed = hash::recompute(&state.last_hash, event);
+        if computed != event.hash {
+            return Err(refuse(format!(
+                "the event at position {} does not chain: its hash {} should be {computed}; the source was altered",
+                event.position, event.hash
+            )));
+        }
+        let stream = crate::names::StreamName::parse(event.stream.clone())?;
+        let existing: Option<StreamRow> = tx
+            .prepare_cached("SELECT id, last_revision FROM streams WHERE name = ?1")
+            .map_err(map_sql)?
+            .query_row([stream.as_str()], |r| {
+                Ok(StreamRow {
+                    id: r.get(0)?,
+                    last_revision: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                })
+            })
+            .optional()
+            .map_err(map_sql)?;
+        let next_revision = existing.as_ref().map_or(0, |s| s.last_revision + 1);
+        if event.revision != next_revision {
+            return Err(refuse(format!(
+                "revision {} does not continue the stream (next is {next_revision})",
+                event.revision
+            )));
+        }
+        let recorded_at = event.recorded_at.timestamp_micros();
+        let stream_id = match &existing {
+            Some(row) => {
+                tx.prepare_cached("UPDATE streams SET last_revision = ?1, last_position = ?2, updated_at = ?3 WHERE id = ?4")
+                    .map_err(map_sql)?
+                    .execute(rusqlite::params![to_i64(event.revision), to_i64(event.position), recorded_at, row.id])
+                    .map_err(map_sql)?;
+                row.id
+            }
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO streams (name, last_revision, first_position, last_position, created_at, updated_at) \
+                     VALUES (?1, 0, ?2, ?2, ?3, ?3)",
+                )
+                .map_err(map_sql)?
+                .execute(rusqlite::params![stream.as_str(), to_i64(event.position), recorded_at])
+                .map_err(map_sql)?;
+                tx.last_insert_rowid()
+            }
+        };
+        insert_event(&tx, stream_id, event).map_err(|e| {
+            if is_unique_violation(&e) {
+                refuse("this event id is already in the stream".into())
+            } else {
+                map_sql(e)
+            }
+        })?;
+        state.next_position += 1;
+        state.last_hash = event.hash;
+        state.last_recorded_micros = state.last_recorded_micros.max(recorded_at);
+    }
+    tx.commit().map_err(map_sql)?;
+    Ok(state.next_position - 1)
+}
+
+const INSERT_EVENT: &str = "INSERT INTO events (position, stream_id, stream, revision, event_id, event_type, \
+     schema_version, data, actor, correlation_id, causation_id, trace_id, tenant, \
+     occurred_at, recorded_at, hash) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+fn insert_event(
+    tx: &Connection,
+    stream_id: i64,
+    e: &RecordedEvent,
+) -> Result<usize, rusqlite::Error> {
+    let m = &e.metadata;
+    tx.prepare_cached(INSERT_EVENT)?.execute(rusqlite::params![
+        to_i64(e.position),
+        stream_id,
+        e.stream,
+        to_i64(e.revision),
+        &e.event_id.as_bytes()[..],
+        e.event_type,
+        e.schema_version,
+        &e.data[..],
+        m.actor,
+        m.correlation_id.as_ref().map(|u| &u.as_bytes()[..]),
+        m.causation_id.as_ref().map(|u| &u.as_bytes()[..]),
+        m.trace_id,
+        m.tenant,
+        m.occurred_at.map(|t| t.timestamp_micros()),
+        e.recorded_at.timestamp_micros(),
+        &e.hash.0[..],
+    ])
 }
 
 type Outcome = Result<(AppendResult, Vec<RecordedEvent>), StoreError>;
@@ -262,14 +425,7 @@ fn append_one(
     let first_position = state.next_position;
     let mut recorded = Vec::with_capacity(if publish { request.events.len() } else { 0 });
     {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO events (position, stream_id, stream, revision, event_id, event_type, \
-                 schema_version, data, actor, correlation_id, causation_id, trace_id, tenant, \
-                 occurred_at, recorded_at, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )
-            .map_err(map_sql)?;
+        let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(map_sql)?;
         for event in &request.events {
             let position = state.next_position;
             let m = event.metadata();

@@ -21,6 +21,8 @@ pub trait Harness: Send {
     fn store(&self) -> Self::Store;
     /// Closes and reopens the same store (a restart).
     fn reopen(&mut self) -> impl std::future::Future<Output = ()> + Send;
+    /// Another, empty store of the same backend.
+    fn another(&mut self) -> impl std::future::Future<Output = Self::Store> + Send;
 }
 
 /// Expands every contract case as a `#[tokio::test]` using `$factory().await` as harness.
@@ -50,7 +52,9 @@ macro_rules! store_contract_tests {
             read_stream_directions_and_limits,
             recorded_fields_and_stream_info,
             hash_chain_verifies_and_checkpoint_is_checked,
-            data_survives_restart);
+            data_survives_restart,
+            export_then_import_reproduces_the_log,
+            import_refuses_altered_or_incomplete_exports);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -961,4 +965,106 @@ pub async fn data_survives_restart<H: Harness>(h: &mut H) {
         .unwrap();
     assert_eq!(r.positions.unwrap().start(), &(before.len() as u64 + 1));
     assert!(verify::verify(&h.store(), None).await.unwrap().is_ok());
+}
+
+async fn export_all<S: EventStore>(store: &S) -> Vec<u8> {
+    let mut out = Vec::new();
+    palier_store::ndjson::export(store, &mut out, 1, None, &EventFilter::all())
+        .await
+        .unwrap();
+    out
+}
+
+pub async fn export_then_import_reproduces_the_log<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let metadata = Metadata {
+        actor: Some("lms".into()),
+        correlation_id: Some(Uuid::new_v4()),
+        tenant: Some("créteil".into()),
+        occurred_at: Some(chrono::Utc::now()),
+        ..Metadata::default()
+    };
+    for i in 0..30u64 {
+        let s = stream(&format!("person-{}", i % 7));
+        let payload =
+            json!({"z": i, "a": [1.5, "é\u{1F600}", null], "nested": {"b": true, "a": 1e3}});
+        let e = EventData::json("ThingHappened", &payload)
+            .unwrap()
+            .with_metadata(metadata.clone());
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, vec![e, event("Other", i)])
+            .await
+            .unwrap();
+    }
+    let exported = export_all(&store).await;
+    let target = h.another().await;
+    let n = palier_store::ndjson::import(&target, exported.as_slice())
+        .await
+        .unwrap();
+    assert_eq!(n, 60);
+    assert_eq!(all_events(&target).await, all_events(&store).await);
+    assert_eq!(target.head().await.unwrap(), store.head().await.unwrap());
+    assert!(verify::verify(&target, None).await.unwrap().is_ok());
+    // The imported log goes on like any other.
+    let r = target
+        .append_to_stream(
+            &stream("person-1"),
+            ExpectedRevision::StreamExists,
+            events(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(*r.positions.unwrap().start(), 61);
+    // A range export holds exactly that range.
+    let mut part = Vec::new();
+    let written =
+        palier_store::ndjson::export(&store, &mut part, 10, Some(19), &EventFilter::all())
+            .await
+            .unwrap();
+    assert_eq!(written, 10);
+    assert_eq!(String::from_utf8(part).unwrap().lines().count(), 10);
+}
+
+pub async fn import_refuses_altered_or_incomplete_exports<H: Harness>(h: &mut H) {
+    let store = h.store();
+    for i in 0..5 {
+        store
+            .append_to_stream(
+                &stream("s-1"),
+                ExpectedRevision::Any,
+                vec![event("ThingHappened", i)],
+            )
+            .await
+            .unwrap();
+    }
+    let exported = String::from_utf8(export_all(&store).await).unwrap();
+    // One payload value changed: the chain breaks at that event, nothing of its batch lands.
+    let altered = exported.replacen("\"n\":2", "\"n\":7", 1);
+    assert_ne!(altered, exported);
+    let target = h.another().await;
+    let err = palier_store::ndjson::import(&target, altered.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("position 3"), "{err}");
+    assert!(target.head().await.unwrap().is_none());
+    // A missing line: the next position does not continue the log.
+    let gapped: String = exported
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let err = palier_store::ndjson::import(&target, gapped.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not continue"), "{err}");
+    // Importing on top of a non-empty log does not continue it either.
+    let err = palier_store::ndjson::import(&store, exported.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not continue"), "{err}");
+    let garbage = palier_store::ndjson::import(&target, "{\"position\": 1}\n".as_bytes())
+        .await
+        .unwrap_err();
+    assert!(garbage.to_string().contains("line 1"), "{garbage}");
 }
