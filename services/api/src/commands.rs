@@ -1,0 +1,190 @@
+//! Command execution: load a person's stream, fold it into the aggregate, let the aggregate
+//! decide (`handle`), append what it decided with the revision it saw. A concurrent writer
+//! makes the append conflict; the command is then decided again on the new state.
+use palier_domain::{
+    ExternalRef, Person, PersonCommand, PersonEvent, PersonId, RegisterPerson, Role, Uai,
+};
+use palier_store::{
+    CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
+    StoreError, StreamFrom, StreamName,
+};
+use uuid::Uuid;
+
+use crate::error::{ApiError, person_error};
+
+/// How often a command is decided again after losing a race.
+const MAX_ATTEMPTS: usize = 5;
+
+/// Namespace of person ids derived from external references (UUID v5).
+const PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_52d4_8a5e_4b8e_9a43_1d2c_6e0f_a7b1);
+
+/// Who asked, and why: becomes the metadata of the events.
+#[derive(Debug, Clone, Default)]
+pub struct CommandContext {
+    /// The authenticated subject.
+    pub actor: String,
+    /// Groups the events of one request.
+    pub correlation_id: Option<Uuid>,
+    /// Business time, when the caller says when the fact happened.
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl CommandContext {
+    fn metadata(&self) -> Metadata {
+        Metadata {
+            actor: Some(self.actor.clone()),
+            correlation_id: self.correlation_id,
+            occurred_at: self.occurred_at,
+            ..Metadata::default()
+        }
+    }
+}
+
+/// What registering a person did.
+#[derive(Debug, Clone, Copy)]
+pub struct Registered {
+    /// The person (the same for the same external reference, always).
+    pub person: PersonId,
+    /// The position of its registration.
+    pub position: u64,
+    /// False when the external reference was already registered.
+    pub created: bool,
+}
+
+/// Executes person commands against the store.
+#[derive(Clone)]
+pub struct PersonCommands {
+    store: SharedStore,
+}
+
+impl PersonCommands {
+    /// Commands over `store`.
+    pub fn new(store: SharedStore) -> Self {
+        PersonCommands { store }
+    }
+
+    /// The person id of an external reference: a UUID v5 of it, so that registering the same
+    /// reference twice, even concurrently or on two instances, names the same stream.
+    pub fn person_id_for(external_ref: &ExternalRef) -> Result<PersonId, ApiError> {
+        let name = format!("{}\u{1f}{}", external_ref.source(), external_ref.id());
+        PersonId::from_uuid(Uuid::new_v5(&PERSON_NAMESPACE, name.as_bytes()))
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// Registers a person, idempotently on its external reference.
+    pub async fn register(
+        &self,
+        establishment: Uai,
+        role: Role,
+        external_ref: ExternalRef,
+        ctx: &CommandContext,
+    ) -> Result<Registered, ApiError> {
+        let person = Self::person_id_for(&external_ref)?;
+        let command = RegisterPerson {
+            person_id: person,
+            establishment,
+            role,
+            external_ref,
+        };
+        let events = Person::default()
+            .handle(command.into())
+            .map_err(person_error)?;
+        let stream = stream_of(person)?;
+        let data = to_event_data(person, 0, &events, ctx)?;
+        match self
+            .store
+            .append_to_stream(&stream, ExpectedRevision::NoStream, data)
+            .await
+        {
+            Ok(result) => Ok(Registered {
+                person,
+                position: result.last_position().unwrap_or(0),
+                created: !result.deduplicated,
+            }),
+            Err(StoreError::WrongExpectedRevision {
+                actual: CurrentRevision::Current(_),
+                ..
+            }) => {
+                let first = self
+                    .store
+                    .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 1)
+                    .await?;
+                let position = first.first().map_or(0, |e| e.position);
+                Ok(Registered {
+                    person,
+                    position,
+                    created: false,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Decides `command` on the current state of `person` and appends the outcome; returns the
+    /// position of the last event written.
+    pub async fn execute(
+        &self,
+        person: PersonId,
+        command: PersonCommand,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        let stream = stream_of(person)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let recorded = self
+                .store
+                .read_stream(&stream, StreamFrom::Start, Direction::Forwards, usize::MAX)
+                .await?;
+            let mut state = Person::default();
+            for event in &recorded {
+                let decoded =
+                    PersonEvent::decode(&event.event_type, event.schema_version, &event.data)
+                        .map_err(|e| {
+                            ApiError::internal(&format!("{stream} at {}: {e}", event.position))
+                        })?;
+                state.apply(&decoded);
+            }
+            let expected = recorded.last().map_or(ExpectedRevision::NoStream, |e| {
+                ExpectedRevision::Exact(e.revision)
+            });
+            let events = state.handle(command.clone()).map_err(person_error)?;
+            let data = to_event_data(person, recorded.len() as u64, &events, ctx)?;
+            match self.store.append_to_stream(&stream, expected, data).await {
+                Ok(result) => return Ok(result.last_position().unwrap_or(0)),
+                Err(StoreError::WrongExpectedRevision { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::Conflict(format!(
+            "{stream} kept changing; the command was decided {MAX_ATTEMPTS} times without landing"
+        )))
+    }
+}
+
+fn stream_of(person: PersonId) -> Result<StreamName, ApiError> {
+    StreamName::parse(person.stream_name()).map_err(|e| ApiError::internal(&e))
+}
+
+fn to_event_data(
+    person: PersonId,
+    first_revision: u64,
+    events: &[PersonEvent],
+    ctx: &CommandContext,
+) -> Result<Vec<EventData>, ApiError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let data = EventData::json(event.event_type(), &event.to_json())?
+                .with_schema_version(event.schema_version())
+                .with_metadata(ctx.metadata());
+            // Registration ids are derived from the person, so a registration retried after a
+            // timeout is recognised by the store as the same event.
+            Ok(if first_revision == 0 && i == 0 {
+                data.with_id(Uuid::new_v5(&person.as_uuid(), b"PersonRegistered"))
+            } else {
+                data
+            })
+        })
+        .collect::<Result<_, StoreError>>()
+        .map_err(ApiError::from)
+}

@@ -1,0 +1,145 @@
+//! The API's error policy, in one place: every failure a client can see is an [`ApiError`],
+//! and its conversion into `async_graphql::Error` is the one mapping to GraphQL
+//! `extensions.code`. Internal errors are logged once here, with their cause, and reach the
+//! client without it.
+//!
+//! `ApiError` deliberately does not implement `Display`: async-graphql converts any `Display`
+//! type into an error *without* extensions, and that silent path must not exist.
+use async_graphql::ErrorExtensions;
+use palier_domain::{ParseError, PersonError};
+use palier_store::StoreError;
+
+/// A failure as the client sees it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is wrong; `field` names the input at fault.
+    BadUserInput {
+        /// The input path (`input.elements[2].competence`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No valid credentials.
+    Unauthenticated,
+    /// Valid credentials that do not allow this.
+    Forbidden(String),
+    /// Nothing at that id.
+    NotFound(String),
+    /// A concurrent change won; retrying may succeed.
+    Conflict(String),
+    /// The projections have not reached the requested position in time.
+    NotYetAt {
+        /// Position asked for.
+        wanted: u64,
+        /// Position reached.
+        reached: u64,
+    },
+    /// Anything else; details are in the server log, under `error_id`.
+    Internal {
+        /// Correlates the client's error with the log line.
+        error_id: uuid::Uuid,
+    },
+}
+
+impl ApiError {
+    /// A bad input.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Logs `cause` once and returns an opaque internal error.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let error_id = uuid::Uuid::new_v4();
+        tracing::error!(%error_id, error = %cause, "internal error");
+        ApiError::Internal { error_id }
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
+            ApiError::Unauthenticated => {
+                "authentication required: send `Authorization: Bearer <token>`".into()
+            }
+            ApiError::Forbidden(m) => format!("forbidden: {m}"),
+            ApiError::NotFound(m) => m.clone(),
+            ApiError::Conflict(m) => format!("conflict: {m}"),
+            ApiError::NotYetAt { wanted, reached } => format!(
+                "not yet at position {wanted} (the read models are at {reached}); retry shortly"
+            ),
+            ApiError::Internal { error_id } => {
+                format!("internal error (id {error_id}); the server log has the details")
+            }
+        }
+    }
+
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::NotYetAt { .. } => "NOT_YET_AVAILABLE",
+            ApiError::Internal { .. } => "INTERNAL",
+        }
+    }
+
+    /// A domain parse error on the input at `field`.
+    pub fn from_parse(field: &str, e: &ParseError) -> Self {
+        ApiError::bad_input(field, e.to_string())
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                ApiError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
+                ApiError::NotYetAt { wanted, reached } => {
+                    ext.set("wanted", *wanted);
+                    ext.set("reached", *reached);
+                }
+                ApiError::Internal { error_id } => ext.set("errorId", error_id.to_string()),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.extend()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidInput { field, reason } => ApiError::bad_input(field, reason),
+            StoreError::WrongExpectedRevision { .. } | StoreError::IdempotencyConflict { .. } => {
+                ApiError::Conflict(e.to_string())
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// Maps a rule violation of the person aggregate onto the input it concerns.
+pub fn person_error(e: PersonError) -> ApiError {
+    let message = e.to_string();
+    let field = match &e {
+        PersonError::NotRegistered => return ApiError::bad_input("input.person", "unknown person"),
+        PersonError::AlreadyRegistered { .. } => return ApiError::Conflict(message),
+        PersonError::NothingToReset { .. } => "input.competence",
+        PersonError::NotALearner { .. } => "input.person",
+        PersonError::DuplicateCertifiedCompetence { .. } => "input.levels",
+        _ => "input.elements",
+    };
+    ApiError::bad_input(field, message)
+}

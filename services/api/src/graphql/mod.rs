@@ -1,0 +1,96 @@
+//! The GraphQL schema: the contract LMS integrators, dashboards and auditors code against.
+//! Inputs are parsed into domain types here, at the edge, and nowhere else; every error leaves
+//! through [`crate::error::ApiError`].
+pub mod framework;
+pub mod mutation;
+pub mod person;
+pub mod query;
+pub mod scalars;
+pub mod subscription;
+
+use std::time::Duration;
+
+use async_graphql::{Context, Schema};
+use palier_projections::{ProjectionError, ProjectionHandle, persons::Persons};
+use palier_store::SharedStore;
+
+use crate::auth::Principal;
+use crate::commands::PersonCommands;
+use crate::error::ApiError;
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+/// The executable schema.
+pub type PalierSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// What resolvers share: the store, the read models and the command executor.
+#[derive(Clone)]
+pub struct AppState {
+    /// The event store.
+    pub store: SharedStore,
+    /// Per-person competence levels.
+    pub persons: ProjectionHandle<Persons>,
+    /// Person commands.
+    pub commands: PersonCommands,
+    /// How long `minPosition` may wait.
+    pub min_position_wait: Duration,
+}
+
+/// Most nesting a query may have.
+pub const MAX_DEPTH: usize = 12;
+/// Most complexity a query may have (fields, with lists counted by their `first`).
+pub const MAX_COMPLEXITY: usize = 5000;
+
+/// Builds the schema around `state`.
+pub fn build_schema(state: AppState) -> PalierSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
+    ctx.data::<AppState>()
+        .map_err(|e| ApiError::internal(&format!("{e:?}")))
+}
+
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    ctx.data_opt::<Principal>().ok_or(ApiError::Unauthenticated)
+}
+
+pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let principal = principal(ctx)?;
+    if principal.can_write() {
+        Ok(principal)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{} may not write",
+            principal.subject
+        )))
+    }
+}
+
+/// Read-your-writes: waits until the read models have applied `min` (if given).
+pub(crate) async fn at_least(
+    state: &AppState,
+    min: Option<scalars::Position>,
+) -> Result<(), ApiError> {
+    let Some(min) = min else { return Ok(()) };
+    match state.persons.wait_for(min.0, state.min_position_wait).await {
+        Ok(()) => Ok(()),
+        Err(ProjectionError::Timeout { wanted, reached }) => {
+            Err(ApiError::NotYetAt { wanted, reached })
+        }
+        Err(e) => Err(ApiError::internal(&e)),
+    }
+}

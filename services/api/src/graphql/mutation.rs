@@ -1,0 +1,372 @@
+//! Mutations: what LMS and platform integrations write. Each returns the position it wrote.
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use palier_domain::{
+    AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
+    KnowledgeElementStatus, Label, Level, PersonCommand, PersonId, PixScore, RecordCertification,
+    RecordDomainLevel, RecordKnowledgeElements, ResetCompetence, SchoolYear, SkillId, Uai,
+};
+use uuid::Uuid;
+
+use super::person::{PersonGql, PersonRole};
+use super::scalars::Position;
+use super::{state, writer};
+use crate::commands::CommandContext;
+use crate::error::ApiError;
+
+/// The mutation root.
+pub struct MutationRoot;
+
+/// Registers a person.
+#[derive(InputObject)]
+pub struct RegisterPersonInput {
+    /// Establishment UAI (7 digits and a check letter).
+    pub establishment: String,
+    /// Role.
+    pub role: PersonRole,
+    /// How the registering platform knows this person.
+    pub external_ref: ExternalRefInput,
+}
+
+/// A reference in another system.
+#[derive(InputObject)]
+pub struct ExternalRefInput {
+    /// The system.
+    pub source: String,
+    /// The id there.
+    pub id: String,
+}
+
+/// What `registerPerson` returns.
+#[derive(SimpleObject)]
+pub struct RegisterPersonPayload {
+    /// The person (the existing one when the external reference was known).
+    pub person: Option<PersonGql>,
+    /// Its id.
+    pub person_id: String,
+    /// Position of its registration.
+    pub position: Position,
+    /// False when the reference was already registered (nothing was written).
+    pub created: bool,
+}
+
+/// What other mutations return.
+#[derive(SimpleObject)]
+pub struct MutationPayload {
+    /// Position of the last event written; pass it as `minPosition` to read it back.
+    pub position: Position,
+}
+
+/// Kind of assessment that produced knowledge elements.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AssessmentKind {
+    /// A Pix Orga campaign run by a teacher.
+    Campaign,
+    /// A self-assessment on a competence.
+    CompetenceEvaluation,
+    /// A certification session.
+    Certification,
+    /// Another platform (LMS, mediation tool).
+    ExternalPlatform,
+}
+
+/// Where results come from.
+#[derive(InputObject)]
+pub struct AssessmentSourceInput {
+    /// Kind.
+    pub kind: AssessmentKind,
+    /// Campaign code (for CAMPAIGN).
+    pub campaign_code: Option<String>,
+    /// Platform name (for EXTERNAL_PLATFORM).
+    pub platform: Option<String>,
+}
+
+/// Outcome of one skill.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ElementStatus {
+    /// Acquired.
+    Validated,
+    /// Not acquired.
+    Invalidated,
+}
+
+/// One knowledge element.
+#[derive(InputObject)]
+pub struct KnowledgeElementInput {
+    /// Competence code (`1.1` … `5.2`).
+    pub competence: String,
+    /// Skill id in the assessment content.
+    pub skill: String,
+    /// Validated or invalidated.
+    pub status: ElementStatus,
+    /// Pix earned (0 when invalidated), frozen as recorded.
+    pub earned_pix: f64,
+}
+
+/// Records the outcome of an assessment.
+#[derive(InputObject)]
+pub struct RecordKnowledgeElementsInput {
+    /// Person id.
+    pub person: String,
+    /// Source.
+    pub source: AssessmentSourceInput,
+    /// Elements (1 … 2000).
+    pub elements: Vec<KnowledgeElementInput>,
+    /// When the assessment happened (default: now).
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Resets a competence: what was earned in it before stops counting.
+#[derive(InputObject)]
+pub struct ResetCompetenceInput {
+    /// Person id.
+    pub person: String,
+    /// Competence code.
+    pub competence: String,
+}
+
+/// A per-domain level entered in the LSU.
+#[derive(InputObject)]
+pub struct RecordDomainLevelInput {
+    /// Person id (a learner).
+    pub person: String,
+    /// Domain `1` … `5`.
+    pub domain: String,
+    /// Level 1 … 8.
+    pub level: i32,
+    /// `2025-2026`.
+    pub school_year: String,
+    /// Grade (`CM2`, `6e`, …).
+    pub grade: String,
+}
+
+/// A delivered certification.
+#[derive(InputObject)]
+pub struct RecordCertificationInput {
+    /// Person id.
+    pub person: String,
+    /// Delivery date.
+    pub delivered_on: chrono::NaiveDate,
+    /// Certified pix score (0 … 1024).
+    pub pix_score: i32,
+    /// Certified level per competence.
+    pub levels: Vec<CertifiedLevelInput>,
+}
+
+/// One certified level.
+#[derive(InputObject)]
+pub struct CertifiedLevelInput {
+    /// Competence code.
+    pub competence: String,
+    /// Level 1 … 8.
+    pub level: i32,
+}
+
+fn person_id(field: &str, id: &str) -> Result<PersonId, ApiError> {
+    PersonId::parse(id).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+fn level(field: &str, value: i32) -> Result<Level, ApiError> {
+    u8::try_from(value)
+        .ok()
+        .and_then(|v| Level::new(v).ok())
+        .ok_or_else(|| ApiError::bad_input(field, format!("level {value} is outside 1–8")))
+}
+
+fn competence(field: &str, code: &str) -> Result<CompetenceCode, ApiError> {
+    CompetenceCode::parse(code).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+fn context(
+    ctx: &Context<'_>,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<CommandContext, ApiError> {
+    let principal = writer(ctx)?;
+    Ok(CommandContext {
+        actor: principal.subject.clone(),
+        correlation_id: Some(Uuid::now_v7()),
+        occurred_at,
+    })
+}
+
+/// Executes a person command for the caller and returns the position it wrote.
+async fn execute(
+    ctx: &Context<'_>,
+    command_ctx: CommandContext,
+    person: PersonId,
+    command: PersonCommand,
+) -> async_graphql::Result<MutationPayload> {
+    let position = state(ctx)?
+        .commands
+        .execute(person, command, &command_ctx)
+        .await?;
+    Ok(MutationPayload {
+        position: Position(position),
+    })
+}
+
+fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, ApiError> {
+    value
+        .map(|v| Label::parse(field, &v).map_err(|e| ApiError::from_parse(field, &e)))
+        .transpose()
+}
+
+fn source(input: AssessmentSourceInput) -> Result<AssessmentSource, ApiError> {
+    Ok(match input.kind {
+        AssessmentKind::Campaign => AssessmentSource::Campaign {
+            campaign_code: label("input.source.campaignCode", input.campaign_code)?,
+        },
+        AssessmentKind::CompetenceEvaluation => AssessmentSource::CompetenceEvaluation,
+        AssessmentKind::Certification => AssessmentSource::Certification,
+        AssessmentKind::ExternalPlatform => AssessmentSource::ExternalPlatform {
+            platform: label("input.source.platform", input.platform)?,
+        },
+    })
+}
+
+#[Object]
+impl MutationRoot {
+    /// Registers a person; registering the same external reference again returns the same
+    /// person and writes nothing.
+    async fn register_person(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPersonInput,
+    ) -> async_graphql::Result<RegisterPersonPayload> {
+        let command_ctx = context(ctx, None)?;
+        let state = state(ctx)?;
+        let establishment = Uai::parse(&input.establishment)
+            .map_err(|e| ApiError::from_parse("input.establishment", &e))?;
+        let external_ref = ExternalRef::new(&input.external_ref.source, &input.external_ref.id)
+            .map_err(|e| ApiError::from_parse("input.externalRef", &e))?;
+        let registered = state
+            .commands
+            .register(establishment, input.role.into(), external_ref, &command_ctx)
+            .await?;
+        // The caller will read the person next: wait (briefly) until the projection has it.
+        let person = match state
+            .persons
+            .wait_for(registered.position, state.min_position_wait)
+            .await
+        {
+            Ok(()) => state.persons.read(|p| p.get(&registered.person).cloned()),
+            Err(_) => None,
+        };
+        Ok(RegisterPersonPayload {
+            person: person.map(|v| PersonGql(std::sync::Arc::new(v))),
+            person_id: registered.person.as_uuid().to_string(),
+            position: Position(registered.position),
+            created: registered.created,
+        })
+    }
+
+    /// Records the knowledge elements of an assessment (earned pix are frozen as given).
+    async fn record_knowledge_elements(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordKnowledgeElementsInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, input.occurred_at)?;
+        let person = person_id("input.person", &input.person)?;
+        if input.elements.is_empty() {
+            return Err(ApiError::bad_input(
+                "input.elements",
+                "at least one knowledge element is required",
+            )
+            .into());
+        }
+        let elements = input
+            .elements
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let field = |name: &str| format!("input.elements[{i}].{name}");
+                Ok(KnowledgeElement {
+                    competence: competence(&field("competence"), &e.competence)?,
+                    skill: SkillId::parse(&e.skill)
+                        .map_err(|err| ApiError::from_parse(&field("skill"), &err))?,
+                    status: match e.status {
+                        ElementStatus::Validated => KnowledgeElementStatus::Validated,
+                        ElementStatus::Invalidated => KnowledgeElementStatus::Invalidated,
+                    },
+                    earned_pix: EarnedPix::new(e.earned_pix)
+                        .map_err(|err| ApiError::from_parse(&field("earnedPix"), &err))?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let command = RecordKnowledgeElements {
+            source: source(input.source)?,
+            elements,
+        };
+        execute(ctx, command_ctx, person, command.into()).await
+    }
+
+    /// Resets a competence.
+    async fn reset_competence(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetCompetenceInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, None)?;
+        let person = person_id("input.person", &input.person)?;
+        let command = ResetCompetence {
+            competence: competence("input.competence", &input.competence)?,
+        };
+        execute(ctx, command_ctx, person, command.into()).await
+    }
+
+    /// Records the level a teacher entered in the LSU for one CRCN domain.
+    async fn record_domain_level(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordDomainLevelInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, None)?;
+        let person = person_id("input.person", &input.person)?;
+        let command = RecordDomainLevel {
+            domain: DomainCode::parse(&input.domain)
+                .map_err(|e| ApiError::from_parse("input.domain", &e))?,
+            level: level("input.level", input.level)?,
+            school_year: SchoolYear::parse(&input.school_year)
+                .map_err(|e| ApiError::from_parse("input.schoolYear", &e))?,
+            grade: Grade::parse(&input.grade)
+                .map_err(|e| ApiError::from_parse("input.grade", &e))?,
+        };
+        execute(ctx, command_ctx, person, command.into()).await
+    }
+
+    /// Records a delivered Pix certification.
+    async fn record_certification(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordCertificationInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, None)?;
+        let person = person_id("input.person", &input.person)?;
+        let pix_score = u32::try_from(input.pix_score)
+            .ok()
+            .and_then(|s| PixScore::new(s).ok())
+            .ok_or_else(|| {
+                ApiError::bad_input(
+                    "input.pixScore",
+                    format!("{} is outside 0–1024", input.pix_score),
+                )
+            })?;
+        let levels = input
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                Ok((
+                    competence(&format!("input.levels[{i}].competence"), &l.competence)?,
+                    level(&format!("input.levels[{i}].level"), l.level)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let command = RecordCertification {
+            delivered_on: input.delivered_on,
+            pix_score,
+            levels,
+        };
+        execute(ctx, command_ctx, person, command.into()).await
+    }
+}

@@ -1,0 +1,181 @@
+//! Queries: persons and their levels, the frameworks.
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, InputObject, Object};
+use palier_domain::{CompetenceCode, Framework, PersonId, Role, TargetProfile, Uai};
+
+use super::framework::{FrameworkGql, TargetProfileGql};
+use super::person::{PersonGql, PersonRole};
+use super::scalars::Position;
+use super::{at_least, principal, state};
+use crate::error::ApiError;
+
+/// Largest page of `persons`.
+pub const MAX_PAGE: usize = 500;
+
+/// Narrows `persons`.
+#[derive(InputObject, Default)]
+pub struct PersonFilter {
+    /// Only persons of this role.
+    pub role: Option<PersonRole>,
+    /// With `minLevel`: only persons at least at that level in this competence.
+    pub competence: Option<String>,
+    /// See `competence`.
+    pub min_level: Option<i32>,
+}
+
+/// The query root.
+pub struct QueryRoot;
+
+fn parse_person_id(field: &str, id: &str) -> Result<PersonId, ApiError> {
+    PersonId::parse(id).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+/// Cursor of a person in `persons`: its last change and id (opaque to clients).
+fn encode_cursor(position: u64, id: PersonId) -> String {
+    format!("{position}:{}", id.as_uuid())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(u64, PersonId), ApiError> {
+    let bad = || {
+        ApiError::bad_input(
+            "after",
+            format!("{cursor:?} is not a cursor returned by `persons`"),
+        )
+    };
+    let (position, id) = cursor.split_once(':').ok_or_else(bad)?;
+    Ok((
+        position.parse().map_err(|_| bad())?,
+        PersonId::parse(id).map_err(|_| bad())?,
+    ))
+}
+
+#[Object]
+impl QueryRoot {
+    /// A person by id; `null` if unknown. With `minPosition`, waits until the read models have
+    /// applied that position (read-your-writes).
+    async fn person(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Option<PersonGql>> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        let id = parse_person_id("id", &id)?;
+        at_least(state, min_position).await?;
+        Ok(state
+            .persons
+            .read(|p| p.get(&id).cloned())
+            .map(|v| PersonGql(Arc::new(v))))
+    }
+
+    /// A person by the id another system knows it by; `null` if unknown.
+    async fn person_by_external_ref(
+        &self,
+        ctx: &Context<'_>,
+        source: String,
+        id: String,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Option<PersonGql>> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        at_least(state, min_position).await?;
+        Ok(state
+            .persons
+            .read(|p| p.by_external_ref(source.trim(), id.trim()).cloned())
+            .map(|v| PersonGql(Arc::new(v))))
+    }
+
+    /// Persons, ordered by their last change (oldest first), as a Relay connection.
+    /// `changedSince` returns only persons changed after that position: a partner stores the
+    /// `lastChangedPosition` of the last person it synced and asks again from there.
+    #[allow(clippy::too_many_arguments)]
+    async fn persons(
+        &self,
+        ctx: &Context<'_>,
+        establishment: Option<String>,
+        changed_since: Option<Position>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        filter: Option<PersonFilter>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Connection<String, PersonGql>> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        let establishment = establishment
+            .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
+            .transpose()?;
+        let first = usize::try_from(first)
+            .ok()
+            .filter(|f| (1..=MAX_PAGE).contains(f))
+            .ok_or_else(|| {
+                ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}"))
+            })?;
+        let mut cursor = after.as_deref().map(decode_cursor).transpose()?;
+        let filter = filter.unwrap_or_default();
+        let role: Option<Role> = filter.role.map(Into::into);
+        let level_filter = match (filter.competence, filter.min_level) {
+            (None, None) => None,
+            (Some(c), Some(l)) => Some((
+                CompetenceCode::parse(&c)
+                    .map_err(|e| ApiError::from_parse("filter.competence", &e))?,
+                u8::try_from(l).ok().filter(|l| *l <= 8).ok_or_else(|| {
+                    ApiError::bad_input("filter.minLevel", "must be between 0 and 8")
+                })?,
+            )),
+            _ => {
+                return Err(
+                    ApiError::bad_input("filter", "competence and minLevel go together").into(),
+                );
+            }
+        };
+        at_least(state, min_position).await?;
+        let since = changed_since.map_or(0, |p| p.0);
+        let (items, has_next) = state.persons.read(|persons| {
+            let mut items = Vec::with_capacity(first);
+            loop {
+                let page = persons.page(establishment.as_ref(), since, cursor, MAX_PAGE);
+                for view in &page.items {
+                    cursor = Some((view.last_changed_position, view.id));
+                    let keep = role.is_none_or(|r| r == view.role)
+                        && level_filter.is_none_or(|(c, l)| view.scores.competence(c).level >= l);
+                    if keep {
+                        if items.len() == first {
+                            return (items, true);
+                        }
+                        items.push((*view).clone());
+                    }
+                }
+                if !page.has_next {
+                    return (items, false);
+                }
+            }
+        });
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(items.into_iter().map(|view| {
+            Edge::new(
+                encode_cursor(view.last_changed_position, view.id),
+                PersonGql(Arc::new(view)),
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// The CRCN.
+    async fn framework(&self) -> FrameworkGql {
+        FrameworkGql(Framework::crcn())
+    }
+
+    /// Known target profiles.
+    async fn target_profiles(&self) -> Vec<TargetProfileGql> {
+        TargetProfile::all().iter().map(TargetProfileGql).collect()
+    }
+
+    /// The position the read models have reached.
+    async fn projection_position(&self, ctx: &Context<'_>) -> async_graphql::Result<Position> {
+        principal(ctx)?;
+        Ok(Position(state(ctx)?.persons.position()))
+    }
+}

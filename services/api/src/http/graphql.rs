@@ -1,0 +1,413 @@
+//! `/graphql` per the GraphQL-over-HTTP specification (the stock actix handler misses several
+//! of its MUSTs, see STACK.md):
+//! - media types are negotiated on `Accept`: `application/graphql-response+json` when the
+//!   client lists it, else `application/json`; neither → 406;
+//! - POST takes `application/json` bodies only (a `text/plain` POST could be a cross-site
+//!   request forgery), up to the configured size (413 beyond);
+//! - GET runs queries only: a mutation over GET is refused with 405 and `Allow: POST`;
+//! - a request that cannot be executed (unparsable JSON, GraphQL syntax or validation errors)
+//!   is 400 with `application/graphql-response+json` and carries no `data`; with
+//!   `application/json` such errors keep the legacy 200;
+//! - every error carries `extensions.code`; no request runs without a bearer token.
+//!
+//! Subscriptions use WebSocket on the same path (graphql-transport-ws, or legacy graphql-ws,
+//! chosen by `Sec-WebSocket-Protocol`), authenticated by the `Authorization` header of the
+//! upgrade or the `connection_init` payload.
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Data, Variables};
+use async_graphql_actix_web::GraphQLSubscription;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::auth::{Principal, Tokens};
+use crate::graphql::{AppState, PalierSchema};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// What the HTTP handlers share.
+pub struct HttpState {
+    /// The schema.
+    pub schema: PalierSchema,
+    /// Known tokens.
+    pub tokens: Tokens,
+    /// The application state (health checks read it).
+    pub app: AppState,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Media {
+    GraphqlResponse,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// The body of a GraphQL request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    query: Option<String>,
+    #[serde(default)]
+    variables: Option<Json>,
+    #[serde(default)]
+    operation_name: Option<String>,
+}
+
+fn media_types(req: &HttpRequest, name: header::HeaderName) -> Vec<String> {
+    req.headers()
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|part| {
+            part.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+/// The client accepts none of our media types (the list it gave).
+struct NotAcceptable(String);
+
+impl NotAcceptable {
+    fn response(&self) -> HttpResponse {
+        error(
+            StatusCode::NOT_ACCEPTABLE,
+            Media::Json,
+            "BAD_USER_INPUT",
+            format!(
+                "cannot answer in {}; accept {GRAPHQL_RESPONSE} or {JSON}",
+                self.0
+            ),
+        )
+    }
+}
+
+fn negotiate(req: &HttpRequest) -> Result<Media, NotAcceptable> {
+    let accepted = media_types(req, header::ACCEPT);
+    if accepted.is_empty() {
+        return Ok(Media::Json);
+    }
+    if accepted.iter().any(|m| m == GRAPHQL_RESPONSE) {
+        return Ok(Media::GraphqlResponse);
+    }
+    if accepted
+        .iter()
+        .any(|m| m == JSON || m == "*/*" || m == "application/*")
+    {
+        return Ok(Media::Json);
+    }
+    Err(NotAcceptable(accepted.join(", ")))
+}
+
+fn error(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: impl std::fmt::Display,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(media.content_type())
+        .json(json!({ "errors": [{ "message": message.to_string(), "extensions": { "code": code } }] }))
+}
+
+fn unauthenticated(media: Media) -> HttpResponse {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        media,
+        "UNAUTHENTICATED",
+        "authentication required: send `Authorization: Bearer <token>`",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"palier\""),
+    );
+    response
+}
+
+fn authenticate(req: &HttpRequest, state: &HttpState) -> Option<Principal> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state.tokens.authenticate(value)
+}
+
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, String> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| format!("reading the body failed: {e}"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the body exceeds {limit} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `POST /graphql`.
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<HttpState>,
+) -> HttpResponse {
+    let media = match negotiate(&req) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.response(),
+    };
+    let content_type = media_types(&req, header::CONTENT_TYPE);
+    if content_type.first().map(String::as_str) != Some(JSON) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "BAD_USER_INPUT",
+            format!("POST bodies must be {JSON}"),
+        );
+    }
+    let Some(principal) = authenticate(&req, &state) else {
+        return unauthenticated(media);
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            "BAD_USER_INPUT",
+            format!("the body exceeds {} bytes", state.max_body_bytes),
+        );
+    }
+    let body = match read_body(payload, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(message) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "BAD_USER_INPUT",
+                message,
+            );
+        }
+    };
+    let params: Params = match serde_json::from_slice(&body) {
+        Ok(params) => params,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_USER_INPUT",
+                format!("the body is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    execute(&state, params, principal, media, false).await
+}
+
+/// `GET /graphql`: a query in the URL, or the explorer for a browser.
+pub async fn get(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    state: web::Data<HttpState>,
+) -> HttpResponse {
+    let mut query = query.into_inner();
+    if !query.contains_key("query")
+        && media_types(&req, header::ACCEPT)
+            .iter()
+            .any(|m| m == "text/html")
+    {
+        return super::explorer::page();
+    }
+    let media = match negotiate(&req) {
+        Ok(media) => media,
+        Err(refusal) => return refusal.response(),
+    };
+    let Some(principal) = authenticate(&req, &state) else {
+        return unauthenticated(media);
+    };
+    let variables = match query
+        .remove("variables")
+        .map(|v| serde_json::from_str::<Json>(&v))
+        .transpose()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_USER_INPUT",
+                format!("variables: not JSON: {e}"),
+            );
+        }
+    };
+    let params = Params {
+        query: query.remove("query"),
+        variables,
+        operation_name: query.remove("operationName"),
+    };
+    execute(&state, params, principal, media, true).await
+}
+
+async fn execute(
+    state: &HttpState,
+    params: Params,
+    principal: Principal,
+    media: Media,
+    via_get: bool,
+) -> HttpResponse {
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_USER_INPUT",
+            "`query` is missing",
+        );
+    };
+    let variables = match params.variables {
+        None | Some(Json::Null) => Variables::default(),
+        Some(v @ Json::Object(_)) => Variables::from_json(v),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_USER_INPUT",
+                "`variables` must be an object",
+            );
+        }
+    };
+    let document = match async_graphql::parser::parse_query(&query) {
+        Ok(document) => document,
+        Err(e) => return request_error(media, "BAD_USER_INPUT", e.to_string()),
+    };
+    let operation = match &document.operations {
+        DocumentOperations::Single(op) => Some(op.node.ty),
+        DocumentOperations::Multiple(ops) => params
+            .operation_name
+            .as_deref()
+            .and_then(|name| ops.get(name))
+            .map(|op| op.node.ty),
+    };
+    if via_get && operation == Some(OperationType::Mutation) {
+        let mut response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "BAD_USER_INPUT",
+            "mutations are only accepted over POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    if operation == Some(OperationType::Subscription) {
+        return request_error(
+            media,
+            "BAD_USER_INPUT",
+            "subscriptions are served over WebSocket on /graphql",
+        );
+    }
+    let mut request = async_graphql::Request::new(query)
+        .variables(variables)
+        .data(principal);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    let mut response = state.schema.execute(request).await;
+    // Errors raised by async-graphql itself (validation, coercion of inputs) have no code:
+    // they are all about the request.
+    let mut uncoded = false;
+    for e in &mut response.errors {
+        let extensions = e.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+            uncoded = true;
+        }
+    }
+    let not_executed = response.data == async_graphql::Value::Null && uncoded;
+    let mut body = serde_json::Map::new();
+    if !not_executed {
+        body.insert(
+            "data".into(),
+            serde_json::to_value(&response.data).unwrap_or(Json::Null),
+        );
+    }
+    if !response.errors.is_empty() {
+        body.insert(
+            "errors".into(),
+            serde_json::to_value(&response.errors).unwrap_or(Json::Null),
+        );
+    }
+    let status = if not_executed && media == Media::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    HttpResponse::build(status)
+        .content_type(media.content_type())
+        .json(Json::Object(body))
+}
+
+fn request_error(media: Media, code: &str, message: impl std::fmt::Display) -> HttpResponse {
+    let status = match media {
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    };
+    error(status, media, code, message)
+}
+
+fn token_from_init(tokens: &Tokens, payload: &Json) -> Option<Principal> {
+    let field = |v: &Json, name: &str| {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str().map(str::to_owned))
+    };
+    if let Some(auth) = field(payload, "authorization").or_else(|| {
+        payload
+            .get("headers")
+            .and_then(|h| field(h, "authorization"))
+    }) {
+        return tokens.authenticate(Some(&auth));
+    }
+    field(payload, "token").and_then(|t| tokens.by_token(&t))
+}
+
+/// `GET /graphql` with `Upgrade: websocket`: GraphQL subscriptions.
+pub async fn websocket(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<HttpState>,
+) -> actix_web::Result<HttpResponse> {
+    let from_header = authenticate(&req, &state);
+    let tokens = state.tokens.clone();
+    GraphQLSubscription::new(state.schema.clone())
+        .on_connection_init(move |init: Json| async move {
+            let principal = from_header.or_else(|| token_from_init(&tokens, &init)).ok_or_else(|| {
+                async_graphql::Error::new("authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init")
+            })?;
+            let mut data = Data::default();
+            data.insert(principal);
+            Ok(data)
+        })
+        .start(&req, payload)
+}

@@ -1,0 +1,22 @@
+//! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health.
+pub mod explorer;
+pub mod graphql;
+pub mod health;
+
+use actix_web::{guard, web};
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/graphql")
+            .route(web::post().to(graphql::post))
+            .route(
+                web::get()
+                    .guard(guard::Header("upgrade", "websocket"))
+                    .to(graphql::websocket),
+            )
+            .route(web::get().to(graphql::get)),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz));
+}

@@ -1,0 +1,19 @@
+//! Palier's service: the GraphQL API over the event store and projections, and everything the
+//! `palier` binary needs to run it (settings, telemetry, authentication, HTTP plumbing).
+//!
+//! Data flows one way: a GraphQL mutation is parsed into domain types at the edge
+//! ([`graphql`]), executed as a command against its stream ([`commands`]), appended to the
+//! store; projections catch up; queries and subscriptions read them.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod commands;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

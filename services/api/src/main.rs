@@ -1,0 +1,24 @@
+//! The `palier` binary: parse settings, start telemetry, run the chosen subcommand.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use palier_api::settings::{Cli, Command};
+use palier_api::{Application, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(&cli.log);
+    let settings = cli.settings()?;
+    match cli.command.unwrap_or_default() {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Verify(args) => palier_api::startup::verify(settings, args).await,
+        Command::Export(args) => palier_api::startup::export(settings, args).await,
+        Command::Import(args) => palier_api::startup::import(settings, args).await,
+    }
+}

@@ -1,0 +1,231 @@
+//! Settings: command-line flags or `PALIER_*` environment variables, gathered into one
+//! [`Settings`] value passed by value to [`crate::Application::build`] (no global state, so
+//! tests can vary anything).
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use palier_domain::Level;
+
+/// `palier`: the competence and digital-maturity tracking service.
+#[derive(Debug, Parser)]
+#[command(name = "palier", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "PALIER_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+    /// Data directory (the embedded store and the admin token live here).
+    #[arg(long, env = "PALIER_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Event store URL: `sqlite://<path>` (default: `sqlite://<data dir>/events.db`).
+    #[arg(long, env = "PALIER_STORE", global = true)]
+    pub store: Option<String>,
+    /// Admin bearer token; when unset, one is generated at first start into
+    /// `<data dir>/admin.token` (mode 0600).
+    #[arg(
+        long,
+        env = "PALIER_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
+    /// Highest Pix level anyone can reach (Pix has raised it over the years).
+    #[arg(
+        long,
+        env = "PALIER_MAX_REACHABLE_LEVEL",
+        default_value_t = 7,
+        global = true
+    )]
+    pub max_reachable_level: u8,
+    /// Largest accepted HTTP request body, in bytes.
+    #[arg(long, env = "PALIER_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Longest a query waits for `minPosition` before answering with an error, in ms.
+    #[arg(
+        long,
+        env = "PALIER_MIN_POSITION_WAIT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub min_position_wait_ms: u64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PALIER_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
+    pub log: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand, Default)]
+pub enum Command {
+    /// Serve the GraphQL API (the default).
+    #[default]
+    Serve,
+    /// Walk the hash chain and report the first broken link.
+    Verify(VerifyArgs),
+    /// Write the log (or a range, or some streams) as NDJSON.
+    Export(ExportArgs),
+    /// Read an NDJSON export into an empty store (same positions, same hashes).
+    Import(ImportArgs),
+}
+
+/// Arguments of `palier export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// First position (inclusive).
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+    /// Last position (inclusive; default: the head).
+    #[arg(long)]
+    pub until: Option<u64>,
+    /// Only streams starting with this prefix (repeatable).
+    #[arg(long = "stream-prefix")]
+    pub stream_prefixes: Vec<String>,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `palier import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The NDJSON file (default: standard input).
+    pub input: Option<PathBuf>,
+}
+
+/// Arguments of `palier verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also check that the event at POSITION still has HASH (`<position>:<hex hash>`), a head
+    /// you kept outside Palier.
+    #[arg(long)]
+    pub checkpoint: Option<String>,
+}
+
+/// Where the events live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded SQLite store at this path.
+    Sqlite(PathBuf),
+}
+
+/// Everything the service needs to start, by value.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address (port 0: any free port; see [`crate::Application::port`]).
+    pub bind: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// The store.
+    pub store: StoreLocation,
+    /// Fixed admin token, or `None` to use/generate `<data dir>/admin.token`.
+    pub admin_token: Option<String>,
+    /// Highest reachable Pix level.
+    pub max_reachable_level: Level,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Read-your-writes wait limit.
+    pub min_position_wait: std::time::Duration,
+    /// HTTP workers.
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for a service whose data lives in `data_dir`, everything else by default
+    /// (binds 127.0.0.1 on a free port): what tests start from.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            store: StoreLocation::Sqlite(data_dir.join("events.db")),
+            data_dir,
+            admin_token: None,
+            max_reachable_level: palier_domain::scoring::DEFAULT_MAX_REACHABLE_LEVEL,
+            max_body_bytes: 1024 * 1024,
+            min_position_wait: std::time::Duration::from_secs(5),
+            workers: Some(2),
+        }
+    }
+}
+
+impl Cli {
+    /// Checks and gathers the flags into [`Settings`].
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let store = match &self.store {
+            None => StoreLocation::Sqlite(self.data_dir.join("events.db")),
+            Some(url) => parse_store_url(url)?,
+        };
+        let max_reachable_level = Level::new(self.max_reachable_level)
+            .with_context(|| format!("PALIER_MAX_REACHABLE_LEVEL={}", self.max_reachable_level))?;
+        if self.log != "text" && self.log != "json" {
+            bail!("PALIER_LOG_FORMAT must be text or json, not {:?}", self.log);
+        }
+        Ok(Settings {
+            bind: self.bind,
+            data_dir: self.data_dir.clone(),
+            store,
+            admin_token: self.admin_token.clone().filter(|t| !t.is_empty()),
+            max_reachable_level,
+            max_body_bytes: self.max_body_bytes,
+            min_position_wait: std::time::Duration::from_millis(self.min_position_wait_ms),
+            workers: self.workers,
+        })
+    }
+}
+
+fn parse_store_url(url: &str) -> anyhow::Result<StoreLocation> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            bail!("PALIER_STORE={url:?}: sqlite:// needs a file path");
+        }
+        return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("PALIER_STORE: the PostgreSQL backend is not available in this build yet");
+    }
+    bail!("PALIER_STORE={url:?}: expected sqlite://<path>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls() {
+        assert_eq!(
+            parse_store_url("sqlite:///var/lib/palier/events.db").unwrap(),
+            StoreLocation::Sqlite(PathBuf::from("/var/lib/palier/events.db"))
+        );
+        assert!(parse_store_url("sqlite://").is_err());
+        assert!(
+            parse_store_url("mysql://x")
+                .unwrap_err()
+                .to_string()
+                .contains("expected sqlite")
+        );
+    }
+
+    #[test]
+    fn defaults_and_bad_level() {
+        let cli = Cli::parse_from(["palier"]);
+        let s = cli.settings().unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.max_reachable_level.number(), 7);
+        assert_eq!(
+            s.store,
+            StoreLocation::Sqlite(PathBuf::from("./data/events.db"))
+        );
+        let cli = Cli::parse_from(["palier", "--max-reachable-level", "9"]);
+        assert!(cli.settings().is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Building and running the application: open the store, start the projections, build the
+//! schema, bind the listener (port 0 picks a free port, reported by [`Application::port`]).
+use std::net::TcpListener;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use palier_projections::ProjectionHandle;
+use palier_projections::persons::Persons;
+use palier_store::{Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
+
+use crate::auth::{self, Principal, Role, Tokens};
+use crate::commands::PersonCommands;
+use crate::graphql::{AppState, build_schema};
+use crate::http::{self, graphql::HttpState};
+use crate::settings::{ExportArgs, ImportArgs, Settings, StoreLocation, VerifyArgs};
+
+/// A built application, listening, not yet serving.
+pub struct Application {
+    port: u16,
+    admin_token: String,
+    state: AppState,
+    server: actix_web::dev::Server,
+}
+
+/// Opens the configured store.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+    match &settings.store {
+        StoreLocation::Sqlite(path) => {
+            let store = SqliteStore::open(path, SqliteOptions::default())
+                .await
+                .with_context(|| format!("opening the event store {}", path.display()))?;
+            Ok(SharedStore::new(store))
+        }
+    }
+}
+
+impl Application {
+    /// Opens everything and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = open_store(&settings).await?;
+        let admin_token = auth::admin_token(settings.admin_token.as_deref(), &settings.data_dir)?;
+        let mut tokens = Tokens::default();
+        tokens.insert(
+            &admin_token,
+            Principal {
+                subject: "admin".into(),
+                role: Role::Admin,
+                academies: None,
+            },
+        );
+        let persons =
+            ProjectionHandle::spawn(store.clone(), Persons::new(settings.max_reachable_level));
+        let state = AppState {
+            commands: PersonCommands::new(store.clone()),
+            store,
+            persons,
+            min_position_wait: settings.min_position_wait,
+        };
+        let http_state = web::Data::new(HttpState {
+            schema: build_schema(state.clone()),
+            tokens,
+            app: state.clone(),
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(http_state.clone())
+                .configure(http::routes)
+        });
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .context("starting the HTTP server")?
+            .run();
+        tracing::info!(%address, graphql = %format!("http://{address}/graphql"), "palier is listening");
+        Ok(Application {
+            port: address.port(),
+            admin_token,
+            state,
+            server,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The admin token in force (tests use it; the binary only logs where it is).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The application state (tests inspect projections through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM for the binary).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await.context("the HTTP server failed")
+    }
+}
+
+/// `palier verify`: walks the chain, prints the report as JSON; fails on a broken link.
+pub async fn verify(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> {
+    let checkpoint = args
+        .checkpoint
+        .as_deref()
+        .map(|cp| -> anyhow::Result<LogHead> {
+            let (position, hash) = cp
+                .split_once(':')
+                .context("--checkpoint is <position>:<hash>")?;
+            Ok(LogHead {
+                position: position.parse().context("--checkpoint position")?,
+                hash: Hash::from_hex(hash)
+                    .map_err(anyhow::Error::msg)
+                    .context("--checkpoint hash")?,
+            })
+        })
+        .transpose()?;
+    let store = open_store(&settings).await?;
+    let report = palier_store::verify::verify(&store, checkpoint)
+        .await
+        .context("reading the log")?;
+    let head = report
+        .head
+        .map(|h| serde_json::json!({ "position": h.position, "hash": h.hash.to_hex() }));
+    let broken = report
+        .broken
+        .as_ref()
+        .map(|b| serde_json::json!({ "position": b.position, "reason": b.reason }));
+    println!(
+        "{}",
+        serde_json::json!({ "ok": report.is_ok(), "checked": report.checked, "head": head, "broken": broken })
+    );
+    if report.is_ok() {
+        Ok(())
+    } else {
+        anyhow::bail!("the log is broken")
+    }
+}
+
+/// `palier export`: the log (or part of it) as NDJSON, to a file or standard output.
+pub async fn export(settings: Settings, args: ExportArgs) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let filter = palier_store::EventFilter::stream_prefixes(args.stream_prefixes.clone())
+        .context("--stream-prefix")?;
+    let written = match &args.output {
+        Some(path) => {
+            let file = tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut out = tokio::io::BufWriter::new(file);
+            let n = palier_store::ndjson::export(&store, &mut out, args.from, args.until, &filter)
+                .await?;
+            tokio::io::AsyncWriteExt::flush(&mut out).await?;
+            out.into_inner()
+                .sync_all()
+                .await
+                .with_context(|| format!("syncing {}", path.display()))?;
+            n
+        }
+        None => {
+            let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+            palier_store::ndjson::export(&store, &mut out, args.from, args.until, &filter).await?
+        }
+    };
+    tracing::info!(events = written, "export written");
+    Ok(())
+}
+
+/// `palier import`: an NDJSON export into the store, which it must continue (a full export
+/// continues an empty store).
+pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let imported = match &args.input {
+        Some(path) => {
+            let file = tokio::fs::File::open(path)
+                .await
+                .with_context(|| format!("opening {}", path.display()))?;
+            palier_store::ndjson::import(&store, tokio::io::BufReader::new(file)).await?
+        }
+        None => {
+            palier_store::ndjson::import(&store, tokio::io::BufReader::new(tokio::io::stdin()))
+                .await?
+        }
+    };
+    let report = palier_store::verify::verify(&store, None).await?;
+    anyhow::ensure!(
+        report.is_ok(),
+        "the imported log does not verify: {:?}",
+        report.broken
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "imported": imported, "head": report.head.map(|h| serde_json::json!({"position": h.position, "hash": h.hash.to_hex()})) })
+    );
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! `/graphql` follows the GraphQL-over-HTTP specification: media types, methods, status codes,
+//! authentication, body limits. Driven over real HTTP against the real server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::spawn_app;
+
+const QUERY: &str = "{ framework { code } }";
+
+#[tokio::test]
+async fn a_query_without_a_token_is_unauthenticated() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let wrong = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth("not-the-token")
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test]
+async fn media_type_follows_accept() {
+    let app = spawn_app().await;
+    let ask = |accept: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&app.token)
+            .json(&json!({ "query": QUERY }));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    let json_only = ask(Some("application/json")).await.unwrap();
+    assert_eq!(json_only.status(), 200);
+    assert!(
+        json_only.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let modern = ask(Some(
+        "application/graphql-response+json, application/json;q=0.9",
+    ))
+    .await
+    .unwrap();
+    assert!(
+        modern.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/graphql-response+json")
+    );
+    let body: Value = modern.json().await.unwrap();
+    assert_eq!(body["data"]["framework"]["code"], "crcn");
+    let none = ask(None).await.unwrap();
+    assert!(
+        none.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(ask(Some("text/xml")).await.unwrap().status(), 406);
+}
+
+#[tokio::test]
+async fn only_json_bodies_are_accepted() {
+    let app = spawn_app().await;
+    // A text/plain POST is what a cross-site form can send: never executed.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .header("content-type", "text/plain")
+        .body(json!({ "query": "mutation { resetCompetence(input: {person: \"x\", competence: \"1.1\"}) { position } }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let malformed = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+}
+
+#[tokio::test]
+async fn syntax_and_validation_errors_are_400_without_data_for_modern_clients() {
+    let app = spawn_app().await;
+    for query in ["{ framework { code }", "{ framework { noSuchField } }"] {
+        let response = app.post_graphql(query, json!({})).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+    // Legacy clients keep 200.
+    let legacy = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .header("accept", "application/json")
+        .json(&json!({ "query": "{ framework { noSuchField } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(legacy.status(), 200);
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_not_mutations() {
+    let app = spawn_app().await;
+    let query = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .query(&[("query", QUERY)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.status(), 200);
+    let body: Value = query.json().await.unwrap();
+    assert_eq!(body["data"]["framework"]["code"], "crcn");
+    let before = app.head().await;
+    let mutation = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .query(&[(
+            "query",
+            "mutation { registerPerson(input: {establishment: \"0750655E\", role: LEARNER, externalRef: {source: \"x\", id: \"1\"}}) { position } }",
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation.status(), 405);
+    assert_eq!(mutation.headers()["allow"], "POST");
+    assert_eq!(app.head().await, before, "a GET mutation wrote something");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = spawn_app_small_body().await;
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .json(&json!({ "query": QUERY, "variables": { "pad": "x".repeat(20_000) } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+async fn spawn_app_small_body() -> support::TestApp {
+    support::spawn_app_with(|s| s.max_body_bytes = 10_000).await
+}
+
+#[tokio::test]
+async fn browsers_get_the_offline_explorer() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Palier"));
+    assert!(
+        !html.contains("cdn"),
+        "the explorer must not load scripts from a CDN"
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // An empty log: caught up at once.
+    let mut ready = 0;
+    for _ in 0..50 {
+        ready = app
+            .client
+            .get(format!("{}/readyz", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready, 200);
+}

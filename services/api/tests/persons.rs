@@ -1,0 +1,388 @@
+//! The LMS integrator's contract, end to end over HTTP: register people, record results,
+//! read levels back, reset, sync what changed; bad input is refused and appends nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::spawn_app;
+
+const UAI: &str = "0750655E";
+const PERSON: &str = "query($id: String!, $min: Position) { person(id: $id, minPosition: $min) {
+    id establishment role totalPix lastChangedPosition
+    externalRef { source id }
+    competences { code level pixScore realPix }
+    domains { code level pixScore }
+    history { competence from to position }
+} }";
+
+fn competence<'a>(person: &'a Value, code: &str) -> &'a Value {
+    person["competences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn register_record_read_and_reset() {
+    let app = spawn_app().await;
+    let alice = app.register(UAI, "moodle-paris", "u-1").await;
+    // 4 + 5 = 9 pix in 1.1: level 1, 9 pix; 16.5 pix in 2.1: level 2, 16 pix (floored).
+    app.record(
+        &alice,
+        &[
+            ("1.1", "@recherche1", true, 4.0),
+            ("1.1", "@recherche2", true, 5.0),
+        ],
+    )
+    .await;
+    let position = app.record(&alice, &[("2.1", "@mail3", true, 16.5)]).await;
+    let data = app
+        .data(PERSON, json!({ "id": alice, "min": position }))
+        .await;
+    let person = &data["person"];
+    assert_eq!(person["establishment"], UAI);
+    assert_eq!(person["role"], "LEARNER");
+    assert_eq!(
+        person["externalRef"],
+        json!({ "source": "moodle-paris", "id": "u-1" })
+    );
+    assert_eq!(competence(person, "1.1")["level"], 1);
+    assert_eq!(competence(person, "1.1")["pixScore"], 9);
+    assert_eq!(competence(person, "2.1")["level"], 2);
+    assert_eq!(competence(person, "2.1")["pixScore"], 16);
+    assert_eq!(competence(person, "2.1")["realPix"], 16.5);
+    assert_eq!(competence(person, "5.2")["level"], 0);
+    assert_eq!(person["totalPix"], 25);
+    assert_eq!(person["competences"].as_array().unwrap().len(), 16);
+    assert_eq!(person["domains"].as_array().unwrap().len(), 5);
+    assert_eq!(person["lastChangedPosition"], position);
+    assert_eq!(person["history"].as_array().unwrap().len(), 2);
+
+    // A later invalidation of a skill removes its pix.
+    let position = app
+        .record(&alice, &[("1.1", "@recherche2", false, 0.0)])
+        .await;
+    let data = app
+        .data(PERSON, json!({ "id": alice, "min": position }))
+        .await;
+    assert_eq!(competence(&data["person"], "1.1")["pixScore"], 4);
+    assert_eq!(competence(&data["person"], "1.1")["level"], 0);
+
+    // A reset: what was earned before in that competence stops counting.
+    app.record(&alice, &[("2.1", "@mail4", true, 3.0)]).await;
+    let reset = app
+        .data(
+            "mutation($input: ResetCompetenceInput!) { resetCompetence(input: $input) { position } }",
+            json!({ "input": { "person": alice, "competence": "2.1" } }),
+        )
+        .await;
+    let position = reset["resetCompetence"]["position"].as_u64().unwrap();
+    let data = app
+        .data(PERSON, json!({ "id": alice, "min": position }))
+        .await;
+    let person = &data["person"];
+    assert_eq!(competence(person, "2.1")["pixScore"], 0);
+    assert_eq!(competence(person, "2.1")["level"], 0);
+    assert_eq!(person["totalPix"], 4);
+    let last = person["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last,
+        json!({ "competence": "2.1", "from": 2, "to": 0, "position": position })
+    );
+    // Results after the reset count again.
+    let position = app.record(&alice, &[("2.1", "@mail5", true, 8.0)]).await;
+    let data = app
+        .data(PERSON, json!({ "id": alice, "min": position }))
+        .await;
+    assert_eq!(competence(&data["person"], "2.1")["level"], 1);
+}
+
+#[tokio::test]
+async fn registering_the_same_external_reference_returns_the_same_person() {
+    let app = spawn_app().await;
+    let query = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { personId position created person { id } } }";
+    let input = json!({ "input": { "establishment": UAI, "role": "TEACHER", "externalRef": { "source": "ent", "id": "42" } } });
+    let first = app.data(query, input.clone()).await;
+    let head = app.head().await;
+    let again = app.data(query, input).await;
+    assert_eq!(first["registerPerson"]["created"], true);
+    assert_eq!(again["registerPerson"]["created"], false);
+    assert_eq!(
+        again["registerPerson"]["personId"],
+        first["registerPerson"]["personId"]
+    );
+    assert_eq!(
+        again["registerPerson"]["position"],
+        first["registerPerson"]["position"]
+    );
+    assert_eq!(
+        again["registerPerson"]["person"]["id"],
+        first["registerPerson"]["personId"]
+    );
+    assert_eq!(
+        app.head().await,
+        head,
+        "a repeated registration wrote something"
+    );
+    let found = app
+        .data(
+            "{ personByExternalRef(source: \"ent\", id: \"42\") { id role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        found["personByExternalRef"]["id"],
+        first["registerPerson"]["personId"]
+    );
+    assert_eq!(found["personByExternalRef"]["role"], "TEACHER");
+    let missing = app
+        .data(
+            "{ personByExternalRef(source: \"ent\", id: \"43\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(missing["personByExternalRef"].is_null());
+}
+
+async fn assert_bad_input(app: &support::TestApp, query: &str, variables: Value, field: &str) {
+    let before = app.head().await;
+    let body = app.graphql(query, variables).await;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body:#}");
+    assert_eq!(error["extensions"]["field"], field, "{body:#}");
+    assert_eq!(
+        app.head().await,
+        before,
+        "bad input appended events: {body:#}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_appends_nothing() {
+    let app = spawn_app().await;
+    let alice = app.register(UAI, "moodle", "a").await;
+    let record = "mutation($input: RecordKnowledgeElementsInput!) { recordKnowledgeElements(input: $input) { position } }";
+    let elements = |c: &str, pix: f64| {
+        json!({ "input": { "person": alice, "source": { "kind": "COMPETENCE_EVALUATION" },
+            "elements": [{ "competence": c, "skill": "@s1", "status": "VALIDATED", "earnedPix": pix }] } })
+    };
+    assert_bad_input(
+        &app,
+        record,
+        elements("6.1", 2.0),
+        "input.elements[0].competence",
+    )
+    .await;
+    assert_bad_input(
+        &app,
+        record,
+        elements("1.1", -1.0),
+        "input.elements[0].earnedPix",
+    )
+    .await;
+    assert_bad_input(
+        &app,
+        record,
+        elements("1.1", 1000.0),
+        "input.elements[0].earnedPix",
+    )
+    .await;
+    let empty =
+        json!({ "input": { "person": alice, "source": { "kind": "CAMPAIGN" }, "elements": [] } });
+    assert_bad_input(&app, record, empty, "input.elements").await;
+    let unknown = json!({ "input": { "person": "0190f3a2-7a6e-7cc1-9d7b-2b1d1f0c2a11", "source": { "kind": "CAMPAIGN" },
+        "elements": [{ "competence": "1.1", "skill": "@s1", "status": "VALIDATED", "earnedPix": 1.0 }] } });
+    assert_bad_input(&app, record, unknown, "input.person").await;
+    let malformed = json!({ "input": { "person": "not-a-uuid", "source": { "kind": "CAMPAIGN" },
+        "elements": [{ "competence": "1.1", "skill": "@s1", "status": "VALIDATED", "earnedPix": 1.0 }] } });
+    assert_bad_input(&app, record, malformed, "input.person").await;
+    let level = "mutation($input: RecordDomainLevelInput!) { recordDomainLevel(input: $input) { position } }";
+    let lsu = |domain: &str, level: i32| json!({ "input": { "person": alice, "domain": domain, "level": level, "schoolYear": "2025-2026", "grade": "CM2" } });
+    assert_bad_input(&app, level, lsu("2", 9), "input.level").await;
+    assert_bad_input(&app, level, lsu("2", 0), "input.level").await;
+    assert_bad_input(&app, level, lsu("6", 3), "input.domain").await;
+    let register =
+        "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { position } }";
+    let body = app
+        .graphql(register, json!({ "input": { "establishment": "0750655A", "role": "LEARNER", "externalRef": { "source": "x", "id": "y" } } }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        "input.establishment"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("should be E"),
+        "{body}"
+    );
+    let profile = app
+        .graphql("query($id: String!) { person(id: $id) { gapToTargetProfile(profile: \"nope\") { competence } } }", json!({ "id": alice }))
+        .await;
+    assert_eq!(profile["errors"][0]["extensions"]["field"], "profile");
+}
+
+#[tokio::test]
+async fn lsu_levels_certification_and_gap_to_the_mediator_profile() {
+    let app = spawn_app().await;
+    let bob = app.register(UAI, "moodle", "bob").await;
+    app.data(
+        "mutation($input: RecordDomainLevelInput!) { recordDomainLevel(input: $input) { position } }",
+        json!({ "input": { "person": bob, "domain": "3", "level": 2, "schoolYear": "2025-2026", "grade": "CM2" } }),
+    )
+    .await;
+    let cert = app
+        .data(
+            "mutation($input: RecordCertificationInput!) { recordCertification(input: $input) { position } }",
+            json!({ "input": { "person": bob, "deliveredOn": "2026-06-30", "pixScore": 312, "levels": [{ "competence": "1.1", "level": 3 }] } }),
+        )
+        .await;
+    // 1.1 at level 6 (48 pix) meets the mediator profile's 6; 1.3 at 0 misses 4.
+    let position = app
+        .record(
+            &bob,
+            &[("1.1", "@a", true, 24.0), ("1.1", "@b", true, 24.0)],
+        )
+        .await;
+    assert!(position > cert["recordCertification"]["position"].as_u64().unwrap());
+    let data = app
+        .data(
+            "query($id: String!, $min: Position) { person(id: $id, minPosition: $min) {
+                lsuLevels { schoolYear domain level grade }
+                lastCertification { deliveredOn pixScore levels { competence level } }
+                gapToTargetProfile(profile: \"mediateur-numerique-nc-2023\") { competence expected actual missing }
+            } targetProfiles { code expectations { competence level } } }",
+            json!({ "id": bob, "min": position }),
+        )
+        .await;
+    let person = &data["person"];
+    assert_eq!(
+        person["lsuLevels"],
+        json!([{ "schoolYear": "2025-2026", "domain": "3", "level": 2, "grade": "CM2" }])
+    );
+    assert_eq!(person["lastCertification"]["pixScore"], 312);
+    assert_eq!(person["lastCertification"]["deliveredOn"], "2026-06-30");
+    let gaps = person["gapToTargetProfile"].as_array().unwrap();
+    assert!(
+        gaps.iter().all(|g| g["competence"] != "1.1"),
+        "1.1 meets the profile"
+    );
+    let g13 = gaps.iter().find(|g| g["competence"] == "1.3").unwrap();
+    assert_eq!(
+        g13,
+        &json!({ "competence": "1.3", "expected": 4, "actual": 0, "missing": 4 })
+    );
+    assert_eq!(gaps.len(), 14, "15 expectations, 1.1 met");
+    assert_eq!(
+        data["targetProfiles"][0]["expectations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        15
+    );
+}
+
+#[tokio::test]
+async fn persons_connection_pages_and_syncs_what_changed() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(app.register(UAI, "lms", &format!("p{i}")).await);
+    }
+    app.register("0690026D", "lms", "elsewhere").await;
+    let page = "query($uai: String, $since: Position, $after: String, $min: Position) {
+        persons(establishment: $uai, changedSince: $since, first: 2, after: $after, minPosition: $min) {
+            edges { cursor node { id lastChangedPosition } } pageInfo { hasNextPage endCursor } } }";
+    let head = app.head().await;
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = app
+            .data(page, json!({ "uai": UAI, "after": after, "min": head }))
+            .await;
+        let connection = &data["persons"];
+        for edge in connection["edges"].as_array().unwrap() {
+            seen.push(edge["node"]["id"].as_str().unwrap().to_owned());
+        }
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(
+        seen, ids,
+        "pages in order of last change, only this establishment"
+    );
+    // A partner synced up to `head`; then one person changes: only that one comes back.
+    let position = app.record(&ids[2], &[("4.1", "@secu", true, 9.0)]).await;
+    let data = app
+        .data(page, json!({ "uai": UAI, "since": head, "min": position }))
+        .await;
+    let changed: Vec<&str> = data["persons"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, vec![ids[2].as_str()]);
+    let filtered = app
+        .data(
+            "{ persons(filter: {competence: \"4.1\", minLevel: 1}) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(filtered["persons"]["edges"].as_array().unwrap().len(), 1);
+    let bad = app
+        .graphql("{ persons(first: 0) { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "first");
+}
+
+#[tokio::test]
+async fn min_position_beyond_the_log_times_out_with_a_clear_error() {
+    let app =
+        support::spawn_app_with(|s| s.min_position_wait = std::time::Duration::from_millis(200))
+            .await;
+    let body = app
+        .graphql(
+            "{ person(id: \"0190f3a2-7a6e-7cc1-9d7b-2b1d1f0c2a11\", minPosition: 999) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_YET_AVAILABLE",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["wanted"], 999);
+}
+
+#[tokio::test]
+async fn the_framework_is_served() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            "{ framework { domains { code competences { code title } } levels { level band } } }",
+            json!({}),
+        )
+        .await;
+    let domains = data["framework"]["domains"].as_array().unwrap();
+    assert_eq!(domains.len(), 5);
+    let competences: usize = domains
+        .iter()
+        .map(|d| d["competences"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(competences, 16);
+    assert_eq!(
+        data["framework"]["levels"][7],
+        json!({ "level": 8, "band": "EXPERT" })
+    );
+}

@@ -1,0 +1,141 @@
+//! Projection rebuild benchmark: folds a log of knowledge-element events into the persons
+//! read model, against the store's own `read_all` over the same log (the ceiling).
+//!
+//! Run: `cargo bench -p palier-projections --bench rebuild` (PALIER_BENCH_EVENTS, default
+//! 1,000,000; PALIER_BENCH_PERSONS, default 10,000). Prints a Markdown table.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use palier_domain::{
+    AssessmentSource, CompetenceCode, EarnedPix, ExternalRef, KnowledgeElement,
+    KnowledgeElementStatus, PersonEvent, PersonId, Role, SkillId, Uai,
+};
+use palier_projections::persons::Persons;
+use palier_projections::rebuild;
+use palier_store::{
+    EventData, EventFilter, EventStore, ExpectedRevision, SqliteOptions, SqliteStore, StreamName,
+};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn data(event: &PersonEvent) -> EventData {
+    EventData::json(event.event_type(), &event.to_json()).unwrap()
+}
+
+async fn fill(store: &SqliteStore, events: u64, persons: u64) {
+    let ids: Vec<PersonId> = (0..persons).map(|_| PersonId::new()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let registered = PersonEvent::PersonRegistered(palier_domain::PersonRegistered {
+            person_id: *id,
+            establishment: Uai::parse("0750655E").unwrap(),
+            role: Role::Learner,
+            external_ref: ExternalRef::new("bench", &format!("p{i}")).unwrap(),
+        });
+        let stream = StreamName::parse(id.stream_name()).unwrap();
+        store
+            .append_to_stream(&stream, ExpectedRevision::NoStream, vec![data(&registered)])
+            .await
+            .unwrap();
+    }
+    let per_person = (events.saturating_sub(persons) / persons).max(1);
+    let mut written = persons;
+    'outer: for round in 0.. {
+        for id in &ids {
+            // One knowledge element per event, in batches of up to 1,000 events per append.
+            let n = per_person.min(1000).min(events - written);
+            if n == 0 {
+                break 'outer;
+            }
+            let batch: Vec<EventData> = (0..n)
+                .map(|k| {
+                    let c = CompetenceCode::ALL[((round * 7 + k) % 16) as usize];
+                    data(&PersonEvent::KnowledgeElementsRecorded(
+                        palier_domain::KnowledgeElementsRecorded {
+                            source: AssessmentSource::CompetenceEvaluation,
+                            elements: vec![KnowledgeElement {
+                                competence: c,
+                                skill: SkillId::parse(&format!("@{}-{}", c.as_str(), k % 12))
+                                    .unwrap(),
+                                status: if k % 5 == 0 {
+                                    KnowledgeElementStatus::Invalidated
+                                } else {
+                                    KnowledgeElementStatus::Validated
+                                },
+                                earned_pix: EarnedPix::new(if k % 5 == 0 { 0.0 } else { 1.5 })
+                                    .unwrap(),
+                            }],
+                        },
+                    ))
+                })
+                .collect();
+            let stream = StreamName::parse(id.stream_name()).unwrap();
+            store
+                .append_to_stream(&stream, ExpectedRevision::Any, batch)
+                .await
+                .unwrap();
+            written += n;
+        }
+    }
+}
+
+fn best_of_3(mut run: impl FnMut() -> f64) -> f64 {
+    (0..3).map(|_| run()).fold(0.0, f64::max)
+}
+
+fn main() {
+    let events = env_u64("PALIER_BENCH_EVENTS", 1_000_000);
+    let persons = env_u64("PALIER_BENCH_PERSONS", 10_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = runtime
+        .block_on(SqliteStore::open(
+            dir.path().join("events.db"),
+            SqliteOptions::default(),
+        ))
+        .unwrap();
+    eprintln!("filling {events} events for {persons} persons ...");
+    runtime.block_on(fill(&store, events, persons));
+    let total = runtime.block_on(store.head()).unwrap().unwrap().position;
+    let read_all = best_of_3(|| {
+        runtime.block_on(async {
+            let start = Instant::now();
+            let (mut next, mut n) = (1, 0u64);
+            loop {
+                let slice = store
+                    .read_all(next, &EventFilter::all(), 4096)
+                    .await
+                    .unwrap();
+                n += slice.events.len() as u64;
+                next = slice.scanned_to + 1;
+                if slice.is_end {
+                    break;
+                }
+            }
+            n as f64 / start.elapsed().as_secs_f64()
+        })
+    });
+    let folded = best_of_3(|| {
+        runtime.block_on(async {
+            let start = Instant::now();
+            let (persons_model, last) = rebuild(&store, Persons::default(), None).await.unwrap();
+            assert_eq!(last, total);
+            assert_eq!(persons_model.count() as u64, persons);
+            total as f64 / start.elapsed().as_secs_f64()
+        })
+    });
+    println!("| benchmark | palier (events/s) | ceiling (events/s) | ratio | aim |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| persons projection rebuild over {total} events ({persons} persons) | {folded:.0} | {read_all:.0} | {:.2}× | ≥ 1,500,000 events/s |",
+        folded / read_all
+    );
+}

@@ -1,0 +1,195 @@
+//! The projection engine: one task per read model, applying the store's catch-up
+//! subscription in chunks under a short write lock and publishing the position reached.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::FutureExt;
+use palier_store::{EventFilter, EventStore, StoreError};
+use tokio::sync::watch;
+
+use crate::Projection;
+use crate::error::ProjectionError;
+
+/// Most events applied under one write lock, so readers never wait long.
+const CHUNK: usize = 1024;
+
+struct Shared<P> {
+    state: RwLock<P>,
+    position: watch::Sender<u64>,
+    /// The store's head when the engine started: reaching it means "caught up".
+    start_head: AtomicU64,
+    caught_up: AtomicBool,
+    stopped: Mutex<Option<String>>,
+}
+
+/// A read model kept up to date by a background task. Cheap to clone.
+pub struct ProjectionHandle<P> {
+    shared: Arc<Shared<P>>,
+}
+
+impl<P> Clone for ProjectionHandle<P> {
+    fn clone(&self) -> Self {
+        ProjectionHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<P: Projection> ProjectionHandle<P> {
+    /// Starts the engine over `store` from position 0 (the whole log, unfiltered, so that the
+    /// position follows the log even through events this model ignores).
+    pub fn spawn<S: EventStore + Clone>(store: S, initial: P) -> Self {
+        let (position, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: RwLock::new(initial),
+            position,
+            start_head: AtomicU64::new(u64::MAX),
+            caught_up: AtomicBool::new(false),
+            stopped: Mutex::new(None),
+        });
+        let engine = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = run(&engine, store).await {
+                tracing::error!(projection = P::NAME, error = %e, "projection stopped");
+                if let Ok(mut stopped) = engine.stopped.lock() {
+                    *stopped = Some(e.to_string());
+                }
+                // Wake every waiter so they see the stop.
+                engine.position.send_modify(|_| {});
+            }
+        });
+        ProjectionHandle { shared }
+    }
+
+    /// Runs `f` on the current state under a read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&P) -> R) -> R {
+        let state = self
+            .shared
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&state)
+    }
+
+    /// The last position applied (0: nothing yet).
+    pub fn position(&self) -> u64 {
+        *self.shared.position.borrow()
+    }
+
+    /// Whether everything that was in the log when the engine started has been applied.
+    pub fn is_caught_up(&self) -> bool {
+        self.shared.caught_up.load(Ordering::Acquire)
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.shared.stopped.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Read-your-writes: resolves once `position` has been applied, or fails after `timeout`.
+    pub async fn wait_for(&self, position: u64, timeout: Duration) -> Result<(), ProjectionError> {
+        let mut rx = self.shared.position.subscribe();
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        loop {
+            let reached = *rx.borrow_and_update();
+            if reached >= position {
+                return Ok(());
+            }
+            if let Some(reason) = self.stopped() {
+                return Err(ProjectionError::Stopped(reason));
+            }
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return Err(ProjectionError::Stopped("engine gone".into()));
+                    }
+                }
+                () = &mut deadline => return Err(ProjectionError::Timeout { wanted: position, reached }),
+            }
+        }
+    }
+
+    /// Resolves the next time the position moves, with the new position.
+    pub async fn changed(&self) -> Result<u64, ProjectionError> {
+        let mut rx = self.shared.position.subscribe();
+        rx.borrow_and_update();
+        if let Some(reason) = self.stopped() {
+            return Err(ProjectionError::Stopped(reason));
+        }
+        rx.changed()
+            .await
+            .map_err(|_| ProjectionError::Stopped("engine gone".into()))?;
+        match self.stopped() {
+            Some(reason) => Err(ProjectionError::Stopped(reason)),
+            None => Ok(*rx.borrow()),
+        }
+    }
+}
+
+async fn run<P: Projection, S: EventStore>(shared: &Shared<P>, store: S) -> Result<(), StoreError> {
+    let head = store.head().await?.map_or(0, |h| h.position);
+    shared.start_head.store(head, Ordering::Release);
+    if head == 0 {
+        shared.caught_up.store(true, Ordering::Release);
+    }
+    let mut subscription = store.subscribe_to_all(0, EventFilter::all());
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        match subscription.next().await {
+            Some(Ok(event)) => chunk.push(event),
+            Some(Err(e)) => return Err(e),
+            None => return Err(StoreError::Closed),
+        }
+        // Take what is already there without waiting, up to a chunk.
+        while chunk.len() < CHUNK {
+            match subscription.next().now_or_never() {
+                Some(Some(Ok(event))) => chunk.push(event),
+                Some(Some(Err(e))) => return Err(e),
+                Some(None) => return Err(StoreError::Closed),
+                None => break,
+            }
+        }
+        let last = chunk.last().map_or(0, |e| e.position);
+        {
+            let mut state = shared
+                .state
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for event in &chunk {
+                state.apply(event);
+            }
+        }
+        chunk.clear();
+        shared.position.send_replace(last);
+        if last >= shared.start_head.load(Ordering::Acquire) {
+            shared.caught_up.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Folds the log from position 1 into `initial`, up to `until` (inclusive) when given; returns
+/// the state and the last position applied. For audits "as of" a position, and benchmarks.
+pub async fn rebuild<P: Projection, S: EventStore + ?Sized>(
+    store: &S,
+    mut initial: P,
+    until: Option<u64>,
+) -> Result<(P, u64), StoreError> {
+    let all = EventFilter::all();
+    let mut next = 1;
+    let mut last = 0;
+    loop {
+        let slice = store.read_all(next, &all, 4096).await?;
+        for event in &slice.events {
+            if until.is_some_and(|u| event.position > u) {
+                return Ok((initial, last));
+            }
+            initial.apply(event);
+            last = event.position;
+        }
+        next = slice.scanned_to + 1;
+        if slice.is_end || until.is_some_and(|u| slice.scanned_to >= u) {
+            return Ok((initial, last));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Projections: read models folded from the event log, and the engine that keeps them up to
+//! date. A projection is a pure fold ([`Projection::apply`]); the engine ([`ProjectionHandle`])
+//! feeds it from the store's catch-up subscription, publishes the position it reached (for
+//! read-your-writes and live feeds) and can rebuild any read model from position 0
+//! ([`rebuild`]), up to any past position (auditors' "as of").
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod error;
+pub mod persons;
+
+pub use engine::{ProjectionHandle, rebuild};
+pub use error::ProjectionError;
+
+use palier_store::RecordedEvent;
+
+/// A read model: a pure fold over recorded events. Events it does not care about are ignored
+/// cheaply (by stream prefix or type, before decoding anything).
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name, for logs.
+    const NAME: &'static str;
+    /// Folds one event in.
+    fn apply(&mut self, event: &RecordedEvent);
+}
