@@ -170,26 +170,47 @@ async fn run<P: Projection, S: EventStore>(shared: &Shared<P>, store: S) -> Resu
 
 /// Folds the log from position 1 into `initial`, up to `until` (inclusive) when given; returns
 /// the state and the last position applied. For audits "as of" a position, and benchmarks.
-pub async fn rebuild<P: Projection, S: EventStore + ?Sized>(
+///
+/// Reading and folding overlap: a reader task fetches the next page while this one folds.
+pub async fn rebuild<P, S>(
     store: &S,
     mut initial: P,
     until: Option<u64>,
-) -> Result<(P, u64), StoreError> {
-    let all = EventFilter::all();
-    let mut next = 1;
+) -> Result<(P, u64), StoreError>
+where
+    P: Projection,
+    S: EventStore + Clone,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let reader_store = store.clone();
+    let reader = tokio::spawn(async move {
+        let all = EventFilter::all();
+        let mut next = 1;
+        loop {
+            let slice = match reader_store.read_all(next, &all, 4096).await {
+                Ok(slice) => slice,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            next = slice.scanned_to + 1;
+            let done = slice.is_end || until.is_some_and(|u| slice.scanned_to >= u);
+            if tx.send(Ok(slice.events)).await.is_err() || done {
+                return;
+            }
+        }
+    });
     let mut last = 0;
-    loop {
-        let slice = store.read_all(next, &all, 4096).await?;
-        for event in &slice.events {
+    while let Some(page) = rx.recv().await {
+        for event in &page? {
             if until.is_some_and(|u| event.position > u) {
+                reader.abort();
                 return Ok((initial, last));
             }
             initial.apply(event);
             last = event.position;
         }
-        next = slice.scanned_to + 1;
-        if slice.is_end || until.is_some_and(|u| slice.scanned_to >= u) {
-            return Ok((initial, last));
-        }
     }
+    Ok((initial, last))
 }
