@@ -20,5 +20,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Verify(args) => palier_api::startup::verify(settings, args).await,
         Command::Export(args) => palier_api::startup::export(settings, args).await,
         Command::Import(args) => palier_api::startup::import(settings, args).await,
+        Command::Replay(args) => palier_api::startup::replay(settings, args).await,
     }
 }

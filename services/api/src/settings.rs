@@ -77,6 +77,19 @@ pub enum Command {
     Export(ExportArgs),
     /// Read an NDJSON export into an empty store (same positions, same hashes).
     Import(ImportArgs),
+    /// Print a read model as it stood at a past position or time, rebuilt from the log.
+    Replay(ReplayArgs),
+}
+
+/// Arguments of `palier replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A position, or an RFC 3339 time (`2026-06-30T12:00:00Z`); default: the head.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this person (id); default: every person, one JSON line each.
+    #[arg(long)]
+    pub person: Option<String>,
 }
 
 /// Arguments of `palier export`.

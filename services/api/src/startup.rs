@@ -12,7 +12,7 @@ use crate::auth::{self, Principal, Role, Tokens};
 use crate::commands::PersonCommands;
 use crate::graphql::{AppState, build_schema};
 use crate::http::{self, graphql::HttpState};
-use crate::settings::{ExportArgs, ImportArgs, Settings, StoreLocation, VerifyArgs};
+use crate::settings::{ExportArgs, ImportArgs, ReplayArgs, Settings, StoreLocation, VerifyArgs};
 
 /// A built application, listening, not yet serving.
 pub struct Application {
@@ -55,6 +55,11 @@ impl Application {
             store,
             persons,
             min_position_wait: settings.min_position_wait,
+            as_of: std::sync::Arc::new(crate::graphql::audit::AsOfCache::new(
+                8,
+                settings.max_reachable_level,
+            )),
+            max_reachable_level: settings.max_reachable_level,
         };
         let http_state = web::Data::new(HttpState {
             schema: build_schema(state.clone()),
@@ -201,5 +206,70 @@ pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<()> 
         "{}",
         serde_json::json!({ "imported": imported, "head": report.head.map(|h| serde_json::json!({"position": h.position, "hash": h.hash.to_hex()})) })
     );
+    Ok(())
+}
+
+/// `palier replay`: the persons read model as it stood at `--until`, one JSON line per person.
+pub async fn replay(settings: Settings, args: ReplayArgs) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let until = match args.until.as_deref() {
+        None => None,
+        Some(text) => Some(match text.parse::<u64>() {
+            Ok(position) => position,
+            Err(_) => {
+                let time = chrono::DateTime::parse_from_rfc3339(text)
+                    .with_context(|| {
+                        format!("--until {text:?}: neither a position nor an RFC 3339 time")
+                    })?
+                    .with_timezone(&chrono::Utc);
+                palier_store::EventStore::position_at(
+                    &store,
+                    time + chrono::Duration::microseconds(1),
+                )
+                .await?
+                .saturating_sub(1)
+            }
+        }),
+    };
+    let person = args
+        .person
+        .as_deref()
+        .map(|id| palier_domain::PersonId::parse(id).map_err(|e| anyhow::anyhow!("--person: {e}")))
+        .transpose()?;
+    let (persons, position) =
+        palier_projections::rebuild(&store, Persons::new(settings.max_reachable_level), until)
+            .await?;
+    let views: Vec<_> = match person {
+        Some(id) => persons.get(&id).into_iter().collect(),
+        None => persons.page(None, 0, None, usize::MAX).items,
+    };
+    anyhow::ensure!(
+        person.is_none() || !views.is_empty(),
+        "no such person at position {position}"
+    );
+    for view in views {
+        let competences: serde_json::Map<String, serde_json::Value> =
+            palier_domain::CompetenceCode::ALL
+                .iter()
+                .map(|c| {
+                    let r = view.scores.competence(*c);
+                    (
+                        c.as_str().to_owned(),
+                        serde_json::json!({ "level": r.level, "pixScore": r.pix_score }),
+                    )
+                })
+                .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "asOfPosition": position,
+                "person": view.id.as_uuid().to_string(),
+                "establishment": view.establishment.as_str(),
+                "totalPix": view.scores.total_pix_score(),
+                "competences": competences,
+                "lastChangedPosition": view.last_changed_position,
+            })
+        );
+    }
     Ok(())
 }

@@ -7,81 +7,15 @@
 
 use std::time::Instant;
 
-use palier_domain::{
-    AssessmentSource, CompetenceCode, EarnedPix, ExternalRef, KnowledgeElement,
-    KnowledgeElementStatus, PersonEvent, PersonId, Role, SkillId, Uai,
-};
 use palier_projections::persons::Persons;
 use palier_projections::rebuild;
-use palier_store::{
-    EventData, EventFilter, EventStore, ExpectedRevision, SqliteOptions, SqliteStore, StreamName,
-};
+use palier_store::{EventFilter, EventStore, SqliteOptions, SqliteStore};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn data(event: &PersonEvent) -> EventData {
-    EventData::json(event.event_type(), &event.to_json()).unwrap()
-}
-
-async fn fill(store: &SqliteStore, events: u64, persons: u64) {
-    let ids: Vec<PersonId> = (0..persons).map(|_| PersonId::new()).collect();
-    for (i, id) in ids.iter().enumerate() {
-        let registered = PersonEvent::PersonRegistered(palier_domain::PersonRegistered {
-            person_id: *id,
-            establishment: Uai::parse("0750655E").unwrap(),
-            role: Role::Learner,
-            external_ref: ExternalRef::new("bench", &format!("p{i}")).unwrap(),
-        });
-        let stream = StreamName::parse(id.stream_name()).unwrap();
-        store
-            .append_to_stream(&stream, ExpectedRevision::NoStream, vec![data(&registered)])
-            .await
-            .unwrap();
-    }
-    let per_person = (events.saturating_sub(persons) / persons).max(1);
-    let mut written = persons;
-    'outer: for round in 0.. {
-        for id in &ids {
-            // One knowledge element per event, in batches of up to 1,000 events per append.
-            let n = per_person.min(1000).min(events - written);
-            if n == 0 {
-                break 'outer;
-            }
-            let batch: Vec<EventData> = (0..n)
-                .map(|k| {
-                    let c = CompetenceCode::ALL[((round * 7 + k) % 16) as usize];
-                    data(&PersonEvent::KnowledgeElementsRecorded(
-                        palier_domain::KnowledgeElementsRecorded {
-                            source: AssessmentSource::CompetenceEvaluation,
-                            elements: vec![KnowledgeElement {
-                                competence: c,
-                                skill: SkillId::parse(&format!("@{}-{}", c.as_str(), k % 12))
-                                    .unwrap(),
-                                status: if k % 5 == 0 {
-                                    KnowledgeElementStatus::Invalidated
-                                } else {
-                                    KnowledgeElementStatus::Validated
-                                },
-                                earned_pix: EarnedPix::new(if k % 5 == 0 { 0.0 } else { 1.5 })
-                                    .unwrap(),
-                            }],
-                        },
-                    ))
-                })
-                .collect();
-            let stream = StreamName::parse(id.stream_name()).unwrap();
-            store
-                .append_to_stream(&stream, ExpectedRevision::Any, batch)
-                .await
-                .unwrap();
-            written += n;
-        }
-    }
 }
 
 fn best_of_3(mut run: impl FnMut() -> f64) -> f64 {
@@ -103,7 +37,11 @@ fn main() {
         ))
         .unwrap();
     eprintln!("filling {events} events for {persons} persons ...");
-    runtime.block_on(fill(&store, events, persons));
+    runtime
+        .block_on(palier_projections::workload::knowledge_elements(
+            &store, "0750655E", events, persons,
+        ))
+        .unwrap();
     let total = runtime.block_on(store.head()).unwrap().unwrap().position;
     let read_all = best_of_3(|| {
         runtime.block_on(async {

@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod error;
 pub mod persons;
+pub mod workload;
 
 pub use engine::{ProjectionHandle, rebuild};
 pub use error::ProjectionError;

@@ -82,6 +82,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// What the store knows of one stream, or `None` when it has no events.
     async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError>;
 
+    /// The first position recorded at or after `time` (store time, which never decreases
+    /// along the log), or the head + 1 when none was. Lets auditors ask "as it stood then".
+    async fn position_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError>;
+
     /// The last event of the log (its position and hash), or `None` when the log is empty.
     async fn head(&self) -> Result<Option<LogHead>, StoreError>;
 

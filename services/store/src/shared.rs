@@ -68,6 +68,10 @@ impl EventStore for SharedStore {
         self.0.stream_info(stream).await
     }
 
+    async fn position_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+        self.0.position_at(time).await
+    }
+
     async fn head(&self) -> Result<Option<LogHead>, StoreError> {
         self.0.head().await
     }

@@ -1,6 +1,8 @@
 //! The GraphQL schema: the contract LMS integrators, dashboards and auditors code against.
 //! Inputs are parsed into domain types here, at the edge, and nowhere else; every error leaves
 //! through [`crate::error::ApiError`].
+pub mod audit;
+pub mod explain;
 pub mod framework;
 pub mod mutation;
 pub mod person;
@@ -10,11 +12,13 @@ pub mod subscription;
 
 use std::time::Duration;
 
-use async_graphql::{Context, Schema};
+use std::sync::Arc;
+
+use async_graphql::{Context, MergedObject, Schema};
 use palier_projections::{ProjectionError, ProjectionHandle, persons::Persons};
 use palier_store::SharedStore;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::commands::PersonCommands;
 use crate::error::ApiError;
 
@@ -22,8 +26,13 @@ pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
+/// Every query: integrators' and dashboards' ([`QueryRoot`]) and auditors' ([`audit::AuditQuery`]).
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(QueryRoot, audit::AuditQuery);
+
 /// The executable schema.
-pub type PalierSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+pub type PalierSchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
 /// What resolvers share: the store, the read models and the command executor.
 #[derive(Clone)]
@@ -36,6 +45,10 @@ pub struct AppState {
     pub commands: PersonCommands,
     /// How long `minPosition` may wait.
     pub min_position_wait: Duration,
+    /// Past states for `asOf`.
+    pub as_of: Arc<audit::AsOfCache>,
+    /// Highest reachable Pix level.
+    pub max_reachable_level: palier_domain::Level,
 }
 
 /// Most nesting a query may have.
@@ -45,7 +58,7 @@ pub const MAX_COMPLEXITY: usize = 5000;
 
 /// Builds the schema around `state`.
 pub fn build_schema(state: AppState) -> PalierSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -54,7 +67,7 @@ pub fn build_schema(state: AppState) -> PalierSchema {
 
 /// The SDL of the schema, as committed in `schema/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
         .finish()
         .sdl()
 }
@@ -66,6 +79,18 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {
 
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     ctx.data_opt::<Principal>().ok_or(ApiError::Unauthenticated)
+}
+
+pub(crate) fn auditor<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let principal = principal(ctx)?;
+    if matches!(principal.role, Role::Admin | Role::Auditor) {
+        Ok(principal)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{} may not read the history",
+            principal.subject
+        )))
+    }
 }
 
 pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {

@@ -252,7 +252,7 @@ impl MutationRoot {
             Err(_) => None,
         };
         Ok(RegisterPersonPayload {
-            person: person.map(|v| PersonGql(std::sync::Arc::new(v))),
+            person: person.map(PersonGql::live),
             person_id: registered.person.as_uuid().to_string(),
             position: Position(registered.position),
             created: registered.created,

@@ -1,12 +1,17 @@
 //! A person's competence profile as GraphQL, read from the persons projection.
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Enum, Object, SimpleObject};
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use palier_domain::{CompetenceCode, DomainCode, Framework, Role, TargetProfile};
 use palier_projections::persons::{LevelChange, PersonView};
+use palier_store::StreamName;
 
+use super::audit::{EventGql, stream_events};
+use super::explain::{CompetenceExplanation, explain};
 use super::scalars::Position;
+use super::{auditor, principal, state};
 use crate::error::ApiError;
 
 /// The role of a person.
@@ -44,9 +49,31 @@ impl From<Role> for PersonRole {
     }
 }
 
-/// A person as the projections know it (a snapshot taken when the query read it).
+/// A person as the projections know it (a snapshot taken when the query read it), live or as
+/// of a past position.
 #[derive(Clone)]
-pub struct PersonGql(pub Arc<PersonView>);
+pub struct PersonGql {
+    view: Arc<PersonView>,
+    as_of: Option<u64>,
+}
+
+impl PersonGql {
+    /// The live state.
+    pub fn live(view: PersonView) -> Self {
+        PersonGql {
+            view: Arc::new(view),
+            as_of: None,
+        }
+    }
+
+    /// The state after `position`.
+    pub fn as_of(view: PersonView, position: u64) -> Self {
+        PersonGql {
+            view: Arc::new(view),
+            as_of: Some(position),
+        }
+    }
+}
 
 /// An identifier of the person in another system.
 #[derive(SimpleObject)]
@@ -201,50 +228,50 @@ fn competence_level(view: &PersonView, code: CompetenceCode) -> CompetenceLevelG
 impl PersonGql {
     /// Pseudonymous id (UUID). The same external reference always maps to the same id.
     async fn id(&self) -> String {
-        self.0.id.as_uuid().to_string()
+        self.view.id.as_uuid().to_string()
     }
     /// Establishment (UAI).
     async fn establishment(&self) -> &str {
-        self.0.establishment.as_str()
+        self.view.establishment.as_str()
     }
     /// Role.
     async fn role(&self) -> PersonRole {
-        self.0.role.into()
+        self.view.role.into()
     }
     /// The reference it was registered with.
     async fn external_ref(&self) -> ExternalRefGql {
         ExternalRefGql {
-            source: self.0.external_ref.source().to_owned(),
-            id: self.0.external_ref.id().to_owned(),
+            source: self.view.external_ref.source().to_owned(),
+            id: self.view.external_ref.id().to_owned(),
         }
     }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {
-        Position(self.0.registered_position)
+        Position(self.view.registered_position)
     }
     /// When it was registered.
     async fn registered_at(&self) -> DateTime<Utc> {
-        self.0.registered_at
+        self.view.registered_at
     }
     /// Position of the last event about this person (for incremental sync).
     async fn last_changed_position(&self) -> Position {
-        Position(self.0.last_changed_position)
+        Position(self.view.last_changed_position)
     }
     /// Total pix: the sum of the 16 capped competence pix scores.
     async fn total_pix(&self) -> i32 {
-        i32::try_from(self.0.scores.total_pix_score()).unwrap_or(i32::MAX)
+        i32::try_from(self.view.scores.total_pix_score()).unwrap_or(i32::MAX)
     }
     /// The 16 competences, in CRCN order.
     async fn competences(&self) -> Vec<CompetenceLevelGql> {
         CompetenceCode::ALL
             .iter()
-            .map(|c| competence_level(&self.0, *c))
+            .map(|c| competence_level(&self.view, *c))
             .collect()
     }
     /// One competence.
     async fn competence(&self, code: String) -> async_graphql::Result<CompetenceLevelGql> {
         let code = CompetenceCode::parse(&code).map_err(|e| ApiError::from_parse("code", &e))?;
-        Ok(competence_level(&self.0, code))
+        Ok(competence_level(&self.view, code))
     }
     /// The five domains.
     async fn domains(&self) -> Vec<DomainLevelGql> {
@@ -253,8 +280,8 @@ impl PersonGql {
             .map(|d| DomainLevelGql {
                 code: d.as_str().to_owned(),
                 title: Framework::crcn().domain(*d).title().to_owned(),
-                level: i32::from(self.0.domain_level(*d)),
-                pix_score: i32::try_from(self.0.domain_pix(*d)).unwrap_or(i32::MAX),
+                level: i32::from(self.view.domain_level(*d)),
+                pix_score: i32::try_from(self.view.domain_pix(*d)).unwrap_or(i32::MAX),
             })
             .collect()
     }
@@ -267,7 +294,7 @@ impl PersonGql {
             .map(|c| CompetenceCode::parse(&c).map_err(|e| ApiError::from_parse("competence", &e)))
             .transpose()?;
         Ok(self
-            .0
+            .view
             .history
             .iter()
             .filter(|c| only.is_none_or(|o| o == c.competence))
@@ -276,7 +303,7 @@ impl PersonGql {
     }
     /// Levels entered by teachers in the LSU, by school year and domain.
     async fn lsu_levels(&self) -> Vec<LsuLevelGql> {
-        self.0
+        self.view
             .lsu
             .iter()
             .flat_map(|(year, domains)| {
@@ -292,7 +319,7 @@ impl PersonGql {
     }
     /// The last certification delivered, if any.
     async fn last_certification(&self) -> Option<CertificationGql> {
-        self.0
+        self.view
             .last_certification
             .as_ref()
             .map(|c| CertificationGql {
@@ -309,6 +336,45 @@ impl PersonGql {
                 position: Position(c.position),
             })
     }
+    /// The position this answer stands at, when asked `asOf` a past point.
+    async fn as_of_position(&self) -> Option<Position> {
+        self.as_of.map(Position)
+    }
+
+    /// Every event of this person's stream, oldest first, with who caused it.
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, EventGql>> {
+        auditor(ctx)?;
+        let stream =
+            StreamName::parse(self.view.id.stream_name()).map_err(|e| ApiError::internal(&e))?;
+        stream_events(&state(ctx)?.store, &stream, first, after).await
+    }
+
+    /// Why this person has their level in `competence`: the elements that count, those that
+    /// do not and why, and the arithmetic (as of the same point as this answer).
+    async fn explain(
+        &self,
+        ctx: &Context<'_>,
+        competence: String,
+    ) -> async_graphql::Result<CompetenceExplanation> {
+        principal(ctx)?;
+        let code = CompetenceCode::parse(&competence)
+            .map_err(|e| ApiError::from_parse("competence", &e))?;
+        let state = state(ctx)?;
+        Ok(explain(
+            &state.store,
+            self.view.id,
+            code,
+            self.as_of,
+            state.max_reachable_level,
+        )
+        .await?)
+    }
+
     /// Competences below what `profile` expects, and by how much (empty: the profile is met).
     async fn gap_to_target_profile(&self, profile: String) -> async_graphql::Result<Vec<GapGql>> {
         let profile = TargetProfile::by_code(&profile).ok_or_else(|| {
@@ -324,7 +390,7 @@ impl PersonGql {
                 ),
             )
         })?;
-        Ok(palier_domain::gap(profile, self.0.scores.levels())
+        Ok(palier_domain::gap(profile, self.view.scores.levels())
             .into_iter()
             .map(|g| GapGql {
                 competence: g.competence.as_str().to_owned(),

@@ -1,10 +1,9 @@
 //! Queries: persons and their levels, the frameworks.
-use std::sync::Arc;
-
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object};
 use palier_domain::{CompetenceCode, Framework, PersonId, Role, TargetProfile, Uai};
 
+use super::audit::{self, AsOf};
 use super::framework::{FrameworkGql, TargetProfileGql};
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
@@ -26,6 +25,7 @@ pub struct PersonFilter {
 }
 
 /// The query root.
+#[derive(Default)]
 pub struct QueryRoot;
 
 fn parse_person_id(field: &str, id: &str) -> Result<PersonId, ApiError> {
@@ -55,20 +55,30 @@ fn decode_cursor(cursor: &str) -> Result<(u64, PersonId), ApiError> {
 impl QueryRoot {
     /// A person by id; `null` if unknown. With `minPosition`, waits until the read models have
     /// applied that position (read-your-writes).
+    /// With `asOf`, answers as the person stood then, rebuilt from the log (auditors).
     async fn person(
         &self,
         ctx: &Context<'_>,
         id: String,
         min_position: Option<Position>,
+        as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<PersonGql>> {
         principal(ctx)?;
         let state = state(ctx)?;
         let id = parse_person_id("id", &id)?;
+        if let Some(as_of) = as_of {
+            let position = audit::resolve(&state.store, as_of).await?;
+            let persons = state.as_of.persons(&state.store, position).await?;
+            return Ok(persons
+                .get(&id)
+                .cloned()
+                .map(|v| PersonGql::as_of(v, position)));
+        }
         at_least(state, min_position).await?;
         Ok(state
             .persons
             .read(|p| p.get(&id).cloned())
-            .map(|v| PersonGql(Arc::new(v))))
+            .map(PersonGql::live))
     }
 
     /// A person by the id another system knows it by; `null` if unknown.
@@ -78,14 +88,23 @@ impl QueryRoot {
         source: String,
         id: String,
         min_position: Option<Position>,
+        as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<PersonGql>> {
         principal(ctx)?;
         let state = state(ctx)?;
+        if let Some(as_of) = as_of {
+            let position = audit::resolve(&state.store, as_of).await?;
+            let persons = state.as_of.persons(&state.store, position).await?;
+            return Ok(persons
+                .by_external_ref(source.trim(), id.trim())
+                .cloned()
+                .map(|v| PersonGql::as_of(v, position)));
+        }
         at_least(state, min_position).await?;
         Ok(state
             .persons
             .read(|p| p.by_external_ref(source.trim(), id.trim()).cloned())
-            .map(|v| PersonGql(Arc::new(v))))
+            .map(PersonGql::live))
     }
 
     /// Persons, ordered by their last change (oldest first), as a Relay connection.
@@ -157,7 +176,7 @@ impl QueryRoot {
         connection.edges.extend(items.into_iter().map(|view| {
             Edge::new(
                 encode_cursor(view.last_changed_position, view.id),
-                PersonGql(Arc::new(view)),
+                PersonGql::live(view),
             )
         }));
         Ok(connection)

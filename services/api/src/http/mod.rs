@@ -1,5 +1,6 @@
 //! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health.
 pub mod explorer;
+pub mod export;
 pub mod graphql;
 pub mod health;
 
@@ -17,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route(web::get().to(graphql::get)),
     )
+    .route("/export", web::get().to(export::export))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
 }

@@ -283,6 +283,11 @@ impl EventStore for SqliteStore {
         self.read(move |c| reader::stream_info(c, &stream)).await
     }
 
+    async fn position_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+        let micros = time.timestamp_micros();
+        self.read(move |c| reader::position_at(c, micros)).await
+    }
+
     async fn head(&self) -> Result<Option<LogHead>, StoreError> {
         self.read(reader::head).await
     }

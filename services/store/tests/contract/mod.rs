@@ -54,7 +54,8 @@ macro_rules! store_contract_tests {
             hash_chain_verifies_and_checkpoint_is_checked,
             data_survives_restart,
             export_then_import_reproduces_the_log,
-            import_refuses_altered_or_incomplete_exports);
+            import_refuses_altered_or_incomplete_exports,
+            position_at_maps_store_time_to_positions);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1067,4 +1068,36 @@ pub async fn import_refuses_altered_or_incomplete_exports<H: Harness>(h: &mut H)
         .await
         .unwrap_err();
     assert!(garbage.to_string().contains("line 1"), "{garbage}");
+}
+
+pub async fn position_at_maps_store_time_to_positions<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(
+        store.position_at(before).await.unwrap(),
+        1,
+        "empty log: head + 1"
+    );
+    let s = unique_stream("time");
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(3))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let middle = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    store
+        .append_to_stream(&s, ExpectedRevision::Any, events(2))
+        .await
+        .unwrap();
+    assert_eq!(store.position_at(before).await.unwrap(), 1);
+    assert_eq!(store.position_at(middle).await.unwrap(), 4);
+    let after = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.position_at(after).await.unwrap(), 6);
+    let log = all_events(&store).await;
+    assert_eq!(
+        store.position_at(log[3].recorded_at).await.unwrap(),
+        4,
+        "inclusive of that instant"
+    );
 }

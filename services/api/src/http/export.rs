@@ -1,0 +1,124 @@
+//! `GET /export`: the log (or a range, or a stream prefix) as NDJSON, streamed page by page to
+//! an authorised auditor: the same lines as `palier export`, importable with `palier import`.
+//! Query parameters: `from`, `until` (positions, inclusive), `streamPrefix` (repeatable).
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use palier_store::{EventFilter, EventStore};
+use serde_json::json;
+
+use super::graphql::HttpState;
+use crate::auth::Role;
+
+const PAGE: usize = 4096;
+
+fn refuse(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+/// The handler.
+pub async fn export(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(principal) = state.tokens.authenticate(authorization) else {
+        return refuse(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "authentication required",
+        );
+    };
+    if !matches!(principal.role, Role::Admin | Role::Auditor) {
+        return refuse(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "only auditors may export the log",
+        );
+    }
+    let mut from = 1u64;
+    let mut until = None;
+    let mut prefixes = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        let parsed = match key.as_ref() {
+            "from" => value
+                .parse()
+                .map(|v| from = v)
+                .map_err(|_| "from: not a position"),
+            "until" => value
+                .parse()
+                .map(|v| until = Some(v))
+                .map_err(|_| "until: not a position"),
+            "streamPrefix" => {
+                prefixes.push(value.into_owned());
+                Ok(())
+            }
+            _ => Err("unknown parameter (from, until, streamPrefix)"),
+        };
+        if let Err(message) = parsed {
+            return refuse(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                message,
+            );
+        }
+    }
+    let filter = match EventFilter::stream_prefixes(prefixes) {
+        Ok(filter) => filter,
+        Err(e) => {
+            return refuse(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &e.to_string(),
+            );
+        }
+    };
+    let store = state.app.store.clone();
+    let pages = futures::stream::unfold(Some(from.max(1)), move |next| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let next = next?;
+            let slice = match store.read_all(next, &filter, PAGE).await {
+                Ok(slice) => slice,
+                Err(e) => {
+                    tracing::error!(error = %e, "export stopped");
+                    return Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ));
+                }
+            };
+            let mut body = String::with_capacity(slice.events.len() * 256);
+            let mut done = slice.is_end || until.is_some_and(|u| slice.scanned_to >= u);
+            for event in slice.events.iter() {
+                if until.is_some_and(|u| event.position > u) {
+                    done = true;
+                    break;
+                }
+                match palier_store::ndjson::to_line(event) {
+                    Ok(line) => {
+                        body.push_str(&line);
+                        body.push('\n');
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "export stopped");
+                        return Some((
+                            Err(actix_web::error::ErrorInternalServerError("export failed")),
+                            None,
+                        ));
+                    }
+                }
+            }
+            let following = if done {
+                None
+            } else {
+                Some(slice.scanned_to + 1)
+            };
+            Some((Ok::<Bytes, actix_web::Error>(Bytes::from(body)), following))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .streaming(pages)
+}

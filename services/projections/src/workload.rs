@@ -1,0 +1,79 @@
+//! Synthetic workloads: a log of persons and knowledge-element events of a chosen size, for
+//! benchmarks and load tests (never for demo data: nothing here comes from the references).
+use palier_domain::{
+    AssessmentSource, CompetenceCode, EarnedPix, ExternalRef, KnowledgeElement,
+    KnowledgeElementStatus, PersonEvent, PersonId, PersonRegistered, Role, SkillId, Uai,
+};
+use palier_store::{EventData, EventStore, ExpectedRevision, StoreError, StreamName};
+
+fn data(event: &PersonEvent) -> Result<EventData, StoreError> {
+    Ok(EventData::json(event.event_type(), &event.to_json())?
+        .with_schema_version(event.schema_version()))
+}
+
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::invalid("workload", e.to_string())
+}
+
+/// Appends `persons` registrations of establishment `uai`, then knowledge-element events (one
+/// element each, 16 competences × 12 skills, one in five invalidated) until the log holds
+/// `events` events; appends go in batches of up to 1,000 events per person. Returns the ids.
+pub async fn knowledge_elements<S: EventStore + ?Sized>(
+    store: &S,
+    uai: &str,
+    events: u64,
+    persons: u64,
+) -> Result<Vec<PersonId>, StoreError> {
+    let uai = Uai::parse(uai).map_err(invalid)?;
+    let ids: Vec<PersonId> = (0..persons).map(|_| PersonId::new()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let registered = PersonEvent::PersonRegistered(PersonRegistered {
+            person_id: *id,
+            establishment: uai.clone(),
+            role: Role::Learner,
+            external_ref: ExternalRef::new("workload", &format!("p{i}")).map_err(invalid)?,
+        });
+        let stream = StreamName::parse(id.stream_name())?;
+        store
+            .append_to_stream(&stream, ExpectedRevision::Any, vec![data(&registered)?])
+            .await?;
+    }
+    let per_person = (events.saturating_sub(persons) / persons.max(1)).max(1);
+    let mut written = persons;
+    'outer: for round in 0u64.. {
+        for id in &ids {
+            let n = per_person.min(1000).min(events.saturating_sub(written));
+            if n == 0 {
+                break 'outer;
+            }
+            let mut batch = Vec::with_capacity(n as usize);
+            for k in 0..n {
+                let competence = CompetenceCode::ALL[((round * 7 + k) % 16) as usize];
+                let invalidated = k % 5 == 0;
+                batch.push(data(&PersonEvent::KnowledgeElementsRecorded(
+                    palier_domain::KnowledgeElementsRecorded {
+                        source: AssessmentSource::CompetenceEvaluation,
+                        elements: vec![KnowledgeElement {
+                            competence,
+                            skill: SkillId::parse(&format!("@{}-{}", competence.as_str(), k % 12))
+                                .map_err(invalid)?,
+                            status: if invalidated {
+                                KnowledgeElementStatus::Invalidated
+                            } else {
+                                KnowledgeElementStatus::Validated
+                            },
+                            earned_pix: EarnedPix::new(if invalidated { 0.0 } else { 1.5 })
+                                .map_err(invalid)?,
+                        }],
+                    },
+                ))?);
+            }
+            let stream = StreamName::parse(id.stream_name())?;
+            store
+                .append_to_stream(&stream, ExpectedRevision::Any, batch)
+                .await?;
+            written += n;
+        }
+    }
+    Ok(ids)
+}
