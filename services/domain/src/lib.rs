@@ -20,8 +20,10 @@
 pub mod assessment;
 pub mod crcn;
 pub mod error;
+pub mod establishment;
 pub mod framework;
 pub mod ids;
+pub mod maturity;
 pub mod person;
 pub mod role;
 pub mod schooling;

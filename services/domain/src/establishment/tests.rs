@@ -1,0 +1,161 @@
+//! Given/when/then tests of the establishment aggregate.
+use chrono::NaiveDate;
+
+use super::*;
+use crate::assessment::Label;
+use crate::ids::Uai;
+use crate::maturity::{CriterionCode, MaturityGrid};
+
+fn given(events: &[EstablishmentEvent]) -> Establishment {
+    let mut e = Establishment::default();
+    for event in events {
+        e.apply(event);
+    }
+    e
+}
+
+fn registered() -> EstablishmentEvent {
+    EstablishmentEvent::Registered(EstablishmentRegistered {
+        uai: Uai::parse("0750655E").unwrap(),
+        name: Label::parse("name", "Lycée Louis-le-Grand").unwrap(),
+        kind: EstablishmentKind::Lycee,
+        academy: Label::parse("academy", "Paris").unwrap(),
+        district: Label::parse("district", "Paris Centre").unwrap(),
+    })
+}
+
+fn attest(code: &str) -> EstablishmentCommand {
+    EstablishmentCommand::Attest(AttestCriterion {
+        criterion: CriterionCode::parse(code).unwrap(),
+        evidence: Evidence::parse("https://example.org/pv-conseil-pedagogique.pdf").unwrap(),
+        attested_by: Label::parse("attestedBy", "chef d'établissement").unwrap(),
+        effective_on: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+    })
+}
+
+fn bandwidth(mbps: f64) -> EstablishmentCommand {
+    EstablishmentCommand::RecordBandwidth(RecordBandwidth {
+        mbps: Mbps::new(mbps).unwrap(),
+        measured_on: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+    })
+}
+
+#[test]
+fn nothing_before_registration() {
+    let err = given(&[])
+        .handle(attest("PILOTAGE.CHARTE.P1.1"))
+        .unwrap_err();
+    assert_eq!(err, EstablishmentError::NotRegistered);
+}
+
+#[test]
+fn registering_twice_is_refused() {
+    let register = match registered() {
+        EstablishmentEvent::Registered(e) => {
+            EstablishmentCommand::Register(RegisterEstablishment {
+                uai: e.uai,
+                name: e.name,
+                kind: e.kind,
+                academy: e.academy,
+                district: e.district,
+            })
+        }
+        _ => unreachable!(),
+    };
+    assert_eq!(given(&[]).handle(register.clone()).unwrap().len(), 1);
+    assert!(matches!(
+        given(&[registered()]).handle(register),
+        Err(EstablishmentError::AlreadyRegistered { .. })
+    ));
+}
+
+#[test]
+fn attest_then_withdraw() {
+    let state = given(&[registered()]);
+    let events = state.handle(attest("PILOTAGE.CHARTE.P1.1")).unwrap();
+    let state = given(&[registered(), events[0].clone()]);
+    assert!(
+        state
+            .met_criteria(MaturityGrid::academic())
+            .contains(&CriterionCode::parse("PILOTAGE.CHARTE.P1.1").unwrap())
+    );
+    assert!(matches!(
+        state.handle(attest("PILOTAGE.CHARTE.P1.1")),
+        Err(EstablishmentError::AlreadyAttested { .. })
+    ));
+    let withdraw = EstablishmentCommand::Withdraw(WithdrawCriterion {
+        criterion: CriterionCode::parse("PILOTAGE.CHARTE.P1.1").unwrap(),
+        reason: Evidence::parse("charte non votée au CA").unwrap(),
+    });
+    let withdrawn = state.handle(withdraw.clone()).unwrap();
+    let state = given(&[registered(), events[0].clone(), withdrawn[0].clone()]);
+    assert!(state.met_criteria(MaturityGrid::academic()).is_empty());
+    assert!(matches!(
+        state.handle(withdraw),
+        Err(EstablishmentError::NotAttested { .. })
+    ));
+}
+
+#[test]
+fn measured_criteria_cannot_be_attested() {
+    let err = given(&[registered()])
+        .handle(attest("INFRASTRUCTURE.ACCES_INTERNET.P2.1"))
+        .unwrap_err();
+    assert!(err.to_string().contains("recordBandwidth"), "{err}");
+}
+
+#[test]
+fn a_new_measure_satisfies_or_unsatisfies_criteria() {
+    let state = given(&[registered()]);
+    let at_35 = state.handle(bandwidth(35.0)).unwrap();
+    let state = given(&[registered(), at_35[0].clone()]);
+    let p = |n: u8| CriterionCode::parse(&format!("INFRASTRUCTURE.ACCES_INTERNET.P{n}.1")).unwrap();
+    let met = state.met_criteria(MaturityGrid::academic());
+    assert!(met.contains(&p(1)) && met.contains(&p(2)) && !met.contains(&p(3)));
+    let at_10 = state.handle(bandwidth(10.0)).unwrap();
+    let state = given(&[registered(), at_35[0].clone(), at_10[0].clone()]);
+    let met = state.met_criteria(MaturityGrid::academic());
+    assert!(met.contains(&p(1)) && !met.contains(&p(2)));
+}
+
+#[test]
+fn teacher_counts_must_be_consistent() {
+    let record = |trained, total| {
+        EstablishmentCommand::RecordTeachersTrained(RecordTeachersTrained {
+            subject_group: Label::parse("subjectGroup", "sciences").unwrap(),
+            trained,
+            total,
+        })
+    };
+    let state = given(&[registered()]);
+    assert!(state.handle(record(3, 2)).is_err());
+    assert!(state.handle(record(0, 0)).is_err());
+    assert!(state.handle(record(6, 10)).is_ok());
+}
+
+#[test]
+fn events_round_trip_through_json() {
+    let state = given(&[registered()]);
+    let events = [
+        registered(),
+        state
+            .handle(attest("PILOTAGE.CHARTE.P1.1"))
+            .unwrap()
+            .remove(0),
+        state.handle(bandwidth(42.5)).unwrap().remove(0),
+    ];
+    for event in events {
+        let json = serde_json::to_vec(&event.to_json()).unwrap();
+        let back =
+            EstablishmentEvent::decode(event.event_type(), event.schema_version(), &json).unwrap();
+        assert_eq!(back, event);
+    }
+    assert!(
+        EstablishmentEvent::decode(
+            "CriterionAttested",
+            1,
+            br#"{"criterion":"NOPE","evidence":"x","attestedBy":"y","effectiveOn":"2026-01-01"}"#
+        )
+        .is_err()
+    );
+}

@@ -1,0 +1,570 @@
+//! The academic grid of digital-maturity tiers (paliers 1–3) for an establishment, as data
+//! (`seeds/maturity-grid.json`, transcribed from `school-digital-maturity-tiers.txt`), and the
+//! tier rule computed from the set of criteria an establishment meets.
+//!
+//! **The tier rule.** A component is at palier *p* when all its criteria of paliers 1..*p*
+//! are met (0 when palier 1 is not); where the grid leaves a palier empty for a component,
+//! that palier asks nothing more than the one below. An axis is at the lowest palier of its
+//! components; the establishment at the lowest palier of its axes. The share of criteria met
+//! (overall, per axis, per component) shows progress inside a palier, and the criteria still
+//! missing to reach the next palier are listed at every level.
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ParseError;
+
+/// The highest palier of the grid.
+pub const MAX_PALIER: u8 = 3;
+
+/// A criterion's stable code, e.g. `PILOTAGE.COMMISSION_NUMERIQUE.P1.1`; only codes of the
+/// grid can be built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CriterionCode(String);
+
+impl CriterionCode {
+    /// A code of the academic grid.
+    ///
+    /// # Errors
+    /// [`ParseError::Malformed`] naming the field `criterion` for any other text.
+    pub fn parse(code: &str) -> Result<Self, ParseError> {
+        let code = code.trim();
+        if MaturityGrid::academic().criterion(code).is_some() {
+            Ok(CriterionCode(code.to_owned()))
+        } else {
+            Err(ParseError::Malformed {
+                field: "criterion",
+                value: code.chars().take(80).collect(),
+                expected: "a criterion code of the maturity grid (see the maturityFramework query)",
+            })
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CriterionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CriterionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        CriterionCode::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A fact measured rather than attested, and the threshold the grid sets for a criterion.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Measure {
+    /// Internet bandwidth: met when the last measure is above (or from) `min_mbps`.
+    #[serde(rename_all = "camelCase")]
+    Bandwidth {
+        /// The lower bound of the band, in Mb/s.
+        min_mbps: f64,
+        /// Whether the bound itself is excluded (`> 50`) or included (`≥ 20`).
+        strictly_above: bool,
+        /// The band as the grid words it.
+        band: String,
+    },
+    /// Teachers trained: met when every subject group recorded has at least this many.
+    #[serde(rename_all = "camelCase")]
+    TeachersTrainedAtLeast {
+        /// Teachers per subject group.
+        per_subject_group: u32,
+    },
+    /// Teachers trained: met when in every subject group recorded, more than this share is.
+    #[serde(rename_all = "camelCase")]
+    TeachersTrainedShareAbove {
+        /// The share (0–1) to exceed.
+        per_subject_group: f64,
+    },
+}
+
+/// The latest measures of an establishment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measures {
+    /// Last bandwidth measured, in Mb/s.
+    pub bandwidth_mbps: Option<f64>,
+    /// Per subject group: teachers trained, out of how many.
+    pub teachers_trained: std::collections::BTreeMap<String, (u32, u32)>,
+}
+
+impl Measure {
+    /// Whether `measures` satisfy this threshold. Teacher thresholds hold for an
+    /// establishment only when at least one subject group is recorded and every recorded
+    /// group meets them ("par pôle disciplinaire").
+    pub fn is_met(&self, measures: &Measures) -> bool {
+        match self {
+            Measure::Bandwidth {
+                min_mbps,
+                strictly_above,
+                ..
+            } => measures.bandwidth_mbps.is_some_and(|b| {
+                if *strictly_above {
+                    b > *min_mbps
+                } else {
+                    b >= *min_mbps
+                }
+            }),
+            Measure::TeachersTrainedAtLeast { per_subject_group } => {
+                !measures.teachers_trained.is_empty()
+                    && measures
+                        .teachers_trained
+                        .values()
+                        .all(|(trained, _)| trained >= per_subject_group)
+            }
+            Measure::TeachersTrainedShareAbove { per_subject_group } => {
+                !measures.teachers_trained.is_empty()
+                    && measures.teachers_trained.values().all(|(trained, total)| {
+                        *total > 0 && f64::from(*trained) / f64::from(*total) > *per_subject_group
+                    })
+            }
+        }
+    }
+}
+
+/// One criterion of the grid.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Criterion {
+    /// Stable code.
+    pub code: CriterionCodeText,
+    /// Its palier, 1–3.
+    pub palier: u8,
+    /// French text, verbatim (footnote markers removed).
+    pub text: String,
+    /// Footnotes that sharpen it.
+    #[serde(default)]
+    pub footnotes: Vec<u8>,
+    /// When set, the criterion is met by measures, not attested.
+    #[serde(default)]
+    pub measure: Option<Measure>,
+}
+
+/// A criterion code as read from the seed (the grid itself is what makes codes valid).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(transparent)]
+pub struct CriterionCodeText(pub String);
+
+/// A component: a line of the grid.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Component {
+    /// Stable code (`AXIS.COMPONENT`).
+    pub code: String,
+    /// French title.
+    pub title: String,
+    /// Its criteria, in the grid's row order.
+    pub criteria: Vec<Criterion>,
+}
+
+/// An axis: a group of components.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Axis {
+    /// Stable code (`PILOTAGE`, `FORMATION`, `RESSOURCES`, `PRATIQUES`, `INFRASTRUCTURE`).
+    pub code: String,
+    /// French title.
+    pub title: String,
+    /// Its components.
+    pub components: Vec<Component>,
+}
+
+/// A footnote of the grid.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Footnote {
+    /// Its number.
+    pub number: u8,
+    /// French text, verbatim.
+    pub text: String,
+}
+
+/// The grid.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MaturityGrid {
+    /// Stable code.
+    pub code: String,
+    /// Title.
+    pub title: String,
+    /// The reference document it was transcribed from.
+    pub source: String,
+    /// The five axes.
+    pub axes: Vec<Axis>,
+    /// Footnotes.
+    pub footnotes: Vec<Footnote>,
+    #[serde(skip)]
+    index: HashMap<String, (usize, usize, usize)>,
+}
+
+/// Tier and progress of one component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentTier {
+    /// Component code.
+    pub code: String,
+    /// Palier reached, 0–3.
+    pub tier: u8,
+    /// Criteria met.
+    pub met: usize,
+    /// Criteria in the component.
+    pub total: usize,
+    /// Criteria still missing to reach the next palier (empty at palier 3).
+    pub missing_for_next: Vec<CriterionCode>,
+}
+
+/// Tier and progress of one axis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AxisTier {
+    /// Axis code.
+    pub code: String,
+    /// Palier reached: the lowest of its components.
+    pub tier: u8,
+    /// Criteria met.
+    pub met: usize,
+    /// Criteria in the axis.
+    pub total: usize,
+    /// Criteria still missing for the axis to reach the next palier.
+    pub missing_for_next: Vec<CriterionCode>,
+    /// Its components.
+    pub components: Vec<ComponentTier>,
+}
+
+/// Tier and progress of an establishment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    /// Palier reached: the lowest of its axes.
+    pub tier: u8,
+    /// Criteria met.
+    pub met: usize,
+    /// Criteria in the grid.
+    pub total: usize,
+    /// Criteria still missing for the establishment to reach the next palier.
+    pub missing_for_next: Vec<CriterionCode>,
+    /// Its axes.
+    pub axes: Vec<AxisTier>,
+}
+
+impl Assessment {
+    /// Share of the grid's criteria met, 0–1.
+    pub fn share_met(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.met as f64 / self.total as f64
+        }
+    }
+}
+
+impl MaturityGrid {
+    /// The academic grid embedded from `seeds/maturity-grid.json`.
+    pub fn academic() -> &'static MaturityGrid {
+        static GRID: OnceLock<MaturityGrid> = OnceLock::new();
+        GRID.get_or_init(|| {
+            // The seed is part of the build and checked against the reference by a test;
+            // failing to parse it is a build defect, not a runtime condition.
+            #[allow(clippy::expect_used)]
+            MaturityGrid::from_json(include_str!("../../../seeds/maturity-grid.json"))
+                .expect("seeds/maturity-grid.json is a valid grid")
+        })
+    }
+
+    /// Parses and indexes a grid.
+    ///
+    /// # Errors
+    /// When the JSON does not describe a grid, or a code repeats or a palier is out of 1–3.
+    pub fn from_json(json: &str) -> Result<Self, String> {
+        let mut grid: MaturityGrid = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        for (a, axis) in grid.axes.iter().enumerate() {
+            for (c, component) in axis.components.iter().enumerate() {
+                for (k, criterion) in component.criteria.iter().enumerate() {
+                    if !(1..=MAX_PALIER).contains(&criterion.palier) {
+                        return Err(format!(
+                            "{}: palier {} out of 1–3",
+                            criterion.code.0, criterion.palier
+                        ));
+                    }
+                    if grid
+                        .index
+                        .insert(criterion.code.0.clone(), (a, c, k))
+                        .is_some()
+                    {
+                        return Err(format!("criterion code {} repeats", criterion.code.0));
+                    }
+                }
+            }
+        }
+        Ok(grid)
+    }
+
+    /// A criterion by code.
+    pub fn criterion(&self, code: &str) -> Option<&Criterion> {
+        let (a, c, k) = *self.index.get(code)?;
+        Some(&self.axes[a].components[c].criteria[k])
+    }
+
+    /// Every criterion, in grid order.
+    pub fn criteria(&self) -> impl Iterator<Item = &Criterion> {
+        self.axes
+            .iter()
+            .flat_map(|a| a.components.iter())
+            .flat_map(|c| c.criteria.iter())
+    }
+
+    /// The criteria met by `measures` (those the grid defines by a threshold).
+    pub fn measured(&self, measures: &Measures) -> BTreeSet<CriterionCode> {
+        self.criteria()
+            .filter(|c| c.measure.as_ref().is_some_and(|m| m.is_met(measures)))
+            .map(|c| CriterionCode(c.code.0.clone()))
+            .collect()
+    }
+
+    /// Applies the tier rule (see the module documentation) to the criteria `met`.
+    pub fn assess(&self, met: &BTreeSet<CriterionCode>) -> Assessment {
+        let is_met = |c: &Criterion| met.iter().any(|m| m.0 == c.code.0);
+        let axes: Vec<AxisTier> = self
+            .axes
+            .iter()
+            .map(|axis| {
+                let components: Vec<ComponentTier> = axis
+                    .components
+                    .iter()
+                    .map(|component| {
+                        let tier = (1..=MAX_PALIER)
+                            .take_while(|p| {
+                                component
+                                    .criteria
+                                    .iter()
+                                    .filter(|c| c.palier == *p)
+                                    .all(is_met)
+                            })
+                            .last()
+                            .unwrap_or(0);
+                        ComponentTier {
+                            code: component.code.clone(),
+                            tier,
+                            met: component.criteria.iter().filter(|c| is_met(c)).count(),
+                            total: component.criteria.len(),
+                            missing_for_next: missing(component, tier + 1, &is_met),
+                        }
+                    })
+                    .collect();
+                let tier = components.iter().map(|c| c.tier).min().unwrap_or(0);
+                AxisTier {
+                    code: axis.code.clone(),
+                    tier,
+                    met: components.iter().map(|c| c.met).sum(),
+                    total: components.iter().map(|c| c.total).sum(),
+                    missing_for_next: axis
+                        .components
+                        .iter()
+                        .flat_map(|c| missing(c, tier + 1, &is_met))
+                        .collect(),
+                    components,
+                }
+            })
+            .collect();
+        let tier = axes.iter().map(|a| a.tier).min().unwrap_or(0);
+        Assessment {
+            tier,
+            met: axes.iter().map(|a| a.met).sum(),
+            total: axes.iter().map(|a| a.total).sum(),
+            missing_for_next: self
+                .axes
+                .iter()
+                .flat_map(|a| a.components.iter())
+                .flat_map(|c| missing(c, tier + 1, &is_met))
+                .collect(),
+            axes,
+        }
+    }
+}
+
+/// The criteria of `component` up to palier `target` not yet met (none past palier 3).
+fn missing(
+    component: &Component,
+    target: u8,
+    is_met: &impl Fn(&Criterion) -> bool,
+) -> Vec<CriterionCode> {
+    if target > MAX_PALIER {
+        return Vec::new();
+    }
+    component
+        .criteria
+        .iter()
+        .filter(|c| c.palier <= target && !is_met(c))
+        .map(|c| CriterionCode(c.code.0.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(list: &[&str]) -> BTreeSet<CriterionCode> {
+        list.iter()
+            .map(|c| CriterionCode::parse(c).unwrap())
+            .collect()
+    }
+
+    fn all_up_to(palier: u8) -> BTreeSet<CriterionCode> {
+        MaturityGrid::academic()
+            .criteria()
+            .filter(|c| c.palier <= palier)
+            .map(|c| CriterionCode(c.code.0.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn the_grid_has_its_five_axes() {
+        let grid = MaturityGrid::academic();
+        let axes: Vec<&str> = grid.axes.iter().map(|a| a.code.as_str()).collect();
+        assert_eq!(
+            axes,
+            [
+                "PILOTAGE",
+                "FORMATION",
+                "RESSOURCES",
+                "PRATIQUES",
+                "INFRASTRUCTURE"
+            ]
+        );
+        assert_eq!(grid.criteria().count(), 75);
+    }
+
+    #[test]
+    fn codes_outside_the_grid_are_refused() {
+        assert!(CriterionCode::parse("PILOTAGE.CHARTE.P1.1").is_ok());
+        let err = CriterionCode::parse("PILOTAGE.CHARTE.P4.1").unwrap_err();
+        assert!(err.to_string().starts_with("criterion:"), "{err}");
+    }
+
+    #[test]
+    fn nothing_met_is_palier_zero_everywhere() {
+        let a = MaturityGrid::academic().assess(&BTreeSet::new());
+        assert_eq!(a.tier, 0);
+        assert!(
+            a.axes
+                .iter()
+                .all(|x| x.tier == 0 && x.components.iter().all(|c| c.tier == 0))
+        );
+        assert_eq!(a.met, 0);
+        assert_eq!(a.total, 75);
+        // To reach palier 1: every palier-1 criterion.
+        assert_eq!(a.missing_for_next.len(), all_up_to(1).len());
+    }
+
+    #[test]
+    fn every_palier_one_criterion_is_palier_one() {
+        let a = MaturityGrid::academic().assess(&all_up_to(1));
+        assert_eq!(a.tier, 1);
+        assert!(a.axes.iter().all(|x| x.tier == 1));
+        assert!((a.share_met() - all_up_to(1).len() as f64 / 75.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_empty_palier_asks_nothing_more_than_the_one_below() {
+        // Visualisation has no palier-3 criterion: with paliers 1 and 2 met it is at 3.
+        let grid = MaturityGrid::academic();
+        let a = grid.assess(&codes(&[
+            "INFRASTRUCTURE.VISUALISATION.P1.1",
+            "INFRASTRUCTURE.VISUALISATION.P2.1",
+        ]));
+        let infra = a.axes.iter().find(|x| x.code == "INFRASTRUCTURE").unwrap();
+        let visualisation = infra
+            .components
+            .iter()
+            .find(|c| c.code == "INFRASTRUCTURE.VISUALISATION")
+            .unwrap();
+        assert_eq!(visualisation.tier, 3);
+        assert!(visualisation.missing_for_next.is_empty());
+        // ... and palier 2 alone, without palier 1, is still 0.
+        let a = grid.assess(&codes(&["INFRASTRUCTURE.VISUALISATION.P2.1"]));
+        let infra = a.axes.iter().find(|x| x.code == "INFRASTRUCTURE").unwrap();
+        assert_eq!(
+            infra
+                .components
+                .iter()
+                .find(|c| c.code == "INFRASTRUCTURE.VISUALISATION")
+                .unwrap()
+                .tier,
+            0
+        );
+    }
+
+    #[test]
+    fn one_missing_criterion_holds_the_axis_and_the_establishment() {
+        let mut met = all_up_to(2);
+        met.remove(&CriterionCode::parse("RESSOURCES.VEILLE.P2.1").unwrap());
+        let a = MaturityGrid::academic().assess(&met);
+        assert_eq!(a.tier, 1);
+        let ressources = a.axes.iter().find(|x| x.code == "RESSOURCES").unwrap();
+        assert_eq!(ressources.tier, 1);
+        assert_eq!(
+            ressources.missing_for_next,
+            vec![CriterionCode::parse("RESSOURCES.VEILLE.P2.1").unwrap()]
+        );
+        assert!(
+            a.axes
+                .iter()
+                .filter(|x| x.code != "RESSOURCES")
+                .all(|x| x.tier == 2)
+        );
+        assert_eq!(
+            a.missing_for_next,
+            vec![CriterionCode::parse("RESSOURCES.VEILLE.P2.1").unwrap()]
+        );
+        assert_eq!(MaturityGrid::academic().assess(&all_up_to(3)).tier, 3);
+    }
+
+    #[test]
+    fn bandwidth_bands_and_teacher_shares() {
+        let grid = MaturityGrid::academic();
+        let with = |mbps: f64| {
+            grid.measured(&Measures {
+                bandwidth_mbps: Some(mbps),
+                ..Measures::default()
+            })
+        };
+        let p =
+            |n: u8| CriterionCode::parse(&format!("INFRASTRUCTURE.ACCES_INTERNET.P{n}.1")).unwrap();
+        assert_eq!(with(35.0), [p(1), p(2)].into_iter().collect());
+        assert_eq!(with(20.0), [p(1), p(2)].into_iter().collect());
+        assert_eq!(with(50.0), [p(1), p(2)].into_iter().collect());
+        assert_eq!(with(50.5), [p(1), p(2), p(3)].into_iter().collect());
+        assert_eq!(with(10.0), [p(1)].into_iter().collect());
+        assert!(with(0.0).is_empty());
+        let teachers = |groups: &[(&str, u32, u32)]| {
+            grid.measured(&Measures {
+                bandwidth_mbps: None,
+                teachers_trained: groups
+                    .iter()
+                    .map(|(g, t, n)| ((*g).to_owned(), (*t, *n)))
+                    .collect(),
+            })
+        };
+        let f = |n: u8| {
+            CriterionCode::parse(&format!("FORMATION.FORMATION_DES_REFERENTS.P{n}.1")).unwrap()
+        };
+        assert_eq!(
+            teachers(&[("sciences", 1, 10), ("lettres", 2, 8)]),
+            [f(2)].into_iter().collect()
+        );
+        assert_eq!(
+            teachers(&[("sciences", 6, 10), ("lettres", 5, 8)]),
+            [f(2), f(3)].into_iter().collect()
+        );
+        // Exactly half is not "more than half".
+        assert_eq!(
+            teachers(&[("sciences", 5, 10)]),
+            [f(2)].into_iter().collect()
+        );
+        assert!(teachers(&[("sciences", 3, 10), ("langues", 0, 4)]).is_empty());
+        assert!(teachers(&[]).is_empty());
+    }
+}
