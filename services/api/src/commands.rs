@@ -1,9 +1,11 @@
-//! Command execution: load a person's stream, fold it into the aggregate, let the aggregate
-//! decide (`handle`), append what it decided with the revision it saw. A concurrent writer
-//! makes the append conflict; the command is then decided again on the new state.
-use palier_domain::{
-    ExternalRef, Person, PersonCommand, PersonEvent, PersonId, RegisterPerson, Role, Uai,
+//! Command execution, the same for every aggregate: load its stream, fold it, let the
+//! aggregate decide (`handle`), append what it decided with the revision it saw. A concurrent
+//! writer makes the append conflict; the command is then decided again on the new state.
+use palier_domain::aggregate::Aggregate;
+use palier_domain::establishment::{
+    Establishment, EstablishmentCommand, EstablishmentError, RegisterEstablishment,
 };
+use palier_domain::{ExternalRef, Person, PersonCommand, PersonId, RegisterPerson, Role, Uai};
 use palier_store::{
     CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
     StoreError, StreamFrom, StreamName,
@@ -90,7 +92,12 @@ impl PersonCommands {
             .handle(command.into())
             .map_err(person_error)?;
         let stream = stream_of(person)?;
-        let data = to_event_data(person, 0, &events, ctx)?;
+        // Registration ids are derived from the person, so a registration retried after a
+        // timeout is recognised by the store as the same event.
+        let data: Vec<EventData> = to_event_data::<Person>(&events, ctx)?
+            .into_iter()
+            .map(|d| d.with_id(Uuid::new_v5(&person.as_uuid(), b"PersonRegistered")))
+            .collect();
         match self
             .store
             .append_to_stream(&stream, ExpectedRevision::NoStream, data)
@@ -128,62 +135,141 @@ impl PersonCommands {
         command: PersonCommand,
         ctx: &CommandContext,
     ) -> Result<u64, ApiError> {
-        let stream = stream_of(person)?;
-        for _ in 0..MAX_ATTEMPTS {
-            let recorded = self
-                .store
-                .read_stream(&stream, StreamFrom::Start, Direction::Forwards, usize::MAX)
-                .await?;
-            let mut state = Person::default();
-            for event in &recorded {
-                let decoded =
-                    PersonEvent::decode(&event.event_type, event.schema_version, &event.data)
-                        .map_err(|e| {
-                            ApiError::internal(&format!("{stream} at {}: {e}", event.position))
-                        })?;
-                state.apply(&decoded);
-            }
-            let expected = recorded.last().map_or(ExpectedRevision::NoStream, |e| {
-                ExpectedRevision::Exact(e.revision)
-            });
-            let events = state.handle(command.clone()).map_err(person_error)?;
-            let data = to_event_data(person, recorded.len() as u64, &events, ctx)?;
-            match self.store.append_to_stream(&stream, expected, data).await {
-                Ok(result) => return Ok(result.last_position().unwrap_or(0)),
-                Err(StoreError::WrongExpectedRevision { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ApiError::Conflict(format!(
-            "{stream} kept changing; the command was decided {MAX_ATTEMPTS} times without landing"
-        )))
+        decide_and_append::<Person>(&self.store, &stream_of(person)?, command, ctx, person_error)
+            .await
     }
+}
+
+/// Executes establishment commands against the store.
+#[derive(Clone)]
+pub struct EstablishmentCommands {
+    store: SharedStore,
+}
+
+impl EstablishmentCommands {
+    /// Commands over `store`.
+    pub fn new(store: SharedStore) -> Self {
+        EstablishmentCommands { store }
+    }
+
+    /// Registers an establishment; registering a UAI already registered writes nothing and
+    /// answers `created: false` with the original position.
+    pub async fn register(
+        &self,
+        command: RegisterEstablishment,
+        ctx: &CommandContext,
+    ) -> Result<(u64, bool), ApiError> {
+        let stream = establishment_stream(&command.uai)?;
+        let events = Establishment::default()
+            .handle(EstablishmentCommand::Register(command))
+            .map_err(establishment_error)?;
+        let data = to_event_data::<Establishment>(&events, ctx)?;
+        match self
+            .store
+            .append_to_stream(&stream, ExpectedRevision::NoStream, data)
+            .await
+        {
+            Ok(result) => Ok((result.last_position().unwrap_or(0), true)),
+            Err(StoreError::WrongExpectedRevision {
+                actual: CurrentRevision::Current(_),
+                ..
+            }) => {
+                let first = self
+                    .store
+                    .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 1)
+                    .await?;
+                Ok((first.first().map_or(0, |e| e.position), false))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Decides `command` for the establishment `uai` and appends the outcome.
+    pub async fn execute(
+        &self,
+        uai: &Uai,
+        command: EstablishmentCommand,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<Establishment>(
+            &self.store,
+            &establishment_stream(uai)?,
+            command,
+            ctx,
+            establishment_error,
+        )
+        .await
+    }
+}
+
+fn establishment_stream(uai: &Uai) -> Result<StreamName, ApiError> {
+    StreamName::parse(uai.stream_name()).map_err(|e| ApiError::internal(&e))
+}
+
+/// Maps a rule violation of the establishment aggregate onto the input it concerns.
+pub fn establishment_error(e: EstablishmentError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        EstablishmentError::NotRegistered => {
+            ApiError::bad_input("input.uai", "unknown establishment: register it first")
+        }
+        EstablishmentError::AlreadyRegistered { .. } => ApiError::Conflict(message),
+        EstablishmentError::InconsistentTeacherCount { .. } => {
+            ApiError::bad_input("input.trained", message)
+        }
+        _ => ApiError::bad_input("input.criterion", message),
+    }
+}
+
+/// Loads `stream`, folds it into `A`, decides `command`, appends with the revision seen;
+/// decides again when a concurrent append won. Returns the last position written.
+async fn decide_and_append<A: Aggregate>(
+    store: &SharedStore,
+    stream: &StreamName,
+    command: A::Command,
+    ctx: &CommandContext,
+    rule_error: fn(A::Error) -> ApiError,
+) -> Result<u64, ApiError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let recorded = store
+            .read_stream(stream, StreamFrom::Start, Direction::Forwards, usize::MAX)
+            .await?;
+        let mut state = A::default();
+        for event in &recorded {
+            let decoded = A::decode(&event.event_type, event.schema_version, &event.data)
+                .map_err(|e| ApiError::internal(&format!("{stream} at {}: {e}", event.position)))?;
+            state.apply(&decoded);
+        }
+        let expected = recorded.last().map_or(ExpectedRevision::NoStream, |e| {
+            ExpectedRevision::Exact(e.revision)
+        });
+        let events = state.handle(command.clone()).map_err(rule_error)?;
+        let data = to_event_data::<A>(&events, ctx)?;
+        match store.append_to_stream(stream, expected, data).await {
+            Ok(result) => return Ok(result.last_position().unwrap_or(0)),
+            Err(StoreError::WrongExpectedRevision { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "{stream} kept changing; the command was decided {MAX_ATTEMPTS} times without landing"
+    )))
 }
 
 fn stream_of(person: PersonId) -> Result<StreamName, ApiError> {
     StreamName::parse(person.stream_name()).map_err(|e| ApiError::internal(&e))
 }
 
-fn to_event_data(
-    person: PersonId,
-    first_revision: u64,
-    events: &[PersonEvent],
+fn to_event_data<A: Aggregate>(
+    events: &[A::Event],
     ctx: &CommandContext,
 ) -> Result<Vec<EventData>, ApiError> {
     events
         .iter()
-        .enumerate()
-        .map(|(i, event)| {
-            let data = EventData::json(event.event_type(), &event.to_json())?
-                .with_schema_version(event.schema_version())
-                .with_metadata(ctx.metadata());
-            // Registration ids are derived from the person, so a registration retried after a
-            // timeout is recognised by the store as the same event.
-            Ok(if first_revision == 0 && i == 0 {
-                data.with_id(Uuid::new_v5(&person.as_uuid(), b"PersonRegistered"))
-            } else {
-                data
-            })
+        .map(|event| {
+            Ok(EventData::json(A::event_type(event), &A::to_json(event))?
+                .with_schema_version(A::schema_version(event))
+                .with_metadata(ctx.metadata()))
         })
         .collect::<Result<_, StoreError>>()
         .map_err(ApiError::from)

@@ -5,11 +5,13 @@ use std::net::TcpListener;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use palier_projections::ProjectionHandle;
+use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
 use palier_store::{Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
 
 use crate::auth::{self, Principal, Role, Tokens};
 use crate::commands::PersonCommands;
+use crate::graphql::audit::AsOfCache;
 use crate::graphql::{AppState, build_schema};
 use crate::http::{self, graphql::HttpState};
 use crate::settings::{ExportArgs, ImportArgs, ReplayArgs, Settings, StoreLocation, VerifyArgs};
@@ -48,18 +50,19 @@ impl Application {
                 academies: None,
             },
         );
-        let persons =
-            ProjectionHandle::spawn(store.clone(), Persons::new(settings.max_reachable_level));
+        let max_level = settings.max_reachable_level;
+        let persons = ProjectionHandle::spawn(store.clone(), Persons::new(max_level));
+        let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
         let state = AppState {
             commands: PersonCommands::new(store.clone()),
+            establishment_commands: crate::commands::EstablishmentCommands::new(store.clone()),
+            persons_as_of: std::sync::Arc::new(AsOfCache::new(8, move || Persons::new(max_level))),
+            establishments_as_of: std::sync::Arc::new(AsOfCache::new(8, Establishments::default)),
             store,
             persons,
+            establishments,
             min_position_wait: settings.min_position_wait,
-            as_of: std::sync::Arc::new(crate::graphql::audit::AsOfCache::new(
-                8,
-                settings.max_reachable_level,
-            )),
-            max_reachable_level: settings.max_reachable_level,
+            max_reachable_level: max_level,
         };
         let http_state = web::Data::new(HttpState {
             schema: build_schema(state.clone()),

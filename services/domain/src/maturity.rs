@@ -326,7 +326,8 @@ impl MaturityGrid {
 
     /// Applies the tier rule (see the module documentation) to the criteria `met`.
     pub fn assess(&self, met: &BTreeSet<CriterionCode>) -> Assessment {
-        let is_met = |c: &Criterion| met.iter().any(|m| m.0 == c.code.0);
+        let met: std::collections::HashSet<&str> = met.iter().map(CriterionCode::as_str).collect();
+        let is_met = |c: &Criterion| met.contains(c.code.0.as_str());
         let axes: Vec<AxisTier> = self
             .axes
             .iter()

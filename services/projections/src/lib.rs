@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod establishments;
 pub mod persons;
 pub mod workload;
 

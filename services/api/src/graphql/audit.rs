@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use palier_domain::Level;
-use palier_projections::persons::Persons;
+use palier_projections::Projection;
 use palier_store::{
     Direction, EventFilter, EventStore, Hash, LogHead, RecordedEvent, SharedStore, StreamFrom,
     StreamName,
@@ -237,29 +236,25 @@ pub async fn stream_events(
     Ok(connection)
 }
 
-/// Read models as they stood at past positions, rebuilt from the log and kept for reuse.
-pub struct AsOfCache {
-    entries: Mutex<VecDeque<(u64, Arc<Persons>)>>,
+/// A read model as it stood at past positions, rebuilt from the log and kept for reuse.
+pub struct AsOfCache<P> {
+    entries: Mutex<VecDeque<(u64, Arc<P>)>>,
     capacity: usize,
-    max_reachable_level: Level,
+    empty: Box<dyn Fn() -> P + Send + Sync>,
 }
 
-impl AsOfCache {
-    /// A cache of `capacity` past states.
-    pub fn new(capacity: usize, max_reachable_level: Level) -> Self {
+impl<P: Projection> AsOfCache<P> {
+    /// A cache of `capacity` past states, each folded from `empty()`.
+    pub fn new(capacity: usize, empty: impl Fn() -> P + Send + Sync + 'static) -> Self {
         AsOfCache {
             entries: Mutex::new(VecDeque::new()),
             capacity,
-            max_reachable_level,
+            empty: Box::new(empty),
         }
     }
 
-    /// The persons model after position `position` (cached, else rebuilt).
-    pub async fn persons(
-        &self,
-        store: &SharedStore,
-        position: u64,
-    ) -> Result<Arc<Persons>, ApiError> {
+    /// The model after position `position` (cached, else rebuilt).
+    pub async fn at(&self, store: &SharedStore, position: u64) -> Result<Arc<P>, ApiError> {
         if let Some(hit) = self
             .lock()
             .iter()
@@ -268,20 +263,15 @@ impl AsOfCache {
         {
             return Ok(hit);
         }
-        let (persons, _) = palier_projections::rebuild(
-            store,
-            Persons::new(self.max_reachable_level),
-            Some(position),
-        )
-        .await?;
-        let persons = Arc::new(persons);
+        let (model, _) = palier_projections::rebuild(store, (self.empty)(), Some(position)).await?;
+        let model = Arc::new(model);
         let mut entries = self.lock();
-        entries.push_front((position, Arc::clone(&persons)));
+        entries.push_front((position, Arc::clone(&model)));
         entries.truncate(self.capacity);
-        Ok(persons)
+        Ok(model)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Arc<Persons>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Arc<P>)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

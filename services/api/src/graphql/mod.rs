@@ -2,6 +2,7 @@
 //! Inputs are parsed into domain types here, at the edge, and nowhere else; every error leaves
 //! through [`crate::error::ApiError`].
 pub mod audit;
+pub mod establishment;
 pub mod explain;
 pub mod framework;
 pub mod mutation;
@@ -14,7 +15,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
+use palier_projections::establishments::Establishments;
 use palier_projections::{ProjectionError, ProjectionHandle, persons::Persons};
 use palier_store::SharedStore;
 
@@ -29,10 +31,24 @@ pub use subscription::SubscriptionRoot;
 /// Every query: integrators' and dashboards' ([`QueryRoot`]) and auditors' ([`audit::AuditQuery`]).
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(QueryRoot, audit::AuditQuery);
+pub struct Query(
+    QueryRoot,
+    establishment::EstablishmentQuery,
+    audit::AuditQuery,
+);
+
+/// Every mutation: persons' and establishments'.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct Mutation(MutationRoot, establishment::EstablishmentMutation);
+
+/// Every subscription.
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct Subscription(SubscriptionRoot, establishment::EstablishmentSubscription);
 
 /// The executable schema.
-pub type PalierSchema = Schema<Query, MutationRoot, SubscriptionRoot>;
+pub type PalierSchema = Schema<Query, Mutation, Subscription>;
 
 /// What resolvers share: the store, the read models and the command executor.
 #[derive(Clone)]
@@ -45,8 +61,14 @@ pub struct AppState {
     pub commands: PersonCommands,
     /// How long `minPosition` may wait.
     pub min_position_wait: Duration,
-    /// Past states for `asOf`.
-    pub as_of: Arc<audit::AsOfCache>,
+    /// Past states of the persons model, for `asOf`.
+    pub persons_as_of: Arc<audit::AsOfCache<Persons>>,
+    /// Establishments and their tiers.
+    pub establishments: ProjectionHandle<Establishments>,
+    /// Establishment commands.
+    pub establishment_commands: crate::commands::EstablishmentCommands,
+    /// Past states of the establishments model, for `asOf`.
+    pub establishments_as_of: Arc<audit::AsOfCache<Establishments>>,
     /// Highest reachable Pix level.
     pub max_reachable_level: palier_domain::Level,
 }
@@ -58,18 +80,26 @@ pub const MAX_COMPLEXITY: usize = 5000;
 
 /// Builds the schema around `state`.
 pub fn build_schema(state: AppState) -> PalierSchema {
-    Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
-        .data(state)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(state)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
 }
 
 /// The SDL of the schema, as committed in `schema/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), MutationRoot, SubscriptionRoot)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> Result<&'a AppState, ApiError> {

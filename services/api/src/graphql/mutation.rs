@@ -14,6 +14,7 @@ use crate::commands::CommandContext;
 use crate::error::ApiError;
 
 /// The mutation root.
+#[derive(Default)]
 pub struct MutationRoot;
 
 /// Registers a person.

@@ -68,7 +68,7 @@ impl QueryRoot {
         let id = parse_person_id("id", &id)?;
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let persons = state.as_of.persons(&state.store, position).await?;
+            let persons = state.persons_as_of.at(&state.store, position).await?;
             return Ok(persons
                 .get(&id)
                 .cloned()
@@ -94,7 +94,7 @@ impl QueryRoot {
         let state = state(ctx)?;
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let persons = state.as_of.persons(&state.store, position).await?;
+            let persons = state.persons_as_of.at(&state.store, position).await?;
             return Ok(persons
                 .by_external_ref(source.trim(), id.trim())
                 .cloned()

@@ -14,6 +14,7 @@ use super::{principal, state};
 use crate::error::ApiError;
 
 /// The subscription root.
+#[derive(Default)]
 pub struct SubscriptionRoot;
 
 const PAGE: usize = 256;

@@ -14,8 +14,12 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness.
 pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     let persons = &state.app.persons;
-    let body = json!({ "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up() } });
-    if persons.is_caught_up() {
+    let establishments = &state.app.establishments;
+    let body = json!({
+        "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up() },
+        "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up() },
+    });
+    if persons.is_caught_up() && establishments.is_caught_up() {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

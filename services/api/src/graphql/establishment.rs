@@ -1,0 +1,886 @@
+//! Establishments and their digital-maturity tiers, for DANE dashboards: registering and
+//! attesting, measures that satisfy threshold criteria, the tiers the grid's rule gives, the
+//! académie summary and a live feed of tier changes.
+//!
+//! The tier rule (also in each type's description): a component is at palier *p* when all its
+//! criteria of paliers 1..*p* are met (0 when palier 1 is not; an empty palier asks nothing
+//! more than the one below); an axis is at the lowest palier of its components; the
+//! establishment at the lowest palier of its axes.
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
+use chrono::{NaiveDate, Utc};
+use futures::Stream;
+use palier_domain::Label;
+use palier_domain::Uai;
+use palier_domain::establishment::{
+    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
+    RecordTeachersTrained, RegisterEstablishment, WithdrawCriterion,
+};
+use palier_domain::maturity::{Assessment, CriterionCode, MaturityGrid};
+use palier_projections::ProjectionError;
+use palier_projections::establishments::{
+    AcademySummary, EstablishmentView, TierChange, TierCounts,
+};
+
+use super::audit::{self, AsOf};
+use super::mutation::MutationPayload;
+use super::scalars::Position;
+use super::{at_least, principal, state, writer};
+use crate::commands::CommandContext;
+use crate::error::ApiError;
+
+const TIER_RULE: &str = "A component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is not); where the grid leaves a palier empty, that palier asks nothing more than the one below. An axis is at the lowest palier of its components; the establishment at the lowest palier of its axes.";
+
+/// Largest page of `establishments`.
+pub const MAX_PAGE: usize = 500;
+
+/// Kind of establishment.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum EstablishmentKindGql {
+    /// École.
+    Ecole,
+    /// Collège.
+    College,
+    /// Lycée.
+    Lycee,
+    /// Lycée professionnel.
+    LyceeProfessionnel,
+    /// Espace public numérique (EPN).
+    EspacePublicNumerique,
+    /// Médiathèque.
+    Mediatheque,
+    /// Other.
+    Autre,
+}
+
+impl From<EstablishmentKindGql> for EstablishmentKind {
+    fn from(k: EstablishmentKindGql) -> Self {
+        match k {
+            EstablishmentKindGql::Ecole => EstablishmentKind::Ecole,
+            EstablishmentKindGql::College => EstablishmentKind::College,
+            EstablishmentKindGql::Lycee => EstablishmentKind::Lycee,
+            EstablishmentKindGql::LyceeProfessionnel => EstablishmentKind::LyceeProfessionnel,
+            EstablishmentKindGql::EspacePublicNumerique => EstablishmentKind::EspacePublicNumerique,
+            EstablishmentKindGql::Mediatheque => EstablishmentKind::Mediatheque,
+            EstablishmentKindGql::Autre => EstablishmentKind::Autre,
+        }
+    }
+}
+
+impl From<EstablishmentKind> for EstablishmentKindGql {
+    fn from(k: EstablishmentKind) -> Self {
+        match k {
+            EstablishmentKind::Ecole => EstablishmentKindGql::Ecole,
+            EstablishmentKind::College => EstablishmentKindGql::College,
+            EstablishmentKind::Lycee => EstablishmentKindGql::Lycee,
+            EstablishmentKind::LyceeProfessionnel => EstablishmentKindGql::LyceeProfessionnel,
+            EstablishmentKind::EspacePublicNumerique => EstablishmentKindGql::EspacePublicNumerique,
+            EstablishmentKind::Mediatheque => EstablishmentKindGql::Mediatheque,
+            EstablishmentKind::Autre => EstablishmentKindGql::Autre,
+        }
+    }
+}
+
+/// A criterion of the grid.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "MaturityCriterion")]
+pub struct CriterionGql {
+    /// Stable code.
+    pub code: String,
+    /// Palier 1–3.
+    pub palier: i32,
+    /// French text, verbatim from the grid.
+    pub text: String,
+    /// Footnotes that sharpen it.
+    pub footnotes: Vec<i32>,
+    /// When set, a measure satisfies it (`BANDWIDTH`, `TEACHERS_TRAINED_AT_LEAST`,
+    /// `TEACHERS_TRAINED_SHARE_ABOVE`); such criteria are recorded, not attested.
+    pub measured_by: Option<String>,
+}
+
+fn criterion(code: &str) -> Option<CriterionGql> {
+    let c = MaturityGrid::academic().criterion(code)?;
+    Some(CriterionGql {
+        code: c.code.0.clone(),
+        palier: i32::from(c.palier),
+        text: c.text.clone(),
+        footnotes: c.footnotes.iter().map(|n| i32::from(*n)).collect(),
+        measured_by: c.measure.as_ref().map(|m| match m {
+            palier_domain::maturity::Measure::Bandwidth { .. } => "BANDWIDTH".into(),
+            palier_domain::maturity::Measure::TeachersTrainedAtLeast { .. } => {
+                "TEACHERS_TRAINED_AT_LEAST".into()
+            }
+            palier_domain::maturity::Measure::TeachersTrainedShareAbove { .. } => {
+                "TEACHERS_TRAINED_SHARE_ABOVE".into()
+            }
+        }),
+    })
+}
+
+fn criteria(codes: &[CriterionCode]) -> Vec<CriterionGql> {
+    codes.iter().filter_map(|c| criterion(c.as_str())).collect()
+}
+
+/// The grid: axes, components, criteria per palier, footnotes.
+pub struct MaturityFrameworkGql;
+
+/// A component of the grid.
+#[derive(SimpleObject)]
+#[graphql(name = "MaturityComponent")]
+pub struct FrameworkComponentGql {
+    /// Stable code.
+    pub code: String,
+    /// French title.
+    pub title: String,
+    /// Its criteria.
+    pub criteria: Vec<CriterionGql>,
+}
+
+/// An axis of the grid.
+#[derive(SimpleObject)]
+#[graphql(name = "MaturityAxis")]
+pub struct FrameworkAxisGql {
+    /// Stable code.
+    pub code: String,
+    /// French title.
+    pub title: String,
+    /// Its components.
+    pub components: Vec<FrameworkComponentGql>,
+}
+
+/// A footnote of the grid.
+#[derive(SimpleObject)]
+#[graphql(name = "MaturityFootnote")]
+pub struct FootnoteGql {
+    /// Number.
+    pub number: i32,
+    /// French text.
+    pub text: String,
+}
+
+#[Object(name = "MaturityFramework")]
+impl MaturityFrameworkGql {
+    /// Stable code.
+    async fn code(&self) -> &str {
+        &MaturityGrid::academic().code
+    }
+    /// Title.
+    async fn title(&self) -> &str {
+        &MaturityGrid::academic().title
+    }
+    /// The reference document it was transcribed from.
+    async fn source(&self) -> &str {
+        &MaturityGrid::academic().source
+    }
+    /// How tiers are computed.
+    async fn tier_rule(&self) -> &str {
+        TIER_RULE
+    }
+    /// The five axes.
+    async fn axes(&self) -> Vec<FrameworkAxisGql> {
+        MaturityGrid::academic()
+            .axes
+            .iter()
+            .map(|a| FrameworkAxisGql {
+                code: a.code.clone(),
+                title: a.title.clone(),
+                components: a
+                    .components
+                    .iter()
+                    .map(|c| FrameworkComponentGql {
+                        code: c.code.clone(),
+                        title: c.title.clone(),
+                        criteria: c
+                            .criteria
+                            .iter()
+                            .filter_map(|k| criterion(&k.code.0))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+    /// Footnotes.
+    async fn footnotes(&self) -> Vec<FootnoteGql> {
+        MaturityGrid::academic()
+            .footnotes
+            .iter()
+            .map(|f| FootnoteGql {
+                number: i32::from(f.number),
+                text: f.text.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A criterion an establishment meets, and how.
+#[derive(SimpleObject)]
+pub struct MetCriterionGql {
+    /// The criterion.
+    pub criterion: CriterionGql,
+    /// Attested evidence (text or link), or the measure that satisfies it.
+    pub evidence: String,
+    /// Who attested it (`null` for a measure).
+    pub attested_by: Option<String>,
+    /// Position of the event that met it.
+    pub position: Position,
+}
+
+/// Tier and progress of a component of an establishment.
+#[derive(SimpleObject)]
+#[graphql(name = "ComponentTier")]
+pub struct ComponentTierGql {
+    /// Component code.
+    pub code: String,
+    /// Palier reached, 0–3: all criteria of paliers 1..p met.
+    pub tier: i32,
+    /// Criteria met.
+    pub met: i32,
+    /// Criteria in the component.
+    pub total: i32,
+    /// Criteria still missing to reach the next palier.
+    pub missing_for_next_tier: Vec<CriterionGql>,
+}
+
+/// Tier and progress of an axis of an establishment.
+#[derive(SimpleObject)]
+#[graphql(name = "AxisTier")]
+pub struct AxisTierGql {
+    /// Axis code.
+    pub code: String,
+    /// Palier reached: the lowest of its components.
+    pub tier: i32,
+    /// Share of the axis's criteria met (0–1).
+    pub share_met: f64,
+    /// Criteria still missing for the axis to reach the next palier.
+    pub missing_for_next_tier: Vec<CriterionGql>,
+    /// Its components.
+    pub components: Vec<ComponentTierGql>,
+}
+
+fn share(met: usize, total: usize) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        met as f64 / total as f64
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn axes(assessment: &Assessment) -> Vec<AxisTierGql> {
+    assessment
+        .axes
+        .iter()
+        .map(|a| AxisTierGql {
+            code: a.code.clone(),
+            tier: i32::from(a.tier),
+            share_met: share(a.met, a.total),
+            missing_for_next_tier: criteria(&a.missing_for_next),
+            components: a
+                .components
+                .iter()
+                .map(|c| ComponentTierGql {
+                    code: c.code.clone(),
+                    tier: i32::from(c.tier),
+                    met: count(c.met),
+                    total: count(c.total),
+                    missing_for_next_tier: criteria(&c.missing_for_next),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// An establishment and its digital-maturity tiers. The tier rule: a component is at palier p
+/// when all its criteria of paliers 1..p are met (0 when palier 1 is not; an empty palier
+/// asks nothing more than the one below); an axis is at the lowest palier of its components;
+/// the establishment at the lowest palier of its axes.
+pub struct EstablishmentGql {
+    view: Arc<EstablishmentView>,
+    as_of: Option<u64>,
+}
+
+#[Object(name = "Establishment")]
+impl EstablishmentGql {
+    /// UAI.
+    async fn uai(&self) -> &str {
+        self.view.registration.uai.as_str()
+    }
+    /// Name.
+    async fn name(&self) -> &str {
+        self.view.registration.name.as_str()
+    }
+    /// Kind.
+    async fn kind(&self) -> EstablishmentKindGql {
+        self.view.registration.kind.into()
+    }
+    /// Académie.
+    async fn academy(&self) -> &str {
+        self.view.registration.academy.as_str()
+    }
+    /// District.
+    async fn district(&self) -> &str {
+        self.view.registration.district.as_str()
+    }
+    /// Palier reached, 0–3: the lowest of its axes.
+    async fn tier(&self) -> i32 {
+        i32::from(self.view.assessment.tier)
+    }
+    /// Share of the grid's criteria met (0–1): progress inside a palier.
+    async fn share_met(&self) -> f64 {
+        self.view.assessment.share_met()
+    }
+    /// The five axes with their components.
+    async fn axes(&self) -> Vec<AxisTierGql> {
+        axes(&self.view.assessment)
+    }
+    /// The criteria met, with their evidence.
+    async fn criteria_met(&self) -> Vec<MetCriterionGql> {
+        self.view
+            .met()
+            .into_iter()
+            .filter_map(|m| {
+                Some(MetCriterionGql {
+                    criterion: criterion(m.criterion.as_str())?,
+                    evidence: m.evidence,
+                    attested_by: m.attested_by,
+                    position: Position(m.position),
+                })
+            })
+            .collect()
+    }
+    /// What is still missing for the establishment to reach the next palier: what an advisor
+    /// discusses with the school.
+    async fn missing_for_next_tier(&self) -> Vec<CriterionGql> {
+        criteria(&self.view.assessment.missing_for_next)
+    }
+    /// Last bandwidth measured, in Mb/s.
+    async fn bandwidth_mbps(&self) -> Option<f64> {
+        self.view.state.measures().bandwidth_mbps
+    }
+    /// Position of the registration.
+    async fn registered_position(&self) -> Position {
+        Position(self.view.registered_position)
+    }
+    /// Position of its last event.
+    async fn last_changed_position(&self) -> Position {
+        Position(self.view.last_changed_position)
+    }
+    /// The position this answer stands at, when asked `asOf` a past point.
+    async fn as_of_position(&self) -> Option<Position> {
+        self.as_of.map(Position)
+    }
+}
+
+/// How many establishments stand at one tier.
+#[derive(SimpleObject)]
+pub struct TierCount {
+    /// Tier 0–3.
+    pub tier: i32,
+    /// Establishments.
+    pub count: i32,
+}
+
+fn tier_counts(counts: &TierCounts) -> Vec<TierCount> {
+    counts
+        .0
+        .iter()
+        .enumerate()
+        .map(|(tier, n)| TierCount {
+            tier: count(tier),
+            count: i32::try_from(*n).unwrap_or(i32::MAX),
+        })
+        .collect()
+}
+
+/// Tier counts of one axis.
+#[derive(SimpleObject)]
+pub struct AxisTierCounts {
+    /// Axis code.
+    pub code: String,
+    /// Establishments at each tier of that axis.
+    pub tiers: Vec<TierCount>,
+}
+
+/// An académie at a glance.
+#[derive(SimpleObject)]
+#[graphql(name = "AcademySummary")]
+pub struct AcademySummaryGql {
+    /// The académie.
+    pub academy: String,
+    /// Establishments registered.
+    pub establishments: i32,
+    /// Establishments at each overall tier.
+    pub tiers: Vec<TierCount>,
+    /// Per axis.
+    pub axes: Vec<AxisTierCounts>,
+    /// The position this answer stands at, when asked `asOf` a past point.
+    pub as_of_position: Option<Position>,
+}
+
+fn summary(academy: String, s: &AcademySummary, as_of: Option<u64>) -> AcademySummaryGql {
+    AcademySummaryGql {
+        academy,
+        establishments: i32::try_from(s.establishments).unwrap_or(i32::MAX),
+        tiers: tier_counts(&s.overall),
+        axes: MaturityGrid::academic()
+            .axes
+            .iter()
+            .map(|a| AxisTierCounts {
+                code: a.code.clone(),
+                tiers: tier_counts(&s.per_axis.get(&a.code).cloned().unwrap_or_default()),
+            })
+            .collect(),
+        as_of_position: as_of.map(Position),
+    }
+}
+
+fn parse_uai(field: &str, uai: &str) -> Result<Uai, ApiError> {
+    Uai::parse(uai).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+fn label(field: &'static str, value: &str) -> Result<Label, ApiError> {
+    Label::parse(field, value).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+/// Queries about establishments.
+#[derive(Default)]
+pub struct EstablishmentQuery;
+
+#[Object]
+impl EstablishmentQuery {
+    /// The maturity grid.
+    async fn maturity_framework(&self) -> MaturityFrameworkGql {
+        MaturityFrameworkGql
+    }
+
+    /// One establishment; `null` if unknown. With `asOf`, as it stood then.
+    async fn establishment(
+        &self,
+        ctx: &Context<'_>,
+        uai: String,
+        min_position: Option<Position>,
+        as_of: Option<AsOf>,
+    ) -> async_graphql::Result<Option<EstablishmentGql>> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        let uai = parse_uai("uai", &uai)?;
+        if let Some(as_of) = as_of {
+            let position = audit::resolve(&state.store, as_of).await?;
+            let model = state
+                .establishments_as_of
+                .at(&state.store, position)
+                .await?;
+            return Ok(model.get(&uai).cloned().map(|v| EstablishmentGql {
+                view: Arc::new(v),
+                as_of: Some(position),
+            }));
+        }
+        at_least(state, min_position).await?;
+        Ok(state
+            .establishments
+            .read(|e| e.get(&uai).cloned())
+            .map(|v| EstablishmentGql {
+                view: Arc::new(v),
+                as_of: None,
+            }))
+    }
+
+    /// Establishments by UAI, optionally of one académie, district or overall tier.
+    #[allow(clippy::too_many_arguments)]
+    async fn establishments(
+        &self,
+        ctx: &Context<'_>,
+        academy: Option<String>,
+        district: Option<String>,
+        tier: Option<i32>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Connection<String, EstablishmentGql>> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        let first = usize::try_from(first)
+            .ok()
+            .filter(|f| (1..=MAX_PAGE).contains(f))
+            .ok_or_else(|| {
+                ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}"))
+            })?;
+        let tier = tier
+            .map(|t| {
+                u8::try_from(t)
+                    .ok()
+                    .filter(|t| *t <= 3)
+                    .ok_or_else(|| ApiError::bad_input("tier", "must be between 0 and 3"))
+            })
+            .transpose()?;
+        let after = after.map(|a| parse_uai("after", &a)).transpose()?;
+        at_least(state, min_position).await?;
+        let (items, has_next) = state.establishments.read(|e| {
+            let page = e.page(
+                academy.as_deref(),
+                district.as_deref(),
+                tier,
+                after.as_ref(),
+                first,
+            );
+            (
+                page.items.into_iter().cloned().collect::<Vec<_>>(),
+                page.has_next,
+            )
+        });
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(items.into_iter().map(|v| {
+            Edge::new(
+                v.registration.uai.as_str().to_owned(),
+                EstablishmentGql {
+                    view: Arc::new(v),
+                    as_of: None,
+                },
+            )
+        }));
+        Ok(connection)
+    }
+
+    /// How many establishments of an académie stand at each tier, overall and per axis.
+    async fn academy_summary(
+        &self,
+        ctx: &Context<'_>,
+        academy: String,
+        min_position: Option<Position>,
+        as_of: Option<AsOf>,
+    ) -> async_graphql::Result<AcademySummaryGql> {
+        principal(ctx)?;
+        let state = state(ctx)?;
+        if let Some(as_of) = as_of {
+            let position = audit::resolve(&state.store, as_of).await?;
+            let model = state
+                .establishments_as_of
+                .at(&state.store, position)
+                .await?;
+            return Ok(summary(
+                academy.clone(),
+                &model.summary(&academy),
+                Some(position),
+            ));
+        }
+        at_least(state, min_position).await?;
+        let s = state.establishments.read(|e| e.summary(&academy));
+        Ok(summary(academy, &s, None))
+    }
+}
+
+/// Registers an establishment.
+#[derive(InputObject)]
+pub struct RegisterEstablishmentInput {
+    /// UAI: 7 digits and a check letter.
+    pub uai: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: EstablishmentKindGql,
+    /// Académie.
+    pub academy: String,
+    /// District (bassin).
+    pub district: String,
+}
+
+/// What `registerEstablishment` returns.
+#[derive(SimpleObject)]
+pub struct RegisterEstablishmentPayload {
+    /// Position of the registration.
+    pub position: Position,
+    /// False when the UAI was already registered (nothing was written).
+    pub created: bool,
+}
+
+/// Attests a criterion.
+#[derive(InputObject)]
+pub struct AttestCriterionInput {
+    /// UAI.
+    pub uai: String,
+    /// Criterion code (see `maturityFramework`).
+    pub criterion: String,
+    /// Evidence: a text or a link.
+    pub evidence: String,
+    /// Who attests (default: the caller).
+    pub attested_by: Option<String>,
+    /// From when it holds (default: today).
+    pub effective_on: Option<NaiveDate>,
+}
+
+/// Withdraws an attestation.
+#[derive(InputObject)]
+pub struct WithdrawCriterionInput {
+    /// UAI.
+    pub uai: String,
+    /// Criterion code.
+    pub criterion: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Records a bandwidth measure.
+#[derive(InputObject)]
+pub struct RecordBandwidthInput {
+    /// UAI.
+    pub uai: String,
+    /// Mb/s (≥ 0).
+    pub mbps: f64,
+    /// When measured (default: today).
+    pub measured_on: Option<NaiveDate>,
+}
+
+/// Records teachers trained in a subject group.
+#[derive(InputObject)]
+pub struct RecordTeachersTrainedInput {
+    /// UAI.
+    pub uai: String,
+    /// Subject group ("pôle disciplinaire").
+    pub subject_group: String,
+    /// Teachers trained.
+    pub trained: i32,
+    /// Teachers in the group.
+    pub total: i32,
+}
+
+fn context(ctx: &Context<'_>) -> Result<CommandContext, ApiError> {
+    let principal = writer(ctx)?;
+    Ok(CommandContext {
+        actor: principal.subject.clone(),
+        correlation_id: Some(uuid::Uuid::now_v7()),
+        occurred_at: None,
+    })
+}
+
+async fn execute(
+    ctx: &Context<'_>,
+    uai: &str,
+    command: EstablishmentCommand,
+    command_ctx: CommandContext,
+) -> async_graphql::Result<MutationPayload> {
+    let uai = parse_uai("input.uai", uai)?;
+    let position = state(ctx)?
+        .establishment_commands
+        .execute(&uai, command, &command_ctx)
+        .await?;
+    Ok(MutationPayload {
+        position: Position(position),
+    })
+}
+
+fn count_input(field: &str, value: i32) -> Result<u32, ApiError> {
+    u32::try_from(value).map_err(|_| ApiError::bad_input(field, format!("{value} is negative")))
+}
+
+/// Mutations about establishments.
+#[derive(Default)]
+pub struct EstablishmentMutation;
+
+#[Object]
+impl EstablishmentMutation {
+    /// Registers an establishment (idempotent on the UAI).
+    async fn register_establishment(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterEstablishmentInput,
+    ) -> async_graphql::Result<RegisterEstablishmentPayload> {
+        let command_ctx = context(ctx)?;
+        let command = RegisterEstablishment {
+            uai: parse_uai("input.uai", &input.uai)?,
+            name: label("input.name", &input.name)?,
+            kind: input.kind.into(),
+            academy: label("input.academy", &input.academy)?,
+            district: label("input.district", &input.district)?,
+        };
+        let (position, created) = state(ctx)?
+            .establishment_commands
+            .register(command, &command_ctx)
+            .await?;
+        Ok(RegisterEstablishmentPayload {
+            position: Position(position),
+            created,
+        })
+    }
+
+    /// Attests that a criterion of the grid is met, with evidence.
+    async fn attest_criterion(
+        &self,
+        ctx: &Context<'_>,
+        input: AttestCriterionInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let attested_by = input
+            .attested_by
+            .clone()
+            .unwrap_or_else(|| command_ctx.actor.clone());
+        let command = EstablishmentCommand::Attest(AttestCriterion {
+            criterion: CriterionCode::parse(&input.criterion)
+                .map_err(|e| ApiError::from_parse("input.criterion", &e))?,
+            evidence: Evidence::parse(&input.evidence)
+                .map_err(|e| ApiError::from_parse("input.evidence", &e))?,
+            attested_by: label("input.attestedBy", &attested_by)?,
+            effective_on: input
+                .effective_on
+                .unwrap_or_else(|| Utc::now().date_naive()),
+        });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// Withdraws an attestation.
+    async fn withdraw_criterion(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawCriterionInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let command = EstablishmentCommand::Withdraw(WithdrawCriterion {
+            criterion: CriterionCode::parse(&input.criterion)
+                .map_err(|e| ApiError::from_parse("input.criterion", &e))?,
+            reason: Evidence::parse(&input.reason)
+                .map_err(|e| ApiError::from_parse("input.reason", &e))?,
+        });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// Records a measured bandwidth; it satisfies (or no longer satisfies) the grid's
+    /// bandwidth criteria (<20, 20–50, >50 Mb/s).
+    async fn record_bandwidth(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordBandwidthInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let command = EstablishmentCommand::RecordBandwidth(RecordBandwidth {
+            mbps: Mbps::new(input.mbps).map_err(|e| ApiError::from_parse("input.mbps", &e))?,
+            measured_on: input.measured_on.unwrap_or_else(|| Utc::now().date_naive()),
+        });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// Records how many teachers of a subject group were trained; it satisfies the grid's
+    /// training criteria (at least one per subject group; more than half in every group).
+    async fn record_teachers_trained(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordTeachersTrainedInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let command = EstablishmentCommand::RecordTeachersTrained(RecordTeachersTrained {
+            subject_group: label("input.subjectGroup", &input.subject_group)?,
+            trained: count_input("input.trained", input.trained)?,
+            total: count_input("input.total", input.total)?,
+        });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+}
+
+/// A change of an establishment's tiers.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "TierChange")]
+pub struct TierChangeGql {
+    /// Position of the event that caused it.
+    pub position: Position,
+    /// When it was recorded.
+    pub recorded_at: chrono::DateTime<Utc>,
+    /// The establishment.
+    pub uai: String,
+    /// Its académie.
+    pub academy: String,
+    /// Overall tier before.
+    pub previous_tier: i32,
+    /// Overall tier after.
+    pub tier: i32,
+    /// Axes whose tier changed.
+    pub axes: Vec<AxisTierChange>,
+}
+
+/// One axis's change.
+#[derive(SimpleObject, Clone)]
+pub struct AxisTierChange {
+    /// Axis code.
+    pub code: String,
+    /// Tier before.
+    pub previous_tier: i32,
+    /// Tier after.
+    pub tier: i32,
+}
+
+impl TierChangeGql {
+    fn of(c: &TierChange) -> Self {
+        TierChangeGql {
+            position: Position(c.position),
+            recorded_at: c.recorded_at,
+            uai: c.uai.as_str().to_owned(),
+            academy: c.academy.clone(),
+            previous_tier: i32::from(c.from),
+            tier: i32::from(c.to),
+            axes: c
+                .axes
+                .iter()
+                .map(|(code, from, to)| AxisTierChange {
+                    code: code.clone(),
+                    previous_tier: i32::from(*from),
+                    tier: i32::from(*to),
+                })
+                .collect(),
+        }
+    }
+}
+
+const PAGE: usize = 256;
+const IDLE_WAIT: Duration = Duration::from_secs(300);
+
+/// Subscriptions about establishments.
+#[derive(Default)]
+pub struct EstablishmentSubscription;
+
+#[Subscription]
+impl EstablishmentSubscription {
+    /// Every change of an establishment's tiers (overall or per axis), in position order:
+    /// first those after `after` (default: from now on), then live. A reconnecting dashboard
+    /// passes the last `position` it received and misses nothing.
+    async fn establishment_tier_changed(
+        &self,
+        ctx: &Context<'_>,
+        academy: Option<String>,
+        after: Option<Position>,
+    ) -> async_graphql::Result<impl Stream<Item = TierChangeGql>> {
+        principal(ctx)?;
+        let model = state(ctx)?.establishments.clone();
+        let start = after.map_or_else(|| model.position(), |p| p.0);
+        Ok(futures::stream::unfold(
+            (model, academy, start, VecDeque::<TierChangeGql>::new()),
+            |(model, academy, mut last, mut ready)| async move {
+                loop {
+                    if let Some(next) = ready.pop_front() {
+                        return Some((next, (model, academy, last, ready)));
+                    }
+                    let seen = model.position();
+                    // One tier change per event at most, so pages never split an event.
+                    let changes =
+                        model.read(|e| e.tier_changes_after(last, academy.as_deref(), PAGE));
+                    if let Some(newest) = changes.last() {
+                        last = newest.position;
+                        ready.extend(changes.iter().map(TierChangeGql::of));
+                        continue;
+                    }
+                    loop {
+                        match model.wait_for(seen + 1, IDLE_WAIT).await {
+                            Ok(()) => break,
+                            Err(ProjectionError::Timeout { .. }) => continue,
+                            Err(_) => return None,
+                        }
+                    }
+                }
+            },
+        ))
+    }
+}

@@ -1,0 +1,103 @@
+//! The aggregate contract shared by persons and establishments (the cqrs-es shape): commands
+//! are decided by `handle` against the state folded with `apply`; events carry a stable type
+//! name and schema version and are read back with `decode`. The application layer loads a
+//! stream, folds it, handles a command and appends the events with the revision it saw —
+//! once, generically, for every aggregate.
+use crate::establishment::{
+    Establishment, EstablishmentCommand, EstablishmentError, EstablishmentEvent,
+};
+use crate::person::{DecodeError, Person, PersonCommand, PersonError, PersonEvent};
+
+/// An event-sourced aggregate.
+pub trait Aggregate: Default + Send + Sync {
+    /// What it is asked to do.
+    type Command: Clone + Send + Sync;
+    /// What it records.
+    type Event: Send + Sync;
+    /// Which rule a command broke.
+    type Error: Send + Sync;
+
+    /// Decides a command (the rules live here).
+    ///
+    /// # Errors
+    /// The rule the command breaks.
+    fn handle(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+    /// Folds an event (no rules here).
+    fn apply(&mut self, event: &Self::Event);
+    /// Reads an event back from the store.
+    ///
+    /// # Errors
+    /// Unknown type, unsupported version or invalid payload.
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<Self::Event, DecodeError>;
+    /// The event's stable type name.
+    fn event_type(event: &Self::Event) -> &'static str;
+    /// The event's schema version.
+    fn schema_version(event: &Self::Event) -> u32;
+    /// The event's JSON payload.
+    fn to_json(event: &Self::Event) -> serde_json::Value;
+}
+
+impl Aggregate for Person {
+    type Command = PersonCommand;
+    type Event = PersonEvent;
+    type Error = PersonError;
+
+    fn handle(&self, command: PersonCommand) -> Result<Vec<PersonEvent>, PersonError> {
+        Person::handle(self, command)
+    }
+    fn apply(&mut self, event: &PersonEvent) {
+        Person::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<PersonEvent, DecodeError> {
+        PersonEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &PersonEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &PersonEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &PersonEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Establishment {
+    type Command = EstablishmentCommand;
+    type Event = EstablishmentEvent;
+    type Error = EstablishmentError;
+
+    fn handle(
+        &self,
+        command: EstablishmentCommand,
+    ) -> Result<Vec<EstablishmentEvent>, EstablishmentError> {
+        Establishment::handle(self, command)
+    }
+    fn apply(&mut self, event: &EstablishmentEvent) {
+        Establishment::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<EstablishmentEvent, DecodeError> {
+        EstablishmentEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &EstablishmentEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &EstablishmentEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &EstablishmentEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}

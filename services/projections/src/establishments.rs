@@ -1,0 +1,367 @@
+//! The establishments read model: per establishment, the criteria met (attested or measured,
+//! with their evidence and the event that met them) and the tiers the grid's rule gives; per
+//! académie, how many establishments stand at each tier (overall and per axis), kept up to
+//! date incrementally; and the feed of tier changes that dashboards subscribe to.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use palier_domain::Uai;
+use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
+use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid};
+use palier_store::RecordedEvent;
+
+use crate::Projection;
+
+const STREAM_PREFIX: &str = "establishment-";
+
+/// How a criterion came to be met.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetCriterion {
+    /// The criterion.
+    pub criterion: CriterionCode,
+    /// The evidence: attested text or link, or the measure that satisfies it.
+    pub evidence: String,
+    /// Who attested it (`None` for a measure).
+    pub attested_by: Option<String>,
+    /// Position of the event that met it.
+    pub position: u64,
+}
+
+/// One establishment.
+#[derive(Debug, Clone)]
+pub struct EstablishmentView {
+    /// Registration (UAI, name, kind, académie, district).
+    pub registration: EstablishmentRegistration,
+    /// The folded aggregate state (attestations and measures).
+    pub state: Establishment,
+    /// The tier rule applied to what is met.
+    pub assessment: Assessment,
+    /// Position of the event that made each criterion hold (attestation or measure).
+    pub met_at: BTreeMap<CriterionCode, u64>,
+    /// Position of the registration.
+    pub registered_position: u64,
+    /// Position of its last event.
+    pub last_changed_position: u64,
+}
+
+impl EstablishmentView {
+    /// The criteria met, with their evidence.
+    pub fn met(&self) -> Vec<MetCriterion> {
+        let grid = MaturityGrid::academic();
+        self.state
+            .met_criteria(grid)
+            .into_iter()
+            .map(|criterion| {
+                let position = self.met_at.get(&criterion).copied().unwrap_or(0);
+                match self.state.attested().get(&criterion) {
+                    Some(a) => MetCriterion {
+                        criterion,
+                        evidence: a.evidence.as_str().to_owned(),
+                        attested_by: Some(a.attested_by.as_str().to_owned()),
+                        position,
+                    },
+                    None => MetCriterion {
+                        evidence: measure_evidence(&self.state, &criterion),
+                        criterion,
+                        attested_by: None,
+                        position,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+fn measure_evidence(state: &Establishment, criterion: &CriterionCode) -> String {
+    let measures = state.measures();
+    if criterion
+        .as_str()
+        .starts_with("INFRASTRUCTURE.ACCES_INTERNET")
+    {
+        return format!(
+            "bandwidth measured at {} Mb/s",
+            measures.bandwidth_mbps.unwrap_or(0.0)
+        );
+    }
+    let groups: Vec<String> = measures
+        .teachers_trained
+        .iter()
+        .map(|(g, (t, n))| format!("{g}: {t}/{n}"))
+        .collect();
+    format!("teachers trained per subject group: {}", groups.join(", "))
+}
+
+/// A change of an establishment's tiers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierChange {
+    /// Position of the event that caused it.
+    pub position: u64,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The establishment.
+    pub uai: Uai,
+    /// Its académie.
+    pub academy: String,
+    /// Overall tier before (0–3).
+    pub from: u8,
+    /// Overall tier after.
+    pub to: u8,
+    /// Axes whose tier changed: (axis code, from, to).
+    pub axes: Vec<(String, u8, u8)>,
+}
+
+/// How many establishments stand at each tier (index 0–3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TierCounts(pub [u32; MAX_PALIER as usize + 1]);
+
+/// An académie's summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcademySummary {
+    /// Establishments registered.
+    pub establishments: u32,
+    /// At each overall tier.
+    pub overall: TierCounts,
+    /// At each tier, per axis code.
+    pub per_axis: BTreeMap<String, TierCounts>,
+}
+
+impl AcademySummary {
+    fn add(&mut self, assessment: &Assessment, sign: i64) {
+        let bump = |count: &mut u32| {
+            *count = u32::try_from(i64::from(*count) + sign).unwrap_or(0);
+        };
+        bump(&mut self.establishments);
+        bump(&mut self.overall.0[usize::from(assessment.tier)]);
+        for axis in &assessment.axes {
+            bump(
+                &mut self.per_axis.entry(axis.code.clone()).or_default().0[usize::from(axis.tier)],
+            );
+        }
+    }
+}
+
+/// A page of establishments.
+#[derive(Debug)]
+pub struct Page<'a> {
+    /// The establishments, by UAI.
+    pub items: Vec<&'a EstablishmentView>,
+    /// Whether more follow.
+    pub has_next: bool,
+}
+
+/// The establishments read model.
+#[derive(Debug, Default)]
+pub struct Establishments {
+    by_uai: HashMap<Uai, EstablishmentView>,
+    by_academy: HashMap<String, BTreeSet<Uai>>,
+    all: BTreeSet<Uai>,
+    summaries: HashMap<String, AcademySummary>,
+    changes: Vec<TierChange>,
+    changes_by_academy: HashMap<String, Vec<usize>>,
+    skipped: u64,
+    warned: HashSet<(String, u32)>,
+}
+
+impl Establishments {
+    /// An establishment by UAI.
+    pub fn get(&self, uai: &Uai) -> Option<&EstablishmentView> {
+        self.by_uai.get(uai)
+    }
+
+    /// How many are registered.
+    pub fn count(&self) -> usize {
+        self.by_uai.len()
+    }
+
+    /// Events that could not be decoded.
+    pub fn skipped_events(&self) -> u64 {
+        self.skipped
+    }
+
+    /// An académie's summary (empty when it has no establishment).
+    pub fn summary(&self, academy: &str) -> AcademySummary {
+        self.summaries.get(academy).cloned().unwrap_or_default()
+    }
+
+    /// The académies known.
+    pub fn academies(&self) -> Vec<&str> {
+        let mut list: Vec<&str> = self.summaries.keys().map(String::as_str).collect();
+        list.sort_unstable();
+        list
+    }
+
+    /// Establishments by UAI, optionally of one académie, one district and one overall tier,
+    /// strictly after the `after` UAI; at most `first`.
+    pub fn page(
+        &self,
+        academy: Option<&str>,
+        district: Option<&str>,
+        tier: Option<u8>,
+        after: Option<&Uai>,
+        first: usize,
+    ) -> Page<'_> {
+        let empty = BTreeSet::new();
+        let index = match academy {
+            Some(a) => self.by_academy.get(a).unwrap_or(&empty),
+            None => &self.all,
+        };
+        let range = match after {
+            Some(uai) => {
+                index.range::<Uai, _>((std::ops::Bound::Excluded(uai), std::ops::Bound::Unbounded))
+            }
+            None => index.range::<Uai, _>(..),
+        };
+        let mut matching = range.filter_map(|uai| self.by_uai.get(uai)).filter(|v| {
+            district.is_none_or(|d| v.registration.district.as_str() == d)
+                && tier.is_none_or(|t| v.assessment.tier == t)
+        });
+        let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
+        Page {
+            items,
+            has_next: matching.next().is_some(),
+        }
+    }
+
+    /// Tier changes after position `after`, optionally of one académie, oldest first.
+    pub fn tier_changes_after(
+        &self,
+        after: u64,
+        academy: Option<&str>,
+        limit: usize,
+    ) -> Vec<TierChange> {
+        match academy {
+            None => {
+                let start = self.changes.partition_point(|c| c.position <= after);
+                self.changes[start..].iter().take(limit).cloned().collect()
+            }
+            Some(a) => {
+                let Some(indexes) = self.changes_by_academy.get(a) else {
+                    return Vec::new();
+                };
+                let start = indexes.partition_point(|&i| self.changes[i].position <= after);
+                indexes[start..]
+                    .iter()
+                    .take(limit)
+                    .map(|&i| self.changes[i].clone())
+                    .collect()
+            }
+        }
+    }
+
+    fn skip(&mut self, event: &RecordedEvent, reason: &dyn std::fmt::Display) {
+        self.skipped += 1;
+        if self
+            .warned
+            .insert((event.event_type.clone(), event.schema_version))
+        {
+            tracing::warn!(position = event.position, event_type = %event.event_type, %reason,
+                "establishments projection skips an event it cannot read (further ones are counted)");
+        }
+    }
+}
+
+impl Projection for Establishments {
+    const NAME: &'static str = "establishments";
+
+    fn apply(&mut self, event: &RecordedEvent) {
+        if !event.stream.starts_with(STREAM_PREFIX) {
+            return;
+        }
+        let decoded = match EstablishmentEvent::decode(
+            &event.event_type,
+            event.schema_version,
+            &event.data,
+        ) {
+            Ok(decoded) => decoded,
+            Err(e) => return self.skip(event, &e),
+        };
+        let uai = match Uai::from_stream_name(&event.stream) {
+            Ok(uai) => uai,
+            Err(e) => return self.skip(event, &e),
+        };
+        let grid = MaturityGrid::academic();
+        if let EstablishmentEvent::Registered(_) = &decoded {
+            if self.by_uai.contains_key(&uai) {
+                return self.skip(event, &"establishment registered twice");
+            }
+            let mut state = Establishment::default();
+            state.apply(&decoded);
+            let Some(registration) = state.registration().cloned() else {
+                return;
+            };
+            let assessment = grid.assess(&state.met_criteria(grid));
+            let academy = registration.academy.as_str().to_owned();
+            self.summaries
+                .entry(academy.clone())
+                .or_default()
+                .add(&assessment, 1);
+            self.by_academy
+                .entry(academy)
+                .or_default()
+                .insert(uai.clone());
+            self.all.insert(uai.clone());
+            self.by_uai.insert(
+                uai,
+                EstablishmentView {
+                    registration,
+                    state,
+                    assessment,
+                    met_at: BTreeMap::new(),
+                    registered_position: event.position,
+                    last_changed_position: event.position,
+                },
+            );
+            return;
+        }
+        let Some(view) = self.by_uai.get_mut(&uai) else {
+            return self.skip(
+                event,
+                &"event for an establishment that was never registered",
+            );
+        };
+        let before_met = view.state.met_criteria(grid);
+        view.state.apply(&decoded);
+        let after_met = view.state.met_criteria(grid);
+        view.last_changed_position = event.position;
+        for newly in after_met.difference(&before_met) {
+            view.met_at.insert(newly.clone(), event.position);
+        }
+        for gone in before_met.difference(&after_met) {
+            view.met_at.remove(gone);
+        }
+        if before_met == after_met {
+            return;
+        }
+        let assessment = grid.assess(&after_met);
+        let academy = view.registration.academy.as_str().to_owned();
+        let axes: Vec<(String, u8, u8)> = view
+            .assessment
+            .axes
+            .iter()
+            .zip(&assessment.axes)
+            .filter(|(old, new)| old.tier != new.tier)
+            .map(|(old, new)| (new.code.clone(), old.tier, new.tier))
+            .collect();
+        let change =
+            (assessment.tier != view.assessment.tier || !axes.is_empty()).then(|| TierChange {
+                position: event.position,
+                recorded_at: event.recorded_at,
+                uai: uai.clone(),
+                academy: academy.clone(),
+                from: view.assessment.tier,
+                to: assessment.tier,
+                axes,
+            });
+        let summary = self.summaries.entry(academy.clone()).or_default();
+        summary.add(&view.assessment, -1);
+        summary.add(&assessment, 1);
+        view.assessment = assessment;
+        if let Some(change) = change {
+            self.changes_by_academy
+                .entry(academy)
+                .or_default()
+                .push(self.changes.len());
+            self.changes.push(change);
+        }
+    }
+}
