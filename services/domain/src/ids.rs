@@ -165,6 +165,23 @@ impl Uai {
         }
     }
 
+    /// The UAI of the 7-digit number `number`, with its check letter computed (for
+    /// generated test and benchmark data).
+    ///
+    /// # Errors
+    /// [`ParseError::OutOfRange`] when `number` has more than 7 digits.
+    pub fn from_number(number: u32) -> Result<Self, ParseError> {
+        if number > 9_999_999 {
+            return Err(ParseError::OutOfRange {
+                field: "uai",
+                value: number.to_string(),
+                expected: "at most 7 digits",
+            });
+        }
+        let letter = char::from(UAI_CHECK_LETTERS[(number % 23) as usize]);
+        Self::parse(&format!("{number:07}{letter}"))
+    }
+
     /// Reads the UAI back from a stream name `establishment-<UAI>`.
     ///
     /// # Errors

@@ -77,3 +77,79 @@ pub async fn knowledge_elements<S: EventStore + ?Sized>(
     }
     Ok(ids)
 }
+
+/// Appends `count` establishments spread over `academies` académies (named "Académie 0", …),
+/// each with `events_each` events: its registration, one bandwidth measure, and attestations
+/// of distinct attestable criteria (a different window of the grid for each establishment, so
+/// tiers vary). Returns the UAIs.
+pub async fn establishments<S: EventStore + ?Sized>(
+    store: &S,
+    count: u32,
+    events_each: u32,
+    academies: u32,
+) -> Result<Vec<palier_domain::Uai>, StoreError> {
+    use palier_domain::Label;
+    use palier_domain::establishment::{
+        AttestCriterion, Establishment, EstablishmentCommand, EstablishmentEvent,
+        EstablishmentKind, Evidence, Mbps, RecordBandwidth, RegisterEstablishment,
+    };
+    use palier_domain::maturity::{CriterionCode, MaturityGrid};
+
+    let attestable: Vec<CriterionCode> = MaturityGrid::academic()
+        .criteria()
+        .filter(|c| c.measure.is_none())
+        .map(|c| CriterionCode::parse(&c.code.0))
+        .collect::<Result<_, _>>()
+        .map_err(invalid)?;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).ok_or_else(|| invalid("date"))?;
+    let label = |field: &'static str, text: &str| Label::parse(field, text).map_err(invalid);
+    let mut uais = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let uai = palier_domain::Uai::from_number(1_000_000 + i).map_err(invalid)?;
+        let mut commands = vec![
+            EstablishmentCommand::Register(RegisterEstablishment {
+                uai: uai.clone(),
+                name: label("name", &format!("Établissement {i}"))?,
+                kind: EstablishmentKind::College,
+                academy: label("academy", &format!("Académie {}", i % academies.max(1)))?,
+                district: label("district", &format!("District {}", i % 97))?,
+            }),
+            EstablishmentCommand::RecordBandwidth(RecordBandwidth {
+                mbps: Mbps::new(f64::from(i % 80)).map_err(invalid)?,
+                measured_on: day,
+            }),
+        ];
+        let start = (i as usize * 7) % attestable.len();
+        for k in 0..events_each.saturating_sub(2) as usize {
+            commands.push(EstablishmentCommand::Attest(AttestCriterion {
+                criterion: attestable[(start + k) % attestable.len()].clone(),
+                evidence: Evidence::parse("compte rendu du conseil pédagogique")
+                    .map_err(invalid)?,
+                attested_by: label("attestedBy", "référent numérique")?,
+                effective_on: day,
+            }));
+        }
+        let mut state = Establishment::default();
+        let mut events: Vec<EstablishmentEvent> = Vec::new();
+        for command in commands {
+            let decided = state.handle(command).map_err(invalid)?;
+            for event in &decided {
+                state.apply(event);
+            }
+            events.extend(decided);
+        }
+        let data = events
+            .iter()
+            .map(|e| {
+                Ok(EventData::json(e.event_type(), &e.to_json())?
+                    .with_schema_version(e.schema_version()))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let stream = StreamName::parse(uai.stream_name())?;
+        store
+            .append_to_stream(&stream, ExpectedRevision::NoStream, data)
+            .await?;
+        uais.push(uai);
+    }
+    Ok(uais)
+}
