@@ -21,9 +21,21 @@ pub const MAX_PALIER: u8 = 3;
 
 /// A criterion's stable code, e.g. `PILOTAGE.COMMISSION_NUMERIQUE.P1.1`; only codes of the
 /// grid can be built.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct CriterionCode(String);
+///
+/// It refers to the code's text inside the static grid and carries the criterion's rank in
+/// it: copying one costs nothing and the tier rule tests membership with a bit mask rather than
+/// by hashing text. Codes order and compare by their text (the rank follows from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CriterionCode {
+    code: &'static str,
+    rank: u8,
+}
+
+impl Serialize for CriterionCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code)
+    }
+}
 
 impl CriterionCode {
     /// A code of the academic grid.
@@ -32,8 +44,8 @@ impl CriterionCode {
     /// [`ParseError::Malformed`] naming the field `criterion` for any other text.
     pub fn parse(code: &str) -> Result<Self, ParseError> {
         let code = code.trim();
-        if MaturityGrid::academic().criterion(code).is_some() {
-            Ok(CriterionCode(code.to_owned()))
+        if let Some(criterion) = MaturityGrid::academic().criterion(code) {
+            Ok(criterion.to_code())
         } else {
             Err(ParseError::Malformed {
                 field: "criterion",
@@ -44,14 +56,18 @@ impl CriterionCode {
     }
 
     /// The code as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        self.code
+    }
+
+    fn bit(&self) -> u128 {
+        1u128 << self.rank
     }
 }
 
 impl fmt::Display for CriterionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.code)
     }
 }
 
@@ -148,6 +164,23 @@ pub struct Criterion {
     /// When set, the criterion is met by measures, not attested.
     #[serde(default)]
     pub measure: Option<Measure>,
+    /// Rank in grid order, set when the grid is indexed.
+    #[serde(skip)]
+    rank: u8,
+}
+
+impl Criterion {
+    /// Its code (criteria of a `'static` grid are the only source of codes).
+    pub fn to_code(&'static self) -> CriterionCode {
+        CriterionCode {
+            code: self.code.0.as_str(),
+            rank: self.rank,
+        }
+    }
+
+    fn bit(&self) -> u128 {
+        1u128 << self.rank
+    }
 }
 
 /// A criterion code as read from the seed (the grid itself is what makes codes valid).
@@ -280,9 +313,16 @@ impl MaturityGrid {
     /// When the JSON does not describe a grid, or a code repeats or a palier is out of 1–3.
     pub fn from_json(json: &str) -> Result<Self, String> {
         let mut grid: MaturityGrid = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        for (a, axis) in grid.axes.iter().enumerate() {
-            for (c, component) in axis.components.iter().enumerate() {
-                for (k, criterion) in component.criteria.iter().enumerate() {
+        let mut rank: u8 = 0;
+        for (a, axis) in grid.axes.iter_mut().enumerate() {
+            for (c, component) in axis.components.iter_mut().enumerate() {
+                for (k, criterion) in component.criteria.iter_mut().enumerate() {
+                    // Membership is a 128-bit mask (see `CriterionCode`).
+                    if rank >= 128 {
+                        return Err("a grid holds at most 128 criteria".to_owned());
+                    }
+                    criterion.rank = rank;
+                    rank += 1;
                     if !(1..=MAX_PALIER).contains(&criterion.palier) {
                         return Err(format!(
                             "{}: palier {} out of 1–3",
@@ -317,17 +357,17 @@ impl MaturityGrid {
     }
 
     /// The criteria met by `measures` (those the grid defines by a threshold).
-    pub fn measured(&self, measures: &Measures) -> BTreeSet<CriterionCode> {
+    pub fn measured(&'static self, measures: &Measures) -> BTreeSet<CriterionCode> {
         self.criteria()
             .filter(|c| c.measure.as_ref().is_some_and(|m| m.is_met(measures)))
-            .map(|c| CriterionCode(c.code.0.clone()))
+            .map(Criterion::to_code)
             .collect()
     }
 
     /// Applies the tier rule (see the module documentation) to the criteria `met`.
-    pub fn assess(&self, met: &BTreeSet<CriterionCode>) -> Assessment {
-        let met: std::collections::HashSet<&str> = met.iter().map(CriterionCode::as_str).collect();
-        let is_met = |c: &Criterion| met.contains(c.code.0.as_str());
+    pub fn assess(&'static self, met: &BTreeSet<CriterionCode>) -> Assessment {
+        let met = met.iter().fold(0u128, |mask, c| mask | c.bit());
+        let is_met = |c: &Criterion| met & c.bit() != 0;
         let axes: Vec<AxisTier> = self
             .axes
             .iter()
@@ -388,7 +428,7 @@ impl MaturityGrid {
 
 /// The criteria of `component` up to palier `target` not yet met (none past palier 3).
 fn missing(
-    component: &Component,
+    component: &'static Component,
     target: u8,
     is_met: &impl Fn(&Criterion) -> bool,
 ) -> Vec<CriterionCode> {
@@ -399,7 +439,7 @@ fn missing(
         .criteria
         .iter()
         .filter(|c| c.palier <= target && !is_met(c))
-        .map(|c| CriterionCode(c.code.0.clone()))
+        .map(Criterion::to_code)
         .collect()
 }
 
@@ -417,7 +457,7 @@ mod tests {
         MaturityGrid::academic()
             .criteria()
             .filter(|c| c.palier <= palier)
-            .map(|c| CriterionCode(c.code.0.clone()))
+            .map(Criterion::to_code)
             .collect()
     }
 

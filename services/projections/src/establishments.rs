@@ -38,6 +38,9 @@ pub struct EstablishmentView {
     pub assessment: Assessment,
     /// Position of the event that made each criterion hold (attestation or measure).
     pub met_at: BTreeMap<CriterionCode, u64>,
+    /// The criteria met now (attested or measured), kept so an event is compared with it
+    /// rather than recomputing it.
+    pub met_now: BTreeSet<CriterionCode>,
     /// Position of the registration.
     pub registered_position: u64,
     /// Position of its last event.
@@ -289,7 +292,8 @@ impl Projection for Establishments {
             let Some(registration) = state.registration().cloned() else {
                 return;
             };
-            let assessment = grid.assess(&state.met_criteria(grid));
+            let met_now = state.met_criteria(grid);
+            let assessment = grid.assess(&met_now);
             let academy = registration.academy.as_str().to_owned();
             self.summaries
                 .entry(academy.clone())
@@ -307,6 +311,7 @@ impl Projection for Establishments {
                     state,
                     assessment,
                     met_at: BTreeMap::new(),
+                    met_now,
                     registered_position: event.position,
                     last_changed_position: event.position,
                 },
@@ -319,12 +324,12 @@ impl Projection for Establishments {
                 &"event for an establishment that was never registered",
             );
         };
-        let before_met = view.state.met_criteria(grid);
         view.state.apply(&decoded);
         let after_met = view.state.met_criteria(grid);
+        let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
         view.last_changed_position = event.position;
         for newly in after_met.difference(&before_met) {
-            view.met_at.insert(newly.clone(), event.position);
+            view.met_at.insert(*newly, event.position);
         }
         for gone in before_met.difference(&after_met) {
             view.met_at.remove(gone);

@@ -122,7 +122,7 @@ pub async fn establishments<S: EventStore + ?Sized>(
         let start = (i as usize * 7) % attestable.len();
         for k in 0..events_each.saturating_sub(2) as usize {
             commands.push(EstablishmentCommand::Attest(AttestCriterion {
-                criterion: attestable[(start + k) % attestable.len()].clone(),
+                criterion: attestable[(start + k) % attestable.len()],
                 evidence: Evidence::parse("compte rendu du conseil pédagogique")
                     .map_err(invalid)?,
                 attested_by: label("attestedBy", "référent numérique")?,

@@ -113,7 +113,7 @@ impl Establishment {
     }
 
     /// Criteria met: those attested plus those the latest measures satisfy.
-    pub fn met_criteria(&self, grid: &MaturityGrid) -> BTreeSet<CriterionCode> {
+    pub fn met_criteria(&self, grid: &'static MaturityGrid) -> BTreeSet<CriterionCode> {
         let mut met: BTreeSet<CriterionCode> = self.attested.keys().cloned().collect();
         met.extend(grid.measured(&self.measures));
         met
@@ -224,7 +224,7 @@ impl Establishment {
             }
             EstablishmentEvent::CriterionAttested(e) => {
                 self.attested.insert(
-                    e.criterion.clone(),
+                    e.criterion,
                     Attestation {
                         evidence: e.evidence.clone(),
                         attested_by: e.attested_by.clone(),
