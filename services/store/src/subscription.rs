@@ -6,6 +6,11 @@
 //! read by position. Live batches are contiguous in position; if one is missing (the consumer
 //! fell behind and the bounded feed overflowed), the subscriber goes back to storage from its
 //! last position, so a slow consumer never blocks writers and never loses an event.
+//!
+//! A backend publishes copies of committed events only when someone listens; a subscriber that
+//! joins while a commit is under way may find neither the events in storage (not yet
+//! committed) nor copies on the feed (the writer decided before it joined). For that case the
+//! backend sends an empty batch after the commit, which sends the subscriber back to storage.
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,7 +24,8 @@ use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::filter::EventFilter;
 
-/// Events committed together, in position order, as published on the live feed.
+/// Events committed together, in position order, as published on the live feed; an empty
+/// batch means "something was committed: read it from storage".
 pub type LiveBatch = Arc<[RecordedEvent]>;
 
 /// How many committed batches the live feed buffers before slow subscribers fall back to
@@ -147,6 +153,10 @@ async fn run<S: EventStore>(
                 Err(broadcast::error::RecvError::Lagged(_)) => continue 'resync,
                 Err(broadcast::error::RecvError::Closed) => return Err(StoreError::Closed),
             };
+            if batch.is_empty() {
+                // The writer's "committed, read it from storage" (see the module docs).
+                continue 'resync;
+            }
             let mut chunk = Vec::new();
             let mut gap = false;
             for event in batch.iter() {

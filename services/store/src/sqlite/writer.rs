@@ -310,6 +310,11 @@ fn commit_group(
     if !published.is_empty() {
         // No subscriber is not an error.
         let _ = live.send(Arc::from(published));
+    } else if !publish && live.receiver_count() > 0 {
+        // Someone subscribed while the group committed: their read of storage may have
+        // missed it and there are no copies to send. An empty batch tells them to read
+        // storage again (without it they would wait for a later commit, maybe forever).
+        let _ = live.send(Arc::from(Vec::new()));
     }
 }
 

@@ -43,6 +43,7 @@ macro_rules! store_contract_tests {
             concurrent_appenders_to_many_streams_all_persisted,
             subscription_from_zero_while_writers_run_sees_each_event_once,
             subscription_resumes_after_checkpoint,
+            subscription_started_as_the_last_append_commits_sees_it,
             slow_subscriber_blocks_nobody_and_loses_nothing,
             reading_a_missing_stream,
             empty_append_checks_expectation_only,
@@ -584,6 +585,39 @@ pub async fn subscription_resumes_after_checkpoint<H: Harness>(h: &mut H) {
         .unwrap();
     let live = collect_subscription(&mut sub, 1).await;
     assert_eq!(live[0].position, head + 1);
+}
+
+/// The race a projection meets at start: it subscribes while the one append that follows is
+/// being committed, and nothing is appended after it. The subscriber must see that event
+/// without a later one to reveal the gap (a lost wake-up would leave it waiting forever).
+pub async fn subscription_started_as_the_last_append_commits_sees_it<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("race");
+    for round in 0..200u64 {
+        let start = store.head().await.unwrap().map_or(0, |h| h.position);
+        let append = {
+            let store = store.clone();
+            let s = s.clone();
+            tokio::spawn(async move {
+                store
+                    .append_to_stream(&s, ExpectedRevision::Any, events(1))
+                    .await
+                    .unwrap()
+            })
+        };
+        // Vary where the subscription starts relative to the commit.
+        if round % 3 == 1 {
+            tokio::task::yield_now().await;
+        }
+        let mut sub = store.subscribe_to_all(start, EventFilter::all());
+        let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the event after {start} never arrived"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.position, start + 1, "round {round}");
+        append.await.unwrap();
+    }
 }
 
 pub async fn slow_subscriber_blocks_nobody_and_loses_nothing<H: Harness>(h: &mut H) {
