@@ -27,6 +27,8 @@ pub struct CommandContext {
     pub actor: String,
     /// Groups the events of one request.
     pub correlation_id: Option<Uuid>,
+    /// The request's trace (W3C trace id, 32 hex digits).
+    pub trace_id: Option<String>,
     /// Business time, when the caller says when the fact happened.
     pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -36,6 +38,7 @@ impl CommandContext {
         Metadata {
             actor: Some(self.actor.clone()),
             correlation_id: self.correlation_id,
+            trace_id: self.trace_id.clone(),
             occurred_at: self.occurred_at,
             ..Metadata::default()
         }
@@ -223,6 +226,7 @@ pub fn establishment_error(e: EstablishmentError) -> ApiError {
 
 /// Loads `stream`, folds it into `A`, decides `command`, appends with the revision seen;
 /// decides again when a concurrent append won. Returns the last position written.
+#[tracing::instrument(name = "command", skip_all, fields(stream = %stream))]
 async fn decide_and_append<A: Aggregate>(
     store: &SharedStore,
     stream: &StreamName,

@@ -14,6 +14,7 @@ pub mod http;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use settings::Settings;
 pub use startup::Application;

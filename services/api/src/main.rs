@@ -2,15 +2,19 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
+use palier_api::Application;
 use palier_api::settings::{Cli, Command};
-use palier_api::{Application, telemetry};
+use palier_api::telemetry::{self, TraceExport};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(&cli.log);
+    let telemetry = telemetry::init(
+        &cli.log,
+        &TraceExport::from_env(|name| std::env::var(name).ok()),
+    )?;
     let settings = cli.settings()?;
-    match cli.command.unwrap_or_default() {
+    let outcome = match cli.command.unwrap_or_default() {
         Command::Serve => {
             Application::build(settings)
                 .await?
@@ -21,5 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Export(args) => palier_api::startup::export(settings, args).await,
         Command::Import(args) => palier_api::startup::import(settings, args).await,
         Command::Replay(args) => palier_api::startup::replay(settings, args).await,
-    }
+    };
+    telemetry.shutdown();
+    outcome
 }

@@ -29,7 +29,7 @@ use palier_projections::establishments::{
 use super::audit::{self, AsOf};
 use super::mutation::MutationPayload;
 use super::scalars::Position;
-use super::{at_least, principal, state, writer};
+use super::{at_least, principal, state};
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
@@ -652,12 +652,7 @@ pub struct RecordTeachersTrainedInput {
 }
 
 fn context(ctx: &Context<'_>) -> Result<CommandContext, ApiError> {
-    let principal = writer(ctx)?;
-    Ok(CommandContext {
-        actor: principal.subject.clone(),
-        correlation_id: Some(uuid::Uuid::now_v7()),
-        occurred_at: None,
-    })
+    super::command_context(ctx, None)
 }
 
 async fn execute(

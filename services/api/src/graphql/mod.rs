@@ -135,13 +135,43 @@ pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     }
 }
 
-/// Read-your-writes: waits until the read models have applied `min` (if given).
+/// Who writes, in which request: the metadata every event of a mutation records. One
+/// correlation id and one trace id per request (from the HTTP edge); a schema executed without
+/// them (in tests, say) gets fresh ones.
+pub(crate) fn command_context(
+    ctx: &Context<'_>,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::commands::CommandContext, ApiError> {
+    let principal = writer(ctx)?;
+    let trace = ctx
+        .data_opt::<crate::trace_context::RequestTrace>()
+        .cloned()
+        .unwrap_or_else(|| {
+            crate::trace_context::RequestTrace::new(crate::trace_context::TraceId::random())
+        });
+    Ok(crate::commands::CommandContext {
+        actor: principal.subject.clone(),
+        correlation_id: Some(trace.correlation_id),
+        trace_id: Some(trace.trace_id.to_string()),
+        occurred_at,
+    })
+}
+
+/// Read-your-writes: waits until every read model has applied `min` (if given), within one
+/// shared time limit. Every model, not only the one a field reads: a query may read several,
+/// and a position says "everything up to here", whatever model it touched.
 pub(crate) async fn at_least(
     state: &AppState,
     min: Option<scalars::Position>,
 ) -> Result<(), ApiError> {
     let Some(min) = min else { return Ok(()) };
-    match state.persons.wait_for(min.0, state.min_position_wait).await {
+    let (persons, establishments) = tokio::join!(
+        state.persons.wait_for(min.0, state.min_position_wait),
+        state
+            .establishments
+            .wait_for(min.0, state.min_position_wait),
+    );
+    match persons.and(establishments) {
         Ok(()) => Ok(()),
         Err(ProjectionError::Timeout { wanted, reached }) => {
             Err(ApiError::NotYetAt { wanted, reached })

@@ -5,11 +5,10 @@ use palier_domain::{
     KnowledgeElementStatus, Label, Level, PersonCommand, PersonId, PixScore, RecordCertification,
     RecordDomainLevel, RecordKnowledgeElements, ResetCompetence, SchoolYear, SkillId, Uai,
 };
-use uuid::Uuid;
 
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
-use super::{state, writer};
+use super::state;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
@@ -181,12 +180,7 @@ fn context(
     ctx: &Context<'_>,
     occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<CommandContext, ApiError> {
-    let principal = writer(ctx)?;
-    Ok(CommandContext {
-        actor: principal.subject.clone(),
-        correlation_id: Some(Uuid::now_v7()),
-        occurred_at,
-    })
+    super::command_context(ctx, occurred_at)
 }
 
 /// Executes a person command for the caller and returns the position it wrote.

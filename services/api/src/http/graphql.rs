@@ -24,9 +24,11 @@ use async_graphql_actix_web::GraphQLSubscription;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use tracing::Instrument as _;
 
 use crate::auth::{Principal, Tokens};
 use crate::graphql::{AppState, PalierSchema};
+use crate::trace_context::{RequestTrace, request_span};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -221,7 +223,16 @@ pub async fn post(
             );
         }
     };
-    execute(&state, params, principal, media, false).await
+    let (span, trace) = request_span(traceparent(&req));
+    execute(&state, params, principal, trace, media, false)
+        .instrument(span)
+        .await
+}
+
+fn traceparent(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
 }
 
 /// `GET /graphql`: a query in the URL, or the explorer for a browser.
@@ -265,13 +276,17 @@ pub async fn get(
         variables,
         operation_name: query.remove("operationName"),
     };
-    execute(&state, params, principal, media, true).await
+    let (span, trace) = request_span(traceparent(&req));
+    execute(&state, params, principal, trace, media, true)
+        .instrument(span)
+        .await
 }
 
 async fn execute(
     state: &HttpState,
     params: Params,
     principal: Principal,
+    trace: RequestTrace,
     media: Media,
     via_get: bool,
 ) -> HttpResponse {
@@ -328,7 +343,8 @@ async fn execute(
     }
     let mut request = async_graphql::Request::new(query)
         .variables(variables)
-        .data(principal);
+        .data(principal)
+        .data(trace.clone());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -357,6 +373,12 @@ async fn execute(
             serde_json::to_value(&response.errors).unwrap_or(Json::Null),
         );
     }
+    // The trace id lets an integrator quote the request when reporting a problem; the events
+    // the request appended carry the same id.
+    body.insert(
+        "extensions".into(),
+        json!({ "traceId": trace.trace_id.to_string() }),
+    );
     let status = if not_executed && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {

@@ -33,7 +33,7 @@ pub async fn spawn_app() -> TestApp {
 /// Boots the server after `adjust` has changed the settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        palier_api::telemetry::init("text");
+        let _ = palier_api::telemetry::init("text", &Default::default());
     }
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_data_dir(dir.path());
