@@ -11,6 +11,7 @@ pub mod commands;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

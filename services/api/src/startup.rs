@@ -69,6 +69,7 @@ impl Application {
             tokens,
             app: state.clone(),
             max_body_bytes: settings.max_body_bytes,
+            metrics: crate::metrics::Metrics::default(),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -14,6 +14,7 @@
 //! chosen by `Sec-WebSocket-Protocol`), authenticated by the `Authorization` header of the
 //! upgrade or the `connection_init` payload.
 use std::collections::HashMap;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -28,6 +29,7 @@ use tracing::Instrument as _;
 
 use crate::auth::{Principal, Tokens};
 use crate::graphql::{AppState, PalierSchema};
+use crate::metrics::{Metrics, OperationKind};
 use crate::trace_context::{RequestTrace, request_span};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -43,6 +45,8 @@ pub struct HttpState {
     pub app: AppState,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Request counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -166,11 +170,45 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
     Ok(body)
 }
 
+/// What the metrics learn of one request.
+struct Outcome {
+    /// False for what is not a GraphQL request (the explorer page).
+    counted: bool,
+    kind: OperationKind,
+    errors: bool,
+}
+
+impl Outcome {
+    /// Until the request is executed, it counts as refused.
+    fn refused() -> Self {
+        Outcome {
+            counted: true,
+            kind: OperationKind::Invalid,
+            errors: true,
+        }
+    }
+}
+
 /// `POST /graphql`.
 pub async fn post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<HttpState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let mut outcome = Outcome::refused();
+    let response = post_inner(req, payload, &state, &mut outcome).await;
+    state
+        .metrics
+        .record(outcome.kind, outcome.errors, started.elapsed());
+    response
+}
+
+async fn post_inner(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: &HttpState,
+    outcome: &mut Outcome,
 ) -> HttpResponse {
     let media = match negotiate(&req) {
         Ok(media) => media,
@@ -185,7 +223,7 @@ pub async fn post(
             format!("POST bodies must be {JSON}"),
         );
     }
-    let Some(principal) = authenticate(&req, &state) else {
+    let Some(principal) = authenticate(&req, state) else {
         return unauthenticated(media);
     };
     let declared = req
@@ -224,7 +262,7 @@ pub async fn post(
         }
     };
     let (span, trace) = request_span(traceparent(&req));
-    execute(&state, params, principal, trace, media, false)
+    execute(state, params, principal, trace, media, false, outcome)
         .instrument(span)
         .await
 }
@@ -241,19 +279,37 @@ pub async fn get(
     query: web::Query<HashMap<String, String>>,
     state: web::Data<HttpState>,
 ) -> HttpResponse {
+    let started = Instant::now();
+    let mut outcome = Outcome::refused();
+    let response = get_inner(req, query, &state, &mut outcome).await;
+    if outcome.counted {
+        state
+            .metrics
+            .record(outcome.kind, outcome.errors, started.elapsed());
+    }
+    response
+}
+
+async fn get_inner(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    state: &HttpState,
+    outcome: &mut Outcome,
+) -> HttpResponse {
     let mut query = query.into_inner();
     if !query.contains_key("query")
         && media_types(&req, header::ACCEPT)
             .iter()
             .any(|m| m == "text/html")
     {
+        outcome.counted = false;
         return super::explorer::page();
     }
     let media = match negotiate(&req) {
         Ok(media) => media,
         Err(refusal) => return refusal.response(),
     };
-    let Some(principal) = authenticate(&req, &state) else {
+    let Some(principal) = authenticate(&req, state) else {
         return unauthenticated(media);
     };
     let variables = match query
@@ -277,7 +333,7 @@ pub async fn get(
         operation_name: query.remove("operationName"),
     };
     let (span, trace) = request_span(traceparent(&req));
-    execute(&state, params, principal, trace, media, true)
+    execute(state, params, principal, trace, media, true, outcome)
         .instrument(span)
         .await
 }
@@ -289,6 +345,7 @@ async fn execute(
     trace: RequestTrace,
     media: Media,
     via_get: bool,
+    outcome: &mut Outcome,
 ) -> HttpResponse {
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
         return error(
@@ -341,6 +398,11 @@ async fn execute(
             "subscriptions are served over WebSocket on /graphql",
         );
     }
+    outcome.kind = match operation {
+        Some(OperationType::Mutation) => OperationKind::Mutation,
+        Some(OperationType::Query) => OperationKind::Query,
+        _ => OperationKind::Invalid,
+    };
     let mut request = async_graphql::Request::new(query)
         .variables(variables)
         .data(principal)
@@ -360,6 +422,10 @@ async fn execute(
         }
     }
     let not_executed = response.data == async_graphql::Value::Null && uncoded;
+    outcome.errors = !response.errors.is_empty();
+    if not_executed {
+        outcome.kind = OperationKind::Invalid;
+    }
     let mut body = serde_json::Map::new();
     if !not_executed {
         body.insert(

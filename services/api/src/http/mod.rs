@@ -1,8 +1,10 @@
-//! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health.
+//! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health,
+//! metrics, the NDJSON export.
 pub mod explorer;
 pub mod export;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 
 use actix_web::{guard, web};
 
@@ -20,5 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/export", web::get().to(export::export))
     .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz));
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(metrics::metrics));
 }

@@ -1,0 +1,51 @@
+//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics`]. Any valid token may
+//! scrape it (the figures are operational and name nobody); Prometheus sends one with
+//! `authorization: { credentials_file: … }` in its scrape configuration.
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use palier_store::EventStore;
+use serde_json::json;
+
+use super::graphql::HttpState;
+use crate::metrics::ModelFigures;
+
+/// The handler.
+pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if state.tokens.authenticate(authorization).is_none() {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"palier\""))
+            .json(json!({ "errors": [{ "message": "authentication required", "extensions": { "code": "UNAUTHENTICATED" } }] }));
+    }
+    let head = match state.app.store.head().await {
+        Ok(head) => head.map_or(0, |h| h.position),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: reading the log head failed");
+            return HttpResponse::InternalServerError().json(json!({ "errors": [{ "message": "the log could not be read", "extensions": { "code": "INTERNAL" } }] }));
+        }
+    };
+    let persons = &state.app.persons;
+    let establishments = &state.app.establishments;
+    let models = [
+        ModelFigures {
+            name: "persons",
+            position: persons.position(),
+            caught_up: persons.is_caught_up(),
+            skipped: persons.read(|m| m.skipped_events()),
+            entities: persons.read(|m| m.count()),
+        },
+        ModelFigures {
+            name: "establishments",
+            position: establishments.position(),
+            caught_up: establishments.is_caught_up(),
+            skipped: establishments.read(|m| m.skipped_events()),
+            entities: establishments.read(|m| m.count()),
+        },
+    ];
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(head, &models))
+}
