@@ -36,6 +36,19 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
     }
 }
 
+/// Opens the configured store for reading only: the auditor's commands (`verify`, `export`,
+/// `replay`) run beside a server that holds the store.
+pub async fn open_store_read_only(settings: &Settings) -> anyhow::Result<SharedStore> {
+    match &settings.store {
+        StoreLocation::Sqlite(path) => {
+            let store = SqliteStore::open_read_only(path, SqliteOptions::default())
+                .await
+                .with_context(|| format!("opening the event store {} to read", path.display()))?;
+            Ok(SharedStore::new(store))
+        }
+    }
+}
+
 impl Application {
     /// Opens everything and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -133,7 +146,7 @@ pub async fn verify(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> 
             })
         })
         .transpose()?;
-    let store = open_store(&settings).await?;
+    let store = open_store_read_only(&settings).await?;
     let report = palier_store::verify::verify(&store, checkpoint)
         .await
         .context("reading the log")?;
@@ -157,7 +170,7 @@ pub async fn verify(settings: Settings, args: VerifyArgs) -> anyhow::Result<()> 
 
 /// `palier export`: the log (or part of it) as NDJSON, to a file or standard output.
 pub async fn export(settings: Settings, args: ExportArgs) -> anyhow::Result<()> {
-    let store = open_store(&settings).await?;
+    let store = open_store_read_only(&settings).await?;
     let filter = palier_store::EventFilter::stream_prefixes(args.stream_prefixes.clone())
         .context("--stream-prefix")?;
     let written = match &args.output {
@@ -215,7 +228,7 @@ pub async fn import(settings: Settings, args: ImportArgs) -> anyhow::Result<()> 
 
 /// `palier replay`: the persons read model as it stood at `--until`, one JSON line per person.
 pub async fn replay(settings: Settings, args: ReplayArgs) -> anyhow::Result<()> {
-    let store = open_store(&settings).await?;
+    let store = open_store_read_only(&settings).await?;
     let until = match args.until.as_deref() {
         None => None,
         Some(text) => Some(match text.parse::<u64>() {

@@ -156,3 +156,39 @@ async fn export_import_and_replay() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = write_log(dir.path()).await;
+    // A writer (a running server, say) holds the store for the whole test.
+    let holder = SqliteStore::open(dir.path().join("events.db"), SqliteOptions::default())
+        .await
+        .unwrap();
+
+    let (ok, out, err) = palier(dir.path(), &["verify"]);
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["checked"], 4);
+
+    let export = dir.path().join("live.ndjson");
+    let (ok, _, err) = palier(
+        dir.path(),
+        &["export", "--output", export.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 4);
+
+    let id = person.as_uuid().to_string();
+    let (ok, out, err) = palier(dir.path(), &["replay", "--person", &id]);
+    assert!(ok, "{err}");
+    let now: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(now["totalPix"], 12);
+
+    // Writing commands still need the store to themselves.
+    let (ok, _, err) = palier(dir.path(), &["import", export.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("in use by another palier process"), "{err}");
+    drop(holder);
+}

@@ -81,6 +81,13 @@ pub enum StoreError {
     /// Any other I/O or database failure; the store stays readable.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The store was opened read-only (beside the process that writes it); nothing was
+    /// written.
+    #[error("{path} is open read-only here; appends go through the palier process that holds it")]
+    ReadOnly {
+        /// The store file.
+        path: PathBuf,
+    },
     /// The store has been shut down.
     #[error("the event store is closed")]
     Closed,

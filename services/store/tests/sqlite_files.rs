@@ -164,3 +164,64 @@ async fn a_full_disk_is_an_error_and_the_store_stays_readable() {
     assert_eq!(r.positions.unwrap(), acknowledged + 1..=acknowledged + 1);
     assert!(verify::verify(&store, None).await.unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn a_read_only_opener_reads_beside_the_writer_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let s = stream("audited-1");
+    let event = |n: u64| EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+
+    // Nothing there: refused, and nothing created.
+    let err = SqliteStore::open_read_only(&path, SqliteOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err:?}");
+    assert!(!path.exists());
+
+    let writer = open(&path).await.unwrap();
+    writer
+        .append_to_stream(&s, ExpectedRevision::NoStream, vec![event(0), event(1)])
+        .await
+        .unwrap();
+    // While the writer holds the store (a second writer would be refused).
+    let reader = SqliteStore::open_read_only(&path, SqliteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(reader.head().await.unwrap().unwrap().position, 2);
+    let err = reader
+        .append_to_stream(&s, ExpectedRevision::Any, vec![event(2)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+    // Later commits of the writer are seen by later reads.
+    writer
+        .append_to_stream(&s, ExpectedRevision::Exact(1), vec![event(2)])
+        .await
+        .unwrap();
+    let all = reader.read_all(1, &EventFilter::all(), 100).await.unwrap();
+    assert_eq!(all.events.len(), 3);
+    let report = verify::verify(&reader, None).await.unwrap();
+    assert!(report.broken.is_none(), "{report:?}");
+    assert_eq!(report.checked, 3);
+    assert_eq!(
+        report.head.unwrap().hash,
+        writer.head().await.unwrap().unwrap().hash
+    );
+
+    // And after the writer has closed the store cleanly.
+    drop(writer);
+    drop(reader);
+    let reader = SqliteStore::open_read_only(&path, SqliteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(reader.head().await.unwrap().unwrap().position, 3);
+    // The writer can come back while a read-only opener is there.
+    let writer = open(&path).await.unwrap();
+    writer
+        .append_to_stream(&s, ExpectedRevision::Exact(2), vec![event(3)])
+        .await
+        .unwrap();
+    assert_eq!(reader.head().await.unwrap().unwrap().position, 4);
+}

@@ -66,8 +66,9 @@ struct Inner {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: reader::ReadPool,
     live: broadcast::Sender<LiveBatch>,
-    /// Held for the store's lifetime so a second process cannot open the same file.
-    _lock: File,
+    /// Held for the store's lifetime so a second process cannot open the same file for
+    /// writing; `None` when opened read-only.
+    lock: Option<File>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -127,9 +128,60 @@ impl SqliteStore {
                 writer: Some(tx),
                 writer_thread: Some(writer_thread),
                 live,
-                _lock: lock,
+                lock: Some(lock),
             }),
         })
+    }
+
+    /// Opens an existing store for reading only, without taking its lock, so that an auditor
+    /// or an operator can verify, export or replay the log while a server writes it (WAL gives
+    /// each read a consistent snapshot). Appends and imports fail with
+    /// [`StoreError::ReadOnly`]; subscriptions see what was committed when they read storage,
+    /// not later commits of the other process.
+    ///
+    /// # Errors
+    /// [`StoreError::NotAStore`] when there is no store at `path` (nothing is created), or
+    /// the refusals of [`SqliteStore::open`] for foreign or newer files.
+    pub async fn open_read_only(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        tokio::task::spawn_blocking(move || {
+            if schema::inspect(&path)? == schema::Existing::Nothing {
+                return Err(StoreError::NotAStore {
+                    path,
+                    reason: "there is no store there (nothing was created)".into(),
+                });
+            }
+            let (live, _) = broadcast::channel(1);
+            let store = SqliteStore {
+                inner: Arc::new(Inner {
+                    readers: reader::ReadPool::new(path.clone(), options.max_idle_readers),
+                    path,
+                    writer: None,
+                    writer_thread: None,
+                    live,
+                    lock: None,
+                }),
+            };
+            // Fail now, not at the first read, if the file cannot be read.
+            store.inner.readers.with(reader::head)?;
+            Ok(store)
+        })
+        .await
+        .map_err(|e| StoreError::Storage(format!("opening the store panicked: {e}")))?
+    }
+
+    /// The error of a write through a store without a writer.
+    fn no_writer(&self) -> StoreError {
+        if self.inner.lock.is_none() {
+            StoreError::ReadOnly {
+                path: self.inner.path.clone(),
+            }
+        } else {
+            StoreError::Closed
+        }
     }
 
     /// The store file.
@@ -221,7 +273,7 @@ impl EventStore for SqliteStore {
             events,
             reply,
         };
-        let writer = self.inner.writer.as_ref().ok_or(StoreError::Closed)?;
+        let writer = self.inner.writer.as_ref().ok_or_else(|| self.no_writer())?;
         writer
             .send(writer::Request::Append(request))
             .await
@@ -244,7 +296,7 @@ impl EventStore for SqliteStore {
             event.metadata.validate()?;
         }
         let (reply, outcome) = oneshot::channel();
-        let writer = self.inner.writer.as_ref().ok_or(StoreError::Closed)?;
+        let writer = self.inner.writer.as_ref().ok_or_else(|| self.no_writer())?;
         writer
             .send(writer::Request::Import(writer::ImportRequest {
                 events,
