@@ -79,6 +79,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Print a read model as it stood at a past position or time, rebuilt from the log.
     Replay(ReplayArgs),
+    /// Fill an empty store with a small demo (three académies, fifteen establishments,
+    /// their people and results), through the same commands as the API.
+    SeedDemo,
 }
 
 /// Arguments of `palier replay`.

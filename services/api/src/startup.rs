@@ -290,3 +290,14 @@ pub async fn replay(settings: Settings, args: ReplayArgs) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// `palier seed-demo`: writes the demo into an empty store and prints what it wrote as JSON.
+pub async fn seed_demo(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let summary = crate::demo::seed(store).await.context("writing the demo")?;
+    println!(
+        "{}",
+        serde_json::to_string(&summary).context("printing the summary")?
+    );
+    Ok(())
+}

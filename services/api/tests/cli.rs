@@ -3,8 +3,9 @@
 //! `export` then `import` reproduce the same log; `replay` prints a past state.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 
 use palier_domain::{
     AssessmentSource, EarnedPix, ExternalRef, KnowledgeElement, KnowledgeElementStatus,
@@ -14,21 +15,7 @@ use palier_store::{
     EventData, EventStore, ExpectedRevision, SqliteOptions, SqliteStore, StreamName,
 };
 use serde_json::Value;
-
-fn palier(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_palier"))
-        .args(args)
-        .env("PALIER_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use support::palier;
 
 /// Writes a small log: one person with three results, the second carrying a marker.
 async fn write_log(data_dir: &Path) -> PersonId {

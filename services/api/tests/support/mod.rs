@@ -10,6 +10,22 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+/// Runs the `palier` binary on `data_dir` with `args`; returns (success, stdout, stderr).
+pub fn palier(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_palier"))
+        .args(args)
+        .env("PALIER_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
 /// A running server.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.

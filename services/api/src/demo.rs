@@ -1,0 +1,495 @@
+//! `palier seed-demo`: fills an empty store with a small, plausible demo, for someone who
+//! wants to see the service answer before connecting a platform: three académies, fifteen
+//! establishments of every kind at paliers 0 to 3, learners with Pix results, LSU levels and
+//! certifications, mediators measured against the mediator diploma profile.
+//!
+//! Everything goes through the same commands as the GraphQL API, so every event obeys the
+//! domain's rules and is recorded with the actor `seed-demo`. Establishment names and people
+//! are invented (people are pseudonymous ids anyway); the frameworks are the seeded references.
+//! The demo is deterministic: the same events, in the same order, every time.
+use chrono::NaiveDate;
+use palier_domain::establishment::{
+    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
+    RecordTeachersTrained, RegisterEstablishment,
+};
+use palier_domain::maturity::{CriterionCode, MaturityGrid};
+use palier_domain::{
+    AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
+    KnowledgeElementStatus, Label, Level, PersonCommand, PixScore, RecordCertification,
+    RecordDomainLevel, RecordKnowledgeElements, Role, SchoolYear, SkillId, Uai,
+};
+use palier_store::{EventStore, SharedStore};
+use serde::Serialize;
+
+use crate::commands::{CommandContext, EstablishmentCommands, PersonCommands};
+
+/// One demo establishment: UAI number (7 digits), name, kind, académie, district, the palier
+/// it is built to reach.
+struct Site {
+    number: u32,
+    name: &'static str,
+    kind: EstablishmentKind,
+    academy: &'static str,
+    district: &'static str,
+    palier: u8,
+}
+
+const SITES: [Site; 15] = [
+    site(
+        691_001,
+        "École des Pentes",
+        EstablishmentKind::Ecole,
+        "Lyon",
+        "Lyon Centre",
+        1,
+    ),
+    site(
+        691_002,
+        "Collège du Confluent",
+        EstablishmentKind::College,
+        "Lyon",
+        "Lyon Centre",
+        2,
+    ),
+    site(
+        691_003,
+        "Lycée des Canuts",
+        EstablishmentKind::Lycee,
+        "Lyon",
+        "Lyon Nord",
+        3,
+    ),
+    site(
+        691_004,
+        "Lycée professionnel de la Soie",
+        EstablishmentKind::LyceeProfessionnel,
+        "Lyon",
+        "Villeurbanne",
+        1,
+    ),
+    site(
+        691_005,
+        "Médiathèque des Traboules",
+        EstablishmentKind::Mediatheque,
+        "Lyon",
+        "Lyon Nord",
+        0,
+    ),
+    site(
+        931_001,
+        "École du Canal",
+        EstablishmentKind::Ecole,
+        "Créteil",
+        "Seine-Saint-Denis Ouest",
+        0,
+    ),
+    site(
+        931_002,
+        "Collège des Docks",
+        EstablishmentKind::College,
+        "Créteil",
+        "Seine-Saint-Denis Ouest",
+        1,
+    ),
+    site(
+        931_003,
+        "Collège de la Marne",
+        EstablishmentKind::College,
+        "Créteil",
+        "Val-de-Marne",
+        2,
+    ),
+    site(
+        931_004,
+        "Lycée des Bords-de-Seine",
+        EstablishmentKind::Lycee,
+        "Créteil",
+        "Val-de-Marne",
+        2,
+    ),
+    site(
+        931_005,
+        "Espace public numérique du Marché",
+        EstablishmentKind::EspacePublicNumerique,
+        "Créteil",
+        "Seine-Saint-Denis Est",
+        1,
+    ),
+    site(
+        131_001,
+        "École des Calanques",
+        EstablishmentKind::Ecole,
+        "Aix-Marseille",
+        "Marseille Sud",
+        2,
+    ),
+    site(
+        131_002,
+        "Collège du Vieux-Port",
+        EstablishmentKind::College,
+        "Aix-Marseille",
+        "Marseille Sud",
+        0,
+    ),
+    site(
+        131_003,
+        "Lycée de la Sainte-Victoire",
+        EstablishmentKind::Lycee,
+        "Aix-Marseille",
+        "Aix",
+        3,
+    ),
+    site(
+        131_004,
+        "Espace public numérique de la Joliette",
+        EstablishmentKind::EspacePublicNumerique,
+        "Aix-Marseille",
+        "Marseille Nord",
+        2,
+    ),
+    site(
+        131_005,
+        "Médiathèque du Mistral",
+        EstablishmentKind::Mediatheque,
+        "Aix-Marseille",
+        "Aix",
+        1,
+    ),
+];
+
+const fn site(
+    number: u32,
+    name: &'static str,
+    kind: EstablishmentKind,
+    academy: &'static str,
+    district: &'static str,
+    palier: u8,
+) -> Site {
+    Site {
+        number,
+        name,
+        kind,
+        academy,
+        district,
+        palier,
+    }
+}
+
+/// Subject groups whose teachers' training the demo records.
+const SUBJECT_GROUPS: [&str; 3] = ["Lettres", "Sciences", "Langues vivantes"];
+
+/// What the demo wrote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoSummary {
+    /// Establishments registered.
+    pub establishments: usize,
+    /// Persons registered.
+    pub persons: usize,
+    /// Events in the log afterwards.
+    pub events: u64,
+}
+
+/// Why the demo could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The demo only goes into an empty store, so it never mixes with real data.
+    #[error("the store already holds {0} events; seed-demo only fills an empty store")]
+    NotEmpty(u64),
+    /// The store failed.
+    #[error("the event store: {0}")]
+    Store(#[from] palier_store::StoreError),
+    /// A command was refused (a defect of the demo itself).
+    #[error("a demo command was refused: {0}")]
+    Refused(String),
+}
+
+fn refused(e: impl std::fmt::Debug) -> DemoError {
+    DemoError::Refused(format!("{e:?}"))
+}
+
+/// A small deterministic generator (xorshift), so the demo is the same on every machine.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Writes the demo into `store`, which must be empty.
+///
+/// # Errors
+/// [`DemoError::NotEmpty`] when the store holds events (nothing is written).
+pub async fn seed(store: SharedStore) -> Result<DemoSummary, DemoError> {
+    if let Some(head) = store.head().await? {
+        return Err(DemoError::NotEmpty(head.position));
+    }
+    let ctx = CommandContext {
+        actor: "seed-demo".into(),
+        correlation_id: Some(uuid::Uuid::now_v7()),
+        ..CommandContext::default()
+    };
+    let establishments = EstablishmentCommands::new(store.clone());
+    let persons = PersonCommands::new(store.clone());
+    let mut dice = Dice(0x5eed_dede_2026_1123);
+    let mut person_count = 0;
+    for site in &SITES {
+        let uai = Uai::from_number(site.number).map_err(refused)?;
+        establish(&establishments, &uai, site, &ctx).await?;
+        person_count += populate(&persons, &uai, site, &mut dice, &ctx).await?;
+    }
+    let events = store.head().await?.map_or(0, |h| h.position);
+    Ok(DemoSummary {
+        establishments: SITES.len(),
+        persons: person_count,
+        events,
+    })
+}
+
+fn label(field: &'static str, text: &str) -> Result<Label, DemoError> {
+    Label::parse(field, text).map_err(refused)
+}
+
+fn day(month: u32, day: u32) -> Result<NaiveDate, DemoError> {
+    NaiveDate::from_ymd_opt(2026, month, day).ok_or_else(|| DemoError::Refused("date".into()))
+}
+
+/// Registers `site` and gives it what its palier needs: every attested criterion up to it,
+/// a bandwidth in the matching band, teachers trained per subject group; and, below palier 3,
+/// a first criterion of the next palier, so progress inside a palier shows.
+async fn establish(
+    commands: &EstablishmentCommands,
+    uai: &Uai,
+    site: &Site,
+    ctx: &CommandContext,
+) -> Result<(), DemoError> {
+    commands
+        .register(
+            RegisterEstablishment {
+                uai: uai.clone(),
+                name: label("name", site.name)?,
+                kind: site.kind,
+                academy: label("academy", site.academy)?,
+                district: label("district", site.district)?,
+            },
+            ctx,
+        )
+        .await
+        .map_err(refused)?;
+    let mbps = match site.palier {
+        0 => 0.0,
+        1 => 12.0,
+        2 => 35.0,
+        _ => 100.0,
+    };
+    let mut commands_for_site = vec![EstablishmentCommand::RecordBandwidth(RecordBandwidth {
+        mbps: Mbps::new(mbps).map_err(refused)?,
+        measured_on: day(9, 15)?,
+    })];
+    for group in SUBJECT_GROUPS {
+        let trained = match site.palier {
+            0 | 1 => 0,
+            2 => 2,
+            _ => 7,
+        };
+        commands_for_site.push(EstablishmentCommand::RecordTeachersTrained(
+            RecordTeachersTrained {
+                subject_group: label("subjectGroup", group)?,
+                trained,
+                total: 10,
+            },
+        ));
+    }
+    let grid = MaturityGrid::academic();
+    let attestable = |palier: u8| {
+        grid.criteria()
+            .filter(move |c| c.measure.is_none() && c.palier == palier)
+            .map(|c| CriterionCode::parse(&c.code.0))
+    };
+    let mut to_attest: Vec<CriterionCode> = Vec::new();
+    for palier in 1..=site.palier {
+        for code in attestable(palier) {
+            to_attest.push(code.map_err(refused)?);
+        }
+    }
+    if site.palier < 3
+        && let Some(first_of_next) = attestable(site.palier + 1).next()
+    {
+        to_attest.push(first_of_next.map_err(refused)?);
+    }
+    for (k, criterion) in to_attest.into_iter().enumerate() {
+        commands_for_site.push(EstablishmentCommand::Attest(AttestCriterion {
+            criterion,
+            evidence: Evidence::parse(&format!(
+                "Compte rendu du conseil pédagogique, pièce {}",
+                k + 1
+            ))
+            .map_err(refused)?,
+            attested_by: label("attestedBy", "Référent numérique de l'établissement")?,
+            effective_on: day(10, 1 + (k % 28) as u32)?,
+        }));
+    }
+    for command in commands_for_site {
+        commands.execute(uai, command, ctx).await.map_err(refused)?;
+    }
+    Ok(())
+}
+
+/// Registers the site's people and records their results; returns how many.
+async fn populate(
+    commands: &PersonCommands,
+    uai: &Uai,
+    site: &Site,
+    dice: &mut Dice,
+    ctx: &CommandContext,
+) -> Result<usize, DemoError> {
+    let people: Vec<Role> = match site.kind {
+        EstablishmentKind::EspacePublicNumerique | EstablishmentKind::Mediatheque => {
+            vec![
+                Role::Mediator,
+                Role::Mediator,
+                Role::DigitalSpaceUser,
+                Role::DigitalSpaceUser,
+                Role::DigitalSpaceUser,
+            ]
+        }
+        _ => vec![
+            Role::Teacher,
+            Role::Learner,
+            Role::Learner,
+            Role::Learner,
+            Role::Learner,
+        ],
+    };
+    for (i, role) in people.iter().enumerate() {
+        let external =
+            ExternalRef::new("demo", &format!("{}-{i}", uai.as_str())).map_err(refused)?;
+        let registered = commands
+            .register(uai.clone(), *role, external, ctx)
+            .await
+            .map_err(refused)?;
+        let person = registered.person;
+        // Mediators aim at the diploma profile (level 3 to 5): more and richer results.
+        let (competences, richness) = match role {
+            Role::Mediator => (14, 6),
+            Role::Teacher => (10, 5),
+            _ => (4 + dice.below(5) as usize, 3),
+        };
+        let start = dice.below(16) as usize;
+        let mut elements = Vec::new();
+        for c in 0..competences {
+            let competence = CompetenceCode::ALL[(start + c) % CompetenceCode::COUNT];
+            let skills = 2 + dice.below(richness);
+            for s in 0..skills {
+                let validated = dice.below(6) != 0;
+                elements.push(KnowledgeElement {
+                    competence,
+                    skill: SkillId::parse(&format!("@{}-niveau{}", competence.as_str(), s + 1))
+                        .map_err(refused)?,
+                    status: if validated {
+                        KnowledgeElementStatus::Validated
+                    } else {
+                        KnowledgeElementStatus::Invalidated
+                    },
+                    earned_pix: EarnedPix::new(if validated {
+                        2.0 + dice.below(60) as f64 / 10.0
+                    } else {
+                        0.0
+                    })
+                    .map_err(refused)?,
+                });
+            }
+        }
+        let source = match role {
+            Role::Learner => AssessmentSource::Campaign {
+                campaign_code: Some(label("campaignCode", "DEMO2026")?),
+            },
+            Role::Mediator => AssessmentSource::ExternalPlatform {
+                platform: Some(label("platform", "Plateforme de formation des médiateurs")?),
+            },
+            _ => AssessmentSource::CompetenceEvaluation,
+        };
+        commands
+            .execute(
+                person,
+                PersonCommand::RecordKnowledgeElements(RecordKnowledgeElements {
+                    source,
+                    elements,
+                }),
+                ctx,
+            )
+            .await
+            .map_err(refused)?;
+        if *role == Role::Learner {
+            record_schooling(commands, person, site, dice, ctx).await?;
+        }
+    }
+    Ok(people.len())
+}
+
+/// LSU levels for pupils of écoles and collèges; a certification for lycéens.
+async fn record_schooling(
+    commands: &PersonCommands,
+    person: palier_domain::PersonId,
+    site: &Site,
+    dice: &mut Dice,
+    ctx: &CommandContext,
+) -> Result<(), DemoError> {
+    let level = |n: u64| Level::new(u8::try_from(n).unwrap_or(1)).map_err(refused);
+    match site.kind {
+        EstablishmentKind::Ecole | EstablishmentKind::College => {
+            let (grade, base) = if site.kind == EstablishmentKind::Ecole {
+                ("CM2", 1)
+            } else {
+                ("3e", 2)
+            };
+            for domain in DomainCode::ALL {
+                commands
+                    .execute(
+                        person,
+                        PersonCommand::RecordDomainLevel(RecordDomainLevel {
+                            domain,
+                            level: level(base + dice.below(2))?,
+                            school_year: SchoolYear::parse("2025-2026").map_err(refused)?,
+                            grade: Grade::parse(grade).map_err(refused)?,
+                        }),
+                        ctx,
+                    )
+                    .await
+                    .map_err(refused)?;
+            }
+        }
+        EstablishmentKind::Lycee | EstablishmentKind::LyceeProfessionnel => {
+            let levels: Vec<(CompetenceCode, Level)> = CompetenceCode::ALL
+                .into_iter()
+                .map(|c| Ok((c, level(2 + dice.below(3))?)))
+                .collect::<Result<_, DemoError>>()?;
+            let score: u32 = levels
+                .iter()
+                .map(|(_, l)| u32::from(u8::from(*l)) * 8 + 4)
+                .sum();
+            commands
+                .execute(
+                    person,
+                    PersonCommand::RecordCertification(RecordCertification {
+                        delivered_on: day(6, 20)?,
+                        pix_score: PixScore::new(score).map_err(refused)?,
+                        levels,
+                    }),
+                    ctx,
+                )
+                .await
+                .map_err(refused)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
