@@ -94,6 +94,29 @@ async fn a_second_opener_is_refused_while_the_first_holds_the_store() {
 }
 
 #[tokio::test]
+async fn an_opener_waits_briefly_for_an_owner_that_is_closing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let first = open(&path).await.unwrap();
+    let no_wait = SqliteOptions {
+        lock_wait: std::time::Duration::ZERO,
+        ..SqliteOptions::default()
+    };
+    let err = SqliteStore::open(&path, no_wait).await.unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    let closing = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(first);
+    });
+    let patient = SqliteOptions {
+        lock_wait: std::time::Duration::from_secs(10),
+        ..SqliteOptions::default()
+    };
+    SqliteStore::open(&path, patient).await.unwrap();
+    closing.await.unwrap();
+}
+
+#[tokio::test]
 async fn invalid_names_and_payloads_are_refused_before_reaching_the_store() {
     assert!(StreamName::parse("").is_err());
     assert!(StreamName::parse("a".repeat(201)).is_err());

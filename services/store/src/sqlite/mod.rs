@@ -41,6 +41,11 @@ pub struct SqliteOptions {
     /// Caps the database size in pages (`PRAGMA max_page_count`); reaching it behaves like a
     /// full disk. `None`: no cap beyond the disk.
     pub max_page_count: Option<u64>,
+    /// How long opening waits for the store's lock before reporting it `Locked`. A short wait
+    /// covers a previous owner that is still closing, and a process that forked (to spawn a
+    /// child) at the instant the lock's descriptor was open: the child holds a copy of it
+    /// until its `exec`, which keeps the lock taken for that moment.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SqliteOptions {
@@ -49,6 +54,7 @@ impl Default for SqliteOptions {
             max_idle_readers: 8,
             queue_depth: 8192,
             max_page_count: None,
+            lock_wait: std::time::Duration::from_millis(1500),
         }
     }
 }
@@ -105,7 +111,7 @@ impl SqliteStore {
                 StoreError::Storage(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
-        let lock = lock_file(&path)?;
+        let lock = lock_file(&path, options.lock_wait)?;
         let existing = schema::inspect(&path)?;
         let mut conn = Connection::open(&path).map_err(map_sql)?;
         schema::configure_writer(&conn, options.max_page_count)?;
@@ -214,7 +220,7 @@ impl Drop for Inner {
     }
 }
 
-fn lock_file(path: &Path) -> Result<File, StoreError> {
+fn lock_file(path: &Path, wait: std::time::Duration) -> Result<File, StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     let file = OpenOptions::new()
@@ -223,13 +229,21 @@ fn lock_file(path: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| StoreError::Storage(format!("cannot open lock file: {e}")))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: path.to_owned(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(StoreError::Storage(format!("cannot lock the store: {e}")))
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Storage(format!("cannot lock the store: {e}")));
+            }
         }
     }
 }
