@@ -178,7 +178,7 @@ impl fmt::Display for Label {
 /// Where knowledge elements come from. JSON: `{"kind": "CAMPAIGN", "campaignCode": "…"}`,
 /// `{"kind": "COMPETENCE_EVALUATION"}`, `{"kind": "CERTIFICATION"}`,
 /// `{"kind": "EXTERNAL_PLATFORM", "platform": "…"}` (the optional fields may be absent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(
     tag = "kind",
     rename_all = "SCREAMING_SNAKE_CASE",
@@ -201,6 +201,42 @@ pub enum AssessmentSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         platform: Option<Label>,
     },
+}
+
+/// Reads the same JSON as serde's internally tagged enum would (fields foreign to the kind
+/// are ignored, as there), in one pass: the derived form buffers the whole object before
+/// looking at `kind`, which made it the costliest part of folding a knowledge element.
+impl<'de> Deserialize<'de> for AssessmentSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        enum Kind {
+            Campaign,
+            CompetenceEvaluation,
+            Certification,
+            ExternalPlatform,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire {
+            kind: Kind,
+            #[serde(default)]
+            campaign_code: Option<Label>,
+            #[serde(default)]
+            platform: Option<Label>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        Ok(match wire.kind {
+            Kind::Campaign => AssessmentSource::Campaign {
+                campaign_code: wire.campaign_code,
+            },
+            Kind::CompetenceEvaluation => AssessmentSource::CompetenceEvaluation,
+            Kind::Certification => AssessmentSource::Certification,
+            Kind::ExternalPlatform => AssessmentSource::ExternalPlatform {
+                platform: wire.platform,
+            },
+        })
+    }
 }
 
 /// The outcome of a skill in an assessment. Serialised `VALIDATED` / `INVALIDATED`.

@@ -227,9 +227,26 @@ impl fmt::Display for Uai {
 
 /// The id of an assessed skill: a Pix skill (`@rechInfo3`, `recXYZ…`) or an item of another
 /// platform. Trimmed, non-empty, at most 128 characters, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct SkillId(String);
+
+impl<'de> Deserialize<'de> for SkillId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Parses the id from the borrowed text: one allocation, for the id itself.
+        struct SkillVisitor;
+        impl serde::de::Visitor<'_> for SkillVisitor {
+            type Value = SkillId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a skill id (text)")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<SkillId, E> {
+                SkillId::parse(raw).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(SkillVisitor)
+    }
+}
 
 impl SkillId {
     /// Longest skill id accepted, in characters.

@@ -18,8 +18,7 @@
 //! [`CompetenceScore`] and [`PersonScores`] are pure folds, updated element by element
 //! (one hash-map lookup per element, an insertion the first time a skill is seen).
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use serde::Serialize;
 
 use crate::assessment::{EarnedPix, KnowledgeElementStatus};

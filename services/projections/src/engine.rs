@@ -1,11 +1,12 @@
-//! The projection engine: one task per read model, applying the store's catch-up
-//! subscription in chunks under a short write lock and publishing the position reached.
+//! The projection engine: one task per read model, catching up on the store's lean read path
+//! ([`EventStore::read_all_for_fold`]), then following its subscription, applying events in
+//! chunks under a short write lock and publishing the position reached.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::FutureExt;
-use palier_store::{EventFilter, EventStore, StoreError};
+use palier_store::{EventFilter, EventStore, FoldEvent, FoldPage, RecordedEvent, StoreError};
 use tokio::sync::watch;
 
 use crate::Projection;
@@ -127,13 +128,28 @@ impl<P: Projection> ProjectionHandle<P> {
     }
 }
 
-async fn run<P: Projection, S: EventStore>(shared: &Shared<P>, store: S) -> Result<(), StoreError> {
+async fn run<P: Projection, S: EventStore + Clone>(
+    shared: &Shared<P>,
+    store: S,
+) -> Result<(), StoreError> {
     let head = store.head().await?.map_or(0, |h| h.position);
     shared.start_head.store(head, Ordering::Release);
     if head == 0 {
         shared.caught_up.store(true, Ordering::Release);
     }
-    let mut subscription = store.subscribe_to_all(0, EventFilter::all());
+    // Catch up on the lean read path, then follow the subscription from where that ended
+    // (its start is exclusive, so nothing is applied twice or skipped).
+    let mut pages = read_pages(&store, Some(head), CHUNK);
+    let mut last = 0;
+    while let Some(page) = pages.recv().await {
+        let page = page?;
+        if let Some(position) = page.last_position() {
+            apply_chunk(shared, page.iter());
+            last = position;
+            publish(shared, last);
+        }
+    }
+    let mut subscription = store.subscribe_to_all(last, EventFilter::all());
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         match subscription.next().await {
@@ -151,21 +167,63 @@ async fn run<P: Projection, S: EventStore>(shared: &Shared<P>, store: S) -> Resu
             }
         }
         let last = chunk.last().map_or(0, |e| e.position);
-        {
-            let mut state = shared
-                .state
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for event in &chunk {
-                state.apply(event);
+        apply_chunk(shared, chunk.iter().map(RecordedEvent::as_fold));
+        chunk.clear();
+        publish(shared, last);
+    }
+}
+
+/// Applies events under one write lock.
+fn apply_chunk<'a, P: Projection>(shared: &Shared<P>, events: impl Iterator<Item = FoldEvent<'a>>) {
+    let mut state = shared
+        .state
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for event in events {
+        state.apply(event);
+    }
+}
+
+/// Publishes the position reached.
+fn publish<P>(shared: &Shared<P>, position: u64) {
+    shared.position.send_replace(position);
+    if position >= shared.start_head.load(Ordering::Acquire) {
+        shared.caught_up.store(true, Ordering::Release);
+    }
+}
+
+/// Pages of the whole log from position 1 up to `until` (the last page may go past it), read
+/// by a task of their own so that reading the next page overlaps folding this one. Dropping
+/// the receiver stops the reader.
+fn read_pages<S: EventStore + Clone>(
+    store: &S,
+    until: Option<u64>,
+    page_size: usize,
+) -> tokio::sync::mpsc::Receiver<Result<FoldPage, StoreError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let store = store.clone();
+    tokio::spawn(async move {
+        let all = EventFilter::all();
+        let mut next = 1;
+        loop {
+            if until.is_some_and(|u| next > u) {
+                return;
+            }
+            let page = match store.read_all_for_fold(next, &all, page_size).await {
+                Ok(page) => page,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            next = page.scanned_to + 1;
+            let done = page.is_end;
+            if tx.send(Ok(page)).await.is_err() || done {
+                return;
             }
         }
-        chunk.clear();
-        shared.position.send_replace(last);
-        if last >= shared.start_head.load(Ordering::Acquire) {
-            shared.caught_up.store(true, Ordering::Release);
-        }
-    }
+    });
+    rx
 }
 
 /// Folds the log from position 1 into `initial`, up to `until` (inclusive) when given; returns
@@ -181,31 +239,11 @@ where
     P: Projection,
     S: EventStore + Clone,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-    let reader_store = store.clone();
-    let reader = tokio::spawn(async move {
-        let all = EventFilter::all();
-        let mut next = 1;
-        loop {
-            let slice = match reader_store.read_all(next, &all, 4096).await {
-                Ok(slice) => slice,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            };
-            next = slice.scanned_to + 1;
-            let done = slice.is_end || until.is_some_and(|u| slice.scanned_to >= u);
-            if tx.send(Ok(slice.events)).await.is_err() || done {
-                return;
-            }
-        }
-    });
+    let mut pages = read_pages(store, until, 4096);
     let mut last = 0;
-    while let Some(page) = rx.recv().await {
-        for event in &page? {
+    while let Some(page) = pages.recv().await {
+        for event in page?.iter() {
             if until.is_some_and(|u| event.position > u) {
-                reader.abort();
                 return Ok((initial, last));
             }
             initial.apply(event);

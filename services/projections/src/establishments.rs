@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
 use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid};
-use palier_store::RecordedEvent;
+use palier_store::FoldEvent;
 
 use crate::Projection;
 
@@ -251,11 +251,11 @@ impl Establishments {
         }
     }
 
-    fn skip(&mut self, event: &RecordedEvent, reason: &dyn std::fmt::Display) {
+    fn skip(&mut self, event: FoldEvent<'_>, reason: &dyn std::fmt::Display) {
         self.skipped += 1;
         if self
             .warned
-            .insert((event.event_type.clone(), event.schema_version))
+            .insert((event.event_type.to_owned(), event.schema_version))
         {
             tracing::warn!(position = event.position, event_type = %event.event_type, %reason,
                 "establishments projection skips an event it cannot read (further ones are counted)");
@@ -266,19 +266,16 @@ impl Establishments {
 impl Projection for Establishments {
     const NAME: &'static str = "establishments";
 
-    fn apply(&mut self, event: &RecordedEvent) {
+    fn apply(&mut self, event: FoldEvent<'_>) {
         if !event.stream.starts_with(STREAM_PREFIX) {
             return;
         }
-        let decoded = match EstablishmentEvent::decode(
-            &event.event_type,
-            event.schema_version,
-            &event.data,
-        ) {
-            Ok(decoded) => decoded,
-            Err(e) => return self.skip(event, &e),
-        };
-        let uai = match Uai::from_stream_name(&event.stream) {
+        let decoded =
+            match EstablishmentEvent::decode(event.event_type, event.schema_version, event.data) {
+                Ok(decoded) => decoded,
+                Err(e) => return self.skip(event, &e),
+            };
+        let uai = match Uai::from_stream_name(event.stream) {
             Ok(uai) => uai,
             Err(e) => return self.skip(event, &e),
         };

@@ -5,6 +5,7 @@
 //! ([`rebuild`]), up to any past position (auditors' "as of").
 #![forbid(unsafe_code)]
 
+pub mod change_index;
 pub mod engine;
 pub mod error;
 pub mod establishments;
@@ -14,13 +15,13 @@ pub mod workload;
 pub use engine::{ProjectionHandle, rebuild};
 pub use error::ProjectionError;
 
-use palier_store::RecordedEvent;
+use palier_store::FoldEvent;
 
-/// A read model: a pure fold over recorded events. Events it does not care about are ignored
+/// A read model: a pure fold over recorded events (as [`FoldEvent`]s: what a fold reads). Events it does not care about are ignored
 /// cheaply (by stream prefix or type, before decoding anything).
 pub trait Projection: Send + Sync + 'static {
     /// Stable name, for logs.
     const NAME: &'static str;
     /// Folds one event in.
-    fn apply(&mut self, event: &RecordedEvent);
+    fn apply(&mut self, event: FoldEvent<'_>);
 }

@@ -2,16 +2,19 @@
 //! level history, LSU levels, last certification; with the indexes that make the API's
 //! queries fast (by id, by external reference, by last change globally and per
 //! establishment) and the feed of level changes that live subscriptions read.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use palier_domain::{
     CompetenceCode, DomainCode, ExternalRef, Grade, Level, PersonEvent, PersonId, PersonScores,
     Role, SchoolYear, Uai,
 };
-use palier_store::RecordedEvent;
+use palier_store::FoldEvent;
 
 use crate::Projection;
+use crate::change_index::ChangeIndex;
 
 const STREAM_PREFIX: &str = "person-";
 
@@ -122,8 +125,8 @@ pub struct Persons {
     max_reachable_level: Level,
     by_id: HashMap<PersonId, PersonView>,
     by_external_ref: HashMap<(String, String), PersonId>,
-    by_change: BTreeSet<(u64, PersonId)>,
-    by_establishment: HashMap<Uai, BTreeSet<(u64, PersonId)>>,
+    by_change: ChangeIndex<PersonId>,
+    by_establishment: HashMap<Uai, ChangeIndex<PersonId>>,
     level_changes: Vec<LevelChange>,
     level_changes_by_establishment: HashMap<Uai, Vec<usize>>,
     skipped: u64,
@@ -141,12 +144,12 @@ impl Persons {
     pub fn new(max_reachable_level: Level) -> Self {
         Persons {
             max_reachable_level,
-            by_id: HashMap::new(),
-            by_external_ref: HashMap::new(),
-            by_change: BTreeSet::new(),
-            by_establishment: HashMap::new(),
+            by_id: HashMap::default(),
+            by_external_ref: HashMap::default(),
+            by_change: ChangeIndex::default(),
+            by_establishment: HashMap::default(),
             level_changes: Vec::new(),
-            level_changes_by_establishment: HashMap::new(),
+            level_changes_by_establishment: HashMap::default(),
             skipped: 0,
             warned: HashSet::new(),
         }
@@ -183,7 +186,7 @@ impl Persons {
         after: Option<(u64, PersonId)>,
         first: usize,
     ) -> Page<'_> {
-        let empty = BTreeSet::new();
+        let empty = ChangeIndex::default();
         let index = match establishment {
             Some(uai) => self.by_establishment.get(uai).unwrap_or(&empty),
             None => &self.by_change,
@@ -191,15 +194,19 @@ impl Persons {
         let after = after.filter(|cursor| cursor.0 > changed_since);
         // Everything strictly after (changed_since, greatest id), or after the cursor.
         let start = match (after, PersonId::from_uuid(uuid::Uuid::max())) {
-            (Some(cursor), _) => std::ops::Bound::Excluded(cursor),
-            (None, Ok(greatest)) => std::ops::Bound::Excluded((changed_since, greatest)),
-            (None, Err(_)) => std::ops::Bound::Excluded((changed_since, PersonId::new())),
+            (Some(cursor), _) => cursor,
+            (None, Ok(greatest)) => (changed_since, greatest),
+            (None, Err(_)) => (changed_since, PersonId::new()),
         };
-        let mut keys = index.range((start, std::ops::Bound::Unbounded));
+        let mut keys = index.after(start, |position, id| {
+            self.by_id
+                .get(id)
+                .is_some_and(|view| view.last_changed_position == position)
+        });
         let items: Vec<&PersonView> = keys
             .by_ref()
             .take(first)
-            .filter_map(|(_, id)| self.by_id.get(id))
+            .filter_map(|(_, id)| self.by_id.get(&id))
             .collect();
         Page {
             items,
@@ -238,11 +245,11 @@ impl Persons {
         }
     }
 
-    fn skip(&mut self, event: &RecordedEvent, reason: &dyn std::fmt::Display) {
+    fn skip(&mut self, event: FoldEvent<'_>, reason: &dyn std::fmt::Display) {
         self.skipped += 1;
         if self
             .warned
-            .insert((event.event_type.clone(), event.schema_version))
+            .insert((event.event_type.to_owned(), event.schema_version))
         {
             tracing::warn!(
                 position = event.position,
@@ -258,13 +265,19 @@ impl Persons {
         let Some(view) = self.by_id.get_mut(&id) else {
             return;
         };
-        let old = (view.last_changed_position, id);
+        let previous = view.last_changed_position;
         view.last_changed_position = position;
-        self.by_change.remove(&old);
-        self.by_change.insert((position, id));
-        if let Some(set) = self.by_establishment.get_mut(&view.establishment) {
-            set.remove(&old);
-            set.insert((position, id));
+        let by_id = &self.by_id;
+        let is_live = |p: u64, i: &PersonId| {
+            by_id
+                .get(i)
+                .is_some_and(|view| view.last_changed_position == p)
+        };
+        self.by_change.record(id, Some(previous), position, is_live);
+        if let Some(view) = by_id.get(&id)
+            && let Some(index) = self.by_establishment.get_mut(&view.establishment)
+        {
+            index.record(id, Some(previous), position, is_live);
         }
     }
 }
@@ -272,16 +285,16 @@ impl Persons {
 impl Projection for Persons {
     const NAME: &'static str = "persons";
 
-    fn apply(&mut self, event: &RecordedEvent) {
+    fn apply(&mut self, event: FoldEvent<'_>) {
         if !event.stream.starts_with(STREAM_PREFIX) {
             return;
         }
-        let decoded =
-            match PersonEvent::decode(&event.event_type, event.schema_version, &event.data) {
-                Ok(decoded) => decoded,
-                Err(e) => return self.skip(event, &e),
-            };
-        let id = match PersonId::from_stream_name(&event.stream) {
+        let decoded = match PersonEvent::decode(event.event_type, event.schema_version, event.data)
+        {
+            Ok(decoded) => decoded,
+            Err(e) => return self.skip(event, &e),
+        };
+        let id = match PersonId::from_stream_name(event.stream) {
             Ok(id) => id,
             Err(e) => return self.skip(event, &e),
         };
@@ -309,12 +322,19 @@ impl Projection for Persons {
                 ),
                 id,
             );
-            self.by_change.insert((event.position, id));
-            self.by_establishment
-                .entry(view.establishment.clone())
-                .or_default()
-                .insert((event.position, id));
+            let establishment = view.establishment.clone();
             self.by_id.insert(id, view);
+            let by_id = &self.by_id;
+            let is_live = |p: u64, i: &PersonId| {
+                by_id
+                    .get(i)
+                    .is_some_and(|view| view.last_changed_position == p)
+            };
+            self.by_change.record(id, None, event.position, is_live);
+            self.by_establishment
+                .entry(establishment)
+                .or_default()
+                .record(id, None, event.position, is_live);
             return;
         }
         let Some(view) = self.by_id.get_mut(&id) else {
@@ -322,23 +342,24 @@ impl Projection for Persons {
         };
         match &decoded {
             PersonEvent::KnowledgeElementsRecorded(_) | PersonEvent::CompetenceReset(_) => {
-                let touched: Vec<CompetenceCode> = match &decoded {
-                    PersonEvent::KnowledgeElementsRecorded(e) => {
-                        let mut codes: Vec<CompetenceCode> =
-                            e.elements.iter().map(|k| k.competence).collect();
-                        codes.sort_unstable();
-                        codes.dedup();
-                        codes
-                    }
-                    PersonEvent::CompetenceReset(e) => vec![e.competence],
-                    _ => Vec::new(),
+                // Levels before, for the competences this event touches (by index).
+                let mut before = [None::<u8>; CompetenceCode::COUNT];
+                let mut note = |competence: CompetenceCode| {
+                    before[competence.index()]
+                        .get_or_insert_with(|| view.scores.competence(competence).level);
                 };
-                let before: Vec<u8> = touched
-                    .iter()
-                    .map(|c| view.scores.competence(*c).level)
-                    .collect();
+                match &decoded {
+                    PersonEvent::KnowledgeElementsRecorded(e) => {
+                        e.elements.iter().for_each(|k| note(k.competence));
+                    }
+                    PersonEvent::CompetenceReset(e) => note(e.competence),
+                    _ => {}
+                }
                 view.scores.apply(&decoded);
-                for (competence, from) in touched.into_iter().zip(before) {
+                for competence in CompetenceCode::ALL {
+                    let Some(from) = before[competence.index()] else {
+                        continue;
+                    };
                     let to = view.scores.competence(competence).level;
                     if to != from {
                         let change = LevelChange {

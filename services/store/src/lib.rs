@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod error;
 pub mod event;
 pub mod filter;
+pub mod fold;
 pub mod hash;
 pub mod names;
 pub mod ndjson;
@@ -25,6 +26,7 @@ pub use append::{AppendResult, CurrentRevision, ExpectedRevision};
 pub use error::StoreError;
 pub use event::{EventData, Metadata, RecordedEvent};
 pub use filter::EventFilter;
+pub use fold::{FoldEvent, FoldPage};
 pub use hash::Hash;
 pub use names::{EventType, StreamName};
 pub use read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
@@ -78,6 +80,23 @@ pub trait EventStore: Send + Sync + 'static {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<AllSlice, StoreError>;
+
+    /// The same read as [`EventStore::read_all`], in the lean form read models fold
+    /// ([`FoldPage`]: no metadata, ids or hashes). Backends that can select fewer columns
+    /// override this; the default goes through `read_all`.
+    async fn read_all_for_fold(
+        &self,
+        from: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<FoldPage, StoreError> {
+        let slice = self.read_all(from, filter, limit).await?;
+        Ok(FoldPage::from_events(
+            &slice.events,
+            slice.scanned_to,
+            slice.is_end,
+        ))
+    }
 
     /// What the store knows of one stream, or `None` when it has no events.
     async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError>;

@@ -9,6 +9,7 @@ use crate::append::{AppendResult, ExpectedRevision};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::filter::EventFilter;
+use crate::fold::FoldPage;
 use crate::names::StreamName;
 use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
 use crate::subscription::Subscription;
@@ -62,6 +63,15 @@ impl EventStore for SharedStore {
         limit: usize,
     ) -> Result<AllSlice, StoreError> {
         self.0.read_all(from, filter, limit).await
+    }
+
+    async fn read_all_for_fold(
+        &self,
+        from: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<FoldPage, StoreError> {
+        self.0.read_all_for_fold(from, filter, limit).await
     }
 
     async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError> {

@@ -88,7 +88,14 @@ pub fn payload<T: DeserializeOwned>(
     schema_version: u32,
     data: &[u8],
 ) -> Result<T, DecodeError> {
-    serde_json::from_slice(data).map_err(|source| DecodeError::InvalidPayload {
+    // Checking UTF-8 once for the whole payload, then parsing text, is cheaper than the
+    // per-string checks of `from_slice`; invalid UTF-8 still goes through `from_slice`, for
+    // its error.
+    match std::str::from_utf8(data) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(data),
+    }
+    .map_err(|source| DecodeError::InvalidPayload {
         event_type,
         schema_version,
         source,

@@ -20,6 +20,7 @@ use crate::append::{AppendResult, ExpectedRevision};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::filter::EventFilter;
+use crate::fold::FoldPage;
 use crate::names::StreamName;
 use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
 use crate::subscription::{LIVE_FEED_CAPACITY, LiveBatch, Subscription};
@@ -341,6 +342,17 @@ impl EventStore for SqliteStore {
     ) -> Result<AllSlice, StoreError> {
         let filter = filter.clone();
         self.read(move |c| reader::read_all(c, from, &filter, limit))
+            .await
+    }
+
+    async fn read_all_for_fold(
+        &self,
+        from: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<FoldPage, StoreError> {
+        let filter = filter.clone();
+        self.read(move |c| reader::read_all_for_fold(c, from, &filter, limit))
             .await
     }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::event::{Metadata, RecordedEvent};
 use crate::filter::EventFilter;
+use crate::fold::{FoldEvent, FoldPage};
 use crate::hash::Hash;
 use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
 
@@ -207,22 +208,117 @@ pub fn read_all(
     filter: &EventFilter,
     limit: usize,
 ) -> Result<AllSlice, StoreError> {
-    // Bounding the scan by the head read first means every row up to it is committed (one
-    // writer, commits in position order), so `scanned_to` can safely be the head.
+    let (head, query) = all_query(conn, EVENT_COLUMNS, from, filter, limit)?;
+    let Some((sql, params)) = query else {
+        return Ok(empty_slice(head, from));
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
+    let events = collect(&mut stmt, params_from_iter(params), limit.min(8192))?;
+    let (scanned_to, is_end) =
+        page_end(events.len(), limit, events.last().map(|e| e.position), head);
+    Ok(AllSlice {
+        events,
+        scanned_to,
+        is_end,
+    })
+}
+
+/// The columns of `events` a fold reads, in the order [`read_all_for_fold`] expects.
+const FOLD_COLUMNS: &str = "position, stream, event_type, schema_version, data, recorded_at";
+
+/// Like [`read_all`], selecting only what a fold reads, into one [`FoldPage`].
+pub fn read_all_for_fold(
+    conn: &Connection,
+    from: u64,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<FoldPage, StoreError> {
+    let (head, query) = all_query(conn, FOLD_COLUMNS, from, filter, limit)?;
+    let Some((sql, params)) = query else {
+        let slice = empty_slice(head, from);
+        return Ok(FoldPage::from_events(&[], slice.scanned_to, slice.is_end));
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
+    let mut rows = stmt.query(params_from_iter(params)).map_err(map_sql)?;
+    let mut page = FoldPage::with_capacity(limit.min(8192), limit.min(8192) * 256);
+    while let Some(row) = rows.next().map_err(map_sql)? {
+        let position: i64 = row.get(0).map_err(map_sql)?;
+        let position = u64::try_from(position).map_err(|_| StoreError::Corrupt {
+            position: 0,
+            reason: format!("negative position {position}"),
+        })?;
+        let corrupt = |e: rusqlite::types::FromSqlError| StoreError::Corrupt {
+            position,
+            reason: e.to_string(),
+        };
+        let column = |i: usize| row.get_ref(i).map_err(map_sql);
+        let schema_version = column(3)?.as_i64().map_err(corrupt)?;
+        page.push(FoldEvent {
+            position,
+            stream: column(1)?.as_str().map_err(corrupt)?,
+            event_type: column(2)?.as_str().map_err(corrupt)?,
+            schema_version: u32::try_from(schema_version).map_err(|_| StoreError::Corrupt {
+                position,
+                reason: format!("schema version {schema_version} out of range"),
+            })?,
+            data: column(4)?.as_blob().map_err(corrupt)?,
+            recorded_at: micros_to_time(position, column(5)?.as_i64().map_err(corrupt)?)?,
+        });
+    }
+    let (scanned_to, is_end) = page_end(page.len(), limit, page.last_position(), head);
+    page.scanned_to = scanned_to;
+    page.is_end = is_end;
+    Ok(page)
+}
+
+/// The answer to a read of the global log (whose head was `head`) that finds nothing to
+/// select: `from` lies past the head, or the limit is 0.
+fn empty_slice(head: u64, from: u64) -> AllSlice {
+    AllSlice {
+        events: Vec::new(),
+        scanned_to: head.max(from.saturating_sub(1)),
+        is_end: from > head,
+    }
+}
+
+fn head_position(conn: &Connection) -> Result<u64, StoreError> {
     let head: i64 = conn
         .query_row("SELECT coalesce(max(position), 0) FROM events", [], |r| {
             r.get(0)
         })
         .map_err(map_sql)?;
-    let head = u64::try_from(head).unwrap_or(0);
+    Ok(u64::try_from(head).unwrap_or(0))
+}
+
+/// How far a page of `got` events (of at most `limit`) examined the log, and whether it
+/// reached the head.
+fn page_end(got: usize, limit: usize, last: Option<u64>, head: u64) -> (u64, bool) {
+    let full = got == limit;
+    let scanned_to = match (full, last) {
+        (true, Some(last)) => last,
+        _ => head,
+    };
+    (scanned_to, !full || scanned_to == head)
+}
+
+/// The head a read of the global log from `from` is bounded by, and the query selecting
+/// `columns` for it (`None` when there is nothing to select).
+type AllQuery = (u64, Option<(String, Vec<Value>)>);
+
+fn all_query(
+    conn: &Connection,
+    columns: &str,
+    from: u64,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<AllQuery, StoreError> {
+    // Bounding the scan by the head read first means every row up to it is committed (one
+    // writer, commits in position order), so `scanned_to` can safely be the head.
+    let head = head_position(conn)?;
     if limit == 0 || from > head {
-        return Ok(AllSlice {
-            events: Vec::new(),
-            scanned_to: head.max(from.saturating_sub(1)),
-            is_end: from > head,
-        });
+        return Ok((head, None));
     }
-    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE position BETWEEN ?1 AND ?2");
+    let mut sql = format!("SELECT {columns} FROM events WHERE position BETWEEN ?1 AND ?2");
     let mut params: Vec<Value> = vec![Value::Integer(to_i64(from)), Value::Integer(to_i64(head))];
     if !filter.prefixes().is_empty() {
         sql.push_str(" AND (");
@@ -252,18 +348,7 @@ pub fn read_all(
     }
     params.push(Value::Integer(to_i64(limit as u64)));
     sql.push_str(&format!(" ORDER BY position ASC LIMIT ?{}", params.len()));
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
-    let events = collect(&mut stmt, params_from_iter(params), limit.min(8192))?;
-    let full = events.len() == limit;
-    let scanned_to = match (full, events.last()) {
-        (true, Some(last)) => last.position,
-        _ => head,
-    };
-    Ok(AllSlice {
-        events,
-        scanned_to,
-        is_end: !full || scanned_to == head,
-    })
+    Ok((head, Some((sql, params))))
 }
 
 /// Metadata of one stream.

@@ -49,6 +49,7 @@ macro_rules! store_contract_tests {
             empty_append_checks_expectation_only,
             one_mebibyte_event_round_trips,
             read_all_filters_by_prefix_and_type,
+            the_fold_read_agrees_with_read_all,
             filtered_subscription,
             read_stream_directions_and_limits,
             recorded_fields_and_stream_info,
@@ -791,6 +792,64 @@ pub async fn read_all_filters_by_prefix_and_type<H: Harness>(h: &mut H) {
     assert!(third.events.is_empty() && third.is_end);
     assert!(EventFilter::event_types(["not a type"]).is_err());
     assert!(EventFilter::stream_prefixes([""]).is_err());
+}
+
+pub async fn the_fold_read_agrees_with_read_all<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let tag = Uuid::new_v4().simple().to_string();
+    let person = stream(&format!("person{tag}-1"));
+    let school = stream(&format!("école{tag}-1"));
+    for (s, kind, n) in [
+        (&person, "Registered", 1),
+        (&person, "Scored", 2),
+        (&school, "Registered", 3),
+        (&person, "Scored", 4),
+        (&school, "Attested", 5),
+        (&school, "Attested", 6),
+    ] {
+        store
+            .append_to_stream(s, ExpectedRevision::Any, vec![event(kind, n)])
+            .await
+            .unwrap();
+    }
+    let both = [format!("person{tag}"), format!("école{tag}")];
+    let filters = [
+        EventFilter::all(),
+        EventFilter::stream_prefixes(both.clone()).unwrap(),
+        EventFilter::stream_prefixes([format!("école{tag}")]).unwrap(),
+        EventFilter::stream_prefixes(both)
+            .unwrap()
+            .and_event_types(["Scored", "Attested"])
+            .unwrap(),
+    ];
+    for filter in &filters {
+        for limit in [1, 2, 5, 1000] {
+            let (mut from, mut pages) = (1, 0);
+            loop {
+                let full = store.read_all(from, filter, limit).await.unwrap();
+                let lean = store.read_all_for_fold(from, filter, limit).await.unwrap();
+                let expected: Vec<_> = full.events.iter().map(|e| e.as_fold()).collect();
+                assert_eq!(lean.iter().collect::<Vec<_>>(), expected, "limit {limit}");
+                assert_eq!(lean.scanned_to, full.scanned_to);
+                assert_eq!(lean.is_end, full.is_end);
+                assert_eq!(lean.last_position(), full.events.last().map(|e| e.position));
+                from = full.scanned_to + 1;
+                pages += 1;
+                if full.is_end {
+                    break;
+                }
+                assert!(pages < 10_000, "paging never ended");
+            }
+        }
+    }
+    // Past the head: empty, at the end, nothing examined beyond the head.
+    let head = store.head().await.unwrap().unwrap().position;
+    let past = store
+        .read_all_for_fold(head + 5, &EventFilter::all(), 10)
+        .await
+        .unwrap();
+    assert!(past.is_empty() && past.is_end);
+    assert_eq!(past.scanned_to, head + 4);
 }
 
 pub async fn filtered_subscription<H: Harness>(h: &mut H) {
