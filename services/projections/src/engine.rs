@@ -229,10 +229,12 @@ fn read_pages<S: EventStore + Clone>(
 /// Folds the log from position 1 into `initial`, up to `until` (inclusive) when given; returns
 /// the state and the last position applied. For audits "as of" a position, and benchmarks.
 ///
-/// Reading and folding overlap: a reader task fetches the next page while this one folds.
+/// Reading and folding overlap: a reader task fetches the next page while a blocking thread
+/// folds this one (a fold over a million events takes about a second, which must not hold
+/// up an async worker serving other requests).
 pub async fn rebuild<P, S>(
     store: &S,
-    mut initial: P,
+    initial: P,
     until: Option<u64>,
 ) -> Result<(P, u64), StoreError>
 where
@@ -240,15 +242,21 @@ where
     S: EventStore + Clone,
 {
     let mut pages = read_pages(store, until, 4096);
-    let mut last = 0;
-    while let Some(page) = pages.recv().await {
-        for event in page?.iter() {
-            if until.is_some_and(|u| event.position > u) {
-                return Ok((initial, last));
+    let folder = tokio::task::spawn_blocking(move || {
+        let mut model = initial;
+        let mut last = 0;
+        while let Some(page) = pages.blocking_recv() {
+            for event in page?.iter() {
+                if until.is_some_and(|u| event.position > u) {
+                    return Ok((model, last));
+                }
+                model.apply(event);
+                last = event.position;
             }
-            initial.apply(event);
-            last = event.position;
         }
-    }
-    Ok((initial, last))
+        Ok((model, last))
+    });
+    folder
+        .await
+        .map_err(|e| StoreError::Storage(format!("the fold stopped: {e}")))?
 }
