@@ -17,8 +17,9 @@ pub use error::ProjectionError;
 
 use palier_store::FoldEvent;
 
-/// A read model: a pure fold over recorded events (as [`FoldEvent`]s: what a fold reads). Events it does not care about are ignored
-/// cheaply (by stream prefix or type, before decoding anything).
+/// A read model: a pure fold over recorded events, seen as [`FoldEvent`]s (what a fold reads).
+/// Events it does not care about are ignored cheaply (by stream prefix or type, before
+/// decoding anything).
 pub trait Projection: Send + Sync + 'static {
     /// Stable name, for logs.
     const NAME: &'static str;

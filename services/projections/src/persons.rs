@@ -4,9 +4,8 @@
 //! establishment) and the feed of level changes that live subscriptions read.
 use std::collections::{BTreeMap, HashSet};
 
-use foldhash::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
+use foldhash::HashMap;
 use palier_domain::{
     CompetenceCode, DomainCode, ExternalRef, Grade, Level, PersonEvent, PersonId, PersonScores,
     Role, SchoolYear, Uai,
@@ -199,9 +198,7 @@ impl Persons {
             (None, Err(_)) => (changed_since, PersonId::new()),
         };
         let mut keys = index.after(start, |position, id| {
-            self.by_id
-                .get(id)
-                .is_some_and(|view| view.last_changed_position == position)
+            is_last_change(&self.by_id, position, id)
         });
         let items: Vec<&PersonView> = keys
             .by_ref()
@@ -268,11 +265,7 @@ impl Persons {
         let previous = view.last_changed_position;
         view.last_changed_position = position;
         let by_id = &self.by_id;
-        let is_live = |p: u64, i: &PersonId| {
-            by_id
-                .get(i)
-                .is_some_and(|view| view.last_changed_position == p)
-        };
+        let is_live = |p: u64, i: &PersonId| is_last_change(by_id, p, i);
         self.by_change.record(id, Some(previous), position, is_live);
         if let Some(view) = by_id.get(&id)
             && let Some(index) = self.by_establishment.get_mut(&view.establishment)
@@ -280,6 +273,14 @@ impl Persons {
             index.record(id, Some(previous), position, is_live);
         }
     }
+}
+
+/// Whether `position` is still the last change of person `id`: what tells a live entry of a
+/// [`ChangeIndex`] from a stale one.
+fn is_last_change(by_id: &HashMap<PersonId, PersonView>, position: u64, id: &PersonId) -> bool {
+    by_id
+        .get(id)
+        .is_some_and(|view| view.last_changed_position == position)
 }
 
 impl Projection for Persons {
@@ -324,12 +325,7 @@ impl Projection for Persons {
             );
             let establishment = view.establishment.clone();
             self.by_id.insert(id, view);
-            let by_id = &self.by_id;
-            let is_live = |p: u64, i: &PersonId| {
-                by_id
-                    .get(i)
-                    .is_some_and(|view| view.last_changed_position == p)
-            };
+            let is_live = |p: u64, i: &PersonId| is_last_change(&self.by_id, p, i);
             self.by_change.record(id, None, event.position, is_live);
             self.by_establishment
                 .entry(establishment)

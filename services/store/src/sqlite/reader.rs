@@ -87,16 +87,29 @@ fn uuid_from(position: u64, field: &str, bytes: &[u8]) -> Result<Uuid, StoreErro
     })
 }
 
+/// The position in column 0 of an `events` row.
+fn position_of(row: &Row<'_>) -> Result<u64, StoreError> {
+    let position: i64 = row.get(0).map_err(map_sql)?;
+    u64::try_from(position).map_err(|_| StoreError::Corrupt {
+        position: 0,
+        reason: format!("negative position {position}"),
+    })
+}
+
+/// A stored schema version, checked to fit.
+fn schema_version_of(position: u64, raw: i64) -> Result<u32, StoreError> {
+    u32::try_from(raw).map_err(|_| StoreError::Corrupt {
+        position,
+        reason: format!("schema version {raw} out of range"),
+    })
+}
+
 /// Decodes one `events` row selected with [`EVENT_COLUMNS`].
 ///
 /// Fixed-size blobs are read by reference (no temporary allocation): this is the hot loop of
 /// every projection rebuild.
 pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.get(0).map_err(map_sql)?;
-    let position = u64::try_from(position).map_err(|_| StoreError::Corrupt {
-        position: 0,
-        reason: format!("negative position {position}"),
-    })?;
+    let position = position_of(row)?;
     let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
         position,
         reason: e.to_string(),
@@ -137,10 +150,7 @@ pub fn decode(row: &Row<'_>) -> Result<RecordedEvent, StoreError> {
         })?,
         event_id: uuid_from(position, "event id", blob(3)?)?,
         event_type: row.get(4).map_err(corrupt)?,
-        schema_version: u32::try_from(schema_version).map_err(|_| StoreError::Corrupt {
-            position,
-            reason: format!("schema version {schema_version} out of range"),
-        })?,
+        schema_version: schema_version_of(position, schema_version)?,
         data: Bytes::copy_from_slice(blob(6)?),
         metadata: Metadata {
             actor: row.get(7).map_err(corrupt)?,
@@ -210,7 +220,12 @@ pub fn read_all(
 ) -> Result<AllSlice, StoreError> {
     let (head, query) = all_query(conn, EVENT_COLUMNS, from, filter, limit)?;
     let Some((sql, params)) = query else {
-        return Ok(empty_slice(head, from));
+        let (scanned_to, is_end) = empty_end(head, from);
+        return Ok(AllSlice {
+            events: Vec::new(),
+            scanned_to,
+            is_end,
+        });
     };
     let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
     let events = collect(&mut stmt, params_from_iter(params), limit.min(8192))?;
@@ -235,32 +250,24 @@ pub fn read_all_for_fold(
 ) -> Result<FoldPage, StoreError> {
     let (head, query) = all_query(conn, FOLD_COLUMNS, from, filter, limit)?;
     let Some((sql, params)) = query else {
-        let slice = empty_slice(head, from);
-        return Ok(FoldPage::from_events(&[], slice.scanned_to, slice.is_end));
+        let (scanned_to, is_end) = empty_end(head, from);
+        return Ok(FoldPage::from_events(&[], scanned_to, is_end));
     };
     let mut stmt = conn.prepare_cached(&sql).map_err(map_sql)?;
     let mut rows = stmt.query(params_from_iter(params)).map_err(map_sql)?;
     let mut page = FoldPage::with_capacity(limit.min(8192), limit.min(8192) * 256);
     while let Some(row) = rows.next().map_err(map_sql)? {
-        let position: i64 = row.get(0).map_err(map_sql)?;
-        let position = u64::try_from(position).map_err(|_| StoreError::Corrupt {
-            position: 0,
-            reason: format!("negative position {position}"),
-        })?;
+        let position = position_of(row)?;
         let corrupt = |e: rusqlite::types::FromSqlError| StoreError::Corrupt {
             position,
             reason: e.to_string(),
         };
         let column = |i: usize| row.get_ref(i).map_err(map_sql);
-        let schema_version = column(3)?.as_i64().map_err(corrupt)?;
         page.push(FoldEvent {
             position,
             stream: column(1)?.as_str().map_err(corrupt)?,
             event_type: column(2)?.as_str().map_err(corrupt)?,
-            schema_version: u32::try_from(schema_version).map_err(|_| StoreError::Corrupt {
-                position,
-                reason: format!("schema version {schema_version} out of range"),
-            })?,
+            schema_version: schema_version_of(position, column(3)?.as_i64().map_err(corrupt)?)?,
             data: column(4)?.as_blob().map_err(corrupt)?,
             recorded_at: micros_to_time(position, column(5)?.as_i64().map_err(corrupt)?)?,
         });
@@ -271,14 +278,10 @@ pub fn read_all_for_fold(
     Ok(page)
 }
 
-/// The answer to a read of the global log (whose head was `head`) that finds nothing to
-/// select: `from` lies past the head, or the limit is 0.
-fn empty_slice(head: u64, from: u64) -> AllSlice {
-    AllSlice {
-        events: Vec::new(),
-        scanned_to: head.max(from.saturating_sub(1)),
-        is_end: from > head,
-    }
+/// How far a read of the global log (whose head was `head`) that selects nothing examined
+/// it, and whether it is at the end: `from` lies past the head, or the limit is 0.
+fn empty_end(head: u64, from: u64) -> (u64, bool) {
+    (head.max(from.saturating_sub(1)), from > head)
 }
 
 fn head_position(conn: &Connection) -> Result<u64, StoreError> {
