@@ -19,4 +19,4 @@ pub mod telemetry;
 pub mod trace_context;
 
 pub use settings::Settings;
-pub use startup::Application;
+pub use startup::{Application, ShutdownHandle};

@@ -60,6 +60,19 @@ pub struct Cli {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PALIER_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Largest WebSocket message accepted from a client, in bytes (a larger one closes the
+    /// connection with 1009).
+    #[arg(long, env = "PALIER_MAX_WS_FRAME_BYTES", default_value_t = 64 * 1024, global = true)]
+    pub max_ws_frame_bytes: usize,
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before the
+    /// process exits anyway, in seconds (keep it under the orchestrator's grace period).
+    #[arg(
+        long,
+        env = "PALIER_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub shutdown_timeout_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
@@ -154,6 +167,10 @@ pub struct Settings {
     pub min_position_wait: std::time::Duration,
     /// HTTP workers.
     pub workers: Option<usize>,
+    /// Largest WebSocket message accepted.
+    pub max_ws_frame_bytes: usize,
+    /// Longest wait for in-flight requests at shutdown.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -170,6 +187,8 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             min_position_wait: std::time::Duration::from_secs(5),
             workers: Some(2),
+            max_ws_frame_bytes: 64 * 1024,
+            shutdown_timeout: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -195,6 +214,8 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             min_position_wait: std::time::Duration::from_millis(self.min_position_wait_ms),
             workers: self.workers,
+            max_ws_frame_bytes: self.max_ws_frame_bytes,
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
         })
     }
 }

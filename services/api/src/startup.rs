@@ -7,7 +7,7 @@ use anyhow::Context;
 use palier_projections::ProjectionHandle;
 use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
-use palier_store::{Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
+use palier_store::{EventStore as _, Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
 
 use crate::auth::{self, Principal, Role, Tokens};
 use crate::commands::PersonCommands;
@@ -22,6 +22,25 @@ pub struct Application {
     admin_token: String,
     state: AppState,
     server: actix_web::dev::Server,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Stops a running [`Application`] gracefully, as SIGTERM does (tests use it in-process).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    server: actix_web::dev::ServerHandle,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting connections, closes open WebSockets with a close frame (1001), and
+    /// lets in-flight requests (and the appends they wait for) finish, within the
+    /// configured time-out. Returns when the server has stopped.
+    pub async fn stop(&self) {
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        self.shutdown.send_replace(true);
+        self.server.stop(true).await;
+    }
 }
 
 /// Opens the configured store.
@@ -77,12 +96,15 @@ impl Application {
             min_position_wait: settings.min_position_wait,
             max_reachable_level: max_level,
         };
+        let (shutdown, stopping) = tokio::sync::watch::channel(false);
         let http_state = web::Data::new(HttpState {
             schema: build_schema(state.clone()),
             tokens,
             app: state.clone(),
             max_body_bytes: settings.max_body_bytes,
             metrics: crate::metrics::Metrics::default(),
+            max_ws_frame_bytes: settings.max_ws_frame_bytes,
+            shutdown: stopping,
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
@@ -95,7 +117,11 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
+        // Signals are ours (see `run_until_stopped`): actix's own handler would stop the
+        // server without closing WebSockets first.
         let server = server
+            .disable_signals()
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
             .listen(listener)
             .context("starting the HTTP server")?
             .run();
@@ -105,7 +131,16 @@ impl Application {
             admin_token,
             state,
             server,
+            shutdown,
         })
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            shutdown: self.shutdown.clone(),
+        }
     }
 
     /// The bound port.
@@ -123,9 +158,45 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM for the binary).
+    /// Serves until the server is stopped, by a [`ShutdownHandle`] or by SIGTERM / SIGINT,
+    /// which stop it gracefully (see [`ShutdownHandle::stop`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await.context("the HTTP server failed")
+        let handle = self.shutdown_handle();
+        let signals = tokio::spawn(async move {
+            if let Some(name) = termination_signal().await {
+                tracing::info!(signal = name, "received a termination signal");
+                handle.stop().await;
+            }
+        });
+        let served = self.server.await.context("the HTTP server failed");
+        signals.abort();
+        // Every request has finished, so every append it waited for is committed; closing
+        // checkpoints the store into its file before the process exits.
+        if let Err(error) = self.state.store.close().await {
+            tracing::error!(%error, "closing the event store failed");
+        }
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; `None` when signals cannot be listened to (then only a
+/// [`ShutdownHandle`] stops the server).
+async fn termination_signal() -> Option<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot listen for termination signals");
+            return None;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => Some("SIGTERM"),
+        _ = int.recv() => Some("SIGINT"),
     }
 }
 

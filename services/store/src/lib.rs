@@ -113,4 +113,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// matches `filter`, first from history then live, in position order, with no gap and no
     /// duplicate. A slow consumer never blocks writers: it falls back to reading storage.
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription;
+
+    /// Closes the store for writing, for a graceful shutdown: appends already accepted are
+    /// committed first, later ones fail with [`StoreError::Closed`]; reads keep working.
+    /// A backend with nothing to close does nothing.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

@@ -89,4 +89,8 @@ impl EventStore for SharedStore {
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
         self.0.subscribe_to_all(after, filter)
     }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.0.close().await
+    }
 }

@@ -248,3 +248,56 @@ async fn a_read_only_opener_reads_beside_the_writer_and_writes_nothing() {
         .unwrap();
     assert_eq!(reader.head().await.unwrap().unwrap().position, 4);
 }
+
+#[tokio::test]
+async fn closing_commits_what_was_accepted_checkpoints_and_refuses_later_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let s = stream("closing-1");
+    let store = open(&path).await.unwrap();
+    // Appends in flight while the store is asked to close: every one accepted before the
+    // close is committed, none is lost.
+    let appends: Vec<_> = (0..50u64)
+        .map(|n| {
+            let store = store.clone();
+            let s = s.clone();
+            tokio::spawn(async move {
+                let data = EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+                store
+                    .append_to_stream(&s, ExpectedRevision::Any, vec![data])
+                    .await
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.close().await.unwrap();
+    let mut committed = 0;
+    for append in appends {
+        match append.await.unwrap() {
+            Ok(_) => committed += 1,
+            Err(e) => assert!(matches!(e, StoreError::Closed), "{e:?}"),
+        }
+    }
+    let late = EventData::json("ThingHappened", &json!({ "n": 99 })).unwrap();
+    let err = store
+        .append_to_stream(&s, ExpectedRevision::Any, vec![late])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Closed), "{err:?}");
+    // Reads still work, and see exactly what was acknowledged.
+    assert_eq!(
+        store.head().await.unwrap().map_or(0, |h| h.position),
+        committed
+    );
+    // The WAL was checkpointed into the file: it is empty (or gone).
+    let wal = dir.path().join("events.db-wal");
+    assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
+    // Closing twice is harmless; a new owner finds every acknowledged event.
+    store.close().await.unwrap();
+    drop(store);
+    let reopened = open(&path).await.unwrap();
+    assert_eq!(
+        reopened.head().await.unwrap().map_or(0, |h| h.position),
+        committed
+    );
+}

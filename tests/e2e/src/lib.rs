@@ -194,14 +194,21 @@ impl Server {
 
     /// POSTs a GraphQL request with the admin token; returns the JSON body (any status).
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.post_graphql(query, variables)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a GraphQL request with the admin token; returns the raw response.
+    pub async fn post_graphql(&self, query: &str, variables: Value) -> reqwest::Response {
         self.client
             .post(self.url("/graphql"))
             .bearer_auth(&self.token)
+            .header("accept", "application/graphql-response+json")
             .json(&json!({ "query": query, "variables": variables }))
             .send()
-            .await
-            .unwrap()
-            .json()
             .await
             .unwrap()
     }
@@ -211,6 +218,45 @@ impl Server {
         let body = self.graphql(query, variables).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
+    }
+
+    /// Registers a learner of `uai` known to `source` as `id`; returns the person id.
+    pub async fn register(&self, uai: &str, source: &str, id: &str) -> String {
+        let data = self
+            .data(
+                "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { personId } }",
+                json!({ "input": { "establishment": uai, "role": "LEARNER", "externalRef": { "source": source, "id": id } } }),
+            )
+            .await;
+        data["registerPerson"]["personId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Records knowledge elements `(competence, skill, validated, pix)`; returns the position.
+    pub async fn record(&self, person: &str, elements: &[(&str, &str, bool, f64)]) -> u64 {
+        let elements: Vec<Value> = elements
+            .iter()
+            .map(|(c, s, ok, pix)| {
+                json!({ "competence": c, "skill": s, "status": if *ok { "VALIDATED" } else { "INVALIDATED" }, "earnedPix": pix })
+            })
+            .collect();
+        let data = self
+            .data(
+                "mutation($input: RecordKnowledgeElementsInput!) { recordKnowledgeElements(input: $input) { position } }",
+                json!({ "input": { "person": person, "source": { "kind": "CAMPAIGN", "campaignCode": "SCOABC123" }, "elements": elements } }),
+            )
+            .await;
+        data["recordKnowledgeElements"]["position"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// The log's head position (0 when empty).
+    pub async fn head(&self) -> u64 {
+        let data = self.data("{ logHead { position } }", json!({})).await;
+        data["logHead"]["position"].as_u64().unwrap_or(0)
     }
 
     /// Opens a WebSocket on `/graphql` speaking `protocol`.

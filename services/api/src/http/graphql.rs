@@ -10,18 +10,15 @@
 //!   `application/json` such errors keep the legacy 200;
 //! - every error carries `extensions.code`; no request runs without a bearer token.
 //!
-//! Subscriptions use WebSocket on the same path (graphql-transport-ws, or legacy graphql-ws,
-//! chosen by `Sec-WebSocket-Protocol`), authenticated by the `Authorization` header of the
-//! upgrade or the `connection_init` payload.
+//! Subscriptions use WebSocket on the same path (see [`super::websocket`]).
 use std::collections::HashMap;
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::Variables;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{Data, Variables};
-use async_graphql_actix_web::GraphQLSubscription;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -47,6 +44,10 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
+    /// Largest WebSocket frame (or message assembled from continuations) accepted.
+    pub max_ws_frame_bytes: usize,
+    /// Turns `true` when the server starts shutting down: open WebSockets close.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -150,7 +151,7 @@ fn unauthenticated(media: Media) -> HttpResponse {
     response
 }
 
-fn authenticate(req: &HttpRequest, state: &HttpState) -> Option<Principal> {
+pub(super) fn authenticate(req: &HttpRequest, state: &HttpState) -> Option<Principal> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -461,41 +462,4 @@ fn request_error(media: Media, code: &str, message: impl std::fmt::Display) -> H
         Media::Json => StatusCode::OK,
     };
     error(status, media, code, message)
-}
-
-fn token_from_init(tokens: &Tokens, payload: &Json) -> Option<Principal> {
-    let field = |v: &Json, name: &str| {
-        v.as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str().map(str::to_owned))
-    };
-    if let Some(auth) = field(payload, "authorization").or_else(|| {
-        payload
-            .get("headers")
-            .and_then(|h| field(h, "authorization"))
-    }) {
-        return tokens.authenticate(Some(&auth));
-    }
-    field(payload, "token").and_then(|t| tokens.by_token(&t))
-}
-
-/// `GET /graphql` with `Upgrade: websocket`: GraphQL subscriptions.
-pub async fn websocket(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<HttpState>,
-) -> actix_web::Result<HttpResponse> {
-    let from_header = authenticate(&req, &state);
-    let tokens = state.tokens.clone();
-    GraphQLSubscription::new(state.schema.clone())
-        .on_connection_init(move |init: Json| async move {
-            let principal = from_header.or_else(|| token_from_init(&tokens, &init)).ok_or_else(|| {
-                async_graphql::Error::new("authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init")
-            })?;
-            let mut data = Data::default();
-            data.insert(principal);
-            Ok(data)
-        })
-        .start(&req, payload)
 }

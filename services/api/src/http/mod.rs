@@ -5,6 +5,7 @@ pub mod export;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod websocket;
 
 use actix_web::{guard, web};
 
@@ -16,7 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 web::get()
                     .guard(guard::Header("upgrade", "websocket"))
-                    .to(graphql::websocket),
+                    .to(websocket::websocket),
             )
             .route(web::get().to(graphql::get)),
     )

@@ -373,4 +373,15 @@ impl EventStore for SqliteStore {
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
         Subscription::start(self.clone(), &self.inner.live, after, filter)
     }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        let Some(writer) = self.inner.writer.as_ref() else {
+            return Ok(()); // read-only: nothing to close
+        };
+        let (reply, done) = oneshot::channel();
+        if writer.send(writer::Request::Close(reply)).await.is_err() {
+            return Ok(()); // already closed
+        }
+        done.await.map_err(|_| StoreError::Closed)?
+    }
 }

@@ -50,6 +50,9 @@ pub enum Request {
     Append(AppendRequest),
     /// An import; committed on its own.
     Import(ImportRequest),
+    /// Close: everything queued before this has been committed; checkpoint the WAL into the
+    /// file, stop, then reply. Later appends find the store closed.
+    Close(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// Where the chain stands: the next position, the last hash and the last store time.
@@ -113,6 +116,16 @@ pub fn run(
             return;
         };
         match first {
+            Request::Close(reply) => {
+                // TRUNCATE leaves the whole log in the main file (and an empty WAL), so a
+                // stopped store is one self-contained file to copy or inspect.
+                let outcome = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(map_sql);
+                drop(conn);
+                let _ = reply.send(outcome);
+                return;
+            }
             Request::Import(import) => import_events(&mut conn, &mut state, import, &live),
             Request::Append(append) => {
                 let mut events = append.events.len();

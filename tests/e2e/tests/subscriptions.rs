@@ -1,10 +1,8 @@
 //! Live level changes over WebSocket, both protocols, authenticated in `connection_init`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use palier_e2e::Server;
 use serde_json::json;
-use support::spawn_app;
 
 const UAI: &str = "0750655E";
 const SUBSCRIPTION: &str = "subscription($uai: String, $after: Position) {
@@ -12,7 +10,7 @@ const SUBSCRIPTION: &str = "subscription($uai: String, $after: Position) {
 
 #[tokio::test]
 async fn person_level_changed_over_graphql_transport_ws() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let alice = app.register(UAI, "moodle", "alice").await;
     let other = app.register("0690026D", "moodle", "other").await;
     let after = app.head().await;
@@ -52,7 +50,7 @@ async fn person_level_changed_over_graphql_transport_ws() {
 
 #[tokio::test]
 async fn person_level_changed_over_legacy_graphql_ws() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let alice = app.register(UAI, "moodle", "alice").await;
     let after = app.head().await;
     let mut ws = app.websocket("graphql-ws").await;
@@ -68,7 +66,7 @@ async fn person_level_changed_over_legacy_graphql_ws() {
 
 #[tokio::test]
 async fn a_connection_without_a_valid_token_is_refused() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let mut ws = app.websocket("graphql-transport-ws").await;
     ws.send(json!({ "type": "connection_init", "payload": { "authorization": "Bearer wrong" } }))
         .await;

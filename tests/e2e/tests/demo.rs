@@ -3,14 +3,11 @@
 //! second run refuses to touch a store that is not empty.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
-use palier_api::Settings;
+use palier_e2e::{Server, ServerOptions};
 use serde_json::{Value, json};
-use support::spawn_app_with;
 
 fn seed_demo(data_dir: &std::path::Path) -> (bool, String, String) {
-    support::palier(data_dir, &["seed-demo"])
+    palier_e2e::palier(data_dir, &["seed-demo"])
 }
 
 #[tokio::test]
@@ -30,8 +27,9 @@ async fn the_demo_fills_an_empty_store_with_every_palier() {
     assert!(err.contains("only fills an empty store"), "{err}");
 
     let path = seeded.path().to_owned();
-    let app = spawn_app_with(move |settings| {
-        *settings = Settings::for_data_dir(path);
+    let app = Server::start_with(ServerOptions {
+        data_dir: Some(path),
+        ..ServerOptions::default()
     })
     .await;
     let min = json!({ "min": events });

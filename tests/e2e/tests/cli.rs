@@ -1,57 +1,35 @@
 //! The `palier` binary's auditor commands on a real data directory: `verify` finds a byte
 //! altered in the SQLite file and names its position; `--checkpoint` catches a rewrite;
-//! `export` then `import` reproduce the same log; `replay` prints a past state.
+//! `export` then `import` reproduce the same log; `replay` prints a past state; the auditor's
+//! commands run beside a serving process. The log is written through the server itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::path::Path;
+use std::time::Duration;
 
-use palier_domain::{
-    AssessmentSource, EarnedPix, ExternalRef, KnowledgeElement, KnowledgeElementStatus,
-    PersonEvent, PersonId, Role, SkillId, Uai,
-};
-use palier_store::{
-    EventData, EventStore, ExpectedRevision, SqliteOptions, SqliteStore, StreamName,
-};
+use palier_e2e::{Server, ServerOptions, palier};
 use serde_json::Value;
-use support::palier;
 
-/// Writes a small log: one person with three results, the second carrying a marker.
-async fn write_log(data_dir: &Path) -> PersonId {
-    let store = SqliteStore::open(data_dir.join("events.db"), SqliteOptions::default())
-        .await
-        .unwrap();
-    let id = PersonId::new();
-    let stream = StreamName::parse(id.stream_name()).unwrap();
-    let registered = PersonEvent::PersonRegistered(palier_domain::PersonRegistered {
-        person_id: id,
-        establishment: Uai::parse("0750655E").unwrap(),
-        role: Role::Learner,
-        external_ref: ExternalRef::new("lms", "x").unwrap(),
-    });
-    let mut events = vec![registered];
+/// Writes a small log through a server on `data_dir`: one person with three results, the
+/// second carrying a marker; then stops the server with SIGTERM, which closes the store
+/// cleanly (WAL checkpointed into the file). Returns the person id.
+async fn write_log(data_dir: &Path) -> String {
+    let mut server = Server::start_with(ServerOptions {
+        data_dir: Some(data_dir.to_owned()),
+        ..ServerOptions::default()
+    })
+    .await;
+    let person = server.register("0750655E", "lms", "x").await;
     for skill in ["@first", "@MARKERSKILL", "@third"] {
-        events.push(PersonEvent::KnowledgeElementsRecorded(
-            palier_domain::KnowledgeElementsRecorded {
-                source: AssessmentSource::CompetenceEvaluation,
-                elements: vec![KnowledgeElement {
-                    competence: palier_domain::CompetenceCode::parse("1.1").unwrap(),
-                    skill: SkillId::parse(skill).unwrap(),
-                    status: KnowledgeElementStatus::Validated,
-                    earned_pix: EarnedPix::new(4.0).unwrap(),
-                }],
-            },
-        ));
+        server.record(&person, &[("1.1", skill, true, 4.0)]).await;
     }
-    for e in events {
-        let data = EventData::json(e.event_type(), &e.to_json()).unwrap();
-        store
-            .append_to_stream(&stream, ExpectedRevision::Any, vec![data])
-            .await
-            .unwrap();
-    }
-    id
+    server.sigterm();
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("palier exits after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    person
 }
 
 #[tokio::test]
@@ -126,7 +104,7 @@ async fn export_import_and_replay() {
     assert!(!ok);
     assert!(err.contains("does not continue"), "{err}");
 
-    let id = person.as_uuid().to_string();
+    let id = person.clone();
     let (ok, out, _) = palier(source.path(), &["replay", "--until", "2", "--person", &id]);
     assert!(ok);
     let then: Value = serde_json::from_str(out.trim()).unwrap();
@@ -148,10 +126,12 @@ async fn export_import_and_replay() {
 async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let person = write_log(dir.path()).await;
-    // A writer (a running server, say) holds the store for the whole test.
-    let holder = SqliteStore::open(dir.path().join("events.db"), SqliteOptions::default())
-        .await
-        .unwrap();
+    // A running server holds the store for the whole test.
+    let server = Server::start_with(ServerOptions {
+        data_dir: Some(dir.path().to_owned()),
+        ..ServerOptions::default()
+    })
+    .await;
 
     let (ok, out, err) = palier(dir.path(), &["verify"]);
     assert!(ok, "{err}");
@@ -167,7 +147,7 @@ async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 4);
 
-    let id = person.as_uuid().to_string();
+    let id = person.clone();
     let (ok, out, err) = palier(dir.path(), &["replay", "--person", &id]);
     assert!(ok, "{err}");
     let now: Value = serde_json::from_str(out.trim()).unwrap();
@@ -177,5 +157,5 @@ async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
     let (ok, _, err) = palier(dir.path(), &["import", export.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("in use by another palier process"), "{err}");
-    drop(holder);
+    drop(server);
 }

@@ -2,16 +2,14 @@
 //! authentication, body limits. Driven over real HTTP against the real server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use palier_e2e::{Server, ServerOptions};
 use serde_json::{Value, json};
-use support::spawn_app;
 
 const QUERY: &str = "{ framework { code } }";
 
 #[tokio::test]
 async fn a_query_without_a_token_is_unauthenticated() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let response = app
         .client
         .post(format!("{}/graphql", app.address))
@@ -41,7 +39,7 @@ async fn a_query_without_a_token_is_unauthenticated() {
 
 #[tokio::test]
 async fn media_type_follows_accept() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let ask = |accept: Option<&'static str>| {
         let mut request = app
             .client
@@ -86,7 +84,7 @@ async fn media_type_follows_accept() {
 
 #[tokio::test]
 async fn only_json_bodies_are_accepted() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     // A text/plain POST is what a cross-site form can send: never executed.
     let response = app
         .client
@@ -112,7 +110,7 @@ async fn only_json_bodies_are_accepted() {
 
 #[tokio::test]
 async fn syntax_and_validation_errors_are_400_without_data_for_modern_clients() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     for query in ["{ framework { code }", "{ framework { noSuchField } }"] {
         let response = app.post_graphql(query, json!({})).await;
         assert_eq!(response.status(), 400, "{query}");
@@ -135,7 +133,7 @@ async fn syntax_and_validation_errors_are_400_without_data_for_modern_clients() 
 
 #[tokio::test]
 async fn get_runs_queries_but_not_mutations() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let query = app
         .client
         .get(format!("{}/graphql", app.address))
@@ -178,13 +176,17 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(response.status(), 413);
 }
 
-async fn spawn_app_small_body() -> support::TestApp {
-    support::spawn_app_with(|s| s.max_body_bytes = 10_000).await
+async fn spawn_app_small_body() -> Server {
+    Server::start_with(ServerOptions {
+        env: vec![("PALIER_MAX_BODY_BYTES".into(), "10000".into())],
+        ..ServerOptions::default()
+    })
+    .await
 }
 
 #[tokio::test]
 async fn browsers_get_the_offline_explorer() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let page = app
         .client
         .get(format!("{}/graphql", app.address))
@@ -203,7 +205,7 @@ async fn browsers_get_the_offline_explorer() {
 
 #[tokio::test]
 async fn health_and_readiness() {
-    let app = spawn_app().await;
+    let app = Server::start().await;
     let health = app
         .client
         .get(format!("{}/healthz", app.address))
