@@ -74,6 +74,11 @@ struct Params {
     variables: Option<Json>,
     #[serde(default)]
     operation_name: Option<String>,
+    /// Not used by Palier, but typed so that a non-map value is refused as the
+    /// GraphQL-over-HTTP specification allows (400), rather than silently ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    extensions: Option<serde_json::Map<String, Json>>,
 }
 
 fn media_types(req: &HttpRequest, name: header::HeaderName) -> Vec<String> {
@@ -332,6 +337,7 @@ async fn get_inner(
         query: query.remove("query"),
         variables,
         operation_name: query.remove("operationName"),
+        extensions: None,
     };
     let (span, trace) = request_span(traceparent(&req));
     execute(state, params, principal, trace, media, true, outcome)
