@@ -1,57 +1,67 @@
-//! Authentication: bearer tokens mapped to principals. Today one admin token (from
-//! `PALIER_ADMIN_TOKEN` or `<data dir>/admin.token`, generated at first start, mode 0600);
-//! principals already carry roles and académies so that scoped tokens slot in without
-//! touching resolvers.
+//! Authentication: a bearer token is the admin token (from `PALIER_ADMIN_TOKEN` or
+//! `<data dir>/admin.token`, generated at first start, mode 0600) or the secret of an API key
+//! an admin created (the keys read model, folded from `apikey-<id>` streams). Either way the
+//! caller becomes a [`Principal`]: a role and the scopes it reaches. What each role may do is
+//! decided in [`crate::access`].
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
+use palier_domain::access::{AccessRole, ApiKeyId, KeyScopes, SecretHash};
+use palier_projections::ProjectionHandle;
+use palier_projections::api_keys::ApiKeys;
 use sha2::{Digest, Sha256};
-
-/// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything.
-    Admin,
-    /// Write results, read levels (LMS, platforms).
-    Integrator,
-    /// Read and subscribe, for the académies listed.
-    Dashboard,
-    /// Read the history.
-    Auditor,
-}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Stable name recorded as the actor of the events it causes.
+    /// Stable name recorded as the actor of the events it causes (`admin`, `key:<id>`).
     pub subject: String,
     /// Its role.
-    pub role: Role,
-    /// Académies it may see (`None`: all).
-    pub academies: Option<Vec<String>>,
+    pub role: AccessRole,
+    /// What it reaches (ignored for admins).
+    pub scopes: KeyScopes,
+    /// The API key it authenticated with (`None`: the admin token).
+    pub key: Option<ApiKeyId>,
 }
 
 impl Principal {
-    /// Whether it may write events.
-    pub fn can_write(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Integrator)
+    /// The holder of the admin token.
+    pub fn admin() -> Self {
+        Principal {
+            subject: "admin".into(),
+            role: AccessRole::Admin,
+            scopes: KeyScopes::default(),
+            key: None,
+        }
     }
 }
 
-/// The known tokens, by SHA-256 of the token (so that lookups do not compare secrets byte by
-/// byte, and the table holds no secret).
-#[derive(Debug, Clone, Default)]
+/// The SHA-256 of a bearer token, as keys record it.
+pub fn secret_hash(token: &str) -> SecretHash {
+    SecretHash::from_bytes(Sha256::digest(token.as_bytes()).into())
+}
+
+/// Turns bearer tokens into principals: the admin token, or an active API key. Lookups go by
+/// SHA-256 of the token, so no secret is held or compared byte by byte.
+#[derive(Clone)]
 pub struct Tokens {
-    by_hash: HashMap<[u8; 32], Principal>,
+    admin: SecretHash,
+    keys: Option<ProjectionHandle<ApiKeys>>,
+    last_used: Arc<Mutex<HashMap<ApiKeyId, DateTime<Utc>>>>,
 }
 
 impl Tokens {
-    /// Registers `token` for `principal`.
-    pub fn insert(&mut self, token: &str, principal: Principal) {
-        self.by_hash
-            .insert(Sha256::digest(token.as_bytes()).into(), principal);
+    /// The admin token and the keys read model.
+    pub fn new(admin_token: &str, keys: Option<ProjectionHandle<ApiKeys>>) -> Self {
+        Tokens {
+            admin: secret_hash(admin_token),
+            keys,
+            last_used: Arc::default(),
+        }
     }
 
     /// The principal of an `Authorization` header value (`Bearer <token>`).
@@ -66,8 +76,48 @@ impl Tokens {
 
     /// The principal of a bare token.
     pub fn by_token(&self, token: &str) -> Option<Principal> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.by_hash.get(&digest).cloned()
+        let hash = secret_hash(token);
+        if hash == self.admin {
+            return Some(Principal::admin());
+        }
+        let principal = self.keys.as_ref()?.read(|keys| {
+            keys.authenticate(&hash).map(|key| Principal {
+                subject: format!("key:{}", key.id),
+                role: key.role,
+                scopes: key.scopes.clone(),
+                key: Some(key.id.clone()),
+            })
+        })?;
+        if let (Some(id), Ok(mut used)) = (&principal.key, self.last_used.lock()) {
+            used.insert(id.clone(), Utc::now());
+        }
+        Some(principal)
+    }
+
+    /// When a key last authenticated a request on this instance since it started (not an
+    /// event: recording every use would flood the log).
+    pub fn last_used(&self, id: &ApiKeyId) -> Option<DateTime<Utc>> {
+        self.last_used.lock().ok()?.get(id).copied()
+    }
+
+    /// Whether the key `id` has been revoked (a principal holding it must stop at once).
+    pub fn is_revoked(&self, id: &ApiKeyId) -> bool {
+        self.keys
+            .as_ref()
+            .is_none_or(|keys| keys.read(|k| k.is_revoked(id)))
+    }
+
+    /// Resolves when the key `id` is revoked (never, for a key model that stops).
+    pub async fn revoked(&self, id: &ApiKeyId) {
+        let Some(keys) = &self.keys else { return };
+        loop {
+            if keys.read(|k| k.is_revoked(id)) {
+                return;
+            }
+            if keys.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
@@ -111,13 +161,8 @@ mod tests {
 
     #[test]
     fn bearer_tokens() {
-        let mut tokens = Tokens::default();
-        let admin = Principal {
-            subject: "admin".into(),
-            role: Role::Admin,
-            academies: None,
-        };
-        tokens.insert("s3cret", admin.clone());
+        let tokens = Tokens::new("s3cret", None);
+        let admin = Principal::admin();
         assert_eq!(
             tokens.authenticate(Some("Bearer s3cret")),
             Some(admin.clone())

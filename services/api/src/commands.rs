@@ -1,6 +1,7 @@
 //! Command execution, the same for every aggregate: load its stream, fold it, let the
 //! aggregate decide (`handle`), append what it decided with the revision it saw. A concurrent
 //! writer makes the append conflict; the command is then decided again on the new state.
+use palier_domain::access::{ApiKey, ApiKeyCommand, ApiKeyError, ApiKeyId};
 use palier_domain::aggregate::Aggregate;
 use palier_domain::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, RegisterEstablishment,
@@ -277,4 +278,41 @@ fn to_event_data<A: Aggregate>(
         })
         .collect::<Result<_, StoreError>>()
         .map_err(ApiError::from)
+}
+
+/// Executes API key commands against the store.
+#[derive(Clone)]
+pub struct ApiKeyCommands {
+    store: SharedStore,
+}
+
+impl ApiKeyCommands {
+    /// Commands over `store`.
+    pub fn new(store: SharedStore) -> Self {
+        ApiKeyCommands { store }
+    }
+
+    /// Decides `command` for the key `id` and appends the outcome; returns the position.
+    pub async fn execute(
+        &self,
+        id: &ApiKeyId,
+        command: ApiKeyCommand,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        let stream = StreamName::parse(id.stream_name()).map_err(|e| ApiError::internal(&e))?;
+        decide_and_append::<ApiKey>(&self.store, &stream, command, ctx, api_key_error).await
+    }
+}
+
+/// Maps a rule violation of the API key aggregate onto the input it concerns.
+pub fn api_key_error(e: ApiKeyError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        ApiKeyError::AlreadyExists => ApiError::Conflict(message),
+        ApiKeyError::NotFound => ApiError::NotFound(message),
+        ApiKeyError::AlreadyRevoked => ApiError::Conflict(message),
+        ApiKeyError::ScopeRequired { .. } | ApiKeyError::TooManyEntries { .. } => {
+            ApiError::bad_input("input.scopes", message)
+        }
+    }
 }

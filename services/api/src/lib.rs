@@ -6,6 +6,7 @@
 //! store; projections catch up; queries and subscriptions read them.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod commands;
 pub mod demo;

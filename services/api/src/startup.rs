@@ -5,11 +5,12 @@ use std::net::TcpListener;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use palier_projections::ProjectionHandle;
+use palier_projections::api_keys::ApiKeys;
 use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
 use palier_store::{EventStore as _, Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
 
-use crate::auth::{self, Principal, Role, Tokens};
+use crate::auth::{self, Tokens};
 use crate::commands::PersonCommands;
 use crate::graphql::audit::AsOfCache;
 use crate::graphql::{AppState, build_schema};
@@ -73,15 +74,8 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
         let admin_token = auth::admin_token(settings.admin_token.as_deref(), &settings.data_dir)?;
-        let mut tokens = Tokens::default();
-        tokens.insert(
-            &admin_token,
-            Principal {
-                subject: "admin".into(),
-                role: Role::Admin,
-                academies: None,
-            },
-        );
+        let api_keys = ProjectionHandle::spawn(store.clone(), ApiKeys::default());
+        let tokens = Tokens::new(&admin_token, Some(api_keys.clone()));
         let max_level = settings.max_reachable_level;
         let persons = ProjectionHandle::spawn(store.clone(), Persons::new(max_level));
         let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
@@ -90,11 +84,14 @@ impl Application {
             establishment_commands: crate::commands::EstablishmentCommands::new(store.clone()),
             persons_as_of: std::sync::Arc::new(AsOfCache::new(8, move || Persons::new(max_level))),
             establishments_as_of: std::sync::Arc::new(AsOfCache::new(8, Establishments::default)),
-            store,
             persons,
             establishments,
             min_position_wait: settings.min_position_wait,
             max_reachable_level: max_level,
+            api_keys,
+            api_key_commands: crate::commands::ApiKeyCommands::new(store.clone()),
+            store,
+            tokens: tokens.clone(),
         };
         let (shutdown, stopping) = tokio::sync::watch::channel(false);
         let http_state = web::Data::new(HttpState {

@@ -3,6 +3,7 @@
 //! name and schema version and are read back with `decode`. The application layer loads a
 //! stream, folds it, handles a command and appends the events with the revision it saw —
 //! once, generically, for every aggregate.
+use crate::access::{ApiKey, ApiKeyCommand, ApiKeyError, ApiKeyEvent};
 use crate::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, EstablishmentEvent,
 };
@@ -98,6 +99,35 @@ impl Aggregate for Establishment {
         event.schema_version()
     }
     fn to_json(event: &EstablishmentEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for ApiKey {
+    type Command = ApiKeyCommand;
+    type Event = ApiKeyEvent;
+    type Error = ApiKeyError;
+
+    fn handle(&self, command: ApiKeyCommand) -> Result<Vec<ApiKeyEvent>, ApiKeyError> {
+        ApiKey::handle(self, command)
+    }
+    fn apply(&mut self, event: &ApiKeyEvent) {
+        ApiKey::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<ApiKeyEvent, DecodeError> {
+        ApiKeyEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &ApiKeyEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &ApiKeyEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &ApiKeyEvent) -> serde_json::Value {
         event.to_json()
     }
 }

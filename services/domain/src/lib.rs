@@ -11,12 +11,14 @@
 //! - [`schooling`]: school years and grades (LSU);
 //! - [`role`]: the role of a person;
 //! - [`person`]: the person aggregate;
+//! - [`access`]: API keys (roles and scopes of the partners who call Palier);
 //! - [`scoring`]: Pix scoring as an incremental fold;
 //! - [`error`]: parse errors and the union of domain errors.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod aggregate;
 pub mod assessment;
 pub mod crcn;

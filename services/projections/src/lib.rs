@@ -5,6 +5,7 @@
 //! ([`rebuild`]), up to any past position (auditors' "as of").
 #![forbid(unsafe_code)]
 
+pub mod api_keys;
 pub mod change_index;
 pub mod engine;
 pub mod error;

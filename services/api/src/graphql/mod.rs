@@ -1,6 +1,7 @@
 //! The GraphQL schema: the contract LMS integrators, dashboards and auditors code against.
 //! Inputs are parsed into domain types here, at the edge, and nowhere else; every error leaves
 //! through [`crate::error::ApiError`].
+pub mod access;
 pub mod audit;
 pub mod establishment;
 pub mod explain;
@@ -20,7 +21,8 @@ use palier_projections::establishments::Establishments;
 use palier_projections::{ProjectionError, ProjectionHandle, persons::Persons};
 use palier_store::SharedStore;
 
-use crate::auth::{Principal, Role};
+use crate::access::{Operation, Target, role_allows};
+use crate::auth::Principal;
 use crate::commands::PersonCommands;
 use crate::error::ApiError;
 
@@ -35,12 +37,17 @@ pub struct Query(
     QueryRoot,
     establishment::EstablishmentQuery,
     audit::AuditQuery,
+    access::AccessQuery,
 );
 
 /// Every mutation: persons' and establishments'.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(MutationRoot, establishment::EstablishmentMutation);
+pub struct Mutation(
+    MutationRoot,
+    establishment::EstablishmentMutation,
+    access::AccessMutation,
+);
 
 /// Every subscription.
 #[derive(MergedSubscription, Default)]
@@ -71,6 +78,12 @@ pub struct AppState {
     pub establishments_as_of: Arc<audit::AsOfCache<Establishments>>,
     /// Highest reachable Pix level.
     pub max_reachable_level: palier_domain::Level,
+    /// API keys.
+    pub api_keys: ProjectionHandle<palier_projections::api_keys::ApiKeys>,
+    /// API key commands.
+    pub api_key_commands: crate::commands::ApiKeyCommands,
+    /// Authentication (the admin token and the keys), for `lastUsedAt`.
+    pub tokens: crate::auth::Tokens,
 }
 
 /// Most nesting a query may have.
@@ -111,26 +124,28 @@ pub(crate) fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError
     ctx.data_opt::<Principal>().ok_or(ApiError::Unauthenticated)
 }
 
+/// The caller, when it may read the history (auditors and admins).
 pub(crate) fn auditor<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     let principal = principal(ctx)?;
-    if matches!(principal.role, Role::Admin | Role::Auditor) {
-        Ok(principal)
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "{} may not read the history",
-            principal.subject
-        )))
-    }
+    principal.require(Operation::ReadHistory, Target::Everywhere)?;
+    Ok(principal)
 }
 
+/// The caller, when its role may write anything at all (each mutation then checks its own
+/// operation and scope).
 pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     let principal = principal(ctx)?;
-    if principal.can_write() {
+    let writes = [
+        Operation::WritePersons,
+        Operation::WriteEstablishments,
+        Operation::ManageKeys,
+    ];
+    if writes.iter().any(|op| role_allows(principal.role, *op)) {
         Ok(principal)
     } else {
         Err(ApiError::Forbidden(format!(
-            "{} may not write",
-            principal.subject
+            "a {} key may not write",
+            principal.role
         )))
     }
 }
@@ -165,13 +180,14 @@ pub(crate) async fn at_least(
     min: Option<scalars::Position>,
 ) -> Result<(), ApiError> {
     let Some(min) = min else { return Ok(()) };
-    let (persons, establishments) = tokio::join!(
+    let (persons, establishments, keys) = tokio::join!(
         state.persons.wait_for(min.0, state.min_position_wait),
         state
             .establishments
             .wait_for(min.0, state.min_position_wait),
+        state.api_keys.wait_for(min.0, state.min_position_wait),
     );
-    match persons.and(establishments) {
+    match persons.and(establishments).and(keys) {
         Ok(()) => Ok(()),
         Err(ProjectionError::Timeout { wanted, reached }) => {
             Err(ApiError::NotYetAt { wanted, reached })

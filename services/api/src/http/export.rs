@@ -8,7 +8,7 @@ use palier_store::{EventFilter, EventStore};
 use serde_json::json;
 
 use super::graphql::HttpState;
-use crate::auth::Role;
+use crate::access::{Operation, Target};
 
 const PAGE: usize = 4096;
 
@@ -30,11 +30,11 @@ pub async fn export(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespon
             "authentication required",
         );
     };
-    if !matches!(principal.role, Role::Admin | Role::Auditor) {
+    if let Err(e) = principal.require(Operation::ReadHistory, Target::Everywhere) {
         return refuse(
             actix_web::http::StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "only auditors may export the log",
+            &e.message(),
         );
     }
     let mut from = 1u64;

@@ -75,6 +75,9 @@ async fn serve(
 ) {
     let (to_engine, from_client) = tokio::sync::mpsc::channel::<Vec<u8>>(INCOMING_QUEUE);
     let tokens = state.tokens.clone();
+    // The API key the connection was opened with, once known (at the upgrade or at
+    // `connection_init`): its revocation ends the connection.
+    let (key_tx, mut key_rx) = tokio::sync::watch::channel(None);
     let mut engine = WebSocket::new(
         state.schema.clone(),
         tokio_stream::wrappers::ReceiverStream::new(from_client),
@@ -88,11 +91,24 @@ async fn serve(
                     "authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init",
                 )
             })?;
+        key_tx.send_replace(principal.key.clone());
         let mut data = Data::default();
         data.insert(principal);
         Ok(data)
     })
     .boxed_local();
+    let revocation = async {
+        let key = loop {
+            if let Some(key) = key_rx.borrow_and_update().clone() {
+                break key;
+            }
+            if key_rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        state.tokens.revoked(&key).await;
+    };
+    tokio::pin!(revocation);
     let mut shutdown = state.shutdown.clone();
     let mut to_engine = Some(to_engine);
     let close = loop {
@@ -103,6 +119,12 @@ async fn serve(
                 break Some(CloseReason {
                     code: CloseCode::Away,
                     description: Some("the server is shutting down; reconnect".into()),
+                });
+            }
+            () = &mut revocation => {
+                break Some(CloseReason {
+                    code: CloseCode::Other(4403),
+                    description: Some("forbidden: the API key was revoked".into()),
                 });
             }
             outgoing = engine.next() => match outgoing {
