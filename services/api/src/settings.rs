@@ -64,6 +64,31 @@ pub struct Cli {
     /// connection with 1009).
     #[arg(long, env = "PALIER_MAX_WS_FRAME_BYTES", default_value_t = 64 * 1024, global = true)]
     pub max_ws_frame_bytes: usize,
+    /// Seconds a WebSocket client has to send `connection_init` (then closed with 4408).
+    #[arg(
+        long,
+        env = "PALIER_WS_INIT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_init_timeout_secs: u64,
+    /// Most operations (subscriptions) open at once on one WebSocket connection.
+    #[arg(
+        long,
+        env = "PALIER_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub ws_max_subscriptions: usize,
+    /// Seconds a WebSocket client may stop reading before it is disconnected (1008); what
+    /// waits for it meanwhile is bounded.
+    #[arg(
+        long,
+        env = "PALIER_WS_SEND_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_send_timeout_secs: u64,
     /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before the
     /// process exits anyway, in seconds (keep it under the orchestrator's grace period).
     #[arg(
@@ -167,10 +192,34 @@ pub struct Settings {
     pub min_position_wait: std::time::Duration,
     /// HTTP workers.
     pub workers: Option<usize>,
-    /// Largest WebSocket message accepted.
-    pub max_ws_frame_bytes: usize,
+    /// Limits of WebSocket connections.
+    pub ws: WsLimits,
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
+}
+
+/// What one WebSocket connection may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    /// Largest message accepted.
+    pub max_frame_bytes: usize,
+    /// Time to send `connection_init`.
+    pub init_timeout: std::time::Duration,
+    /// Operations open at once.
+    pub max_subscriptions: usize,
+    /// Longest wait on a client that does not read.
+    pub send_timeout: std::time::Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        WsLimits {
+            max_frame_bytes: 64 * 1024,
+            init_timeout: std::time::Duration::from_secs(10),
+            max_subscriptions: 50,
+            send_timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl Settings {
@@ -187,7 +236,7 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             min_position_wait: std::time::Duration::from_secs(5),
             workers: Some(2),
-            max_ws_frame_bytes: 64 * 1024,
+            ws: WsLimits::default(),
             shutdown_timeout: std::time::Duration::from_secs(20),
         }
     }
@@ -214,7 +263,12 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             min_position_wait: std::time::Duration::from_millis(self.min_position_wait_ms),
             workers: self.workers,
-            max_ws_frame_bytes: self.max_ws_frame_bytes,
+            ws: WsLimits {
+                max_frame_bytes: self.max_ws_frame_bytes,
+                init_timeout: std::time::Duration::from_secs(self.ws_init_timeout_secs),
+                max_subscriptions: self.ws_max_subscriptions,
+                send_timeout: std::time::Duration::from_secs(self.ws_send_timeout_secs),
+            },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
         })
     }

@@ -100,7 +100,7 @@ impl Application {
             app: state.clone(),
             max_body_bytes: settings.max_body_bytes,
             metrics: crate::metrics::Metrics::default(),
-            max_ws_frame_bytes: settings.max_ws_frame_bytes,
+            ws: settings.ws,
             shutdown: stopping,
         });
         let listener = TcpListener::bind(settings.bind)

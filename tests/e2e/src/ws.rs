@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::Message;
+pub use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
@@ -48,6 +48,23 @@ impl WsClient {
             .send(Message::Text(message.to_string().into()))
             .await
             .unwrap();
+    }
+
+    /// Sends a raw frame (hostile-input tests).
+    pub async fn send_raw(&mut self, message: Message) {
+        let _ = self.socket.send(message).await;
+    }
+
+    /// Waits for the close frame, skipping other messages; panics when the connection ends
+    /// without one.
+    pub async fn closed(&mut self) -> CloseFrame {
+        loop {
+            match self.receive().await {
+                Some(Received::Json(_)) => continue,
+                Some(Received::Closed(Some(frame))) => return frame,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
     }
 
     /// The next JSON message or close (skipping pings and keep-alives); `None` when the

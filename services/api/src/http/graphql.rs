@@ -44,8 +44,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
-    /// Largest WebSocket frame (or message assembled from continuations) accepted.
-    pub max_ws_frame_bytes: usize,
+    /// Limits of WebSocket connections.
+    pub ws: crate::settings::WsLimits,
     /// Turns `true` when the server starts shutting down: open WebSockets close.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -41,9 +41,9 @@ pub async fn websocket(
     };
     let (response, session, messages) = actix_ws::handle_with_protocols(&req, body, &PROTOCOLS)?;
     let messages = messages
-        .max_frame_size(state.max_ws_frame_bytes)
+        .max_frame_size(state.ws.max_frame_bytes)
         .aggregate_continuations()
-        .max_continuation_size(state.max_ws_frame_bytes);
+        .max_continuation_size(state.ws.max_frame_bytes);
     let principal = authenticate(&req, &state);
     actix_web::rt::spawn(serve(
         state.into_inner(),
@@ -111,6 +111,9 @@ async fn serve(
     tokio::pin!(revocation);
     let mut shutdown = state.shutdown.clone();
     let mut to_engine = Some(to_engine);
+    let mut operations = Operations::new(protocol, state.ws.max_subscriptions);
+    let init_deadline = tokio::time::sleep(state.ws.init_timeout);
+    tokio::pin!(init_deadline);
     let close = loop {
         tokio::select! {
             // Shutdown first: a busy connection must not delay it.
@@ -121,6 +124,12 @@ async fn serve(
                     description: Some("the server is shutting down; reconnect".into()),
                 });
             }
+            () = &mut init_deadline, if !operations.initialized => {
+                break Some(CloseReason {
+                    code: CloseCode::Other(4408),
+                    description: Some("Connection initialisation timeout".into()),
+                });
+            }
             () = &mut revocation => {
                 break Some(CloseReason {
                     code: CloseCode::Other(4403),
@@ -129,8 +138,20 @@ async fn serve(
             }
             outgoing = engine.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
-                    if session.text(text).await.is_err() {
-                        return; // the client is gone
+                    operations.sent(&text);
+                    // The outgoing queue is bounded (actix-ws); a client that stops reading
+                    // for this long is disconnected rather than held in memory. It resumes
+                    // from the last position it received.
+                    match tokio::time::timeout(state.ws.send_timeout, session.text(text)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return, // the client is gone
+                        Err(_) => {
+                            tracing::info!("closing a WebSocket whose client stopped reading");
+                            break Some(CloseReason {
+                                code: CloseCode::Policy,
+                                description: Some("too slow: reconnect and resume from the last position received".into()),
+                            });
+                        }
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
@@ -140,10 +161,21 @@ async fn serve(
             },
             incoming = messages.recv(), if to_engine.is_some() => match incoming {
                 Some(Ok(AggregatedMessage::Text(text))) => {
-                    forward(&mut to_engine, text.as_bytes().to_vec()).await;
+                    match operations.received(text.as_bytes()) {
+                        Verdict::Forward => forward(&mut to_engine, text.as_bytes().to_vec()).await,
+                        Verdict::Answer(answer) => {
+                            if session.text(answer).await.is_err() {
+                                return;
+                            }
+                        }
+                        Verdict::Close(reason) => break Some(reason),
+                    }
                 }
-                Some(Ok(AggregatedMessage::Binary(bytes))) => {
-                    forward(&mut to_engine, bytes.to_vec()).await;
+                Some(Ok(AggregatedMessage::Binary(_))) => {
+                    break Some(CloseReason {
+                        code: CloseCode::Unsupported,
+                        description: Some("GraphQL over WebSocket messages are text".into()),
+                    });
                 }
                 Some(Ok(AggregatedMessage::Ping(bytes))) => {
                     if session.pong(&bytes).await.is_err() {
@@ -157,15 +189,135 @@ async fn serve(
                 }
                 Some(Err(error)) => {
                     tracing::debug!(%error, "websocket protocol error");
-                    break Some(CloseReason {
-                        code: CloseCode::Protocol,
-                        description: Some(format!("{error}")),
-                    });
+                    break Some(protocol_close(&error, state.ws.max_frame_bytes));
                 }
             },
         }
     };
     let _ = session.close(close).await;
+}
+
+/// The close frame for a client's protocol error: a message over the size cap is 1009
+/// ("message too big"), anything else 1002.
+fn protocol_close(error: &actix_ws::ProtocolError, max: usize) -> CloseReason {
+    let too_big = matches!(error, actix_ws::ProtocolError::Overflow)
+        || error.to_string().contains("maximum continuation size");
+    if too_big {
+        CloseReason {
+            code: CloseCode::Size,
+            description: Some(format!("a message may not exceed {max} bytes")),
+        }
+    } else {
+        CloseReason {
+            code: CloseCode::Protocol,
+            description: Some(error.to_string()),
+        }
+    }
+}
+
+/// What to do with a client message.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// Pass it to the protocol engine.
+    Forward,
+    /// Answer it here (an error for that operation) and go on.
+    Answer(String),
+    /// Close the connection.
+    Close(CloseReason),
+}
+
+/// The operations open on one connection, kept beside async-graphql's engine so that Palier can
+/// enforce what the engine does not: one operation per id (a duplicate would silently replace
+/// the first), at most `max` at once, and `connection_init` before anything else arrives in
+/// time (see `WsLimits::init_timeout`).
+struct Operations {
+    protocol: WebSocketProtocols,
+    max: usize,
+    active: std::collections::HashSet<String>,
+    initialized: bool,
+}
+
+/// The fields of a GraphQL-over-WebSocket message Palier looks at.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl Operations {
+    fn new(protocol: WebSocketProtocols, max: usize) -> Self {
+        Operations {
+            protocol,
+            max,
+            active: std::collections::HashSet::new(),
+            initialized: false,
+        }
+    }
+
+    /// Looks at a client message before the engine does.
+    fn received(&mut self, message: &[u8]) -> Verdict {
+        // Anything unreadable goes to the engine, which answers it per protocol.
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
+            return Verdict::Forward;
+        };
+        let legacy = self.protocol == WebSocketProtocols::SubscriptionsTransportWS;
+        match (envelope.kind.as_str(), envelope.id) {
+            ("connection_init", _) => self.initialized = true,
+            ("subscribe", Some(id)) | ("start", Some(id)) => {
+                if self.active.contains(&id) {
+                    if legacy {
+                        return Verdict::Answer(self.error(
+                            &id,
+                            "CONFLICT",
+                            format!("an operation with id {id:?} is already running"),
+                        ));
+                    }
+                    return Verdict::Close(CloseReason {
+                        code: CloseCode::Other(4409),
+                        description: Some(format!(
+                            "Subscriber for {} already exists",
+                            id.chars().take(64).collect::<String>()
+                        )),
+                    });
+                }
+                if self.active.len() >= self.max {
+                    return Verdict::Answer(self.error(
+                        &id,
+                        "RATE_LIMITED",
+                        format!("at most {} operations at once on one connection", self.max),
+                    ));
+                }
+                self.active.insert(id);
+            }
+            ("complete", Some(id)) | ("stop", Some(id)) => {
+                self.active.remove(&id);
+            }
+            _ => {}
+        }
+        Verdict::Forward
+    }
+
+    /// Looks at a server message: an operation the server completed or failed is over.
+    fn sent(&mut self, text: &str) {
+        // The engine writes `type` first; only those two kinds end an operation.
+        if (text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#))
+            && let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text)
+        {
+            self.active.remove(&id);
+        }
+    }
+
+    fn error(&self, id: &str, code: &str, message: String) -> String {
+        let error = serde_json::json!({ "message": message, "extensions": { "code": code } });
+        let payload = if self.protocol == WebSocketProtocols::SubscriptionsTransportWS {
+            error
+        } else {
+            serde_json::json!([error])
+        };
+        serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
+    }
 }
 
 /// Hands a client message to the engine; an engine that stopped listening ends the input.
@@ -194,4 +346,59 @@ fn token_from_init(tokens: &Tokens, payload: &Json) -> Option<Principal> {
         return tokens.authenticate(Some(&auth));
     }
     field(payload, "token").and_then(|t| tokens.by_token(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscribe(id: &str) -> Vec<u8> {
+        format!(
+            r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"subscription {{ x }}"}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn one_operation_per_id_and_a_bounded_number_per_connection() {
+        let mut ops = Operations::new(WebSocketProtocols::GraphQLWS, 2);
+        assert_eq!(
+            ops.received(br#"{"type":"connection_init"}"#),
+            Verdict::Forward
+        );
+        assert!(ops.initialized);
+        assert_eq!(ops.received(&subscribe("1")), Verdict::Forward);
+        let Verdict::Close(reason) = ops.received(&subscribe("1")) else {
+            panic!("a duplicate id must close the connection")
+        };
+        assert_eq!(reason.code, CloseCode::Other(4409));
+        assert_eq!(ops.received(&subscribe("2")), Verdict::Forward);
+        let Verdict::Answer(answer) = ops.received(&subscribe("3")) else {
+            panic!("a third operation must be refused")
+        };
+        assert!(
+            answer.contains("RATE_LIMITED") && answer.contains(r#""id":"3""#),
+            "{answer}"
+        );
+        // The client completes one, the server ends another: room again, ids reusable.
+        assert_eq!(
+            ops.received(br#"{"type":"complete","id":"1"}"#),
+            Verdict::Forward
+        );
+        ops.sent(r#"{"type":"complete","id":"2"}"#);
+        assert!(ops.active.is_empty());
+        assert_eq!(ops.received(&subscribe("1")), Verdict::Forward);
+    }
+
+    #[test]
+    fn the_legacy_protocol_gets_errors_not_close_codes() {
+        let mut ops = Operations::new(WebSocketProtocols::SubscriptionsTransportWS, 5);
+        let start = br#"{"type":"start","id":"a","payload":{"query":"subscription { x }"}}"#;
+        assert_eq!(ops.received(start), Verdict::Forward);
+        let Verdict::Answer(answer) = ops.received(start) else {
+            panic!("duplicate")
+        };
+        assert!(answer.contains("CONFLICT"), "{answer}");
+        assert_eq!(ops.received(b"not json"), Verdict::Forward);
+    }
 }
