@@ -301,3 +301,26 @@ async fn closing_commits_what_was_accepted_checkpoints_and_refuses_later_appends
         committed
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_and_its_wal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = open(&path).await.unwrap();
+    let data = EventData::json("ThingHappened", &json!({ "n": 1 })).unwrap();
+    store
+        .append_to_stream(&stream("perm-1"), ExpectedRevision::Any, vec![data])
+        .await
+        .unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("events.db-wal")), 0o600);
+    drop(store);
+    // A store created world-readable by an older version is tightened when opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = open(&path).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    drop(store);
+}

@@ -114,6 +114,7 @@ impl SqliteStore {
         }
         let lock = lock_file(&path, options.lock_wait)?;
         let existing = schema::inspect(&path)?;
+        restrict_permissions(&path)?;
         let mut conn = Connection::open(&path).map_err(map_sql)?;
         schema::configure_writer(&conn, options.max_page_count)?;
         if existing == schema::Existing::Nothing {
@@ -219,6 +220,48 @@ impl Drop for Inner {
             tracing::error!("the store writer thread panicked");
         }
     }
+}
+
+/// The log holds personal data: its file is readable by its owner only (mode 0600). A new
+/// store is created so; an older, more open one is tightened, with its WAL and shared-memory
+/// files (SQLite gives those the main file's mode when it creates them).
+fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let denied = |what: &Path, e: std::io::Error| {
+            StoreError::Storage(format!(
+                "cannot restrict {} to its owner: {e}",
+                what.display()
+            ))
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(denied(path, e)),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            let Ok(metadata) = std::fs::metadata(file) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| denied(file, e))?;
+                tracing::info!(file = %file.display(), "restricted the store file to its owner (0600)");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn lock_file(path: &Path, wait: std::time::Duration) -> Result<File, StoreError> {
