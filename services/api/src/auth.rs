@@ -1,6 +1,7 @@
 //! Authentication: a bearer token is the admin token (from `PALIER_ADMIN_TOKEN` or
-//! `<data dir>/admin.token`, generated at first start, mode 0600) or the secret of an API key
-//! an admin created (the keys read model, folded from `apikey-<id>` streams). Either way the
+//! `<data dir>/admin.token`, generated at first start, mode 0600), the secret of an API key
+//! an admin created (the keys read model, folded from `apikey-<id>` streams), or a JWT from an
+//! académie's identity provider when one is configured ([`crate::jwt`]). Either way the
 //! caller becomes a [`Principal`]: a role and the scopes it reaches. What each role may do is
 //! decided in [`crate::access`].
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ use palier_domain::access::{AccessRole, ApiKeyId, KeyScopes, SecretHash};
 use palier_projections::ProjectionHandle;
 use palier_projections::api_keys::ApiKeys;
 use sha2::{Digest, Sha256};
+
+use crate::jwt::{JwtVerifier, looks_like_jwt};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,7 @@ pub fn secret_hash(token: &str) -> SecretHash {
 pub struct Tokens {
     admin: SecretHash,
     keys: Option<ProjectionHandle<ApiKeys>>,
+    jwt: Option<Arc<JwtVerifier>>,
     last_used: Arc<Mutex<HashMap<ApiKeyId, DateTime<Utc>>>>,
 }
 
@@ -60,8 +64,16 @@ impl Tokens {
         Tokens {
             admin: secret_hash(admin_token),
             keys,
+            jwt: None,
             last_used: Arc::default(),
         }
+    }
+
+    /// Also accepts bearer JWTs that `verifier` accepts.
+    #[must_use]
+    pub fn with_jwt(mut self, verifier: JwtVerifier) -> Self {
+        self.jwt = Some(Arc::new(verifier));
+        self
     }
 
     /// The principal of an `Authorization` header value (`Bearer <token>`).
@@ -76,6 +88,11 @@ impl Tokens {
 
     /// The principal of a bare token.
     pub fn by_token(&self, token: &str) -> Option<Principal> {
+        if let Some(jwt) = &self.jwt
+            && looks_like_jwt(token)
+        {
+            return jwt.verify(token);
+        }
         let hash = secret_hash(token);
         if hash == self.admin {
             return Some(Principal::admin());

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jwt;
 pub mod metrics;
 pub mod settings;
 pub mod startup;

@@ -98,6 +98,23 @@ pub struct Cli {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// Accept bearer JWTs verified against this JWKS file (RS256 / ES256 public keys).
+    #[arg(long, env = "PALIER_JWT_JWKS_FILE", global = true)]
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// Accept bearer JWTs signed with this HS256 shared secret.
+    #[arg(
+        long,
+        env = "PALIER_JWT_HS256_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_hs256_secret: Option<String>,
+    /// The `iss` JWTs must carry (required with JWTs).
+    #[arg(long, env = "PALIER_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` JWTs must carry (required with JWTs).
+    #[arg(long, env = "PALIER_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
@@ -194,6 +211,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Limits of WebSocket connections.
     pub ws: WsLimits,
+    /// Bearer JWTs accepted, if any.
+    pub jwt: Option<crate::jwt::JwtSettings>,
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
 }
@@ -237,6 +256,7 @@ impl Settings {
             min_position_wait: std::time::Duration::from_secs(5),
             workers: Some(2),
             ws: WsLimits::default(),
+            jwt: None,
             shutdown_timeout: std::time::Duration::from_secs(20),
         }
     }
@@ -270,6 +290,22 @@ impl Cli {
                 send_timeout: std::time::Duration::from_secs(self.ws_send_timeout_secs),
             },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
+            jwt: self.jwt_settings(),
+        })
+    }
+}
+
+impl Cli {
+    fn jwt_settings(&self) -> Option<crate::jwt::JwtSettings> {
+        let secret = self.jwt_hs256_secret.clone().filter(|s| !s.is_empty());
+        if self.jwt_jwks_file.is_none() && secret.is_none() {
+            return None;
+        }
+        Some(crate::jwt::JwtSettings {
+            jwks_file: self.jwt_jwks_file.clone(),
+            hs256_secret: secret,
+            issuer: self.jwt_issuer.clone().unwrap_or_default(),
+            audience: self.jwt_audience.clone().unwrap_or_default(),
         })
     }
 }

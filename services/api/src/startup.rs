@@ -75,7 +75,13 @@ impl Application {
         let store = open_store(&settings).await?;
         let admin_token = auth::admin_token(settings.admin_token.as_deref(), &settings.data_dir)?;
         let api_keys = ProjectionHandle::spawn(store.clone(), ApiKeys::default());
-        let tokens = Tokens::new(&admin_token, Some(api_keys.clone()));
+        let mut tokens = Tokens::new(&admin_token, Some(api_keys.clone()));
+        if let Some(jwt) = &settings.jwt {
+            tokens = tokens.with_jwt(
+                crate::jwt::JwtVerifier::new(jwt).context("configuring JWT verification")?,
+            );
+            tracing::info!(issuer = %jwt.issuer, "bearer JWTs accepted");
+        }
         let max_level = settings.max_reachable_level;
         let persons = ProjectionHandle::spawn(store.clone(), Persons::new(max_level));
         let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
