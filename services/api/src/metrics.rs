@@ -1,19 +1,36 @@
-//! Operational metrics in the Prometheus text format (version 0.0.4): GraphQL requests by
-//! operation and outcome with a latency histogram, and the figures an operator watches (the
-//! log's head, each read model's position, lag and skipped events). Counters are plain
-//! atomics updated on the request path; gauges are read when scraped. Nothing here names a
-//! person or an establishment.
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! Operational metrics in the OpenMetrics text format, kept and encoded by `prometheus-client`
+//! (the Prometheus project's Rust client): GraphQL requests by operation and outcome with a
+//! latency histogram, and the figures an operator watches (the log's head, each read model's
+//! position, lag, skipped events and size). The request series are updated on the request
+//! path; the read models' figures are read when scraped. Nothing here names a person or an
+//! establishment, and every label takes its values from a closed set (never from the request),
+//! so the number of series is fixed.
+use std::fmt;
 use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric as _, LabelValueEncoder, text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The media type of [`Metrics::render`]'s text; Prometheus asks for it in `Accept` and
+/// parses it natively.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// The kind of a GraphQL operation, as counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kind of a GraphQL operation, as counted: the `operation` label. Deliberately not the
+/// client's `operationName`, which is free text and would make the series unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
     /// A query.
     Query,
@@ -30,75 +47,93 @@ impl OperationKind {
         OperationKind::Invalid,
     ];
 
-    fn label(self) -> &'static str {
-        match self {
-            OperationKind::Query => "query",
-            OperationKind::Mutation => "mutation",
-            OperationKind::Invalid => "invalid",
-        }
-    }
-
     fn index(self) -> usize {
         self as usize
     }
 }
 
-/// A latency histogram with fixed buckets.
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Cumulative counts are computed when rendered; each slot counts its own bucket, the
-    /// last one everything above the largest bound.
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let slot = BUCKETS
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(BUCKETS.len());
-        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(
-            out,
-            "{name}_count{{{labels}}} {}",
-            self.count.load(Ordering::Relaxed)
-        );
+impl EncodeLabelValue for OperationKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
+        let label = match self {
+            OperationKind::Query => "query",
+            OperationKind::Mutation => "mutation",
+            OperationKind::Invalid => "invalid",
+        };
+        EncodeLabelValue::encode(&label, encoder)
     }
 }
 
-/// Counters of the GraphQL endpoint, shared by every worker.
-#[derive(Debug, Default)]
+/// Whether a request was answered with errors: the `outcome` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RequestOutcome {
+    Ok,
+    Error,
+}
+
+impl EncodeLabelValue for RequestOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
+        let label = match self {
+            RequestOutcome::Ok => "ok",
+            RequestOutcome::Error => "error",
+        };
+        EncodeLabelValue::encode(&label, encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    operation: OperationKind,
+    outcome: RequestOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OperationLabels {
+    operation: OperationKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProjectionLabels {
+    projection: &'static str,
+}
+
+/// The metrics of the GraphQL endpoint, shared by every worker.
+#[derive(Debug)]
 pub struct Metrics {
-    /// By operation kind, then outcome (0: no error, 1: with errors).
-    requests: [[AtomicU64; 2]; 3],
+    registry: Registry,
+    /// The series of each (operation, outcome) and each operation, created once: the request
+    /// path then touches one counter and one histogram, with no label lookup in the families.
+    requests: [[Counter; 2]; 3],
     latency: [Histogram; 3],
 }
 
-/// One per-model series: name, Prometheus type, help, and its value given the log's head.
-type ModelSeries = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&ModelFigures, u64) -> String,
-);
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency =
+            Family::<OperationLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
+        let mut registry = Registry::default();
+        registry.register(
+            "palier_graphql_requests",
+            "GraphQL requests answered, by operation and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "palier_graphql_request_duration_seconds",
+            "Time to answer a GraphQL request",
+            latency.clone(),
+        );
+        Metrics {
+            registry,
+            requests: OperationKind::ALL.map(|operation| {
+                [RequestOutcome::Ok, RequestOutcome::Error].map(|outcome| {
+                    requests.get_or_create_owned(&RequestLabels { operation, outcome })
+                })
+            }),
+            latency: OperationKind::ALL
+                .map(|operation| latency.get_or_create_owned(&OperationLabels { operation })),
+        }
+    }
+}
 
 /// A read model's figures at scrape time.
 #[derive(Debug, Clone, Copy)]
@@ -115,91 +150,104 @@ pub struct ModelFigures {
     pub entities: usize,
 }
 
+/// The figures read at one scrape, encoded as they are (nothing is kept between scrapes).
+#[derive(Debug)]
+struct Scraped {
+    head: u64,
+    models: Vec<ModelFigures>,
+}
+
+/// One per-model series: name (without the `_total` the encoder adds to counters), type, help,
+/// and its value given the log's head.
+type ModelSeries = (
+    &'static str,
+    MetricType,
+    &'static str,
+    fn(&ModelFigures, u64) -> u64,
+);
+
+const MODEL_SERIES: [ModelSeries; 5] = [
+    (
+        "palier_projection_position",
+        MetricType::Gauge,
+        "Last position a read model applied.",
+        |m, _| m.position,
+    ),
+    (
+        "palier_projection_lag_events",
+        MetricType::Gauge,
+        "Events in the log a read model has not applied yet.",
+        |m, head| head.saturating_sub(m.position),
+    ),
+    (
+        "palier_projection_caught_up",
+        MetricType::Gauge,
+        "1 once a read model has reached the log as it was at start.",
+        |m, _| u64::from(m.caught_up),
+    ),
+    (
+        "palier_projection_skipped_events",
+        MetricType::Counter,
+        "Events a read model could not read and skipped.",
+        |m, _| m.skipped,
+    ),
+    (
+        "palier_projection_entities",
+        MetricType::Gauge,
+        "Entities a read model holds (persons, establishments).",
+        |m, _| u64::try_from(m.entities).unwrap_or(u64::MAX),
+    ),
+];
+
+impl Collector for Scraped {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        ConstGauge::new(self.head).encode(encoder.encode_descriptor(
+            "palier_log_head_position",
+            "Position of the last event in the log.",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        for (name, metric_type, help, value) in MODEL_SERIES {
+            let mut metric = encoder.encode_descriptor(name, help, None, metric_type)?;
+            for model in &self.models {
+                let labels = ProjectionLabels {
+                    projection: model.name,
+                };
+                let series = metric.encode_family(&labels)?;
+                let value = value(model, self.head);
+                match metric_type {
+                    MetricType::Counter => ConstCounter::new(value).encode(series)?,
+                    _ => ConstGauge::new(value).encode(series)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Metrics {
     /// Counts one executed (or refused) GraphQL request.
     pub fn record(&self, kind: OperationKind, had_errors: bool, elapsed: Duration) {
-        self.requests[kind.index()][usize::from(had_errors)].fetch_add(1, Ordering::Relaxed);
-        self.latency[kind.index()].observe(elapsed);
+        self.requests[kind.index()][usize::from(had_errors)].inc();
+        self.latency[kind.index()].observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition text, with the log's head and the read models' figures.
-    pub fn render(&self, head: u64, models: &[ModelFigures]) -> String {
+    /// The exposition text ([`CONTENT_TYPE`]), with the log's head and the read models'
+    /// figures.
+    ///
+    /// # Errors
+    /// Only if the encoder fails, which writing to a `String` does not.
+    pub fn render(&self, head: u64, models: &[ModelFigures]) -> Result<String, fmt::Error> {
+        let mut scraped = Registry::default();
+        scraped.register_collector(Box::new(Scraped {
+            head,
+            models: models.to_vec(),
+        }));
         let mut out = String::with_capacity(4096);
-        out.push_str(
-            "# HELP palier_graphql_requests_total GraphQL requests answered, by operation and outcome.\n\
-             # TYPE palier_graphql_requests_total counter\n",
-        );
-        for kind in OperationKind::ALL {
-            for (outcome, label) in ["ok", "error"].iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "palier_graphql_requests_total{{operation=\"{}\",outcome=\"{label}\"}} {}",
-                    kind.label(),
-                    self.requests[kind.index()][outcome].load(Ordering::Relaxed)
-                );
-            }
-        }
-        out.push_str(
-            "# HELP palier_graphql_request_duration_seconds Time to answer a GraphQL request.\n\
-             # TYPE palier_graphql_request_duration_seconds histogram\n",
-        );
-        for kind in OperationKind::ALL {
-            self.latency[kind.index()].render(
-                &mut out,
-                "palier_graphql_request_duration_seconds",
-                &format!("operation=\"{}\"", kind.label()),
-            );
-        }
-        let _ = write!(
-            out,
-            "# HELP palier_log_head_position Position of the last event in the log.\n\
-             # TYPE palier_log_head_position gauge\n\
-             palier_log_head_position {head}\n"
-        );
-        let gauges: [ModelSeries; 5] = [
-            (
-                "palier_projection_position",
-                "gauge",
-                "Last position a read model applied.",
-                |m, _| m.position.to_string(),
-            ),
-            (
-                "palier_projection_lag_events",
-                "gauge",
-                "Events in the log a read model has not applied yet.",
-                |m, head| head.saturating_sub(m.position).to_string(),
-            ),
-            (
-                "palier_projection_caught_up",
-                "gauge",
-                "1 once a read model has reached the log as it was at start.",
-                |m, _| u8::from(m.caught_up).to_string(),
-            ),
-            (
-                "palier_projection_skipped_events_total",
-                "counter",
-                "Events a read model could not read and skipped.",
-                |m, _| m.skipped.to_string(),
-            ),
-            (
-                "palier_projection_entities",
-                "gauge",
-                "Entities a read model holds (persons, establishments).",
-                |m, _| m.entities.to_string(),
-            ),
-        ];
-        for (name, kind, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for model in models {
-                let _ = writeln!(
-                    out,
-                    "{name}{{projection=\"{}\"}} {}",
-                    model.name,
-                    value(model, head)
-                );
-            }
-        }
-        out
+        text::encode_registry(&mut out, &self.registry)?;
+        text::encode_registry(&mut out, &scraped)?;
+        text::encode_eof(&mut out)?;
+        Ok(out)
     }
 }
 
@@ -219,7 +267,7 @@ mod tests {
         metrics.record(OperationKind::Query, false, Duration::from_micros(300));
         metrics.record(OperationKind::Query, false, Duration::from_millis(3));
         metrics.record(OperationKind::Mutation, true, Duration::from_secs(5));
-        let text = metrics.render(0, &[]);
+        let text = metrics.render(0, &[]).unwrap();
         assert_eq!(
             line(
                 &text,
@@ -227,47 +275,60 @@ mod tests {
             ),
             "palier_graphql_requests_total{operation=\"query\",outcome=\"ok\"} 2"
         );
+        assert!(text.contains(
+            "palier_graphql_requests_total{operation=\"mutation\",outcome=\"error\"} 1\n"
+        ));
+        // Every series exists from the start, at zero.
         assert!(
             text.contains(
-                "palier_graphql_requests_total{operation=\"mutation\",outcome=\"error\"} 1"
+                "palier_graphql_requests_total{operation=\"invalid\",outcome=\"ok\"} 0\n"
             )
         );
         assert!(text.contains(
-            "palier_graphql_request_duration_seconds_bucket{operation=\"query\",le=\"0.0005\"} 1"
+            "palier_graphql_request_duration_seconds_bucket{le=\"0.0005\",operation=\"query\"} 1\n"
         ));
         assert!(text.contains(
-            "palier_graphql_request_duration_seconds_bucket{operation=\"query\",le=\"0.005\"} 2"
+            "palier_graphql_request_duration_seconds_bucket{le=\"0.005\",operation=\"query\"} 2\n"
         ));
         // Above the largest bound: only in +Inf.
         assert!(text.contains(
-            "palier_graphql_request_duration_seconds_bucket{operation=\"mutation\",le=\"2.5\"} 0"
+            "palier_graphql_request_duration_seconds_bucket{le=\"2.5\",operation=\"mutation\"} 0\n"
         ));
         assert!(text.contains(
-            "palier_graphql_request_duration_seconds_bucket{operation=\"mutation\",le=\"+Inf\"} 1"
+            "palier_graphql_request_duration_seconds_bucket{le=\"+Inf\",operation=\"mutation\"} 1\n"
         ));
         assert!(
-            text.contains("palier_graphql_request_duration_seconds_sum{operation=\"mutation\"} 5")
+            text.contains(
+                "palier_graphql_request_duration_seconds_sum{operation=\"mutation\"} 5.0\n"
+            )
         );
+        assert!(text.ends_with("# EOF\n"));
     }
 
     #[test]
     fn lag_is_the_distance_to_the_head() {
-        let text = Metrics::default().render(
-            120,
-            &[ModelFigures {
-                name: "persons",
-                position: 100,
-                caught_up: true,
-                skipped: 2,
-                entities: 7,
-            }],
-        );
+        let text = Metrics::default()
+            .render(
+                120,
+                &[ModelFigures {
+                    name: "persons",
+                    position: 100,
+                    caught_up: true,
+                    skipped: 2,
+                    entities: 7,
+                }],
+            )
+            .unwrap();
+        assert!(text.contains("# TYPE palier_log_head_position gauge\n"));
         assert!(text.contains("palier_log_head_position 120\n"));
+        assert!(text.contains("palier_projection_position{projection=\"persons\"} 100\n"));
         assert!(text.contains("palier_projection_lag_events{projection=\"persons\"} 20\n"));
         assert!(text.contains("palier_projection_caught_up{projection=\"persons\"} 1\n"));
+        assert!(text.contains("# TYPE palier_projection_skipped_events counter\n"));
         assert!(
             text.contains("palier_projection_skipped_events_total{projection=\"persons\"} 2\n")
         );
         assert!(text.contains("palier_projection_entities{projection=\"persons\"} 7\n"));
+        assert_eq!(text.matches("# EOF").count(), 1);
     }
 }

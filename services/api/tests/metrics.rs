@@ -16,13 +16,14 @@ async fn scrape(app: &support::TestApp) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4")
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
-    response.text().await.unwrap()
+    let text = response.text().await.unwrap();
+    // A complete OpenMetrics exposition ends with its EOF marker.
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text
 }
 
 fn value(text: &str, series: &str) -> f64 {

@@ -162,7 +162,7 @@ pub(crate) fn command_context(
         .data_opt::<crate::trace_context::RequestTrace>()
         .cloned()
         .unwrap_or_else(|| {
-            crate::trace_context::RequestTrace::new(crate::trace_context::TraceId::random())
+            crate::trace_context::RequestTrace::new(crate::trace_context::random_trace_id())
         });
     Ok(crate::commands::CommandContext {
         actor: principal.subject.clone(),

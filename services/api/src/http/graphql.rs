@@ -267,16 +267,10 @@ async fn post_inner(
             );
         }
     };
-    let (span, trace) = request_span(traceparent(&req));
+    let (span, trace) = request_span(req.headers());
     execute(state, params, principal, trace, media, false, outcome)
         .instrument(span)
         .await
-}
-
-fn traceparent(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
 }
 
 /// `GET /graphql`: a query in the URL, or the explorer for a browser.
@@ -339,7 +333,7 @@ async fn get_inner(
         operation_name: query.remove("operationName"),
         extensions: None,
     };
-    let (span, trace) = request_span(traceparent(&req));
+    let (span, trace) = request_span(req.headers());
     execute(state, params, principal, trace, media, true, outcome)
         .instrument(span)
         .await

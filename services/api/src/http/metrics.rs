@@ -1,5 +1,6 @@
-//! `GET /metrics`: the Prometheus text exposition of [`crate::metrics`]. Any valid token may
-//! scrape it (the figures are operational and name nobody); Prometheus sends one with
+//! `GET /metrics`: the OpenMetrics text exposition of [`crate::metrics`] (Prometheus asks for
+//! this format first and parses it natively). Any valid token may scrape it (the figures are
+//! operational and name nobody); Prometheus sends one with
 //! `authorization: { credentials_file: … }` in its scrape configuration.
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,7 +8,7 @@ use palier_store::EventStore;
 use serde_json::json;
 
 use super::graphql::HttpState;
-use crate::metrics::ModelFigures;
+use crate::metrics::{CONTENT_TYPE, ModelFigures};
 
 /// The handler.
 pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
@@ -45,7 +46,11 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             entities: establishments.read(|m| m.count()),
         },
     ];
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(head, &models))
+    match state.metrics.render(head, &models) {
+        Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: encoding failed");
+            HttpResponse::InternalServerError().json(json!({ "errors": [{ "message": "the metrics could not be encoded", "extensions": { "code": "INTERNAL" } }] }))
+        }
+    }
 }
