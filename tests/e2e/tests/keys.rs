@@ -96,13 +96,35 @@ async fn a_key_is_created_used_listed_and_revoked_at_once() {
         "{body}"
     );
 
+    // `/metrics` needs a key with the metrics scope.
+    let metrics = |bearer: String| {
+        let request = server
+            .client
+            .get(server.url("/metrics"))
+            .bearer_auth(bearer);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(metrics(secret.clone()).await, 403);
+    let monitoring = server
+        .data(
+            CREATE,
+            json!({ "input": { "id": "monitoring", "name": "Prometheus", "role": "AUDITOR", "metrics": true } }),
+        )
+        .await;
+    let monitoring = monitoring["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(metrics(monitoring).await, 200);
+    assert_eq!(metrics(server.token.clone()).await, 200);
+
     let listed = server
         .data(
             "{ apiKeys { edges { node { id name role scopes { academies } lastUsedAt revokedAt } } } }",
             json!({}),
         )
         .await;
-    let node = &listed["apiKeys"]["edges"][0]["node"];
+    let node = &listed["apiKeys"]["edges"][0]["node"]; // ids in order: dane-paris, monitoring
     assert_eq!(node["role"], "DASHBOARD");
     assert_eq!(node["scopes"]["academies"], json!(["Paris"]));
     assert!(node["lastUsedAt"].is_string(), "{node}");

@@ -8,6 +8,7 @@ use palier_store::EventStore;
 use serde_json::json;
 
 use super::graphql::HttpState;
+use crate::access::{Operation, Target};
 use crate::metrics::{CONTENT_TYPE, ModelFigures};
 
 /// The handler.
@@ -16,10 +17,16 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if state.tokens.authenticate(authorization).is_none() {
+    let Some(principal) = state.tokens.authenticate(authorization) else {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"palier\""))
             .json(json!({ "errors": [{ "message": "authentication required", "extensions": { "code": "UNAUTHENTICATED" } }] }));
+    };
+    // Metrics tell how busy the service is and how big each read model is: only the admin
+    // and keys created with the `metrics` scope read them.
+    if let Err(e) = principal.require(Operation::ReadMetrics, Target::Everywhere) {
+        return HttpResponse::Forbidden()
+            .json(json!({ "errors": [{ "message": e.message(), "extensions": { "code": "FORBIDDEN" } }] }));
     }
     let head = match state.app.store.head().await {
         Ok(head) => head.map_or(0, |h| h.position),
