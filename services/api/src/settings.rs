@@ -60,6 +60,26 @@ pub struct Cli {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PALIER_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Most read models rebuilt from the log at once for `asOf` (others wait their turn).
+    #[arg(
+        long,
+        env = "PALIER_MAX_CONCURRENT_REBUILDS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub max_concurrent_rebuilds: usize,
+    /// Level changes kept for subscribers resuming with `after` (older resume points are told
+    /// to resync).
+    #[arg(
+        long,
+        env = "PALIER_LEVEL_CHANGE_WINDOW",
+        default_value_t = palier_projections::persons::DEFAULT_CHANGE_WINDOW,
+        global = true
+    )]
+    pub level_change_window: usize,
+    /// Threads reading the embedded store (each with its own connection).
+    #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
+    pub store_readers: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
@@ -154,6 +174,12 @@ pub struct Settings {
     pub min_position_wait: std::time::Duration,
     /// HTTP workers.
     pub workers: Option<usize>,
+    /// Most concurrent `asOf` rebuilds.
+    pub max_concurrent_rebuilds: usize,
+    /// Level changes kept for resuming subscribers.
+    pub level_change_window: usize,
+    /// Reader threads of the embedded store.
+    pub store_readers: usize,
 }
 
 impl Settings {
@@ -170,6 +196,9 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             min_position_wait: std::time::Duration::from_secs(5),
             workers: Some(2),
+            max_concurrent_rebuilds: 2,
+            level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
+            store_readers: 4,
         }
     }
 }
@@ -195,6 +224,9 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             min_position_wait: std::time::Duration::from_millis(self.min_position_wait_ms),
             workers: self.workers,
+            max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
+            level_change_window: self.level_change_window.max(1),
+            store_readers: self.store_readers.max(1),
         })
     }
 }

@@ -14,7 +14,10 @@ use std::sync::Once;
 pub fn reference_dir() -> PathBuf {
     match std::env::var_os("PALIER_REFERENCE_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference")),
+        _ => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference"
+        )),
     }
 }
 
