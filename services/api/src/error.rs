@@ -140,6 +140,14 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+impl From<palier_projections::persons::ChangesTrimmed> for ApiError {
+    fn from(e: palier_projections::persons::ChangesTrimmed) -> Self {
+        ApiError::ResyncRequired {
+            trimmed_through: e.trimmed_through,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

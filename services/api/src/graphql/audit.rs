@@ -3,6 +3,7 @@
 //! log, with a small cache so that repeated audits of the same point are fast, concurrent
 //! audits of one point share one rebuild, and only a bounded number of rebuilds run at once).
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, Semaphore};
@@ -255,6 +256,9 @@ type Slot<P> = Arc<OnceCell<Arc<P>>>;
 /// with other caches, so only a bounded number fold the log at once.
 pub struct AsOfCache<P> {
     entries: Mutex<VecDeque<(u64, Slot<P>)>>,
+    /// The greatest head read so far: positions up to it exist for good (the log only
+    /// grows), so asking for one of them needs no read of the head.
+    known_head: AtomicU64,
     capacity: usize,
     rebuilds: Arc<Semaphore>,
     empty: Box<dyn Fn() -> P + Send + Sync>,
@@ -282,6 +286,7 @@ impl<P: Projection> AsOfCache<P> {
     ) -> Self {
         AsOfCache {
             entries: Mutex::new(VecDeque::new()),
+            known_head: AtomicU64::new(0),
             capacity: capacity.max(1),
             rebuilds,
             empty: Box::new(empty),
@@ -291,8 +296,13 @@ impl<P: Projection> AsOfCache<P> {
     /// The model after `position`, or after the head when `position` is beyond it (cached,
     /// else rebuilt), with the position actually applied.
     pub async fn at(&self, store: &SharedStore, position: u64) -> Result<(Arc<P>, u64), ApiError> {
-        let head = store.head().await?.map_or(0, |h| h.position);
-        let applied = position.min(head);
+        let applied = if position <= self.known_head.load(Ordering::Acquire) {
+            position
+        } else {
+            let head = store.head().await?.map_or(0, |h| h.position);
+            self.known_head.fetch_max(head, Ordering::AcqRel);
+            position.min(head)
+        };
         let slot = {
             let mut entries = self.lock();
             match entries.iter().find(|(p, _)| *p == applied) {

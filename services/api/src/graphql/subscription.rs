@@ -44,9 +44,7 @@ impl SubscriptionRoot {
         let start = after.map_or_else(|| persons.position(), |p| p.0);
         persons
             .read(|p| p.level_changes_after(start, establishment.as_ref(), 0))
-            .map_err(|gone| ApiError::ResyncRequired {
-                trimmed_through: gone.trimmed_through,
-            })?;
+            .map_err(ApiError::from)?;
         Ok(futures::stream::unfold(
             Some((
                 persons,
@@ -69,12 +67,7 @@ impl SubscriptionRoot {
                     let mut changes = match changes {
                         Ok(changes) => changes,
                         // It fell behind the window: changes it has not seen are gone.
-                        Err(gone) => {
-                            let error = ApiError::ResyncRequired {
-                                trimmed_through: gone.trimmed_through,
-                            };
-                            return Some((Err(error.into()), None));
-                        }
+                        Err(gone) => return Some((Err(ApiError::from(gone).into()), None)),
                     };
                     if changes.len() == PAGE {
                         // Keep the changes of one event together across pages.
