@@ -6,7 +6,9 @@ use palier_domain::aggregate::Aggregate;
 use palier_domain::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, RegisterEstablishment,
 };
-use palier_domain::{ExternalRef, Person, PersonCommand, PersonId, RegisterPerson, Role, Uai};
+use palier_domain::{
+    ExternalRef, Person, PersonCommand, PersonEvent, PersonId, RegisterPerson, Role, Uai,
+};
 use palier_store::{
     CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
     StoreError, StreamFrom, StreamName,
@@ -18,8 +20,12 @@ use crate::error::{ApiError, person_error};
 /// How often a command is decided again after losing a race.
 const MAX_ATTEMPTS: usize = 5;
 
-/// Namespace of person ids derived from external references (UUID v5).
-const PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_52d4_8a5e_4b8e_9a43_1d2c_6e0f_a7b1);
+/// Namespace of the first person ids (UUID v5 of `source`, `id`): still the id of every person
+/// registered that way, which keeps it.
+const LEGACY_PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_52d4_8a5e_4b8e_9a43_1d2c_6e0f_a7b1);
+/// Namespace of person ids (UUID v5 of establishment, `source`, `id`): an LMS reference is
+/// namespaced by the establishment that registers it (issue 17).
+const PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x2b7e_41c9_05d3_4f6a_b8e1_7c94_d0a2_6f35);
 
 /// Who asked, and why: becomes the metadata of the events.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +55,7 @@ impl CommandContext {
 /// What registering a person did.
 #[derive(Debug, Clone, Copy)]
 pub struct Registered {
-    /// The person (the same for the same external reference, always).
+    /// The person (the same for the same external reference at the same establishment).
     pub person: PersonId,
     /// The position of its registration.
     pub position: u64,
@@ -69,15 +75,63 @@ impl PersonCommands {
         PersonCommands { store }
     }
 
-    /// The person id of an external reference: a UUID v5 of it, so that registering the same
-    /// reference twice, even concurrently or on two instances, names the same stream.
-    pub fn person_id_for(external_ref: &ExternalRef) -> Result<PersonId, ApiError> {
-        let name = format!("{}\u{1f}{}", external_ref.source(), external_ref.id());
+    /// The person id of an external reference registered at `establishment`: a UUID v5 of the
+    /// three, so that registering the same reference at the same establishment twice, even
+    /// concurrently or on two instances, names the same stream, while the same reference at
+    /// another establishment (two LMS that both call themselves `moodle`) names another
+    /// person.
+    pub fn person_id_for(
+        establishment: &Uai,
+        external_ref: &ExternalRef,
+    ) -> Result<PersonId, ApiError> {
+        let name = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            establishment.as_str(),
+            external_ref.source(),
+            external_ref.id()
+        );
         PersonId::from_uuid(Uuid::new_v5(&PERSON_NAMESPACE, name.as_bytes()))
             .map_err(|e| ApiError::internal(&e))
     }
 
-    /// Registers a person, idempotently on its external reference.
+    /// The id the first derivation gave an external reference (without its establishment).
+    /// Persons registered that way keep it: registering their reference again at their
+    /// establishment finds them under it.
+    pub fn legacy_person_id_for(external_ref: &ExternalRef) -> Result<PersonId, ApiError> {
+        let name = format!("{}\u{1f}{}", external_ref.source(), external_ref.id());
+        PersonId::from_uuid(Uuid::new_v5(&LEGACY_PERSON_NAMESPACE, name.as_bytes()))
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// The establishment and position of the registration of `person`, if it is registered.
+    async fn registration(&self, person: PersonId) -> Result<Option<(Uai, u64)>, ApiError> {
+        let first = self
+            .store
+            .read_stream(
+                &stream_of(person)?,
+                StreamFrom::Start,
+                Direction::Forwards,
+                1,
+            )
+            .await?;
+        let Some(event) = first.first() else {
+            return Ok(None);
+        };
+        match PersonEvent::decode(&event.event_type, event.schema_version, &event.data) {
+            Ok(PersonEvent::PersonRegistered(registered)) => {
+                Ok(Some((registered.establishment, event.position)))
+            }
+            Ok(_) => Err(ApiError::internal(&format!(
+                "stream of {} does not start with its registration",
+                person.as_uuid()
+            ))),
+            Err(e) => Err(ApiError::internal(&e)),
+        }
+    }
+
+    /// Registers a person, idempotently on (establishment, external reference): the same
+    /// reference at the same establishment is the same person (nothing is written again,
+    /// whatever the role given), at another establishment another person.
     pub async fn register(
         &self,
         establishment: Uai,
@@ -85,7 +139,18 @@ impl PersonCommands {
         external_ref: ExternalRef,
         ctx: &CommandContext,
     ) -> Result<Registered, ApiError> {
-        let person = Self::person_id_for(&external_ref)?;
+        // Registered before ids included the establishment: the same person, where it was.
+        let legacy = Self::legacy_person_id_for(&external_ref)?;
+        if let Some((at, position)) = self.registration(legacy).await?
+            && at == establishment
+        {
+            return Ok(Registered {
+                person: legacy,
+                position,
+                created: false,
+            });
+        }
+        let person = Self::person_id_for(&establishment, &external_ref)?;
         let command = RegisterPerson {
             person_id: person,
             establishment,
@@ -112,15 +177,15 @@ impl PersonCommands {
                 position: result.last_position().unwrap_or(0),
                 created: !result.deduplicated,
             }),
-            Err(StoreError::WrongExpectedRevision {
-                actual: CurrentRevision::Current(_),
-                ..
-            }) => {
-                let first = self
-                    .store
-                    .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 1)
-                    .await?;
-                let position = first.first().map_or(0, |e| e.position);
+            // Already registered (maybe with another role): the same person, nothing written.
+            Err(
+                StoreError::WrongExpectedRevision {
+                    actual: CurrentRevision::Current(_),
+                    ..
+                }
+                | StoreError::IdempotencyConflict { .. },
+            ) => {
+                let position = self.registration(person).await?.map_or(0, |(_, p)| p);
                 Ok(Registered {
                     person,
                     position,

@@ -34,6 +34,13 @@ pub enum ApiError {
         /// Position reached.
         reached: u64,
     },
+    /// The query is too complex or too deeply nested to run (refused before running).
+    TooComplex(String),
+    /// A subscriber resumes from before the changes the server still keeps: it must resync.
+    ResyncRequired {
+        /// The last position whose changes are no longer kept.
+        trimmed_through: u64,
+    },
     /// Anything else; details are in the server log, under `error_id`.
     Internal {
         /// Correlates the client's error with the log line.
@@ -70,6 +77,12 @@ impl ApiError {
             ApiError::NotYetAt { wanted, reached } => format!(
                 "not yet at position {wanted} (the read models are at {reached}); retry shortly"
             ),
+            ApiError::TooComplex(m) => m.clone(),
+            ApiError::ResyncRequired { trimmed_through } => format!(
+                "level changes up to position {trimmed_through} are no longer kept: resync (read \
+                 `persons(changedSince:)` from your last position) and subscribe again with a \
+                 later `after`"
+            ),
             ApiError::Internal { error_id } => {
                 format!("internal error (id {error_id}); the server log has the details")
             }
@@ -85,6 +98,8 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::NotYetAt { .. } => "NOT_YET_AVAILABLE",
+            ApiError::TooComplex(_) => "QUERY_TOO_COMPLEX",
+            ApiError::ResyncRequired { .. } => "RESYNC_REQUIRED",
             ApiError::Internal { .. } => "INTERNAL",
         }
     }
@@ -106,6 +121,13 @@ impl ErrorExtensions for ApiError {
                     ext.set("reached", *reached);
                 }
                 ApiError::Internal { error_id } => ext.set("errorId", error_id.to_string()),
+                ApiError::TooComplex(_) => {
+                    ext.set("maxComplexity", crate::graphql::MAX_COMPLEXITY);
+                    ext.set("maxDepth", crate::graphql::MAX_DEPTH);
+                }
+                ApiError::ResyncRequired { trimmed_through } => {
+                    ext.set("trimmedThrough", *trimmed_through);
+                }
                 _ => {}
             }
         })
@@ -118,6 +140,14 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+impl From<palier_projections::persons::ChangesTrimmed> for ApiError {
+    fn from(e: palier_projections::persons::ChangesTrimmed) -> Self {
+        ApiError::ResyncRequired {
+            trimmed_through: e.trimmed_through,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -127,6 +157,40 @@ impl From<StoreError> for ApiError {
             }
             other => ApiError::internal(&other),
         }
+    }
+}
+
+/// Longest message of an error about the request itself: such messages may quote the
+/// request (a syntax error quotes its line), which is the client's own text and may be huge.
+pub const MAX_REQUEST_ERROR_CHARS: usize = 300;
+
+/// An error async-graphql raised about the request (syntax, validation, limits), which has no
+/// code of ours yet: its code, and its message cut to [`MAX_REQUEST_ERROR_CHARS`].
+pub fn request_error(message: &str) -> ApiError {
+    match message {
+        "Query is too complex." => ApiError::TooComplex(format!(
+            "the query is too complex (more than {} points: one per field, lists count by \
+             `first`, `asOf` and whole-log walks {} each, stream reads {}); split it",
+            crate::graphql::MAX_COMPLEXITY,
+            crate::graphql::AS_OF_COST,
+            crate::graphql::STREAM_READ_COST,
+        )),
+        "Query is nested too deep." => ApiError::TooComplex(format!(
+            "the query is nested too deep (more than {} levels)",
+            crate::graphql::MAX_DEPTH
+        )),
+        other => ApiError::BadUserInput {
+            field: "query".into(),
+            message: truncate(other, MAX_REQUEST_ERROR_CHARS),
+        },
+    }
+}
+
+/// `text` cut to at most `max` characters (on a character boundary), marked when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}… ({} bytes omitted)", &text[..end], text.len() - end),
     }
 }
 

@@ -115,6 +115,26 @@ pub struct Cli {
     /// The `aud` JWTs must carry (required with JWTs).
     #[arg(long, env = "PALIER_JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
+    /// Most read models rebuilt from the log at once for `asOf` (others wait their turn).
+    #[arg(
+        long,
+        env = "PALIER_MAX_CONCURRENT_REBUILDS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub max_concurrent_rebuilds: usize,
+    /// Level changes kept for subscribers resuming with `after` (older resume points are told
+    /// to resync).
+    #[arg(
+        long,
+        env = "PALIER_LEVEL_CHANGE_WINDOW",
+        default_value_t = palier_projections::persons::DEFAULT_CHANGE_WINDOW,
+        global = true
+    )]
+    pub level_change_window: usize,
+    /// Threads reading the embedded store (each with its own connection).
+    #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
+    pub store_readers: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
@@ -215,6 +235,12 @@ pub struct Settings {
     pub jwt: Option<crate::jwt::JwtSettings>,
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
+    /// Most concurrent `asOf` rebuilds.
+    pub max_concurrent_rebuilds: usize,
+    /// Level changes kept for resuming subscribers.
+    pub level_change_window: usize,
+    /// Reader threads of the embedded store.
+    pub store_readers: usize,
 }
 
 /// What one WebSocket connection may cost.
@@ -258,6 +284,9 @@ impl Settings {
             ws: WsLimits::default(),
             jwt: None,
             shutdown_timeout: std::time::Duration::from_secs(20),
+            max_concurrent_rebuilds: 2,
+            level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
+            store_readers: 4,
         }
     }
 }
@@ -291,6 +320,9 @@ impl Cli {
             },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             jwt: self.jwt_settings(),
+            max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
+            level_change_window: self.level_change_window.max(1),
+            store_readers: self.store_readers.max(1),
         })
     }
 }

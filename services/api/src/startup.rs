@@ -1,6 +1,7 @@
 //! Building and running the application: open the store, start the projections, build the
 //! schema, bind the listener (port 0 picks a free port, reported by [`Application::port`]).
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -9,6 +10,7 @@ use palier_projections::api_keys::ApiKeys;
 use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
 use palier_store::{EventStore as _, Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
+use tokio::sync::Semaphore;
 
 use crate::auth::{self, Tokens};
 use crate::commands::PersonCommands;
@@ -48,7 +50,11 @@ impl ShutdownHandle {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
     match &settings.store {
         StoreLocation::Sqlite(path) => {
-            let store = SqliteStore::open(path, SqliteOptions::default())
+            let options = SqliteOptions {
+                reader_threads: settings.store_readers,
+                ..SqliteOptions::default()
+            };
+            let store = SqliteStore::open(path, options)
                 .await
                 .with_context(|| format!("opening the event store {}", path.display()))?;
             Ok(SharedStore::new(store))
@@ -83,13 +89,25 @@ impl Application {
             tracing::info!(issuer = %jwt.issuer, "bearer JWTs accepted");
         }
         let max_level = settings.max_reachable_level;
-        let persons = ProjectionHandle::spawn(store.clone(), Persons::new(max_level));
+        let window = settings.level_change_window;
+        let persons = ProjectionHandle::spawn(
+            store.clone(),
+            Persons::with_change_window(max_level, window),
+        );
         let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
+        // One limit for every `asOf` rebuild, whichever model it folds.
+        let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));
         let state = AppState {
             commands: PersonCommands::new(store.clone()),
             establishment_commands: crate::commands::EstablishmentCommands::new(store.clone()),
-            persons_as_of: std::sync::Arc::new(AsOfCache::new(8, move || Persons::new(max_level))),
-            establishments_as_of: std::sync::Arc::new(AsOfCache::new(8, Establishments::default)),
+            persons_as_of: Arc::new(AsOfCache::with_limit(8, Arc::clone(&rebuilds), move || {
+                Persons::with_change_window(max_level, window)
+            })),
+            establishments_as_of: Arc::new(AsOfCache::with_limit(
+                8,
+                rebuilds,
+                Establishments::default,
+            )),
             persons,
             establishments,
             min_position_wait: settings.min_position_wait,

@@ -103,12 +103,12 @@ proptest! {
                                         earned_pix: EarnedPix::new(f64::from(pix) / 3.0).unwrap(),
                                     })
                                     .collect();
-                                (PersonCommands::person_id_for(&external(i)).unwrap(),
+                                (PersonCommands::person_id_for(&uai, &external(i)).unwrap(),
                                  RecordKnowledgeElements { source: AssessmentSource::CompetenceEvaluation, elements }.into())
                             }
-                            Op::Reset(i, c) => (PersonCommands::person_id_for(&external(i)).unwrap(),
+                            Op::Reset(i, c) => (PersonCommands::person_id_for(&uai, &external(i)).unwrap(),
                                                 ResetCompetence { competence: CompetenceCode::ALL[c] }.into()),
-                            Op::DomainLevel(i, d, l) => (PersonCommands::person_id_for(&external(i)).unwrap(), RecordDomainLevel {
+                            Op::DomainLevel(i, d, l) => (PersonCommands::person_id_for(&uai, &external(i)).unwrap(), RecordDomainLevel {
                                 domain: DomainCode::ALL[d],
                                 level: Level::new(l).unwrap(),
                                 school_year: SchoolYear::parse("2025-2026").unwrap(),

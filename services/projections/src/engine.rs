@@ -216,8 +216,13 @@ fn read_pages<S: EventStore + Clone>(
                     return;
                 }
             };
-            next = page.scanned_to + 1;
+            // A page that reached the greatest position is the last one (no wrap to 0).
             let done = page.is_end;
+            let Some(following) = page.scanned_to.checked_add(1) else {
+                let _ = tx.send(Ok(page)).await;
+                return;
+            };
+            next = following;
             if tx.send(Ok(page)).await.is_err() || done {
                 return;
             }
@@ -229,9 +234,13 @@ fn read_pages<S: EventStore + Clone>(
 /// Folds the log from position 1 into `initial`, up to `until` (inclusive) when given; returns
 /// the state and the last position applied. For audits "as of" a position, and benchmarks.
 ///
-/// Reading and folding overlap: a reader task fetches the next page while a blocking thread
-/// folds this one (a fold over a million events takes about a second, which must not hold
-/// up an async worker serving other requests).
+/// Reading and folding overlap: a reader task fetches the next pages while this one is folded.
+/// Each page is folded on a blocking thread (a fold over a million events takes about a
+/// second, which must not hold up an async worker serving other requests), and that thread is
+/// held only while it folds: waiting for the next page is an async wait. A fold never occupies
+/// a thread that the reading of its pages could need, however many rebuilds run at once
+/// (issue 17: folds that held blocking threads while waiting for pages read on the same pool
+/// froze the service once every blocking thread was a waiting fold).
 pub async fn rebuild<P, S>(
     store: &S,
     initial: P,
@@ -242,21 +251,28 @@ where
     S: EventStore + Clone,
 {
     let mut pages = read_pages(store, until, 4096);
-    let folder = tokio::task::spawn_blocking(move || {
-        let mut model = initial;
-        let mut last = 0;
-        while let Some(page) = pages.blocking_recv() {
-            for event in page?.iter() {
+    let mut model = initial;
+    let mut last = 0;
+    while let Some(page) = pages.recv().await {
+        let page = page?;
+        let (folded, reached, done) = tokio::task::spawn_blocking(move || {
+            let mut last = last;
+            for event in page.iter() {
                 if until.is_some_and(|u| event.position > u) {
-                    return Ok((model, last));
+                    return (model, last, true);
                 }
                 model.apply(event);
                 last = event.position;
             }
-        }
-        Ok((model, last))
-    });
-    folder
+            (model, last, false)
+        })
         .await
-        .map_err(|e| StoreError::Storage(format!("the fold stopped: {e}")))?
+        .map_err(|e| StoreError::Storage(format!("the fold stopped: {e}")))?;
+        model = folded;
+        last = reached;
+        if done {
+            break;
+        }
+    }
+    Ok((model, last))
 }

@@ -1,8 +1,11 @@
 //! The persons read model: per person, Pix/CRCN levels (Pix's scoring rules, from the domain),
 //! level history, LSU levels, last certification; with the indexes that make the API's
 //! queries fast (by id, by external reference, by last change globally and per
-//! establishment) and the feed of level changes that live subscriptions read.
-use std::collections::{BTreeMap, HashSet};
+//! establishment), counts that tell at once whether a filter can match anyone, and the feed
+//! of level changes that live subscriptions read (a window of the last changes: resuming from
+//! before it is refused with [`ChangesTrimmed`], so that a subscriber resyncs instead of
+//! silently missing changes).
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use foldhash::HashMap;
@@ -109,6 +112,68 @@ impl PersonView {
     }
 }
 
+/// How many level changes the feed keeps by default (about 20 MB): enough for a dashboard to
+/// resume after a reconnection, not the whole history (each person keeps their own).
+pub const DEFAULT_CHANGE_WINDOW: usize = 100_000;
+
+/// A resume point older than the feed's window: the changes after it are no longer all kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "level changes up to position {trimmed_through} are no longer kept; resync (read the persons \
+     changed since your last position, then resume after the current position)"
+)]
+pub struct ChangesTrimmed {
+    /// The last position whose changes were dropped: resuming at or after it is possible.
+    pub trimmed_through: u64,
+}
+
+/// How many persons of a scope (everyone, or one establishment) have each role, and each level
+/// in each competence: what answers "can this filter match anyone?" without a scan.
+#[derive(Debug, Clone, Default)]
+struct Census {
+    by_role: [u32; 4],
+    by_level: [[u32; 9]; CompetenceCode::COUNT],
+}
+
+impl Census {
+    fn add(&mut self, role: Role) {
+        self.by_role[role_index(role)] += 1;
+        for levels in &mut self.by_level {
+            levels[0] += 1;
+        }
+    }
+
+    fn moved(&mut self, competence: CompetenceCode, from: u8, to: u8) {
+        let levels = &mut self.by_level[competence.index()];
+        if let Some(n) = levels.get_mut(usize::from(from)) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(n) = levels.get_mut(usize::from(to)) {
+            *n += 1;
+        }
+    }
+
+    fn may_match(&self, role: Option<Role>, level: Option<(CompetenceCode, u8)>) -> bool {
+        let role_ok = role.is_none_or(|r| self.by_role[role_index(r)] > 0);
+        let level_ok = level.is_none_or(|(c, min)| {
+            self.by_level[c.index()]
+                .iter()
+                .skip(usize::from(min))
+                .any(|n| *n > 0)
+        });
+        role_ok && level_ok
+    }
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Learner => 0,
+        Role::Teacher => 1,
+        Role::Mediator => 2,
+        Role::DigitalSpaceUser => 3,
+    }
+}
+
 /// A page of persons.
 #[derive(Debug)]
 pub struct Page<'a> {
@@ -123,11 +188,22 @@ pub struct Page<'a> {
 pub struct Persons {
     max_reachable_level: Level,
     by_id: HashMap<PersonId, PersonView>,
-    by_external_ref: HashMap<(String, String), PersonId>,
+    /// By (source, id): one person per establishment that registered the reference.
+    by_external_ref: HashMap<(String, String), Vec<PersonId>>,
     by_change: ChangeIndex<PersonId>,
     by_establishment: HashMap<Uai, ChangeIndex<PersonId>>,
-    level_changes: Vec<LevelChange>,
-    level_changes_by_establishment: HashMap<Uai, Vec<usize>>,
+    census: Census,
+    census_by_establishment: HashMap<Uai, Census>,
+    /// The feed's window: the last `change_window` changes, oldest first.
+    level_changes: VecDeque<LevelChange>,
+    /// Per establishment, the sequence numbers (see `changes_dropped`) of its kept changes.
+    level_changes_by_establishment: HashMap<Uai, VecDeque<u64>>,
+    /// How many changes left the window: the sequence number of `level_changes[0]`.
+    changes_dropped: u64,
+    /// The position of the last change dropped, overall and per establishment.
+    trimmed_through: u64,
+    trimmed_by_establishment: HashMap<Uai, u64>,
+    change_window: usize,
     skipped: u64,
     warned: HashSet<(String, u32)>,
 }
@@ -139,16 +215,28 @@ impl Default for Persons {
 }
 
 impl Persons {
-    /// An empty model scoring with `max_reachable_level`.
+    /// An empty model scoring with `max_reachable_level`, keeping the default window of level
+    /// changes ([`DEFAULT_CHANGE_WINDOW`]).
     pub fn new(max_reachable_level: Level) -> Self {
+        Self::with_change_window(max_reachable_level, DEFAULT_CHANGE_WINDOW)
+    }
+
+    /// An empty model whose feed keeps the last `window` level changes (at least one).
+    pub fn with_change_window(max_reachable_level: Level, window: usize) -> Self {
         Persons {
             max_reachable_level,
             by_id: HashMap::default(),
             by_external_ref: HashMap::default(),
             by_change: ChangeIndex::default(),
             by_establishment: HashMap::default(),
-            level_changes: Vec::new(),
+            census: Census::default(),
+            census_by_establishment: HashMap::default(),
+            level_changes: VecDeque::new(),
             level_changes_by_establishment: HashMap::default(),
+            changes_dropped: 0,
+            trimmed_through: 0,
+            trimmed_by_establishment: HashMap::default(),
+            change_window: window.max(1),
             skipped: 0,
             warned: HashSet::new(),
         }
@@ -159,11 +247,37 @@ impl Persons {
         self.by_id.get(id)
     }
 
-    /// A person by the id another system knows them by.
-    pub fn by_external_ref(&self, source: &str, id: &str) -> Option<&PersonView> {
+    /// The persons another system knows by `source`/`id` (one per establishment that
+    /// registered that reference), in registration order.
+    pub fn by_external_ref(&self, source: &str, id: &str) -> Vec<&PersonView> {
         self.by_external_ref
             .get(&(source.to_owned(), id.to_owned()))
-            .and_then(|p| self.by_id.get(p))
+            .map(|ids| ids.iter().filter_map(|p| self.by_id.get(p)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether anyone of `establishment` (or anyone at all) has `role` and is at least at a
+    /// level in a competence, as far as counts tell: `false` means the filter matches nobody
+    /// (answered without a scan); `true` that it may match someone.
+    pub fn may_match(
+        &self,
+        establishment: Option<&Uai>,
+        role: Option<Role>,
+        level: Option<(CompetenceCode, u8)>,
+    ) -> bool {
+        let census = match establishment {
+            Some(uai) => match self.census_by_establishment.get(uai) {
+                Some(census) => census,
+                None => return false,
+            },
+            None => &self.census,
+        };
+        census.may_match(role, level)
+    }
+
+    /// Level changes the feed holds now (at most its window).
+    pub fn level_changes_held(&self) -> usize {
+        self.level_changes.len()
     }
 
     /// How many persons are registered.
@@ -213,31 +327,77 @@ impl Persons {
 
     /// Level changes after position `after`, optionally of one establishment, oldest first,
     /// at most `limit`.
+    ///
+    /// # Errors
+    /// [`ChangesTrimmed`] when changes after `after` (of that establishment, if given) have
+    /// left the window: the caller would miss them, so it must resync instead.
     pub fn level_changes_after(
         &self,
         after: u64,
         establishment: Option<&Uai>,
         limit: usize,
-    ) -> Vec<LevelChange> {
-        match establishment {
+    ) -> Result<Vec<LevelChange>, ChangesTrimmed> {
+        let trimmed_through = match establishment {
+            None => self.trimmed_through,
+            Some(uai) => self.trimmed_by_establishment.get(uai).copied().unwrap_or(0),
+        };
+        if after < trimmed_through {
+            return Err(ChangesTrimmed { trimmed_through });
+        }
+        Ok(match establishment {
             None => {
                 let start = self.level_changes.partition_point(|c| c.position <= after);
-                self.level_changes[start..]
-                    .iter()
+                self.level_changes
+                    .range(start..)
                     .take(limit)
                     .cloned()
                     .collect()
             }
             Some(uai) => {
-                let Some(indexes) = self.level_changes_by_establishment.get(uai) else {
-                    return Vec::new();
+                let Some(sequence) = self.level_changes_by_establishment.get(uai) else {
+                    return Ok(Vec::new());
                 };
-                let start = indexes.partition_point(|&i| self.level_changes[i].position <= after);
-                indexes[start..]
-                    .iter()
+                let change = |n: u64| {
+                    usize::try_from(n - self.changes_dropped)
+                        .ok()
+                        .and_then(|i| self.level_changes.get(i))
+                };
+                let start =
+                    sequence.partition_point(|&n| change(n).is_some_and(|c| c.position <= after));
+                sequence
+                    .range(start..)
                     .take(limit)
-                    .map(|&i| self.level_changes[i].clone())
+                    .filter_map(|&n| change(n).cloned())
                     .collect()
+            }
+        })
+    }
+
+    /// Appends a change to the feed, dropping the oldest beyond the window.
+    fn push_change(&mut self, change: LevelChange) {
+        let sequence = self.changes_dropped + self.level_changes.len() as u64;
+        self.level_changes_by_establishment
+            .entry(change.establishment.clone())
+            .or_default()
+            .push_back(sequence);
+        self.level_changes.push_back(change);
+        while self.level_changes.len() > self.change_window {
+            let Some(oldest) = self.level_changes.pop_front() else {
+                break;
+            };
+            self.changes_dropped += 1;
+            self.trimmed_through = oldest.position;
+            self.trimmed_by_establishment
+                .insert(oldest.establishment.clone(), oldest.position);
+            if let Some(sequence) = self
+                .level_changes_by_establishment
+                .get_mut(&oldest.establishment)
+            {
+                sequence.pop_front();
+                if sequence.is_empty() {
+                    self.level_changes_by_establishment
+                        .remove(&oldest.establishment);
+                }
             }
         }
     }
@@ -316,14 +476,19 @@ impl Projection for Persons {
                 last_certification: None,
                 last_changed_position: event.position,
             };
-            self.by_external_ref.insert(
-                (
+            self.by_external_ref
+                .entry((
                     registered.external_ref.source().to_owned(),
                     registered.external_ref.id().to_owned(),
-                ),
-                id,
-            );
+                ))
+                .or_default()
+                .push(id);
             let establishment = view.establishment.clone();
+            self.census.add(view.role);
+            self.census_by_establishment
+                .entry(establishment.clone())
+                .or_default()
+                .add(view.role);
             self.by_id.insert(id, view);
             let is_live = |p: u64, i: &PersonId| is_last_change(&self.by_id, p, i);
             self.by_change.record(id, None, event.position, is_live);
@@ -336,6 +501,7 @@ impl Projection for Persons {
         let Some(view) = self.by_id.get_mut(&id) else {
             return self.skip(event, &"event for a person that was never registered");
         };
+        let mut changes = Vec::new();
         match &decoded {
             PersonEvent::KnowledgeElementsRecorded(_) | PersonEvent::CompetenceReset(_) => {
                 // Levels before, for the competences this event touches (by index).
@@ -368,11 +534,7 @@ impl Projection for Persons {
                             to,
                         };
                         view.history.push(change.clone());
-                        self.level_changes_by_establishment
-                            .entry(view.establishment.clone())
-                            .or_default()
-                            .push(self.level_changes.len());
-                        self.level_changes.push(change);
+                        changes.push(change);
                     }
                 }
             }
@@ -395,6 +557,13 @@ impl Projection for Persons {
                 });
             }
             PersonEvent::PersonRegistered(_) => {}
+        }
+        for change in changes {
+            self.census.moved(change.competence, change.from, change.to);
+            if let Some(census) = self.census_by_establishment.get_mut(&change.establishment) {
+                census.moved(change.competence, change.from, change.to);
+            }
+            self.push_change(change);
         }
         self.touch(id, event.position);
     }

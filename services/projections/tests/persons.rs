@@ -140,8 +140,8 @@ async fn folds_levels_history_lsu_and_certification() {
         3
     );
     assert_eq!(view.last_changed_position, 4);
-    assert_eq!(persons.by_external_ref("lms", "a").unwrap().id, alice);
-    assert!(persons.by_external_ref("lms", "b").is_none());
+    assert_eq!(persons.by_external_ref("lms", "a")[0].id, alice);
+    assert!(persons.by_external_ref("lms", "b").is_empty());
     // As of position 2 (an audit), the reset had not happened.
     let (then, _) = rebuild(&store, Persons::default(), Some(2)).await.unwrap();
     assert_eq!(
@@ -191,9 +191,25 @@ async fn pages_by_last_change_with_cursors_and_establishments() {
     assert_eq!(since.items[0].last_changed_position, bump);
     assert_eq!(persons.page(None, 0, None, 100).items.len(), 5);
     let other = Uai::parse("0690026D").unwrap();
-    assert_eq!(persons.level_changes_after(0, Some(&uai), 10).len(), 1);
-    assert!(persons.level_changes_after(0, Some(&other), 10).is_empty());
-    assert!(persons.level_changes_after(bump, None, 10).is_empty());
+    assert_eq!(
+        persons
+            .level_changes_after(0, Some(&uai), 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        persons
+            .level_changes_after(0, Some(&other), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        persons
+            .level_changes_after(bump, None, 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

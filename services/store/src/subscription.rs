@@ -138,7 +138,10 @@ async fn run<S: EventStore>(
     'resync: loop {
         let mut feed = live.subscribe();
         loop {
-            let slice = store.read_all(seen + 1, &filter, CATCH_UP_PAGE).await?;
+            // Saturating: a caller may resume after any position, the greatest included.
+            let slice = store
+                .read_all(seen.saturating_add(1), &filter, CATCH_UP_PAGE)
+                .await?;
             if !slice.events.is_empty() && tx.send(Ok(slice.events)).await.is_err() {
                 return Ok(()); // the consumer went away
             }
@@ -163,7 +166,7 @@ async fn run<S: EventStore>(
                 if event.position <= seen {
                     continue;
                 }
-                if event.position != seen + 1 {
+                if event.position != seen.saturating_add(1) {
                     gap = true; // a batch went missing: storage has it
                     break;
                 }

@@ -1,8 +1,12 @@
 //! What auditors read: the global log as a connection, one stream with its events, the hash
 //! chain check, and read models as they stood at a past position or time (rebuilt from the
-//! log, with a small cache so that repeated audits of the same point are fast).
+//! log, with a small cache so that repeated audits of the same point are fast, concurrent
+//! audits of one point share one rebuild, and only a bounded number of rebuilds run at once).
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OnceCell, Semaphore};
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Json, Object, SimpleObject};
@@ -180,6 +184,7 @@ impl StreamGql {
         self.info.updated_at
     }
     /// Its events, oldest first (cursor: the revision).
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -209,10 +214,14 @@ pub async fn stream_events(
     let first = page_size(first)?;
     let from = match after {
         Some(cursor) => {
-            cursor
+            let revision = cursor
                 .parse::<u64>()
-                .map_err(|_| ApiError::bad_input("after", "not a cursor of this connection"))?
-                + 1
+                .map_err(|_| ApiError::bad_input("after", "not a cursor of this connection"))?;
+            // Nothing follows the greatest revision: an empty page, never a wrap to 0.
+            match revision.checked_add(1) {
+                Some(from) => from,
+                None => return Ok(Connection::new(true, false)),
+            }
         }
         None => 0,
     };
@@ -236,42 +245,94 @@ pub async fn stream_events(
     Ok(connection)
 }
 
+/// One cached point: filled once by the first request for it, awaited by the others.
+type Slot<P> = Arc<OnceCell<Arc<P>>>;
+
 /// A read model as it stood at past positions, rebuilt from the log and kept for reuse.
+///
+/// Points are cached under the position actually applied (a point beyond the head is the
+/// head, so a later append is never hidden behind a stale entry); concurrent requests for one
+/// point wait for a single rebuild; rebuilds take a permit of a semaphore, possibly shared
+/// with other caches, so only a bounded number fold the log at once.
 pub struct AsOfCache<P> {
-    entries: Mutex<VecDeque<(u64, Arc<P>)>>,
+    entries: Mutex<VecDeque<(u64, Slot<P>)>>,
+    /// The greatest head read so far: positions up to it exist for good (the log only
+    /// grows), so asking for one of them needs no read of the head.
+    known_head: AtomicU64,
     capacity: usize,
+    rebuilds: Arc<Semaphore>,
     empty: Box<dyn Fn() -> P + Send + Sync>,
 }
 
+/// Rebuilds one cache runs at once when it is given no shared limit.
+const DEFAULT_CONCURRENT_REBUILDS: usize = 2;
+
 impl<P: Projection> AsOfCache<P> {
-    /// A cache of `capacity` past states, each folded from `empty()`.
+    /// A cache of `capacity` past states, each folded from `empty()`, running at most
+    /// two rebuilds at once.
     pub fn new(capacity: usize, empty: impl Fn() -> P + Send + Sync + 'static) -> Self {
+        Self::with_limit(
+            capacity,
+            Arc::new(Semaphore::new(DEFAULT_CONCURRENT_REBUILDS)),
+            empty,
+        )
+    }
+
+    /// A cache whose rebuilds each hold a permit of `rebuilds` while they run.
+    pub fn with_limit(
+        capacity: usize,
+        rebuilds: Arc<Semaphore>,
+        empty: impl Fn() -> P + Send + Sync + 'static,
+    ) -> Self {
         AsOfCache {
             entries: Mutex::new(VecDeque::new()),
-            capacity,
+            known_head: AtomicU64::new(0),
+            capacity: capacity.max(1),
+            rebuilds,
             empty: Box::new(empty),
         }
     }
 
-    /// The model after position `position` (cached, else rebuilt).
-    pub async fn at(&self, store: &SharedStore, position: u64) -> Result<Arc<P>, ApiError> {
-        if let Some(hit) = self
-            .lock()
-            .iter()
-            .find(|(p, _)| *p == position)
-            .map(|(_, m)| Arc::clone(m))
-        {
-            return Ok(hit);
-        }
-        let (model, _) = palier_projections::rebuild(store, (self.empty)(), Some(position)).await?;
-        let model = Arc::new(model);
-        let mut entries = self.lock();
-        entries.push_front((position, Arc::clone(&model)));
-        entries.truncate(self.capacity);
-        Ok(model)
+    /// The model after `position`, or after the head when `position` is beyond it (cached,
+    /// else rebuilt), with the position actually applied.
+    pub async fn at(&self, store: &SharedStore, position: u64) -> Result<(Arc<P>, u64), ApiError> {
+        let applied = if position <= self.known_head.load(Ordering::Acquire) {
+            position
+        } else {
+            let head = store.head().await?.map_or(0, |h| h.position);
+            self.known_head.fetch_max(head, Ordering::AcqRel);
+            position.min(head)
+        };
+        let slot = {
+            let mut entries = self.lock();
+            match entries.iter().find(|(p, _)| *p == applied) {
+                Some((_, slot)) => Arc::clone(slot),
+                None => {
+                    let slot: Slot<P> = Arc::new(OnceCell::new());
+                    entries.push_front((applied, Arc::clone(&slot)));
+                    entries.truncate(self.capacity);
+                    slot
+                }
+            }
+        };
+        // The first caller rebuilds; the others wait for its result (or, if it failed, the
+        // next one tries again).
+        let model = slot
+            .get_or_try_init(|| async {
+                let _permit = self
+                    .rebuilds
+                    .acquire()
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+                let (model, _) =
+                    palier_projections::rebuild(store, (self.empty)(), Some(applied)).await?;
+                Ok::<_, ApiError>(Arc::new(model))
+            })
+            .await?;
+        Ok((Arc::clone(model), applied))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Arc<P>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Slot<P>)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -303,6 +364,7 @@ impl AuditQuery {
     /// The global log, oldest first, as a connection (cursor: the position). `after` and
     /// `before` bound positions (exclusive), `from` and `to` store times (inclusive).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -328,7 +390,10 @@ impl AuditQuery {
                 .and_event_types(types)
                 .map_err(|e| ApiError::bad_input("types", e.to_string()))?;
         }
-        let mut start = after.map_or(1, |p| p.0 + 1);
+        // Nothing follows the greatest position: an empty page, never a wrap to 1.
+        let Some(mut start) = after.map_or(Some(1), |p| p.0.checked_add(1)) else {
+            return Ok(Connection::new(true, false));
+        };
         if let Some(from) = from {
             start = start.max(store.position_at(from).await.map_err(ApiError::from)?);
         }
@@ -361,7 +426,10 @@ impl AuditQuery {
             if has_next || slice.is_end || slice.scanned_to >= end {
                 break;
             }
-            next = slice.scanned_to + 1;
+            match slice.scanned_to.checked_add(1) {
+                Some(following) => next = following,
+                None => break,
+            }
         }
         let mut connection = Connection::new(start > 1, has_next);
         connection.edges.extend(
@@ -391,7 +459,9 @@ impl AuditQuery {
 
     /// Walks the hash chain and reports the first broken link, and the head to keep. With a
     /// checkpoint kept from an earlier walk, also checks that history up to it was not
-    /// rewritten (a rewrite that re-chains every later hash still fails this).
+    /// rewritten (a rewrite that re-chains every later hash still fails this). Walks the whole
+    /// log: weighs `AS_OF_COST` in the query's complexity, like a rebuild.
+    #[graphql(complexity = "super::AS_OF_COST + child_complexity")]
     async fn verify_log(
         &self,
         ctx: &Context<'_>,

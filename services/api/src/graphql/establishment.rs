@@ -461,7 +461,10 @@ impl EstablishmentQuery {
         MaturityFrameworkGql
     }
 
-    /// One establishment; `null` if unknown. With `asOf`, as it stood then.
+    /// One establishment; `null` if unknown. With `asOf`, as it stood then (a point beyond the
+    /// head is the head; `asOfPosition` says which was applied). `asOf` weighs `AS_OF_COST` in
+    /// the query's complexity.
+    #[graphql(complexity = "super::as_of_cost(as_of.is_some(), child_complexity)")]
     async fn establishment(
         &self,
         ctx: &Context<'_>,
@@ -474,13 +477,13 @@ impl EstablishmentQuery {
         let uai = parse_uai("uai", &uai)?;
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let model = state
+            let (model, applied) = state
                 .establishments_as_of
                 .at(&state.store, position)
                 .await?;
             return Ok(model.get(&uai).cloned().map(|v| EstablishmentGql {
                 view: Arc::new(v),
-                as_of: Some(position),
+                as_of: Some(applied),
             }));
         }
         at_least(state, min_position).await?;
@@ -495,6 +498,7 @@ impl EstablishmentQuery {
 
     /// Establishments by UAI, optionally of one académie, district or overall tier.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
     async fn establishments(
         &self,
         ctx: &Context<'_>,
@@ -549,7 +553,9 @@ impl EstablishmentQuery {
         Ok(connection)
     }
 
-    /// How many establishments of an académie stand at each tier, overall and per axis.
+    /// How many establishments of an académie stand at each tier, overall and per axis. `asOf`
+    /// weighs `AS_OF_COST` in the query's complexity.
+    #[graphql(complexity = "super::as_of_cost(as_of.is_some(), child_complexity)")]
     async fn academy_summary(
         &self,
         ctx: &Context<'_>,
@@ -561,14 +567,14 @@ impl EstablishmentQuery {
         let state = state(ctx)?;
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let model = state
+            let (model, applied) = state
                 .establishments_as_of
                 .at(&state.store, position)
                 .await?;
             return Ok(summary(
                 academy.clone(),
                 &model.summary(&academy),
-                Some(position),
+                Some(applied),
             ));
         }
         at_least(state, min_position).await?;
@@ -868,7 +874,7 @@ impl EstablishmentSubscription {
                         continue;
                     }
                     loop {
-                        match model.wait_for(seen + 1, IDLE_WAIT).await {
+                        match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
                             Ok(()) => break,
                             Err(ProjectionError::Timeout { .. }) => continue,
                             Err(_) => return None,

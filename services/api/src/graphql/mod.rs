@@ -88,8 +88,30 @@ pub struct AppState {
 
 /// Most nesting a query may have.
 pub const MAX_DEPTH: usize = 12;
-/// Most complexity a query may have (fields, with lists counted by their `first`).
-pub const MAX_COMPLEXITY: usize = 5000;
+/// Most complexity a query may have: one per field, lists counted by their `first` times their
+/// content, what reads the store or rebuilds from the log weighted by its cost (below). Beyond
+/// it (or beyond [`MAX_DEPTH`]) a query is refused before it runs, with `QUERY_TOO_COMPLEX`.
+pub const MAX_COMPLEXITY: usize = 10_000;
+/// Weight of a field that rebuilds a read model from the log (`asOf`) or walks it: a query
+/// may hold a few, so one request cannot start hundreds of rebuilds.
+pub const AS_OF_COST: usize = 1_000;
+/// Weight of a field that reads a whole stream from the store (`explain`, `auditTrail`).
+pub const STREAM_READ_COST: usize = 50;
+
+/// Complexity of a list of `first` items (a negative `first` is refused when it runs; here it
+/// counts as one page of one).
+pub(crate) fn list_cost(first: i32, child_complexity: usize) -> usize {
+    usize::try_from(first)
+        .unwrap_or(1)
+        .max(1)
+        .saturating_mul(child_complexity)
+}
+
+/// Complexity of a field that may be asked `asOf` a past point.
+pub(crate) fn as_of_cost(as_of: bool, child_complexity: usize) -> usize {
+    let own = if as_of { AS_OF_COST } else { 1 };
+    own.saturating_add(child_complexity)
+}
 
 /// Builds the schema around `state`.
 pub fn build_schema(state: AppState) -> PalierSchema {

@@ -23,7 +23,7 @@ pub struct RegisterPersonInput {
     pub establishment: String,
     /// Role.
     pub role: PersonRole,
-    /// How the registering platform knows this person.
+    /// How the registering platform knows this person; unique within the establishment.
     pub external_ref: ExternalRefInput,
 }
 
@@ -45,7 +45,8 @@ pub struct RegisterPersonPayload {
     pub person_id: String,
     /// Position of its registration.
     pub position: Position,
-    /// False when the reference was already registered (nothing was written).
+    /// False when the reference was already registered at this establishment (nothing was
+    /// written).
     pub created: bool,
 }
 
@@ -220,8 +221,11 @@ fn source(input: AssessmentSourceInput) -> Result<AssessmentSource, ApiError> {
 
 #[Object]
 impl MutationRoot {
-    /// Registers a person; registering the same external reference again returns the same
-    /// person and writes nothing.
+    /// Registers a person. An external reference is namespaced by the establishment that
+    /// registers it: registering the same `source`/`id` again at the same establishment returns
+    /// the same person and writes nothing (`created: false`, whatever the role given); the same
+    /// `source`/`id` at another establishment is another person (two LMS may both call
+    /// themselves `moodle`). Nothing about other establishments' persons is revealed.
     async fn register_person(
         &self,
         ctx: &Context<'_>,

@@ -226,7 +226,8 @@ fn competence_level(view: &PersonView, code: CompetenceCode) -> CompetenceLevelG
 
 #[Object(name = "Person")]
 impl PersonGql {
-    /// Pseudonymous id (UUID). The same external reference always maps to the same id.
+    /// Pseudonymous id (UUID). The same external reference registered at the same
+    /// establishment always maps to the same id.
     async fn id(&self) -> String {
         self.view.id.as_uuid().to_string()
     }
@@ -336,12 +337,15 @@ impl PersonGql {
                 position: Position(c.position),
             })
     }
-    /// The position this answer stands at, when asked `asOf` a past point.
+    /// The position this answer stands at, when asked `asOf` a past point: the position
+    /// applied (the head, when the point asked is beyond it).
     async fn as_of_position(&self) -> Option<Position> {
         self.as_of.map(Position)
     }
 
-    /// Every event of this person's stream, oldest first, with who caused it.
+    /// Every event of this person's stream, oldest first, with who caused it. Reads the store:
+    /// weighs `STREAM_READ_COST` plus its page in the query's complexity.
+    #[graphql(complexity = "super::STREAM_READ_COST + super::list_cost(first, child_complexity)")]
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
@@ -355,7 +359,9 @@ impl PersonGql {
     }
 
     /// Why this person has their level in `competence`: the elements that count, those that
-    /// do not and why, and the arithmetic (as of the same point as this answer).
+    /// do not and why, and the arithmetic (as of the same point as this answer). Re-reads the
+    /// person's stream: weighs `STREAM_READ_COST` in the query's complexity.
+    #[graphql(complexity = "super::STREAM_READ_COST + child_complexity")]
     async fn explain(
         &self,
         ctx: &Context<'_>,

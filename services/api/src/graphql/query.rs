@@ -2,6 +2,7 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object};
 use palier_domain::{CompetenceCode, Framework, PersonId, Role, TargetProfile, Uai};
+use palier_projections::persons::{PersonView, Persons};
 
 use super::audit::{self, AsOf};
 use super::framework::{FrameworkGql, TargetProfileGql};
@@ -55,7 +56,10 @@ fn decode_cursor(cursor: &str) -> Result<(u64, PersonId), ApiError> {
 impl QueryRoot {
     /// A person by id; `null` if unknown. With `minPosition`, waits until the read models have
     /// applied that position (read-your-writes).
-    /// With `asOf`, answers as the person stood then, rebuilt from the log (auditors).
+    /// With `asOf`, answers as the person stood then, rebuilt from the log (auditors); a point
+    /// beyond the log's head is the head, and `asOfPosition` says which position was applied.
+    /// `asOf` weighs `AS_OF_COST` in the query's complexity: a query holds only a few.
+    #[graphql(complexity = "super::as_of_cost(as_of.is_some(), child_complexity)")]
     async fn person(
         &self,
         ctx: &Context<'_>,
@@ -68,11 +72,11 @@ impl QueryRoot {
         let id = parse_person_id("id", &id)?;
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let persons = state.persons_as_of.at(&state.store, position).await?;
+            let (persons, applied) = state.persons_as_of.at(&state.store, position).await?;
             return Ok(persons
                 .get(&id)
                 .cloned()
-                .map(|v| PersonGql::as_of(v, position)));
+                .map(|v| PersonGql::as_of(v, applied)));
         }
         at_least(state, min_position).await?;
         Ok(state
@@ -81,36 +85,53 @@ impl QueryRoot {
             .map(PersonGql::live))
     }
 
-    /// A person by the id another system knows it by; `null` if unknown.
+    /// A person by the id another system knows it by; `null` if unknown. A reference is
+    /// namespaced by the establishment that registered it (the same `source`/`id` at two
+    /// establishments is two persons): give `establishment` to choose; without it, a reference
+    /// registered at several establishments is refused (`BAD_USER_INPUT`).
+    #[graphql(complexity = "super::as_of_cost(as_of.is_some(), child_complexity)")]
     async fn person_by_external_ref(
         &self,
         ctx: &Context<'_>,
         source: String,
         id: String,
+        establishment: Option<String>,
         min_position: Option<Position>,
         as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<PersonGql>> {
         principal(ctx)?;
         let state = state(ctx)?;
+        let establishment = establishment
+            .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
+            .transpose()?;
+        let pick = |persons: &Persons| -> Result<Option<PersonView>, ApiError> {
+            let mut found = persons
+                .by_external_ref(source.trim(), id.trim())
+                .into_iter()
+                .filter(|v| establishment.as_ref().is_none_or(|u| *u == v.establishment));
+            let first = found.next().cloned();
+            if first.is_some() && found.next().is_some() {
+                return Err(ApiError::bad_input(
+                    "establishment",
+                    "this reference is registered at several establishments; give `establishment`",
+                ));
+            }
+            Ok(first)
+        };
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
-            let persons = state.persons_as_of.at(&state.store, position).await?;
-            return Ok(persons
-                .by_external_ref(source.trim(), id.trim())
-                .cloned()
-                .map(|v| PersonGql::as_of(v, position)));
+            let (persons, applied) = state.persons_as_of.at(&state.store, position).await?;
+            return Ok(pick(&persons)?.map(|v| PersonGql::as_of(v, applied)));
         }
         at_least(state, min_position).await?;
-        Ok(state
-            .persons
-            .read(|p| p.by_external_ref(source.trim(), id.trim()).cloned())
-            .map(PersonGql::live))
+        Ok(state.persons.read(pick)?.map(PersonGql::live))
     }
 
     /// Persons, ordered by their last change (oldest first), as a Relay connection.
     /// `changedSince` returns only persons changed after that position: a partner stores the
     /// `lastChangedPosition` of the last person it synced and asks again from there.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "super::list_cost(first, child_complexity)")]
     async fn persons(
         &self,
         ctx: &Context<'_>,
@@ -154,6 +175,11 @@ impl QueryRoot {
         let since = changed_since.map_or(0, |p| p.0);
         let (items, has_next) = state.persons.read(|persons| {
             let mut items = Vec::with_capacity(first);
+            // A filter nobody matches is answered from counts, without walking every person
+            // under the read lock.
+            if !persons.may_match(establishment.as_ref(), role, level_filter) {
+                return (items, false);
+            }
             loop {
                 let page = persons.page(establishment.as_ref(), since, cursor, MAX_PAGE);
                 for view in &page.items {

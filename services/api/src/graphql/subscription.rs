@@ -1,5 +1,7 @@
 //! Subscriptions: live feeds for dashboards, resumable from a position so that a reconnecting
-//! client misses nothing.
+//! client misses nothing. The persons model keeps a window of the last level changes: a resume
+//! point older than the window (or a subscriber that falls that far behind) gets one
+//! `RESYNC_REQUIRED` error and the feed ends, never a feed with a silent gap.
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -25,36 +27,48 @@ const IDLE_WAIT: Duration = Duration::from_secs(300);
 impl SubscriptionRoot {
     /// Every change of a competence level, in position order: first those after `after`
     /// (default: from now on), then live. Pass the last `position` you received as `after`
-    /// when reconnecting.
+    /// when reconnecting. Only the last changes are kept (`PALIER_LEVEL_CHANGE_WINDOW`): resuming
+    /// from before them fails with `RESYNC_REQUIRED` (`extensions.trimmedThrough`: the last
+    /// position no longer kept); resync with `persons(changedSince:)` and subscribe again.
     async fn person_level_changed(
         &self,
         ctx: &Context<'_>,
         establishment: Option<String>,
         after: Option<Position>,
-    ) -> async_graphql::Result<impl Stream<Item = LevelChangeGql>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LevelChangeGql>>> {
         principal(ctx)?;
         let persons = state(ctx)?.persons.clone();
         let establishment = establishment
             .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
             .transpose()?;
         let start = after.map_or_else(|| persons.position(), |p| p.0);
+        persons
+            .read(|p| p.level_changes_after(start, establishment.as_ref(), 0))
+            .map_err(ApiError::from)?;
         Ok(futures::stream::unfold(
-            (
+            Some((
                 persons,
                 establishment,
                 start,
                 VecDeque::<LevelChangeGql>::new(),
-            ),
-            |(persons, establishment, mut last, mut ready)| async move {
+            )),
+            |state| async move {
+                // `None`: the feed told its subscriber to resync, and ends.
+                let (persons, establishment, mut last, mut ready) = state?;
                 loop {
                     if let Some(next) = ready.pop_front() {
-                        return Some((next, (persons, establishment, last, ready)));
+                        return Some((Ok(next), Some((persons, establishment, last, ready))));
                     }
                     // Read the position before the changes, so that a change landing between
                     // the two is seen by the wait below rather than missed.
                     let seen = persons.position();
-                    let mut changes =
+                    let changes =
                         persons.read(|p| p.level_changes_after(last, establishment.as_ref(), PAGE));
+                    let mut changes = match changes {
+                        Ok(changes) => changes,
+                        // It fell behind the window: changes it has not seen are gone.
+                        Err(gone) => return Some((Err(ApiError::from(gone).into()), None)),
+                    };
                     if changes.len() == PAGE {
                         // Keep the changes of one event together across pages.
                         let tail = changes.last().map(|c| c.position);
@@ -72,7 +86,7 @@ impl SubscriptionRoot {
                         continue;
                     }
                     loop {
-                        match persons.wait_for(seen + 1, IDLE_WAIT).await {
+                        match persons.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
                             Ok(()) => break,
                             Err(ProjectionError::Timeout { .. }) => continue,
                             // The projection stopped: end the stream.

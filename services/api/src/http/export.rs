@@ -113,7 +113,8 @@ pub async fn export(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespon
             let following = if done {
                 None
             } else {
-                Some(slice.scanned_to + 1)
+                // Past the greatest position there is nothing more (no wrap to 0).
+                slice.scanned_to.checked_add(1)
             };
             Some((Ok::<Bytes, actix_web::Error>(Bytes::from(body)), following))
         }

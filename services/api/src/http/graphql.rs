@@ -17,8 +17,8 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::Variables;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ErrorExtensions as _, Variables};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -370,7 +370,11 @@ async fn execute(
     };
     let document = match async_graphql::parser::parse_query(&query) {
         Ok(document) => document,
-        Err(e) => return request_error(media, "BAD_USER_INPUT", e.to_string()),
+        Err(e) => {
+            // Never echo the query back: a syntax error's message quotes its whole line.
+            let refused = crate::error::request_error(&syntax_error(&e));
+            return request_error(media, refused.code(), refused.message());
+        }
     };
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op.node.ty),
@@ -412,15 +416,21 @@ async fn execute(
         request = request.operation_name(name);
     }
     let mut response = state.schema.execute(request).await;
-    // Errors raised by async-graphql itself (validation, coercion of inputs) have no code:
-    // they are all about the request.
+    // Errors raised by async-graphql itself (validation, limits, coercion of inputs) have no
+    // code: they are all about the request, and get theirs from the one mapping (which also
+    // cuts messages that quote the request).
     let mut uncoded = false;
     for e in &mut response.errors {
-        let extensions = e.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
-            uncoded = true;
+        if e.extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+        {
+            continue;
         }
+        let coded = crate::error::request_error(&e.message).extend();
+        e.message = coded.message;
+        e.extensions = coded.extensions;
+        uncoded = true;
     }
     let not_executed = response.data == async_graphql::Value::Null && uncoded;
     outcome.errors = !response.errors.is_empty();
@@ -454,6 +464,24 @@ async fn execute(
     HttpResponse::build(status)
         .content_type(media.content_type())
         .json(Json::Object(body))
+}
+
+/// A syntax error without the query's text: where it is, and what was expected there.
+fn syntax_error(e: &async_graphql::parser::Error) -> String {
+    match e {
+        async_graphql::parser::Error::Syntax { message, start, .. } => {
+            let expected = message
+                .lines()
+                .rev()
+                .find_map(|line| line.trim_start().strip_prefix('='))
+                .map_or_else(String::new, |x| format!(": {}", x.trim()));
+            format!(
+                "syntax error at line {}, column {}{expected}",
+                start.line, start.column
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 fn request_error(media: Media, code: &str, message: impl std::fmt::Display) -> HttpResponse {

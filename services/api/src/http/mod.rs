@@ -7,7 +7,19 @@ pub mod health;
 pub mod metrics;
 pub mod websocket;
 
-use actix_web::{guard, web};
+use actix_web::guard::{self, GuardContext};
+use actix_web::web;
+
+/// Whether a request asks for a WebSocket upgrade. RFC 6455 makes the `Upgrade` value
+/// case-insensitive (`WebSocket` is common) and it may list several protocols.
+fn wants_websocket(ctx: &GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get_all(actix_web::http::header::UPGRADE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+}
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -16,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(graphql::post))
             .route(
                 web::get()
-                    .guard(guard::Header("upgrade", "websocket"))
+                    .guard(guard::fn_guard(wants_websocket))
                     .to(websocket::websocket),
             )
             .route(web::get().to(graphql::get)),

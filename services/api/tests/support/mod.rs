@@ -133,6 +133,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The data directory (the store's files are there).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The position the store has reached.
     pub async fn head(&self) -> u64 {
         use palier_store::EventStore;

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend, the default: one file under the data directory, WAL,
-//! `synchronous=FULL`, one writer thread that group-commits, read-only connections for readers.
+//! `synchronous=FULL`, one writer thread that group-commits, reader threads of its own (each
+//! with a read-only connection) so that reads never wait for tokio's blocking pool.
 //!
 //! Opening never damages what it finds: a file that is not a palier store, or a store of a
 //! newer format, is refused before anything is written to it.
@@ -35,8 +36,9 @@ pub const MAX_BYTES_PER_APPEND: usize = 64 * 1024 * 1024;
 /// Settings of the SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Most idle read connections kept open.
-    pub max_idle_readers: usize,
+    /// Reader threads, each with its read-only connection. Reads run there, never on tokio's
+    /// blocking pool, so nothing that fills that pool can keep the store from being read.
+    pub reader_threads: usize,
     /// Appends waiting for the writer before callers wait to enqueue (back-pressure).
     pub queue_depth: usize,
     /// Caps the database size in pages (`PRAGMA max_page_count`); reaching it behaves like a
@@ -52,7 +54,7 @@ pub struct SqliteOptions {
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
-            max_idle_readers: 8,
+            reader_threads: 4,
             queue_depth: 8192,
             max_page_count: None,
             lock_wait: std::time::Duration::from_millis(1500),
@@ -131,7 +133,7 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), "event store opened");
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                readers: reader::ReadPool::new(path.clone(), options.max_idle_readers),
+                readers: reader::ReadPool::new(path.clone(), options.reader_threads)?,
                 path,
                 writer: Some(tx),
                 writer_thread: Some(writer_thread),
@@ -165,7 +167,7 @@ impl SqliteStore {
             let (live, _) = broadcast::channel(1);
             let store = SqliteStore {
                 inner: Arc::new(Inner {
-                    readers: reader::ReadPool::new(path.clone(), options.max_idle_readers),
+                    readers: reader::ReadPool::new(path.clone(), options.reader_threads)?,
                     path,
                     writer: None,
                     writer_thread: None,
@@ -202,10 +204,14 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
+        let (reply, answer) = oneshot::channel();
+        self.inner.readers.submit(Box::new(move |conn| {
+            // The caller may have gone (a dropped request): then nobody needs the answer.
+            let _ = reply.send(conn.and_then(f));
+        }))?;
+        answer
             .await
-            .map_err(|e| StoreError::Storage(format!("a read panicked: {e}")))?
+            .map_err(|_| StoreError::Storage("a read panicked".into()))?
     }
 }
 
@@ -213,6 +219,7 @@ impl Drop for Inner {
     /// Closes the writer and waits for it, so that when the last handle is gone the file is
     /// closed cleanly (WAL checkpointed) before the lock is released.
     fn drop(&mut self) {
+        self.readers.close();
         self.writer.take();
         if let Some(thread) = self.writer_thread.take()
             && thread.join().is_err()

@@ -1,7 +1,7 @@
-//! Reads: a small pool of read-only connections and the row-to-event decoding. Readers never
-//! take the writer's lock; WAL gives each read a consistent snapshot.
+//! Reads: a pool of reader threads, each with its read-only connection, and the row-to-event
+//! decoding. Readers never take the writer's lock; WAL gives each read a consistent snapshot.
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, mpsc};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -21,52 +21,140 @@ use super::map_sql;
 pub const EVENT_COLUMNS: &str = "position, stream, revision, event_id, event_type, schema_version, \
      data, actor, correlation_id, causation_id, trace_id, tenant, occurred_at, recorded_at, hash";
 
-/// Read-only connections, opened on demand and kept for reuse.
+/// A read job: runs on a reader thread with that thread's connection (or the error of opening
+/// it).
+pub type ReadJob = Box<dyn FnOnce(Result<&Connection, StoreError>) + Send>;
+
+/// Read-only connections, each owned by a dedicated reader thread of this pool.
+///
+/// Readers have threads of their own rather than tokio's blocking pool: a fold waiting for
+/// pages, or anything else that fills the blocking pool, can never keep a page from being read
+/// (issue 17: rebuilds whose folds held every blocking thread while waiting for pages read on
+/// that same pool froze the service). Jobs queue without bound and are taken in order by the
+/// first free reader; each job reads one bounded page, so none holds a reader long.
 pub struct ReadPool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    max_idle: usize,
+    jobs: Mutex<Option<mpsc::Sender<ReadJob>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl ReadPool {
-    /// A pool over the store file at `path`.
-    pub fn new(path: PathBuf, max_idle: usize) -> Self {
-        ReadPool {
-            path,
-            idle: Mutex::new(Vec::new()),
-            max_idle,
+    /// A pool of `threads` readers (at least one) over the store file at `path`. Each opens its
+    /// connection at its first job, and again after a failure.
+    pub fn new(path: PathBuf, threads: usize) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<ReadJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut handles = Vec::with_capacity(threads.max(1));
+        for n in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            let path = path.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("palier-store-reader-{n}"))
+                .spawn(move || reader_thread(&path, &rx))
+                .map_err(|e| StoreError::Storage(format!("cannot start a reader thread: {e}")))?;
+            handles.push(handle);
         }
+        Ok(ReadPool {
+            jobs: Mutex::new(Some(tx)),
+            threads: Mutex::new(handles),
+        })
     }
 
-    /// Runs `f` on a pooled read-only connection (blocking: call from a blocking thread).
-    pub fn with<R>(
+    /// Queues `job` for the next free reader.
+    pub fn submit(&self, job: ReadJob) -> Result<(), StoreError> {
+        let jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jobs.as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` on a reader and waits for it (blocking: call from a blocking thread).
+    pub fn with<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
-        let result = f(&conn);
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push(conn);
-        }
-        result
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.submit(Box::new(move |conn| {
+            let _ = reply.send(conn.and_then(f));
+        }))?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Storage("a read panicked".into()))?
     }
+}
 
-    fn open(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(map_sql)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000;")
-            .map_err(map_sql)?;
-        conn.set_prepared_statement_cache_capacity(64);
-        Ok(conn)
+impl ReadPool {
+    /// Stops the readers and waits until their connections are closed (so that the writer,
+    /// closing after them, is the last connection and can checkpoint and remove the WAL).
+    /// Queued jobs still run; later submissions fail with [`StoreError::Closed`].
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let handles = match self.threads.lock() {
+            Ok(mut threads) => std::mem::take(&mut *threads),
+            Err(_) => return,
+        };
+        let me = std::thread::current().id();
+        for handle in handles {
+            // A reader never joins itself (the last handle dropped inside a read job).
+            if handle.thread().id() != me && handle.join().is_err() {
+                tracing::error!("a store reader thread panicked");
+            }
+        }
     }
+}
+
+impl Drop for ReadPool {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn reader_thread(path: &std::path::Path, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
+    let mut conn: Option<Connection> = None;
+    loop {
+        // Only the wait for a job is under the lock; the job runs outside it.
+        let job = {
+            let Ok(queue) = jobs.lock() else { return };
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if conn.is_none() {
+            match open(path) {
+                Ok(opened) => conn = Some(opened),
+                Err(e) => {
+                    job(Err(e));
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_ref() else { continue };
+        // A panicking job loses its answer (its caller sees the reply dropped), not the reader;
+        // the connection is reopened in case the panic left it mid-statement.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c))));
+        if ran.is_err() {
+            tracing::error!("a store read panicked; its reader reopens its connection");
+            conn = None;
+        }
+    }
+}
+
+fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(map_sql)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")
+        .map_err(map_sql)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 fn to_i64(v: u64) -> i64 {
