@@ -134,6 +134,28 @@ impl Principal {
         }
     }
 
+    /// `Ok` when the caller's role may do `operation` somewhere (its scopes are checked
+    /// against each target afterwards), else `FORBIDDEN`.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`].
+    pub fn require_role(&self, operation: Operation) -> Result<(), ApiError> {
+        let allowed = if operation == Operation::ReadMetrics {
+            self.may(operation, Target::Everywhere)
+        } else {
+            role_allows(self.role, operation)
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a {} key may not {}",
+                self.role,
+                operation.describe()
+            )))
+        }
+    }
+
     /// `Ok` when the caller may do `operation` on `target`, else `FORBIDDEN` naming what.
     ///
     /// # Errors

@@ -197,15 +197,24 @@ impl PersonCommands {
     }
 
     /// Decides `command` on the current state of `person` and appends the outcome; returns the
-    /// position of the last event written.
+    /// position of the last event written. `authorize` sees the person first (its
+    /// establishment decides whether the caller may act).
     pub async fn execute(
         &self,
         person: PersonId,
         command: PersonCommand,
         ctx: &CommandContext,
+        authorize: &(dyn Fn(&Person) -> Result<(), ApiError> + Sync),
     ) -> Result<u64, ApiError> {
-        decide_and_append::<Person>(&self.store, &stream_of(person)?, command, ctx, person_error)
-            .await
+        decide_and_append::<Person>(
+            &self.store,
+            &stream_of(person)?,
+            command,
+            ctx,
+            person_error,
+            authorize,
+        )
+        .await
     }
 }
 
@@ -266,6 +275,7 @@ impl EstablishmentCommands {
             command,
             ctx,
             establishment_error,
+            &|_| Ok(()),
         )
         .await
     }
@@ -299,6 +309,7 @@ async fn decide_and_append<A: Aggregate>(
     command: A::Command,
     ctx: &CommandContext,
     rule_error: fn(A::Error) -> ApiError,
+    authorize: &(dyn Fn(&A) -> Result<(), ApiError> + Sync),
 ) -> Result<u64, ApiError> {
     for _ in 0..MAX_ATTEMPTS {
         let recorded = store
@@ -310,6 +321,9 @@ async fn decide_and_append<A: Aggregate>(
                 .map_err(|e| ApiError::internal(&format!("{stream} at {}: {e}", event.position)))?;
             state.apply(&decoded);
         }
+        // Who may act depends on the state (a person's establishment): checked before the
+        // rules, on the same state they decide on.
+        authorize(&state)?;
         let expected = recorded.last().map_or(ExpectedRevision::NoStream, |e| {
             ExpectedRevision::Exact(e.revision)
         });
@@ -365,7 +379,10 @@ impl ApiKeyCommands {
         ctx: &CommandContext,
     ) -> Result<u64, ApiError> {
         let stream = StreamName::parse(id.stream_name()).map_err(|e| ApiError::internal(&e))?;
-        decide_and_append::<ApiKey>(&self.store, &stream, command, ctx, api_key_error).await
+        decide_and_append::<ApiKey>(&self.store, &stream, command, ctx, api_key_error, &|_| {
+            Ok(())
+        })
+        .await
     }
 }
 

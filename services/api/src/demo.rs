@@ -425,6 +425,7 @@ async fn populate(
                     elements,
                 }),
                 ctx,
+                &|_| Ok(()), // the demo acts as the admin
             )
             .await
             .map_err(refused)?;
@@ -462,6 +463,7 @@ async fn record_schooling(
                             grade: Grade::parse(grade).map_err(refused)?,
                         }),
                         ctx,
+                        &|_| Ok(()), // the demo acts as the admin
                     )
                     .await
                     .map_err(refused)?;
@@ -485,6 +487,7 @@ async fn record_schooling(
                         levels,
                     }),
                     ctx,
+                    &|_| Ok(()), // the demo acts as the admin
                 )
                 .await
                 .map_err(refused)?;

@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod jwt;
 pub mod metrics;
+pub mod rate_limit;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

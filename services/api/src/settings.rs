@@ -98,6 +98,23 @@ pub struct Cli {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// Requests a second each API key or JWT subject may make, sustained (0: no limit; the
+    /// admin token has none).
+    #[arg(
+        long,
+        env = "PALIER_RATE_LIMIT_PER_SECOND",
+        default_value_t = 200,
+        global = true
+    )]
+    pub rate_limit_per_second: u32,
+    /// Requests each API key or JWT subject may make in a burst.
+    #[arg(
+        long,
+        env = "PALIER_RATE_LIMIT_BURST",
+        default_value_t = 400,
+        global = true
+    )]
+    pub rate_limit_burst: u32,
     /// Accept bearer JWTs verified against this JWKS file (RS256 / ES256 public keys).
     #[arg(long, env = "PALIER_JWT_JWKS_FILE", global = true)]
     pub jwt_jwks_file: Option<PathBuf>,
@@ -233,6 +250,8 @@ pub struct Settings {
     pub ws: WsLimits,
     /// Bearer JWTs accepted, if any.
     pub jwt: Option<crate::jwt::JwtSettings>,
+    /// Requests a second per key (0: none), and burst.
+    pub rate_limit: (u32, u32),
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
     /// Most concurrent `asOf` rebuilds.
@@ -283,6 +302,7 @@ impl Settings {
             workers: Some(2),
             ws: WsLimits::default(),
             jwt: None,
+            rate_limit: (200, 400),
             shutdown_timeout: std::time::Duration::from_secs(20),
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
@@ -320,6 +340,7 @@ impl Cli {
             },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             jwt: self.jwt_settings(),
+            rate_limit: (self.rate_limit_per_second, self.rate_limit_burst),
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
             store_readers: self.store_readers.max(1),

@@ -125,6 +125,10 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             metrics: crate::metrics::Metrics::default(),
             ws: settings.ws,
+            rate_limits: crate::rate_limit::RateLimits::new(
+                settings.rate_limit.0,
+                settings.rate_limit.1,
+            ),
             shutdown: stopping,
         });
         let listener = TcpListener::bind(settings.bind)

@@ -116,7 +116,7 @@ proptest! {
                             }.into()),
                             _ => (PersonId::new(), ResetCompetence { competence: CompetenceCode::ALL[0] }.into()),
                         };
-                        commands.execute(person, command, &ctx).await.map(|_| ())
+                        commands.execute(person, command, &ctx, &|_| Ok(())).await.map(|_| ())
                     }
                 };
                 if outcome.is_err() {

@@ -186,6 +186,18 @@ impl Establishments {
         self.summaries.get(academy).cloned().unwrap_or_default()
     }
 
+    /// The establishments registered in an académie, by UAI.
+    pub fn in_academy(&self, academy: &str) -> impl Iterator<Item = &Uai> {
+        self.by_academy.get(academy).into_iter().flatten()
+    }
+
+    /// The académie an establishment is registered in.
+    pub fn academy_of(&self, uai: &Uai) -> Option<&str> {
+        self.by_uai
+            .get(uai)
+            .map(|v| v.registration.academy.as_str())
+    }
+
     /// The académies known.
     pub fn academies(&self) -> Vec<&str> {
         let mut list: Vec<&str> = self.summaries.keys().map(String::as_str).collect();

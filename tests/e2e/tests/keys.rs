@@ -214,3 +214,67 @@ async fn a_key_is_created_used_listed_and_revoked_at_once() {
         "refused input appended something"
     );
 }
+
+#[tokio::test]
+async fn each_key_has_its_own_request_budget() {
+    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
+        env: vec![
+            ("PALIER_RATE_LIMIT_PER_SECOND".into(), "1".into()),
+            ("PALIER_RATE_LIMIT_BURST".into(), "3".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let mut secrets = Vec::new();
+    for id in ["lms-a", "lms-b"] {
+        let created = server
+            .data(
+                CREATE,
+                json!({ "input": { "id": id, "name": id, "role": "AUDITOR" } }),
+            )
+            .await;
+        secrets.push(
+            created["createApiKey"]["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let ask = |secret: String| {
+        let request = server
+            .client
+            .post(server.url("/graphql"))
+            .bearer_auth(secret)
+            .json(&json!({ "query": "{ framework { code } }" }));
+        async move { request.send().await.unwrap() }
+    };
+    for _ in 0..3 {
+        assert_eq!(ask(secrets[0].clone()).await.status(), 200);
+    }
+    let refused = ask(secrets[0].clone()).await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    // The other key's budget is its own; the operator's token has none.
+    assert_eq!(ask(secrets[1].clone()).await.status(), 200);
+    for _ in 0..10 {
+        assert!(
+            server
+                .graphql("{ framework { code } }", json!({}))
+                .await
+                .get("errors")
+                .is_none()
+        );
+    }
+}

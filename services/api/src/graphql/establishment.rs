@@ -29,7 +29,11 @@ use palier_projections::establishments::{
 use super::audit::{self, AsOf};
 use super::mutation::MutationPayload;
 use super::scalars::Position;
-use super::{at_least, principal, state};
+use super::{
+    at_least, may_for_establishment, principal, reachable_establishments,
+    require_for_establishment, state,
+};
+use crate::access::{Operation, Target};
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
@@ -472,10 +476,16 @@ impl EstablishmentQuery {
         min_position: Option<Position>,
         as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<EstablishmentGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadEstablishments)?;
         let state = state(ctx)?;
         let uai = parse_uai("uai", &uai)?;
+        // Out of scope reads as unknown: whether it is registered does not leak.
+        if !may_for_establishment(state, principal, Operation::ReadEstablishments, &uai) {
+            return Ok(None);
+        }
         if let Some(as_of) = as_of {
+            principal.require(Operation::ReadHistory, Target::Everywhere)?;
             let position = audit::resolve(&state.store, as_of).await?;
             let (model, applied) = state
                 .establishments_as_of
@@ -509,8 +519,17 @@ impl EstablishmentQuery {
         after: Option<String>,
         min_position: Option<Position>,
     ) -> async_graphql::Result<Connection<String, EstablishmentGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadEstablishments)?;
         let state = state(ctx)?;
+        if let Some(academy) = &academy {
+            principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
+        }
+        // Without an académie, a scoped caller lists what it reaches, and nothing else.
+        let reachable = match &academy {
+            Some(_) => None,
+            None => reachable_establishments(state, principal),
+        };
         let first = usize::try_from(first)
             .ok()
             .filter(|f| (1..=MAX_PAGE).contains(f))
@@ -527,18 +546,33 @@ impl EstablishmentQuery {
             .transpose()?;
         let after = after.map(|a| parse_uai("after", &a)).transpose()?;
         at_least(state, min_position).await?;
-        let (items, has_next) = state.establishments.read(|e| {
-            let page = e.page(
-                academy.as_deref(),
-                district.as_deref(),
-                tier,
-                after.as_ref(),
-                first,
-            );
-            (
-                page.items.into_iter().cloned().collect::<Vec<_>>(),
-                page.has_next,
-            )
+        let (items, has_next) = state.establishments.read(|e| match &reachable {
+            None => {
+                let page = e.page(
+                    academy.as_deref(),
+                    district.as_deref(),
+                    tier,
+                    after.as_ref(),
+                    first,
+                );
+                (
+                    page.items.into_iter().cloned().collect::<Vec<_>>(),
+                    page.has_next,
+                )
+            }
+            Some(reachable) => {
+                let page = e.page(None, district.as_deref(), tier, after.as_ref(), usize::MAX);
+                let mut items: Vec<_> = page
+                    .items
+                    .into_iter()
+                    .filter(|v| reachable.contains(&v.registration.uai))
+                    .take(first + 1)
+                    .cloned()
+                    .collect();
+                let has_next = items.len() > first;
+                items.truncate(first);
+                (items, has_next)
+            }
         });
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(items.into_iter().map(|v| {
@@ -563,9 +597,11 @@ impl EstablishmentQuery {
         min_position: Option<Position>,
         as_of: Option<AsOf>,
     ) -> async_graphql::Result<AcademySummaryGql> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require(Operation::ReadEstablishments, Target::Academy(&academy))?;
         let state = state(ctx)?;
         if let Some(as_of) = as_of {
+            principal.require(Operation::ReadHistory, Target::Everywhere)?;
             let position = audit::resolve(&state.store, as_of).await?;
             let (model, applied) = state
                 .establishments_as_of
@@ -668,7 +704,9 @@ async fn execute(
     command_ctx: CommandContext,
 ) -> async_graphql::Result<MutationPayload> {
     let uai = parse_uai("input.uai", uai)?;
-    let position = state(ctx)?
+    let state = state(ctx)?;
+    require_for_establishment(state, principal(ctx)?, Operation::WriteEstablishments, &uai)?;
+    let position = state
         .establishment_commands
         .execute(&uai, command, &command_ctx)
         .await?;
@@ -701,6 +739,13 @@ impl EstablishmentMutation {
             academy: label("input.academy", &input.academy)?,
             district: label("input.district", &input.district)?,
         };
+        principal(ctx)?.require(
+            Operation::WriteEstablishments,
+            Target::Establishment {
+                uai: &command.uai,
+                academy: Some(command.academy.as_str()),
+            },
+        )?;
         let (position, created) = state(ctx)?
             .establishment_commands
             .register(command, &command_ctx)
@@ -854,30 +899,51 @@ impl EstablishmentSubscription {
         academy: Option<String>,
         after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = TierChangeGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?.clone();
+        principal.require_role(Operation::ReadEstablishments)?;
+        if let Some(academy) = &academy {
+            principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
+        }
         let model = state(ctx)?.establishments.clone();
         let start = after.map_or_else(|| model.position(), |p| p.0);
         Ok(futures::stream::unfold(
             (model, academy, start, VecDeque::<TierChangeGql>::new()),
-            |(model, academy, mut last, mut ready)| async move {
-                loop {
-                    if let Some(next) = ready.pop_front() {
-                        return Some((next, (model, academy, last, ready)));
-                    }
-                    let seen = model.position();
-                    // One tier change per event at most, so pages never split an event.
-                    let changes =
-                        model.read(|e| e.tier_changes_after(last, academy.as_deref(), PAGE));
-                    if let Some(newest) = changes.last() {
-                        last = newest.position;
-                        ready.extend(changes.iter().map(TierChangeGql::of));
-                        continue;
-                    }
+            move |(model, academy, mut last, mut ready)| {
+                let principal = principal.clone();
+                async move {
                     loop {
-                        match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                            Ok(()) => break,
-                            Err(ProjectionError::Timeout { .. }) => continue,
-                            Err(_) => return None,
+                        if let Some(next) = ready.pop_front() {
+                            return Some((next, (model, academy, last, ready)));
+                        }
+                        let seen = model.position();
+                        // One tier change per event at most, so pages never split an event.
+                        let changes =
+                            model.read(|e| e.tier_changes_after(last, academy.as_deref(), PAGE));
+                        if let Some(newest) = changes.last() {
+                            last = newest.position;
+                            // Each subscriber receives only what its scopes reach.
+                            ready.extend(
+                                changes
+                                    .iter()
+                                    .filter(|c| {
+                                        principal.may(
+                                            Operation::ReadEstablishments,
+                                            Target::Establishment {
+                                                uai: &c.uai,
+                                                academy: Some(&c.academy),
+                                            },
+                                        )
+                                    })
+                                    .map(TierChangeGql::of),
+                            );
+                            continue;
+                        }
+                        loop {
+                            match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
+                                Ok(()) => break,
+                                Err(ProjectionError::Timeout { .. }) => continue,
+                                Err(_) => return None,
+                            }
                         }
                     }
                 }

@@ -172,6 +172,64 @@ pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     }
 }
 
+/// The establishments `principal` reaches: `None` when it is not limited by scopes, else its
+/// establishments and those registered in its académies (as the read model knows them now).
+pub(crate) fn reachable_establishments(
+    state: &AppState,
+    principal: &Principal,
+) -> Option<std::collections::HashSet<palier_domain::Uai>> {
+    if principal.is_unscoped() {
+        return None;
+    }
+    let mut reachable: std::collections::HashSet<palier_domain::Uai> =
+        principal.scopes.establishments.iter().cloned().collect();
+    state.establishments.read(|model| {
+        for academy in &principal.scopes.academies {
+            reachable.extend(model.in_academy(academy.as_str()).cloned());
+        }
+    });
+    Some(reachable)
+}
+
+/// Whether `principal` may do `operation` for the establishment `uai` (its académie is looked
+/// up in the establishments read model).
+pub(crate) fn may_for_establishment(
+    state: &AppState,
+    principal: &Principal,
+    operation: Operation,
+    uai: &palier_domain::Uai,
+) -> bool {
+    if principal.is_unscoped() {
+        return principal.may(operation, Target::Everywhere);
+    }
+    state.establishments.read(|model| {
+        principal.may(
+            operation,
+            Target::Establishment {
+                uai,
+                academy: model.academy_of(uai),
+            },
+        )
+    })
+}
+
+/// `Ok` when `principal` may do `operation` for the establishment `uai`, else `FORBIDDEN`.
+pub(crate) fn require_for_establishment(
+    state: &AppState,
+    principal: &Principal,
+    operation: Operation,
+    uai: &palier_domain::Uai,
+) -> Result<(), ApiError> {
+    if may_for_establishment(state, principal, operation, uai) {
+        return Ok(());
+    }
+    // The role's own refusal when it has one ("may not write"), else the scope's.
+    principal.require(operation, Target::Establishment { uai, academy: None })?;
+    Err(ApiError::Forbidden(format!(
+        "establishment {uai} is outside this key's scopes"
+    )))
+}
+
 /// Who writes, in which request: the metadata every event of a mutation records. One
 /// correlation id and one trace id per request (from the HTTP edge); a schema executed without
 /// them (in tests, say) gets fresh ones.

@@ -2,13 +2,15 @@
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use palier_domain::{
     AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
-    KnowledgeElementStatus, Label, Level, PersonCommand, PersonId, PixScore, RecordCertification,
-    RecordDomainLevel, RecordKnowledgeElements, ResetCompetence, SchoolYear, SkillId, Uai,
+    KnowledgeElementStatus, Label, Level, Person, PersonCommand, PersonId, PixScore,
+    RecordCertification, RecordDomainLevel, RecordKnowledgeElements, ResetCompetence, SchoolYear,
+    SkillId, Uai,
 };
 
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
-use super::state;
+use super::{principal, require_for_establishment, state};
+use crate::access::Operation;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
@@ -191,9 +193,23 @@ async fn execute(
     person: PersonId,
     command: PersonCommand,
 ) -> async_graphql::Result<MutationPayload> {
-    let position = state(ctx)?
+    let state = state(ctx)?;
+    let principal = principal(ctx)?;
+    principal.require_role(Operation::WritePersons)?;
+    // The person's establishment, as its stream says, must be in the caller's scopes; an
+    // unknown person reads as out of scope for a scoped caller (existence does not leak).
+    let authorize = |person: &Person| match person.registration() {
+        Some(r) => {
+            require_for_establishment(state, principal, Operation::WritePersons, &r.establishment)
+        }
+        None if principal.is_unscoped() => Ok(()),
+        None => Err(ApiError::Forbidden(
+            "this person is not registered in an establishment this key reaches".into(),
+        )),
+    };
+    let position = state
         .commands
-        .execute(person, command, &command_ctx)
+        .execute(person, command, &command_ctx, &authorize)
         .await?;
     Ok(MutationPayload {
         position: Position(position),
@@ -235,6 +251,12 @@ impl MutationRoot {
         let state = state(ctx)?;
         let establishment = Uai::parse(&input.establishment)
             .map_err(|e| ApiError::from_parse("input.establishment", &e))?;
+        require_for_establishment(
+            state,
+            principal(ctx)?,
+            Operation::WritePersons,
+            &establishment,
+        )?;
         let external_ref = ExternalRef::new(&input.external_ref.source, &input.external_ref.id)
             .map_err(|e| ApiError::from_parse("input.externalRef", &e))?;
         let registered = state

@@ -239,12 +239,19 @@ impl PersonGql {
     async fn role(&self) -> PersonRole {
         self.view.role.into()
     }
-    /// The reference it was registered with.
-    async fn external_ref(&self) -> ExternalRefGql {
-        ExternalRefGql {
+    /// The reference it was registered with: personal data, `null` for callers that may not
+    /// see it (dashboards, mediators, auditors without `personalData`).
+    async fn external_ref(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ExternalRefGql>> {
+        if !principal(ctx)?.sees_personal_data() {
+            return Ok(None);
+        }
+        Ok(Some(ExternalRefGql {
             source: self.view.external_ref.source().to_owned(),
             id: self.view.external_ref.id().to_owned(),
-        }
+        }))
     }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {

@@ -8,7 +8,11 @@ use super::audit::{self, AsOf};
 use super::framework::{FrameworkGql, TargetProfileGql};
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
-use super::{at_least, principal, state};
+use super::{
+    at_least, may_for_establishment, principal, reachable_establishments,
+    require_for_establishment, state,
+};
+use crate::access::{Operation, Target};
 use crate::error::ApiError;
 
 /// Largest page of `persons`.
@@ -67,21 +71,28 @@ impl QueryRoot {
         min_position: Option<Position>,
         as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<PersonGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadPersons)?;
         let state = state(ctx)?;
         let id = parse_person_id("id", &id)?;
+        // Out of scope reads as unknown: whether the person exists does not leak.
+        let visible = |v: &PersonView| {
+            may_for_establishment(state, principal, Operation::ReadPersons, &v.establishment)
+        };
         if let Some(as_of) = as_of {
+            principal.require(Operation::ReadHistory, Target::Everywhere)?;
             let position = audit::resolve(&state.store, as_of).await?;
             let (persons, applied) = state.persons_as_of.at(&state.store, position).await?;
             return Ok(persons
                 .get(&id)
+                .filter(|v| visible(v))
                 .cloned()
                 .map(|v| PersonGql::as_of(v, applied)));
         }
         at_least(state, min_position).await?;
         Ok(state
             .persons
-            .read(|p| p.get(&id).cloned())
+            .read(|p| p.get(&id).filter(|v| visible(v)).cloned())
             .map(PersonGql::live))
     }
 
@@ -99,16 +110,29 @@ impl QueryRoot {
         min_position: Option<Position>,
         as_of: Option<AsOf>,
     ) -> async_graphql::Result<Option<PersonGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadPersons)?;
         let state = state(ctx)?;
         let establishment = establishment
             .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
             .transpose()?;
+        if as_of.is_some() {
+            principal.require(Operation::ReadHistory, Target::Everywhere)?;
+        }
+        // Only persons in the caller's scopes are found: out of scope reads as unknown.
         let pick = |persons: &Persons| -> Result<Option<PersonView>, ApiError> {
             let mut found = persons
                 .by_external_ref(source.trim(), id.trim())
                 .into_iter()
-                .filter(|v| establishment.as_ref().is_none_or(|u| *u == v.establishment));
+                .filter(|v| establishment.as_ref().is_none_or(|u| *u == v.establishment))
+                .filter(|v| {
+                    may_for_establishment(
+                        state,
+                        principal,
+                        Operation::ReadPersons,
+                        &v.establishment,
+                    )
+                });
             let first = found.next().cloned();
             if first.is_some() && found.next().is_some() {
                 return Err(ApiError::bad_input(
@@ -142,11 +166,21 @@ impl QueryRoot {
         filter: Option<PersonFilter>,
         min_position: Option<Position>,
     ) -> async_graphql::Result<Connection<String, PersonGql>> {
-        principal(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadPersons)?;
         let state = state(ctx)?;
         let establishment = establishment
             .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
             .transpose()?;
+        if let Some(uai) = &establishment {
+            require_for_establishment(state, principal, Operation::ReadPersons, uai)?;
+        }
+        // Without an establishment, a scoped caller sees the persons of the establishments it
+        // reaches, and no others.
+        let reachable = match &establishment {
+            Some(_) => None,
+            None => reachable_establishments(state, principal),
+        };
         let first = usize::try_from(first)
             .ok()
             .filter(|f| (1..=MAX_PAGE).contains(f))
@@ -177,7 +211,11 @@ impl QueryRoot {
             let mut items = Vec::with_capacity(first);
             // A filter nobody matches is answered from counts, without walking every person
             // under the read lock.
-            if !persons.may_match(establishment.as_ref(), role, level_filter) {
+            if !persons.may_match(establishment.as_ref(), role, level_filter)
+                || reachable
+                    .as_ref()
+                    .is_some_and(std::collections::HashSet::is_empty)
+            {
                 return (items, false);
             }
             loop {
@@ -185,7 +223,10 @@ impl QueryRoot {
                 for view in &page.items {
                     cursor = Some((view.last_changed_position, view.id));
                     let keep = role.is_none_or(|r| r == view.role)
-                        && level_filter.is_none_or(|(c, l)| view.scores.competence(c).level >= l);
+                        && level_filter.is_none_or(|(c, l)| view.scores.competence(c).level >= l)
+                        && reachable
+                            .as_ref()
+                            .is_none_or(|r| r.contains(&view.establishment));
                     if keep {
                         if items.len() == first {
                             return (items, true);
@@ -220,7 +261,7 @@ impl QueryRoot {
 
     /// The position the read models have reached.
     async fn projection_position(&self, ctx: &Context<'_>) -> async_graphql::Result<Position> {
-        principal(ctx)?;
+        principal(ctx)?.require_role(Operation::ReadFrameworks)?;
         Ok(Position(state(ctx)?.persons.position()))
     }
 }

@@ -12,7 +12,8 @@ use palier_projections::ProjectionError;
 
 use super::person::LevelChangeGql;
 use super::scalars::Position;
-use super::{principal, state};
+use super::{may_for_establishment, principal, require_for_establishment, state};
+use crate::access::Operation;
 use crate::error::ApiError;
 
 /// The subscription root.
@@ -36,11 +37,16 @@ impl SubscriptionRoot {
         establishment: Option<String>,
         after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LevelChangeGql>>> {
-        principal(ctx)?;
-        let persons = state(ctx)?.persons.clone();
+        let principal = principal(ctx)?.clone();
+        principal.require_role(Operation::ReadPersons)?;
+        let app = state(ctx)?.clone();
+        let persons = app.persons.clone();
         let establishment = establishment
             .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
             .transpose()?;
+        if let Some(uai) = &establishment {
+            require_for_establishment(&app, &principal, Operation::ReadPersons, uai)?;
+        }
         let start = after.map_or_else(|| persons.position(), |p| p.0);
         persons
             .read(|p| p.level_changes_after(start, establishment.as_ref(), 0))
@@ -52,45 +58,61 @@ impl SubscriptionRoot {
                 start,
                 VecDeque::<LevelChangeGql>::new(),
             )),
-            |state| async move {
-                // `None`: the feed told its subscriber to resync, and ends.
-                let (persons, establishment, mut last, mut ready) = state?;
-                loop {
-                    if let Some(next) = ready.pop_front() {
-                        return Some((Ok(next), Some((persons, establishment, last, ready))));
-                    }
-                    // Read the position before the changes, so that a change landing between
-                    // the two is seen by the wait below rather than missed.
-                    let seen = persons.position();
-                    let changes =
-                        persons.read(|p| p.level_changes_after(last, establishment.as_ref(), PAGE));
-                    let mut changes = match changes {
-                        Ok(changes) => changes,
-                        // It fell behind the window: changes it has not seen are gone.
-                        Err(gone) => return Some((Err(ApiError::from(gone).into()), None)),
-                    };
-                    if changes.len() == PAGE {
-                        // Keep the changes of one event together across pages.
-                        let tail = changes.last().map(|c| c.position);
-                        let cut = changes
-                            .iter()
-                            .position(|c| Some(c.position) == tail)
-                            .unwrap_or(0);
-                        if cut > 0 {
-                            changes.truncate(cut);
-                        }
-                    }
-                    if let Some(newest) = changes.last() {
-                        last = newest.position;
-                        ready.extend(changes.iter().map(LevelChangeGql::of));
-                        continue;
-                    }
+            move |state| {
+                let (app, principal) = (app.clone(), principal.clone());
+                async move {
+                    // `None`: the feed told its subscriber to resync, and ends.
+                    let (persons, establishment, mut last, mut ready) = state?;
                     loop {
-                        match persons.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                            Ok(()) => break,
-                            Err(ProjectionError::Timeout { .. }) => continue,
-                            // The projection stopped: end the stream.
-                            Err(_) => return None,
+                        if let Some(next) = ready.pop_front() {
+                            return Some((Ok(next), Some((persons, establishment, last, ready))));
+                        }
+                        // Read the position before the changes, so that a change landing between
+                        // the two is seen by the wait below rather than missed.
+                        let seen = persons.position();
+                        let changes = persons
+                            .read(|p| p.level_changes_after(last, establishment.as_ref(), PAGE));
+                        let mut changes = match changes {
+                            Ok(changes) => changes,
+                            // It fell behind the window: changes it has not seen are gone.
+                            Err(gone) => return Some((Err(ApiError::from(gone).into()), None)),
+                        };
+                        if changes.len() == PAGE {
+                            // Keep the changes of one event together across pages.
+                            let tail = changes.last().map(|c| c.position);
+                            let cut = changes
+                                .iter()
+                                .position(|c| Some(c.position) == tail)
+                                .unwrap_or(0);
+                            if cut > 0 {
+                                changes.truncate(cut);
+                            }
+                        }
+                        if let Some(newest) = changes.last() {
+                            last = newest.position;
+                            // Each subscriber receives only the persons its scopes reach.
+                            ready.extend(
+                                changes
+                                    .iter()
+                                    .filter(|c| {
+                                        may_for_establishment(
+                                            &app,
+                                            &principal,
+                                            Operation::ReadPersons,
+                                            &c.establishment,
+                                        )
+                                    })
+                                    .map(LevelChangeGql::of),
+                            );
+                            continue;
+                        }
+                        loop {
+                            match persons.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
+                                Ok(()) => break,
+                                Err(ProjectionError::Timeout { .. }) => continue,
+                                // The projection stopped: end the stream.
+                                Err(_) => return None,
+                            }
                         }
                     }
                 }

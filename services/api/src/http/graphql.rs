@@ -46,6 +46,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Limits of WebSocket connections.
     pub ws: crate::settings::WsLimits,
+    /// Request budgets per key.
+    pub rate_limits: crate::rate_limit::RateLimits,
     /// Turns `true` when the server starts shutting down: open WebSockets close.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -142,6 +144,21 @@ fn error(
         .json(json!({ "errors": [{ "message": message.to_string(), "extensions": { "code": code } }] }))
 }
 
+/// 429 with `Retry-After` (whole seconds, at least 1) and `RATE_LIMITED`.
+fn rate_limited(media: Media, wait: std::time::Duration) -> HttpResponse {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        media,
+        "RATE_LIMITED",
+        format!("this key's request budget is spent: retry in {seconds} s"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 fn unauthenticated(media: Media) -> HttpResponse {
     let mut response = error(
         StatusCode::UNAUTHORIZED,
@@ -232,6 +249,9 @@ async fn post_inner(
     let Some(principal) = authenticate(&req, state) else {
         return unauthenticated(media);
     };
+    if let Err(wait) = state.rate_limits.check(&principal) {
+        return rate_limited(media, wait);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -312,6 +332,9 @@ async fn get_inner(
     let Some(principal) = authenticate(&req, state) else {
         return unauthenticated(media);
     };
+    if let Err(wait) = state.rate_limits.check(&principal) {
+        return rate_limited(media, wait);
+    }
     let variables = match query
         .remove("variables")
         .map(|v| serde_json::from_str::<Json>(&v))

@@ -1,0 +1,404 @@
+//! Who may do what, walked as a matrix through the real server: every role (admin, integrator,
+//! mediator, dashboard, auditor) × every operation × a target inside and outside its scopes.
+//! Out of scope is `FORBIDDEN`, or `null` for a lookup by id (existence does not leak) — never
+//! data. Subscriptions deliver only what the subscriber's scopes reach.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use palier_domain::Uai;
+use serde_json::{Value, json};
+use support::{TestApp, spawn_app};
+
+/// What a call must give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Data, no error.
+    Data,
+    /// `null` at the field, no error.
+    Null,
+    /// `FORBIDDEN`.
+    Forbidden,
+}
+use Expect::{Data, Forbidden, Null};
+
+struct World {
+    app: TestApp,
+    paris: String,
+    lyon: String,
+    person_paris: String,
+    person_lyon: String,
+    keys: Vec<(&'static str, String)>,
+}
+
+async fn as_bearer(app: &TestApp, bearer: &str, query: &str, variables: Value) -> Value {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(bearer)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let paris = Uai::from_number(750_655).unwrap().as_str().to_owned();
+    let lyon = Uai::from_number(690_026).unwrap().as_str().to_owned();
+    for (uai, academy) in [(&paris, "Paris"), (&lyon, "Lyon")] {
+        app.data(
+            "mutation($input: RegisterEstablishmentInput!) { registerEstablishment(input: $input) { position } }",
+            json!({ "input": { "uai": uai, "name": "Lycée", "kind": "LYCEE", "academy": academy, "district": "d" } }),
+        )
+        .await;
+    }
+    let person_paris = app.register(&paris, "lms", "p-1").await;
+    let person_lyon = app.register(&lyon, "lms", "l-1").await;
+    let position = app.record(&person_lyon, &[("1.1", "@a", true, 8.0)]).await;
+    let _ = app.record(&person_paris, &[("1.1", "@a", true, 8.0)]).await;
+    let mut keys = vec![("admin", app.token.clone())];
+    for (name, role, scopes) in [
+        (
+            "integrator",
+            "INTEGRATOR",
+            json!({ "establishments": [paris] }),
+        ),
+        ("mediator", "MEDIATOR", json!({ "establishments": [paris] })),
+        ("dashboard", "DASHBOARD", json!({ "academies": ["Paris"] })),
+        ("auditor", "AUDITOR", json!({})),
+    ] {
+        let mut input = json!({ "id": name, "name": name, "role": role });
+        for (k, v) in scopes.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let created = app
+            .data(
+                "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+                json!({ "input": input }),
+            )
+            .await;
+        keys.push((
+            name,
+            created["createApiKey"]["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    let _ = position;
+    World {
+        app,
+        paris,
+        lyon,
+        person_paris,
+        person_lyon,
+        keys,
+    }
+}
+
+/// One operation: its GraphQL, the field it answers, and what each role gets inside and
+/// outside its scopes (admin, integrator, mediator, dashboard, auditor).
+struct Case {
+    name: &'static str,
+    query: &'static str,
+    field: &'static str,
+    /// Variables for the target inside the scopes, then outside.
+    inside: Value,
+    outside: Value,
+    expect: [(Expect, Expect); 5],
+}
+
+/// A criterion per role (attesting twice would be refused by the rules, not by access).
+fn with_role_criterion(variables: &Value, role: &str) -> Value {
+    let criterion = match role {
+        "admin" => "PILOTAGE.CHARTE.P1.1",
+        "integrator" => "PILOTAGE.COMMISSION_NUMERIQUE.P1.1",
+        "mediator" => "PILOTAGE.REFERENT_NUMERIQUE.P1.1",
+        "dashboard" => "PILOTAGE.PROJET_D_ETABLISSEMENT.P1.1",
+        _ => "PILOTAGE.COMMISSION_NUMERIQUE.P2.1",
+    };
+    let mut variables = variables.clone();
+    if variables["c"] == "ROLE" {
+        variables["c"] = json!(criterion);
+    }
+    variables
+}
+
+fn outcome(body: &Value, field: &str) -> Expect {
+    if let Some(errors) = body.get("errors") {
+        let code = errors[0]["extensions"]["code"].as_str().unwrap_or_default();
+        assert_eq!(code, "FORBIDDEN", "unexpected error: {body}");
+        assert!(
+            body["data"].is_null() || body["data"][field].is_null(),
+            "data beside FORBIDDEN: {body}"
+        );
+        return Forbidden;
+    }
+    if body["data"][field].is_null() {
+        Null
+    } else {
+        Data
+    }
+}
+
+#[tokio::test]
+async fn every_role_every_operation_inside_and_outside_its_scopes() {
+    let w = world().await;
+    let (a, b) = (&w.paris, &w.lyon);
+    let skill = |n: &str| json!({ "competence": "1.2", "skill": format!("@{n}"), "status": "VALIDATED", "earnedPix": 1.0 });
+    let cases = [
+        Case {
+            name: "person by id",
+            query: "query($id: String!) { person(id: $id) { id totalPix } }",
+            field: "person",
+            inside: json!({ "id": w.person_paris }),
+            outside: json!({ "id": w.person_lyon }),
+            expect: [
+                (Data, Data),
+                (Data, Null),
+                (Forbidden, Forbidden),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "persons of an establishment",
+            query: "query($uai: String) { persons(establishment: $uai) { edges { node { id } } } }",
+            field: "persons",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "register a person",
+            query: "mutation($uai: String!) { registerPerson(input: {establishment: $uai, role: LEARNER, externalRef: {source: \"m\", id: \"new\"}}) { personId } }",
+            field: "registerPerson",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "record results",
+            query: "mutation($p: String!, $e: [KnowledgeElementInput!]!) { recordKnowledgeElements(input: {person: $p, source: {kind: COMPETENCE_EVALUATION}, elements: $e}) { position } }",
+            field: "recordKnowledgeElements",
+            inside: json!({ "p": w.person_paris, "e": [skill("in")] }),
+            outside: json!({ "p": w.person_lyon, "e": [skill("out")] }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "establishment by UAI",
+            query: "query($uai: String!) { establishment(uai: $uai) { uai tier } }",
+            field: "establishment",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Data, Null),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "establishments of an académie",
+            query: "query($academy: String) { establishments(academy: $academy) { edges { node { uai } } } }",
+            field: "establishments",
+            inside: json!({ "academy": "Paris" }),
+            outside: json!({ "academy": "Lyon" }),
+            // Integrators and mediators are scoped to an establishment, not to an académie.
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "académie summary",
+            query: "query($academy: String!) { academySummary(academy: $academy) { establishments } }",
+            field: "academySummary",
+            inside: json!({ "academy": "Paris" }),
+            outside: json!({ "academy": "Lyon" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "attest a criterion",
+            query: "mutation($uai: String!, $c: String!) { attestCriterion(input: {uai: $uai, criterion: $c, evidence: \"charte\"}) { position } }",
+            field: "attestCriterion",
+            // `ROLE` is replaced by a criterion of the role's own, so that an allowed
+            // attestation never meets an earlier one.
+            inside: json!({ "uai": a, "c": "ROLE" }),
+            outside: json!({ "uai": b, "c": "ROLE" }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "the history",
+            query: "query($s: String) { events(streamPrefix: $s, first: 5) { edges { node { position } } } }",
+            field: "events",
+            inside: json!({ "s": "establishment-" }),
+            outside: json!({ "s": "person-" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "a person as of a past position",
+            query: "query($id: String!) { person(id: $id, asOf: {position: 6}) { id } }",
+            field: "person",
+            inside: json!({ "id": w.person_paris }),
+            outside: json!({ "id": w.person_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "API keys",
+            query: "{ apiKeys { edges { node { id } } } }",
+            field: "apiKeys",
+            inside: json!({}),
+            outside: json!({}),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+    ];
+    let head = w.app.head().await;
+    let mut appended = 0;
+    let mut failures = Vec::new();
+    for case in &cases {
+        for ((role, bearer), (inside, outside)) in w.keys.iter().zip(case.expect) {
+            for (where_, variables, expected) in [
+                ("inside", &case.inside, inside),
+                ("outside", &case.outside, outside),
+            ] {
+                let variables = with_role_criterion(variables, role);
+                let body = as_bearer(&w.app, bearer, case.query, variables).await;
+                let got = outcome(&body, case.field);
+                if got != expected {
+                    failures.push(format!(
+                        "{} / {role} / {where_}: expected {expected:?}, got {got:?}: {body}",
+                        case.name
+                    ));
+                }
+                if got == Data && case.query.starts_with("mutation") {
+                    appended += 1;
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Refused writes appended nothing: the head moved by the allowed writes only (the
+    // second registration of the same reference at the same place writes nothing).
+    let moved = w.app.head().await - head;
+    assert!(
+        moved <= appended as u64,
+        "{moved} events for {appended} allowed writes"
+    );
+}
+
+#[tokio::test]
+async fn personal_fields_show_only_to_whom_the_key_allows() {
+    let w = world().await;
+    let query = "query($id: String!) { person(id: $id) { externalRef { source id } } }";
+    for (role, bearer) in &w.keys {
+        let body = as_bearer(&w.app, bearer, query, json!({ "id": w.person_paris })).await;
+        let shown = !body["data"]["person"]["externalRef"].is_null();
+        let expected = matches!(*role, "admin" | "integrator");
+        if *role == "mediator" {
+            continue; // may not read persons at all (the matrix checks it)
+        }
+        assert_eq!(shown, expected, "{role}: {body}");
+    }
+    // An auditor whose key says personalData sees them.
+    let created = w
+        .app
+        .data(
+            "mutation { createApiKey(input: {id: \"dpo\", name: \"DPO\", role: AUDITOR, personalData: true}) { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["createApiKey"]["secret"].as_str().unwrap();
+    let body = as_bearer(&w.app, secret, query, json!({ "id": w.person_paris })).await;
+    assert_eq!(body["data"]["person"]["externalRef"]["id"], "p-1", "{body}");
+}
+
+#[tokio::test]
+async fn subscribers_receive_only_what_their_scopes_reach() {
+    let w = world().await;
+    let dashboard = &w.keys.iter().find(|(r, _)| *r == "dashboard").unwrap().1;
+    let mut ws = w.app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {dashboard}") } }))
+        .await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    let after = w.app.head().await;
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("subscription {{ personLevelChanged(after: {after}) {{ personId competence to }} }}") } }))
+        .await;
+    // Lyon first, then Paris: the first message must be Paris's.
+    w.app
+        .record(&w.person_lyon, &[("2.1", "@x", true, 9.0)])
+        .await;
+    w.app
+        .record(&w.person_paris, &[("2.1", "@x", true, 9.0)])
+        .await;
+    let first = ws.next().await.unwrap();
+    assert_eq!(
+        first["payload"]["data"]["personLevelChanged"]["personId"],
+        w.person_paris.as_str(),
+        "{first}"
+    );
+    // Out of its scopes, a subscription with an establishment is refused.
+    ws.send(json!({ "id": "2", "type": "subscribe", "payload": { "query": format!("subscription {{ personLevelChanged(establishment: \"{}\") {{ personId }} }}", w.lyon) } }))
+        .await;
+    let refused = ws.next().await.unwrap();
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
