@@ -34,6 +34,9 @@ fn code(body: &Value) -> &str {
         .unwrap_or("(none)")
 }
 
+/// A hostile request: its name, body, and the statuses and codes it may get.
+type Hostile = (&'static str, Vec<u8>, &'static [u16], &'static [&'static str]);
+
 async fn still_serving(server: &Server) {
     let data = server.data("{ framework { code } }", json!({})).await;
     assert_eq!(data["framework"]["code"], "crcn");
@@ -62,7 +65,7 @@ async fn each_hostile_request_gets_a_clear_error_and_changes_nothing() {
         .map(|i| json!({ "competence": "1.1", "skill": format!("@s{i}"), "status": "VALIDATED", "earnedPix": 0.1 }))
         .collect();
     let record = "mutation($input: RecordKnowledgeElementsInput!) { recordKnowledgeElements(input: $input) { position } }";
-    let cases: Vec<(&str, Vec<u8>, &[u16], &[&str])> = vec![
+    let cases: Vec<Hostile> = vec![
         ("malformed JSON", b"{\"query\": ".to_vec(), &[400], &["BAD_USER_INPUT"]),
         ("wrong type for query", br#"{"query": 42}"#.to_vec(), &[400], &["BAD_USER_INPUT"]),
         ("invalid UTF-8", b"{\"query\": \"{ \xff\xfe }\"}".to_vec(), &[400], &["BAD_USER_INPUT"]),
