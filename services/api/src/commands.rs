@@ -15,10 +15,11 @@ use palier_store::{
 };
 use uuid::Uuid;
 
+use crate::aggregate_cache::{AggregateCache, Loaded};
 use crate::error::{ApiError, person_error};
 
 /// How often a command is decided again after losing a race.
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: usize = 12;
 
 /// Namespace of the first person ids (UUID v5 of `source`, `id`): still the id of every person
 /// registered that way, which keeps it.
@@ -67,12 +68,29 @@ pub struct Registered {
 #[derive(Clone)]
 pub struct PersonCommands {
     store: SharedStore,
+    cache: AggregateCache<Person>,
 }
 
+/// Aggregate state cached by default, in bytes (`PALIER_AGGREGATE_CACHE_MB` sets it).
+pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
 impl PersonCommands {
-    /// Commands over `store`.
+    /// Commands over `store`, with the default cache.
     pub fn new(store: SharedStore) -> Self {
-        PersonCommands { store }
+        Self::with_cache_bytes(store, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Commands over `store`, caching about `bytes` of decided person state.
+    pub fn with_cache_bytes(store: SharedStore, bytes: u64) -> Self {
+        PersonCommands {
+            store,
+            cache: AggregateCache::new(bytes),
+        }
+    }
+
+    /// Persons whose state is cached.
+    pub fn cached(&self) -> u64 {
+        self.cache.len()
     }
 
     /// The person id of an external reference registered at `establishment`: a UUID v5 of the
@@ -208,6 +226,7 @@ impl PersonCommands {
     ) -> Result<u64, ApiError> {
         decide_and_append::<Person>(
             &self.store,
+            &self.cache,
             &stream_of(person)?,
             command,
             ctx,
@@ -222,12 +241,16 @@ impl PersonCommands {
 #[derive(Clone)]
 pub struct EstablishmentCommands {
     store: SharedStore,
+    cache: AggregateCache<Establishment>,
 }
 
 impl EstablishmentCommands {
     /// Commands over `store`.
     pub fn new(store: SharedStore) -> Self {
-        EstablishmentCommands { store }
+        EstablishmentCommands {
+            store,
+            cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 4),
+        }
     }
 
     /// Registers an establishment; registering a UAI already registered writes nothing and
@@ -271,6 +294,7 @@ impl EstablishmentCommands {
     ) -> Result<u64, ApiError> {
         decide_and_append::<Establishment>(
             &self.store,
+            &self.cache,
             &establishment_stream(uai)?,
             command,
             ctx,
@@ -300,44 +324,97 @@ pub fn establishment_error(e: EstablishmentError) -> ApiError {
     }
 }
 
-/// Loads `stream`, folds it into `A`, decides `command`, appends with the revision seen;
-/// decides again when a concurrent append won. Returns the last position written.
+/// Decides `command` on the state of `stream` and appends what it decided with the revision it
+/// saw; returns the last position written.
+///
+/// The state comes from `cache` (see [`AggregateCache`]): the command holds its stream's slot,
+/// reads only the events after the slot's revision, decides, appends, and folds what it wrote.
+/// On this instance, commands on one stream queue on the slot, so they never conflict with
+/// each other. Another instance sharing the store may still win a race: the loser then reads
+/// what the winner wrote and decides again, after a short jittered pause that grows with the
+/// attempts — only sustained contention from several instances exhausts `MAX_ATTEMPTS`.
 #[tracing::instrument(name = "command", skip_all, fields(stream = %stream))]
-async fn decide_and_append<A: Aggregate>(
+async fn decide_and_append<A: Aggregate + 'static>(
     store: &SharedStore,
+    cache: &AggregateCache<A>,
     stream: &StreamName,
     command: A::Command,
     ctx: &CommandContext,
     rule_error: fn(A::Error) -> ApiError,
     authorize: &(dyn Fn(&A) -> Result<(), ApiError> + Sync),
 ) -> Result<u64, ApiError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let recorded = store
-            .read_stream(stream, StreamFrom::Start, Direction::Forwards, usize::MAX)
-            .await?;
-        let mut state = A::default();
-        for event in &recorded {
-            let decoded = A::decode(&event.event_type, event.schema_version, &event.data)
-                .map_err(|e| ApiError::internal(&format!("{stream} at {}: {e}", event.position)))?;
-            state.apply(&decoded);
-        }
+    let key = stream.as_str();
+    let slot = cache.slot(key);
+    let mut loaded = slot.loaded.lock().await;
+    for attempt in 0..MAX_ATTEMPTS {
+        catch_up(store, stream, &mut loaded).await?;
         // Who may act depends on the state (a person's establishment): checked before the
         // rules, on the same state they decide on.
-        authorize(&state)?;
-        let expected = recorded.last().map_or(ExpectedRevision::NoStream, |e| {
-            ExpectedRevision::Exact(e.revision)
-        });
-        let events = state.handle(command.clone()).map_err(rule_error)?;
+        authorize(&loaded.state)?;
+        let expected = loaded
+            .revision
+            .map_or(ExpectedRevision::NoStream, ExpectedRevision::Exact);
+        let events = loaded.state.handle(command.clone()).map_err(rule_error)?;
         let data = to_event_data::<A>(&events, ctx)?;
         match store.append_to_stream(stream, expected, data).await {
-            Ok(result) => return Ok(result.last_position().unwrap_or(0)),
-            Err(StoreError::WrongExpectedRevision { .. }) => continue,
-            Err(e) => return Err(e.into()),
+            Ok(result) => {
+                for event in &events {
+                    loaded.state.apply(event);
+                }
+                loaded.revision = match result.current_revision {
+                    CurrentRevision::Current(revision) => Some(revision),
+                    CurrentRevision::NoStream => None,
+                };
+                slot.weigh(&loaded);
+                drop(loaded);
+                cache.reweigh(key, &slot);
+                return Ok(result.last_position().unwrap_or(0));
+            }
+            Err(StoreError::WrongExpectedRevision { .. }) => {
+                // Another instance wrote first. The slot stays a valid prefix for this
+                // command; the cache lets it go, as the rule says a conflict must.
+                cache.invalidate(key);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(e) => {
+                // The outcome of a failed append may be unknown: do not keep the state.
+                cache.invalidate(key);
+                return Err(e.into());
+            }
         }
     }
     Err(ApiError::Conflict(format!(
-        "{stream} kept changing; the command was decided {MAX_ATTEMPTS} times without landing"
+        "{stream} kept changing on other instances; the command was decided {MAX_ATTEMPTS} times without landing"
     )))
+}
+
+/// Folds the events of `stream` after the revision `loaded` stands at.
+async fn catch_up<A: Aggregate>(
+    store: &SharedStore,
+    stream: &StreamName,
+    loaded: &mut Loaded<A>,
+) -> Result<(), ApiError> {
+    let from = match loaded.revision {
+        None => StreamFrom::Start,
+        Some(revision) => StreamFrom::Revision(revision.saturating_add(1)),
+    };
+    let recorded = store
+        .read_stream(stream, from, Direction::Forwards, usize::MAX)
+        .await?;
+    for event in &recorded {
+        let decoded = A::decode(&event.event_type, event.schema_version, &event.data)
+            .map_err(|e| ApiError::internal(&format!("{stream} at {}: {e}", event.position)))?;
+        loaded.state.apply(&decoded);
+        loaded.revision = Some(event.revision);
+    }
+    Ok(())
+}
+
+/// A pause before deciding again: up to 1, 2, 4 … 64 ms, jittered so that contenders spread.
+fn backoff(attempt: usize) -> std::time::Duration {
+    let ceiling_us = 1000u64 << attempt.min(6);
+    let jitter = u64::from(Uuid::new_v4().as_u128() as u16) % ceiling_us.max(1);
+    std::time::Duration::from_micros(ceiling_us / 2 + jitter / 2)
 }
 
 fn stream_of(person: PersonId) -> Result<StreamName, ApiError> {
@@ -363,12 +440,16 @@ fn to_event_data<A: Aggregate>(
 #[derive(Clone)]
 pub struct ApiKeyCommands {
     store: SharedStore,
+    cache: AggregateCache<ApiKey>,
 }
 
 impl ApiKeyCommands {
     /// Commands over `store`.
     pub fn new(store: SharedStore) -> Self {
-        ApiKeyCommands { store }
+        ApiKeyCommands {
+            store,
+            cache: AggregateCache::new(1024 * 1024),
+        }
     }
 
     /// Decides `command` for the key `id` and appends the outcome; returns the position.
@@ -379,7 +460,7 @@ impl ApiKeyCommands {
         ctx: &CommandContext,
     ) -> Result<u64, ApiError> {
         let stream = StreamName::parse(id.stream_name()).map_err(|e| ApiError::internal(&e))?;
-        decide_and_append::<ApiKey>(&self.store, &stream, command, ctx, api_key_error, &|_| {
+        decide_and_append::<ApiKey>(&self.store, &self.cache, &stream, command, ctx, api_key_error, &|_| {
             Ok(())
         })
         .await

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod aggregate_cache;
 pub mod auth;
 pub mod commands;
 pub mod demo;

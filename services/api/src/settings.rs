@@ -98,6 +98,9 @@ pub struct Cli {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// Memory for decided person state kept between commands, in MiB (0: none).
+    #[arg(long, env = "PALIER_AGGREGATE_CACHE_MB", default_value_t = 256, global = true)]
+    pub aggregate_cache_mb: u64,
     /// Requests a second each API key or JWT subject may make, sustained (0: no limit; the
     /// admin token has none).
     #[arg(
@@ -252,6 +255,8 @@ pub struct Settings {
     pub jwt: Option<crate::jwt::JwtSettings>,
     /// Requests a second per key (0: none), and burst.
     pub rate_limit: (u32, u32),
+    /// Bytes of decided person state cached between commands.
+    pub aggregate_cache_bytes: u64,
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
     /// Most concurrent `asOf` rebuilds.
@@ -303,6 +308,7 @@ impl Settings {
             ws: WsLimits::default(),
             jwt: None,
             rate_limit: (200, 400),
+            aggregate_cache_bytes: crate::commands::DEFAULT_CACHE_BYTES,
             shutdown_timeout: std::time::Duration::from_secs(20),
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
@@ -341,6 +347,7 @@ impl Cli {
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             jwt: self.jwt_settings(),
             rate_limit: (self.rate_limit_per_second, self.rate_limit_burst),
+            aggregate_cache_bytes: self.aggregate_cache_mb.saturating_mul(1024 * 1024),
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
             store_readers: self.store_readers.max(1),

@@ -40,6 +40,10 @@ pub trait Aggregate: Default + Send + Sync {
     fn schema_version(event: &Self::Event) -> u32;
     /// The event's JSON payload.
     fn to_json(event: &Self::Event) -> serde_json::Value;
+    /// Roughly how many bytes the state holds, for caches that bound their memory.
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+    }
 }
 
 impl Aggregate for Person {
@@ -68,6 +72,9 @@ impl Aggregate for Person {
     }
     fn to_json(event: &PersonEvent) -> serde_json::Value {
         event.to_json()
+    }
+    fn approx_bytes(&self) -> usize {
+        Person::approx_bytes(self)
     }
 }
 

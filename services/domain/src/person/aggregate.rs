@@ -126,6 +126,13 @@ impl Person {
         person
     }
 
+    /// Roughly how many bytes this state holds: the skills it remembers dominate (a skill id,
+    /// its competence and the map's overhead, about 64 bytes each).
+    #[must_use]
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.skill_competences.len() * 64
+    }
+
     /// Whether `PersonRegistered` has been applied.
     #[must_use]
     pub fn is_registered(&self) -> bool {
