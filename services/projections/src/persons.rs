@@ -112,7 +112,7 @@ impl PersonView {
     }
 }
 
-/// How many level changes the feed keeps by default (about 20 MB): enough for a dashboard to
+/// How many level changes the feed keeps by default (about 12 MB): enough for a dashboard to
 /// resume after a reconnection, not the whole history (each person keeps their own).
 pub const DEFAULT_CHANGE_WINDOW: usize = 100_000;
 
@@ -358,8 +358,8 @@ impl Persons {
                     return Ok(Vec::new());
                 };
                 let change = |n: u64| {
-                    usize::try_from(n - self.changes_dropped)
-                        .ok()
+                    n.checked_sub(self.changes_dropped)
+                        .and_then(|i| usize::try_from(i).ok())
                         .and_then(|i| self.level_changes.get(i))
                 };
                 let start =

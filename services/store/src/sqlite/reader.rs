@@ -1,7 +1,8 @@
 //! Reads: a pool of reader threads, each with its read-only connection, and the row-to-event
 //! decoding. Readers never take the writer's lock; WAL gives each read a consistent snapshot.
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -30,45 +31,81 @@ pub type ReadJob = Box<dyn FnOnce(Result<&Connection, StoreError>) + Send>;
 /// Readers have threads of their own rather than tokio's blocking pool: a fold waiting for
 /// pages, or anything else that fills the blocking pool, can never keep a page from being read
 /// (issue 17: rebuilds whose folds held every blocking thread while waiting for pages read on
-/// that same pool froze the service). Jobs queue without bound and are taken in order by the
-/// first free reader; each job reads one bounded page, so none holds a reader long.
+/// that same pool froze the service). Jobs go to the reader that became idle last (its
+/// connection's page cache is the warmest, as the old pool reused the last connection
+/// returned), else queue without bound in order; each job reads one bounded page, so none
+/// holds a reader long.
 pub struct ReadPool {
-    jobs: Mutex<Option<mpsc::Sender<ReadJob>>>,
+    shared: Arc<Shared>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// One per reader: woken when a job is put in its slot, or at close.
+    wake: Vec<Condvar>,
+}
+
+struct State {
+    /// Jobs waiting for a reader; only non-empty while no reader is idle.
+    queue: VecDeque<ReadJob>,
+    /// Idle readers, the last one to become idle on top.
+    idle: Vec<usize>,
+    /// A job handed to an idle reader, per reader.
+    slots: Vec<Option<ReadJob>>,
+    closed: bool,
 }
 
 impl ReadPool {
     /// A pool of `threads` readers (at least one) over the store file at `path`. Each opens its
     /// connection at its first job, and again after a failure.
     pub fn new(path: PathBuf, threads: usize) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel::<ReadJob>();
-        let rx = Arc::new(Mutex::new(rx));
-        let mut handles = Vec::with_capacity(threads.max(1));
-        for n in 0..threads.max(1) {
-            let rx = Arc::clone(&rx);
+        let count = threads.max(1);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                idle: Vec::with_capacity(count),
+                slots: (0..count).map(|_| None).collect(),
+                closed: false,
+            }),
+            wake: (0..count).map(|_| Condvar::new()).collect(),
+        });
+        let pool = ReadPool {
+            shared: Arc::clone(&shared),
+            threads: Mutex::new(Vec::with_capacity(count)),
+        };
+        for n in 0..count {
+            let shared = Arc::clone(&shared);
             let path = path.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("palier-store-reader-{n}"))
-                .spawn(move || reader_thread(&path, &rx))
+                .spawn(move || reader_thread(&path, &shared, n))
                 .map_err(|e| StoreError::Storage(format!("cannot start a reader thread: {e}")))?;
-            handles.push(handle);
+            if let Ok(mut threads) = pool.threads.lock() {
+                threads.push(handle);
+            }
         }
-        Ok(ReadPool {
-            jobs: Mutex::new(Some(tx)),
-            threads: Mutex::new(handles),
-        })
+        Ok(pool)
     }
 
-    /// Queues `job` for the next free reader.
+    /// Hands `job` to the reader that became idle last, or queues it.
     pub fn submit(&self, job: ReadJob) -> Result<(), StoreError> {
-        let jobs = self
-            .jobs
+        let mut state = self
+            .shared
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        jobs.as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(job)
-            .map_err(|_| StoreError::Closed)
+        if state.closed {
+            return Err(StoreError::Closed);
+        }
+        match state.idle.pop() {
+            Some(reader) => {
+                state.slots[reader] = Some(job);
+                self.shared.wake[reader].notify_one();
+            }
+            None => state.queue.push_back(job),
+        }
+        Ok(())
     }
 
     /// Runs `f` on a reader and waits for it (blocking: call from a blocking thread).
@@ -84,15 +121,16 @@ impl ReadPool {
             .recv()
             .map_err(|_| StoreError::Storage("a read panicked".into()))?
     }
-}
 
-impl ReadPool {
     /// Stops the readers and waits until their connections are closed (so that the writer,
     /// closing after them, is the last connection and can checkpoint and remove the WAL).
     /// Queued jobs still run; later submissions fail with [`StoreError::Closed`].
     pub fn close(&self) {
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.closed = true;
+        }
+        for wake in &self.shared.wake {
+            wake.notify_one();
         }
         let handles = match self.threads.lock() {
             Ok(mut threads) => std::mem::take(&mut *threads),
@@ -114,17 +152,35 @@ impl Drop for ReadPool {
     }
 }
 
-fn reader_thread(path: &std::path::Path, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
-    let mut conn: Option<Connection> = None;
+/// The next job of reader `me`: one handed to it, else one queued; `None` once the pool is
+/// closed and nothing is left.
+fn next_job(shared: &Shared, me: usize) -> Option<ReadJob> {
+    let mut state = shared
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     loop {
-        // Only the wait for a job is under the lock; the job runs outside it.
-        let job = {
-            let Ok(queue) = jobs.lock() else { return };
-            match queue.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            }
-        };
+        if let Some(job) = state.slots[me].take() {
+            return Some(job);
+        }
+        if let Some(job) = state.queue.pop_front() {
+            return Some(job);
+        }
+        if state.closed {
+            return None;
+        }
+        if !state.idle.contains(&me) {
+            state.idle.push(me);
+        }
+        state = shared.wake[me]
+            .wait(state)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
+fn reader_thread(path: &std::path::Path, shared: &Shared, me: usize) {
+    let mut conn: Option<Connection> = None;
+    while let Some(job) = next_job(shared, me) {
         if conn.is_none() {
             match open(path) {
                 Ok(opened) => conn = Some(opened),
