@@ -460,9 +460,15 @@ impl ApiKeyCommands {
         ctx: &CommandContext,
     ) -> Result<u64, ApiError> {
         let stream = StreamName::parse(id.stream_name()).map_err(|e| ApiError::internal(&e))?;
-        decide_and_append::<ApiKey>(&self.store, &self.cache, &stream, command, ctx, api_key_error, &|_| {
-            Ok(())
-        })
+        decide_and_append::<ApiKey>(
+            &self.store,
+            &self.cache,
+            &stream,
+            command,
+            ctx,
+            api_key_error,
+            &|_| Ok(()),
+        )
         .await
     }
 }

@@ -99,7 +99,12 @@ pub struct Cli {
     )]
     pub shutdown_timeout_secs: u64,
     /// Memory for decided person state kept between commands, in MiB (0: none).
-    #[arg(long, env = "PALIER_AGGREGATE_CACHE_MB", default_value_t = 256, global = true)]
+    #[arg(
+        long,
+        env = "PALIER_AGGREGATE_CACHE_MB",
+        default_value_t = 256,
+        global = true
+    )]
     pub aggregate_cache_mb: u64,
     /// Requests a second each API key or JWT subject may make, sustained (0: no limit; the
     /// admin token has none).

@@ -98,7 +98,10 @@ impl Application {
         // One limit for every `asOf` rebuild, whichever model it folds.
         let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));
         let state = AppState {
-            commands: PersonCommands::with_cache_bytes(store.clone(), settings.aggregate_cache_bytes),
+            commands: PersonCommands::with_cache_bytes(
+                store.clone(),
+                settings.aggregate_cache_bytes,
+            ),
             establishment_commands: crate::commands::EstablishmentCommands::new(store.clone()),
             persons_as_of: Arc::new(AsOfCache::with_limit(8, Arc::clone(&rebuilds), move || {
                 Persons::with_change_window(max_level, window)

@@ -17,7 +17,11 @@ async fn sixty_four_clients_on_ten_persons_are_all_acknowledged_and_kept() {
     let server = Server::start().await;
     let mut persons = Vec::new();
     for n in 0..PERSONS {
-        persons.push(server.register("0750655E", "e2e-contention", &format!("u-{n}")).await);
+        persons.push(
+            server
+                .register("0750655E", "e2e-contention", &format!("u-{n}"))
+                .await,
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     let clients: Vec<_> = (0..CLIENTS)
@@ -65,8 +69,17 @@ async fn sixty_four_clients_on_ten_persons_are_all_acknowledged_and_kept() {
         acknowledged.extend(a);
         refused.extend(r);
     }
-    assert!(refused.is_empty(), "{} valid writes refused, first: {}", refused.len(), refused[0]);
-    assert!(acknowledged.len() > 500, "only {} writes in 10 s", acknowledged.len());
+    assert!(
+        refused.is_empty(),
+        "{} valid writes refused, first: {}",
+        refused.len(),
+        refused[0]
+    );
+    assert!(
+        acknowledged.len() > 500,
+        "only {} writes in 10 s",
+        acknowledged.len()
+    );
 
     let (ok, export, err) = palier(&server.data_dir, &["export"]);
     assert!(ok, "{err}");
@@ -74,7 +87,14 @@ async fn sixty_four_clients_on_ten_persons_are_all_acknowledged_and_kept() {
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter(|e| e["eventType"] == "KnowledgeElementsRecorded")
-        .filter_map(|e| e["data"]["elements"][0]["skill"].as_str().map(str::to_owned))
+        .filter_map(|e| {
+            e["data"]["elements"][0]["skill"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
-    assert_eq!(written, acknowledged, "the log and the acknowledgements differ");
+    assert_eq!(
+        written, acknowledged,
+        "the log and the acknowledgements differ"
+    );
 }

@@ -35,7 +35,12 @@ fn code(body: &Value) -> &str {
 }
 
 /// A hostile request: its name, body, and the statuses and codes it may get.
-type Hostile = (&'static str, Vec<u8>, &'static [u16], &'static [&'static str]);
+type Hostile = (
+    &'static str,
+    Vec<u8>,
+    &'static [u16],
+    &'static [&'static str],
+);
 
 async fn still_serving(server: &Server) {
     let data = server.data("{ framework { code } }", json!({})).await;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Load benchmark of the write path through the real server (release build, embedded store):
+# for 300 and 3,000 persons, `{ __typename }`, the `person` query and `recordKnowledgeElements`
+# (one element per request, random persons) at 1 / 32 / 64 connections, each with req/s, p50,
+# p99 and errors (HTTP or GraphQL); then the store's own 64-writer figure from the same run.
+# Usage: scripts/bench-writes.sh [seconds per row, default 10]. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --locked -p palier-api --bin palier
+export TOKEN=bench-token
+rows=()
+row() { # name persons connections script
+  local out
+  out=$(wrk -t2 -c"$3" -d"${seconds}s" --latency -s "$4" "$url" 2>/dev/null)
+  local rps p50 p99 non2xx gqlerr
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out"); non2xx=${non2xx:-0}
+  gqlerr=$(awk '/graphql-errors/ {print $2}' <<<"$out"); gqlerr=${gqlerr:-0}
+  rows+=("| $1 | $2 | $3 | $rps | $p50 | $p99 | $((non2xx + gqlerr)) |")
+  echo "${rows[-1]}" >&2
+}
+for persons in 300 3000; do
+  dir=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
+    target/release/palier serve & pid=$!
+  url="http://127.0.0.1:$port/graphql"
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua"
+  export IDS_LUA=$dir/ids.lua
+  wrk -t1 -c4 -d2s -s scripts/bench/person_query.lua "$url" >/dev/null # warm-up
+  row '`{ __typename }`' "$persons" 64 scripts/bench/typename.lua
+  row '`person` query' "$persons" 32 scripts/bench/person_query.lua
+  for c in 1 32 64; do row '`recordKnowledgeElements`, 1 element' "$persons" "$c" scripts/bench/record_elements.lua; done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+done
+store=$(PALIER_BENCH_SECONDS=3 PALIER_BENCH_EVENTS=100000 cargo bench -q -p palier-store --bench store 2>/dev/null \
+  | awk -F'|' '/64 concurrent writer/ {gsub(/ /, "", $3); print $3}')
+echo
+echo "| load | persons | connections | req/s | p50 | p99 | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "store alone, durable single-event appends from 64 writers, same run: ${store} events/s"
