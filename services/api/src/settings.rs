@@ -98,6 +98,9 @@ pub struct Cli {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// Largest `POST /ingest` body (NDJSON bulk sync), in bytes.
+    #[arg(long, env = "PALIER_MAX_INGEST_BYTES", default_value_t = 512 * 1024 * 1024, global = true)]
+    pub max_ingest_bytes: usize,
     /// Memory for decided person state kept between commands, in MiB (0: none).
     #[arg(
         long,
@@ -262,6 +265,8 @@ pub struct Settings {
     pub rate_limit: (u32, u32),
     /// Bytes of decided person state cached between commands.
     pub aggregate_cache_bytes: u64,
+    /// Largest `POST /ingest` body.
+    pub max_ingest_bytes: usize,
     /// Longest wait for in-flight requests at shutdown.
     pub shutdown_timeout: std::time::Duration,
     /// Most concurrent `asOf` rebuilds.
@@ -314,6 +319,7 @@ impl Settings {
             jwt: None,
             rate_limit: (200, 400),
             aggregate_cache_bytes: crate::commands::DEFAULT_CACHE_BYTES,
+            max_ingest_bytes: 512 * 1024 * 1024,
             shutdown_timeout: std::time::Duration::from_secs(20),
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
@@ -353,6 +359,7 @@ impl Cli {
             jwt: self.jwt_settings(),
             rate_limit: (self.rate_limit_per_second, self.rate_limit_burst),
             aggregate_cache_bytes: self.aggregate_cache_mb.saturating_mul(1024 * 1024),
+            max_ingest_bytes: self.max_ingest_bytes,
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
             store_readers: self.store_readers.max(1),

@@ -128,6 +128,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             metrics: crate::metrics::Metrics::default(),
             ws: settings.ws,
+            max_ingest_bytes: settings.max_ingest_bytes,
             rate_limits: crate::rate_limit::RateLimits::new(
                 settings.rate_limit.0,
                 settings.rate_limit.1,

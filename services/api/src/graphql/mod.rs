@@ -3,6 +3,7 @@
 //! through [`crate::error::ApiError`].
 pub mod access;
 pub mod audit;
+pub mod bulk;
 pub mod establishment;
 pub mod explain;
 pub mod framework;
@@ -47,6 +48,7 @@ pub struct Mutation(
     MutationRoot,
     establishment::EstablishmentMutation,
     access::AccessMutation,
+    bulk::BulkMutation,
 );
 
 /// Every subscription.

@@ -9,8 +9,9 @@ use palier_domain::{
 
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
-use super::{principal, require_for_establishment, state};
+use super::{AppState, principal, require_for_establishment, state};
 use crate::access::Operation;
+use crate::auth::Principal;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
@@ -30,7 +31,8 @@ pub struct RegisterPersonInput {
 }
 
 /// A reference in another system.
-#[derive(InputObject)]
+#[derive(InputObject, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExternalRefInput {
     /// The system.
     pub source: String,
@@ -60,7 +62,8 @@ pub struct MutationPayload {
 }
 
 /// Kind of assessment that produced knowledge elements.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AssessmentKind {
     /// A Pix Orga campaign run by a teacher.
     Campaign,
@@ -73,7 +76,8 @@ pub enum AssessmentKind {
 }
 
 /// Where results come from.
-#[derive(InputObject)]
+#[derive(InputObject, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssessmentSourceInput {
     /// Kind.
     pub kind: AssessmentKind,
@@ -84,7 +88,8 @@ pub struct AssessmentSourceInput {
 }
 
 /// Outcome of one skill.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ElementStatus {
     /// Acquired.
     Validated,
@@ -93,7 +98,8 @@ pub enum ElementStatus {
 }
 
 /// One knowledge element.
-#[derive(InputObject)]
+#[derive(InputObject, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnowledgeElementInput {
     /// Competence code (`1.1` … `5.2`).
     pub competence: String,
@@ -164,7 +170,7 @@ pub struct CertifiedLevelInput {
     pub level: i32,
 }
 
-fn person_id(field: &str, id: &str) -> Result<PersonId, ApiError> {
+pub(crate) fn person_id(field: &str, id: &str) -> Result<PersonId, ApiError> {
     PersonId::parse(id).map_err(|e| ApiError::from_parse(field, &e))
 }
 
@@ -193,11 +199,23 @@ async fn execute(
     person: PersonId,
     command: PersonCommand,
 ) -> async_graphql::Result<MutationPayload> {
-    let state = state(ctx)?;
-    let principal = principal(ctx)?;
+    let position = execute_for(state(ctx)?, principal(ctx)?, &command_ctx, person, command).await?;
+    Ok(MutationPayload {
+        position: Position(position),
+    })
+}
+
+/// Executes a person command for `principal`: its role must write persons, and the person's
+/// establishment, as its stream says, must be in its scopes; an unknown person reads as out of
+/// scope for a scoped caller (existence does not leak).
+pub(crate) async fn execute_for(
+    state: &AppState,
+    principal: &Principal,
+    command_ctx: &CommandContext,
+    person: PersonId,
+    command: PersonCommand,
+) -> Result<u64, ApiError> {
     principal.require_role(Operation::WritePersons)?;
-    // The person's establishment, as its stream says, must be in the caller's scopes; an
-    // unknown person reads as out of scope for a scoped caller (existence does not leak).
     let authorize = |person: &Person| match person.registration() {
         Some(r) => {
             require_for_establishment(state, principal, Operation::WritePersons, &r.establishment)
@@ -207,13 +225,10 @@ async fn execute(
             "this person is not registered in an establishment this key reaches".into(),
         )),
     };
-    let position = state
+    state
         .commands
-        .execute(person, command, &command_ctx, &authorize)
-        .await?;
-    Ok(MutationPayload {
-        position: Position(position),
-    })
+        .execute(person, command, command_ctx, &authorize)
+        .await
 }
 
 fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, ApiError> {
@@ -222,7 +237,44 @@ fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, Ap
         .transpose()
 }
 
-fn source(input: AssessmentSourceInput) -> Result<AssessmentSource, ApiError> {
+/// The elements of an input, parsed; `prefix` names the input in errors
+/// (`input.elements[3].skill`).
+pub(crate) fn knowledge_elements(
+    prefix: &str,
+    elements: Vec<KnowledgeElementInput>,
+) -> Result<Vec<KnowledgeElement>, ApiError> {
+    let base = if prefix.is_empty() {
+        "elements".to_owned()
+    } else {
+        format!("{prefix}.elements")
+    };
+    if elements.is_empty() {
+        return Err(ApiError::bad_input(
+            base,
+            "at least one knowledge element is required",
+        ));
+    }
+    elements
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let field = |name: &str| format!("{base}[{i}].{name}");
+            Ok(KnowledgeElement {
+                competence: competence(&field("competence"), &e.competence)?,
+                skill: SkillId::parse(&e.skill)
+                    .map_err(|err| ApiError::from_parse(&field("skill"), &err))?,
+                status: match e.status {
+                    ElementStatus::Validated => KnowledgeElementStatus::Validated,
+                    ElementStatus::Invalidated => KnowledgeElementStatus::Invalidated,
+                },
+                earned_pix: EarnedPix::new(e.earned_pix)
+                    .map_err(|err| ApiError::from_parse(&field("earnedPix"), &err))?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn source(input: AssessmentSourceInput) -> Result<AssessmentSource, ApiError> {
     Ok(match input.kind {
         AssessmentKind::Campaign => AssessmentSource::Campaign {
             campaign_code: label("input.source.campaignCode", input.campaign_code)?,
@@ -288,35 +340,9 @@ impl MutationRoot {
     ) -> async_graphql::Result<MutationPayload> {
         let command_ctx = context(ctx, input.occurred_at)?;
         let person = person_id("input.person", &input.person)?;
-        if input.elements.is_empty() {
-            return Err(ApiError::bad_input(
-                "input.elements",
-                "at least one knowledge element is required",
-            )
-            .into());
-        }
-        let elements = input
-            .elements
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let field = |name: &str| format!("input.elements[{i}].{name}");
-                Ok(KnowledgeElement {
-                    competence: competence(&field("competence"), &e.competence)?,
-                    skill: SkillId::parse(&e.skill)
-                        .map_err(|err| ApiError::from_parse(&field("skill"), &err))?,
-                    status: match e.status {
-                        ElementStatus::Validated => KnowledgeElementStatus::Validated,
-                        ElementStatus::Invalidated => KnowledgeElementStatus::Invalidated,
-                    },
-                    earned_pix: EarnedPix::new(e.earned_pix)
-                        .map_err(|err| ApiError::from_parse(&field("earnedPix"), &err))?,
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
         let command = RecordKnowledgeElements {
             source: source(input.source)?,
-            elements,
+            elements: knowledge_elements("input", input.elements)?,
         };
         execute(ctx, command_ctx, person, command.into()).await
     }

@@ -46,6 +46,8 @@ pub struct HttpState {
     pub metrics: Metrics,
     /// Limits of WebSocket connections.
     pub ws: crate::settings::WsLimits,
+    /// Largest `POST /ingest` body.
+    pub max_ingest_bytes: usize,
     /// Request budgets per key.
     pub rate_limits: crate::rate_limit::RateLimits,
     /// Turns `true` when the server starts shutting down: open WebSockets close.

@@ -4,6 +4,7 @@ pub mod explorer;
 pub mod export;
 pub mod graphql;
 pub mod health;
+pub mod ingest;
 pub mod metrics;
 pub mod websocket;
 
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(graphql::get)),
     )
     .route("/export", web::get().to(export::export))
+    .route("/ingest", web::post().to(ingest::ingest))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/metrics", web::get().to(metrics::metrics));
