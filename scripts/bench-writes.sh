@@ -13,7 +13,8 @@ export TOKEN=bench-token
 rows=()
 row() { # name persons connections script
   local out
-  out=$(wrk -t2 -c"$3" -d"${seconds}s" --latency -s "$4" "$url" 2>/dev/null)
+  local threads=2; [ "$3" -lt 2 ] && threads=1   # wrk needs a connection per thread
+  out=$(wrk -t"$threads" -c"$3" -d"${seconds}s" --latency -s "$4" "$url" 2>/dev/null)
   local rps p50 p99 non2xx gqlerr
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -346,8 +346,16 @@ async fn decide_and_append<A: Aggregate + 'static>(
     let key = stream.as_str();
     let slot = cache.slot(key);
     let mut loaded = slot.loaded.lock().await;
+    // A slot already loaded is trusted first: the append's expected revision guards it, so a
+    // stale slot (another instance wrote since) only costs a conflict, then a catch-up read.
+    // On the embedded store, whose file one process holds, it is never stale, and a command on
+    // a known stream reads nothing at all.
+    let mut trusted = loaded.revision.is_some();
     for attempt in 0..MAX_ATTEMPTS {
-        catch_up(store, stream, &mut loaded).await?;
+        if !trusted {
+            catch_up(store, stream, &mut loaded).await?;
+        }
+        trusted = false;
         // Who may act depends on the state (a person's establishment): checked before the
         // rules, on the same state they decide on.
         authorize(&loaded.state)?;

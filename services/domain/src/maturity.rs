@@ -234,6 +234,34 @@ pub struct MaturityGrid {
     pub footnotes: Vec<Footnote>,
     #[serde(skip)]
     index: HashMap<String, (usize, usize, usize)>,
+    /// Per component, in grid order: its axis, and for each palier p the mask of its criteria
+    /// of paliers 1..=p (so the tier rule is a few mask comparisons, see [`MaturityGrid::tiers`]).
+    #[serde(skip)]
+    component_masks: Vec<(usize, [u128; MAX_PALIER as usize + 1])>,
+}
+
+/// Most axes a grid may have (the academic grid has five).
+pub const MAX_AXES: usize = 8;
+
+/// The tiers the rule gives, without the detail: what a read model keeps per establishment and
+/// compares event after event ([`MaturityGrid::assess_mask`] gives the detail when asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tiers {
+    /// Palier reached: the lowest of its axes.
+    pub tier: u8,
+    /// Per axis, in grid order (the first `axis_count`).
+    pub axes: [u8; MAX_AXES],
+    /// Number of axes.
+    pub axis_count: u8,
+    /// Criteria met.
+    pub met: u8,
+}
+
+impl Tiers {
+    /// The axes' tiers, in grid order.
+    pub fn axes(&self) -> &[u8] {
+        &self.axes[..usize::from(self.axis_count)]
+    }
 }
 
 /// Tier and progress of one component.
@@ -339,7 +367,60 @@ impl MaturityGrid {
                 }
             }
         }
+        if grid.axes.len() > MAX_AXES {
+            return Err(format!("a grid holds at most {MAX_AXES} axes"));
+        }
+        grid.component_masks = grid
+            .axes
+            .iter()
+            .enumerate()
+            .flat_map(|(a, axis)| {
+                axis.components.iter().map(move |component| {
+                    let mut upto = [0u128; MAX_PALIER as usize + 1];
+                    for p in 1..=MAX_PALIER {
+                        upto[usize::from(p)] = component
+                            .criteria
+                            .iter()
+                            .filter(|c| c.palier <= p)
+                            .fold(0, |mask, c| mask | c.bit());
+                    }
+                    (a, upto)
+                })
+            })
+            .collect();
         Ok(grid)
+    }
+
+    /// The tier rule on a mask of the criteria met (bit `rank` for each): the same tiers as
+    /// [`MaturityGrid::assess`], without building the detail. A component's palier is the
+    /// greatest p whose criteria of paliers 1..=p are all met; its masks are cumulative, so
+    /// that is one comparison per palier.
+    pub fn tiers(&self, met: u128) -> Tiers {
+        let mut axes = [MAX_PALIER; MAX_AXES];
+        for (axis, upto) in &self.component_masks {
+            let tier = (1..=MAX_PALIER)
+                .rev()
+                .find(|p| met & upto[usize::from(*p)] == upto[usize::from(*p)])
+                .unwrap_or(0);
+            axes[*axis] = axes[*axis].min(tier);
+        }
+        let axis_count = self.axes.len();
+        for (a, axis) in self.axes.iter().enumerate() {
+            if axis.components.is_empty() {
+                axes[a] = 0;
+            }
+        }
+        Tiers {
+            tier: axes[..axis_count].iter().copied().min().unwrap_or(0),
+            axes,
+            axis_count: u8::try_from(axis_count).unwrap_or(u8::MAX),
+            met: u8::try_from(met.count_ones()).unwrap_or(u8::MAX),
+        }
+    }
+
+    /// The mask of `met` (bit `rank` for each criterion).
+    pub fn mask(met: &BTreeSet<CriterionCode>) -> u128 {
+        met.iter().fold(0u128, |mask, c| mask | c.bit())
     }
 
     /// A criterion by code.
@@ -366,7 +447,11 @@ impl MaturityGrid {
 
     /// Applies the tier rule (see the module documentation) to the criteria `met`.
     pub fn assess(&'static self, met: &BTreeSet<CriterionCode>) -> Assessment {
-        let met = met.iter().fold(0u128, |mask, c| mask | c.bit());
+        self.assess_mask(Self::mask(met))
+    }
+
+    /// [`MaturityGrid::assess`] on a mask of the criteria met.
+    pub fn assess_mask(&'static self, met: u128) -> Assessment {
         let is_met = |c: &Criterion| met & c.bit() != 0;
         let axes: Vec<AxisTier> = self
             .axes
@@ -446,6 +531,41 @@ fn missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiers_from_the_mask_agree_with_the_detailed_assessment() {
+        let grid = MaturityGrid::academic();
+        let all: Vec<u128> = grid.criteria().map(Criterion::bit).collect();
+        // Masks that fill the grid palier by palier (where tiers move), and pseudo-random ones.
+        let mut masks = vec![0u128];
+        let mut filled = 0u128;
+        for p in 1..=MAX_PALIER {
+            for c in grid.criteria().filter(|c| c.palier == p) {
+                filled |= c.bit();
+                masks.push(filled);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let dense = x % 4; // 0..3: from sparse to nearly full
+            let mask = all.iter().enumerate().fold(0u128, |m, (i, bit)| {
+                let roll = (x.rotate_left(i as u32) ^ (i as u64).wrapping_mul(0x2545_f491)) % 4;
+                if roll <= dense { m | bit } else { m }
+            });
+            masks.push(mask);
+        }
+        for mask in masks {
+            let detail = grid.assess_mask(mask);
+            let tiers = grid.tiers(mask);
+            assert_eq!(tiers.tier, detail.tier, "{mask:#x}");
+            let axes: Vec<u8> = detail.axes.iter().map(|a| a.tier).collect();
+            assert_eq!(tiers.axes(), axes.as_slice(), "{mask:#x}");
+            assert_eq!(usize::from(tiers.met), detail.met, "{mask:#x}");
+        }
+    }
 
     fn codes(list: &[&str]) -> BTreeSet<CriterionCode> {
         list.iter()

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
-use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid};
+use palier_domain::maturity::{
+    Assessment, CriterionCode, MAX_AXES, MAX_PALIER, MaturityGrid, Tiers,
+};
 use palier_store::FoldEvent;
 
 use crate::Projection;
@@ -34,8 +36,8 @@ pub struct EstablishmentView {
     pub registration: EstablishmentRegistration,
     /// The folded aggregate state (attestations and measures).
     pub state: Establishment,
-    /// The tier rule applied to what is met.
-    pub assessment: Assessment,
+    /// The tiers the rule gives to what is met (the detail: [`EstablishmentView::assessment`]).
+    pub tiers: Tiers,
     /// Position of the event that made each criterion hold (attestation or measure).
     pub met_at: BTreeMap<CriterionCode, u64>,
     /// The criteria met now (attested or measured), kept so an event is compared with it
@@ -48,6 +50,13 @@ pub struct EstablishmentView {
 }
 
 impl EstablishmentView {
+    /// The tier rule applied to what is met, in detail (components, progress, what is missing),
+    /// built when asked: the read model keeps only the tiers.
+    pub fn assessment(&self) -> Assessment {
+        let grid = MaturityGrid::academic();
+        grid.assess_mask(MaturityGrid::mask(&self.met_now))
+    }
+
     /// The criteria met, with their evidence.
     pub fn met(&self) -> Vec<MetCriterion> {
         let grid = MaturityGrid::academic();
@@ -124,22 +133,30 @@ pub struct AcademySummary {
     pub establishments: u32,
     /// At each overall tier.
     pub overall: TierCounts,
-    /// At each tier, per axis code.
-    pub per_axis: BTreeMap<String, TierCounts>,
+    /// At each tier, per axis, in grid order (see [`AcademySummary::axis`]).
+    pub per_axis: [TierCounts; MAX_AXES],
 }
 
 impl AcademySummary {
-    fn add(&mut self, assessment: &Assessment, sign: i64) {
+    fn add(&mut self, tiers: &Tiers, sign: i64) {
         let bump = |count: &mut u32| {
             *count = u32::try_from(i64::from(*count) + sign).unwrap_or(0);
         };
         bump(&mut self.establishments);
-        bump(&mut self.overall.0[usize::from(assessment.tier)]);
-        for axis in &assessment.axes {
-            bump(
-                &mut self.per_axis.entry(axis.code.clone()).or_default().0[usize::from(axis.tier)],
-            );
+        bump(&mut self.overall.0[usize::from(tiers.tier)]);
+        for (axis, tier) in tiers.axes().iter().enumerate() {
+            bump(&mut self.per_axis[axis].0[usize::from(*tier)]);
         }
+    }
+
+    /// The counts of one axis, by its code.
+    pub fn axis(&self, code: &str) -> TierCounts {
+        MaturityGrid::academic()
+            .axes
+            .iter()
+            .position(|a| a.code == code)
+            .map(|i| self.per_axis[i].clone())
+            .unwrap_or_default()
     }
 }
 
@@ -228,7 +245,7 @@ impl Establishments {
         };
         let mut matching = range.filter_map(|uai| self.by_uai.get(uai)).filter(|v| {
             district.is_none_or(|d| v.registration.district.as_str() == d)
-                && tier.is_none_or(|t| v.assessment.tier == t)
+                && tier.is_none_or(|t| v.tiers.tier == t)
         });
         let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
         Page {
@@ -302,12 +319,12 @@ impl Projection for Establishments {
                 return;
             };
             let met_now = state.met_criteria(grid);
-            let assessment = grid.assess(&met_now);
+            let tiers = grid.tiers(MaturityGrid::mask(&met_now));
             let academy = registration.academy.as_str().to_owned();
             self.summaries
                 .entry(academy.clone())
                 .or_default()
-                .add(&assessment, 1);
+                .add(&tiers, 1);
             self.by_academy
                 .entry(academy)
                 .or_default()
@@ -318,7 +335,7 @@ impl Projection for Establishments {
                 EstablishmentView {
                     registration,
                     state,
-                    assessment,
+                    tiers,
                     met_at: BTreeMap::new(),
                     met_now,
                     registered_position: event.position,
@@ -346,30 +363,31 @@ impl Projection for Establishments {
         if before_met == after_met {
             return;
         }
-        let assessment = grid.assess(&after_met);
+        let tiers = grid.tiers(MaturityGrid::mask(&after_met));
+        if tiers == view.tiers {
+            return; // what is met changed, not where it stands
+        }
         let academy = view.registration.academy.as_str().to_owned();
-        let axes: Vec<(String, u8, u8)> = view
-            .assessment
+        let axes: Vec<(String, u8, u8)> = grid
             .axes
             .iter()
-            .zip(&assessment.axes)
-            .filter(|(old, new)| old.tier != new.tier)
-            .map(|(old, new)| (new.code.clone(), old.tier, new.tier))
+            .zip(view.tiers.axes().iter().zip(tiers.axes()))
+            .filter(|(_, (old, new))| old != new)
+            .map(|(axis, (old, new))| (axis.code.clone(), *old, *new))
             .collect();
-        let change =
-            (assessment.tier != view.assessment.tier || !axes.is_empty()).then(|| TierChange {
-                position: event.position,
-                recorded_at: event.recorded_at,
-                uai: uai.clone(),
-                academy: academy.clone(),
-                from: view.assessment.tier,
-                to: assessment.tier,
-                axes,
-            });
+        let change = (tiers.tier != view.tiers.tier || !axes.is_empty()).then(|| TierChange {
+            position: event.position,
+            recorded_at: event.recorded_at,
+            uai: uai.clone(),
+            academy: academy.clone(),
+            from: view.tiers.tier,
+            to: tiers.tier,
+            axes,
+        });
         let summary = self.summaries.entry(academy.clone()).or_default();
-        summary.add(&view.assessment, -1);
-        summary.add(&assessment, 1);
-        view.assessment = assessment;
+        summary.add(&view.tiers, -1);
+        summary.add(&tiers, 1);
+        view.tiers = tiers;
         if let Some(change) = change {
             self.changes_by_academy
                 .entry(academy)

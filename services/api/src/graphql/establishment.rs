@@ -335,15 +335,15 @@ impl EstablishmentGql {
     }
     /// Palier reached, 0–3: the lowest of its axes.
     async fn tier(&self) -> i32 {
-        i32::from(self.view.assessment.tier)
+        i32::from(self.view.tiers.tier)
     }
     /// Share of the grid's criteria met (0–1): progress inside a palier.
     async fn share_met(&self) -> f64 {
-        self.view.assessment.share_met()
+        self.view.assessment().share_met()
     }
     /// The five axes with their components.
     async fn axes(&self) -> Vec<AxisTierGql> {
-        axes(&self.view.assessment)
+        axes(&self.view.assessment())
     }
     /// The criteria met, with their evidence.
     async fn criteria_met(&self) -> Vec<MetCriterionGql> {
@@ -363,7 +363,7 @@ impl EstablishmentGql {
     /// What is still missing for the establishment to reach the next palier: what an advisor
     /// discusses with the school.
     async fn missing_for_next_tier(&self) -> Vec<CriterionGql> {
-        criteria(&self.view.assessment.missing_for_next)
+        criteria(&self.view.assessment().missing_for_next)
     }
     /// Last bandwidth measured, in Mb/s.
     async fn bandwidth_mbps(&self) -> Option<f64> {
@@ -439,7 +439,7 @@ fn summary(academy: String, s: &AcademySummary, as_of: Option<u64>) -> AcademySu
             .iter()
             .map(|a| AxisTierCounts {
                 code: a.code.clone(),
-                tiers: tier_counts(&s.per_axis.get(&a.code).cloned().unwrap_or_default()),
+                tiers: tier_counts(&s.axis(&a.code)),
             })
             .collect(),
         as_of_position: as_of.map(Position),
