@@ -309,6 +309,22 @@ fn axes(assessment: &Assessment) -> Vec<AxisTierGql> {
 pub struct EstablishmentGql {
     view: Arc<EstablishmentView>,
     as_of: Option<u64>,
+    /// The detailed assessment, built once per answer when a field needs it.
+    detail: std::sync::OnceLock<Assessment>,
+}
+
+impl EstablishmentGql {
+    fn new(view: Arc<EstablishmentView>, as_of: Option<u64>) -> Self {
+        EstablishmentGql {
+            view,
+            as_of,
+            detail: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn detail(&self) -> &Assessment {
+        self.detail.get_or_init(|| self.view.assessment())
+    }
 }
 
 #[Object(name = "Establishment")]
@@ -339,11 +355,16 @@ impl EstablishmentGql {
     }
     /// Share of the grid's criteria met (0–1): progress inside a palier.
     async fn share_met(&self) -> f64 {
-        self.view.assessment().share_met()
+        let total = MaturityGrid::academic().criteria().count();
+        if total == 0 {
+            0.0
+        } else {
+            f64::from(self.view.tiers.met) / total as f64
+        }
     }
     /// The five axes with their components.
     async fn axes(&self) -> Vec<AxisTierGql> {
-        axes(&self.view.assessment())
+        axes(self.detail())
     }
     /// The criteria met, with their evidence.
     async fn criteria_met(&self) -> Vec<MetCriterionGql> {
@@ -363,7 +384,7 @@ impl EstablishmentGql {
     /// What is still missing for the establishment to reach the next palier: what an advisor
     /// discusses with the school.
     async fn missing_for_next_tier(&self) -> Vec<CriterionGql> {
-        criteria(&self.view.assessment().missing_for_next)
+        criteria(&self.detail().missing_for_next)
     }
     /// Last bandwidth measured, in Mb/s.
     async fn bandwidth_mbps(&self) -> Option<f64> {
@@ -491,19 +512,16 @@ impl EstablishmentQuery {
                 .establishments_as_of
                 .at(&state.store, position)
                 .await?;
-            return Ok(model.get(&uai).cloned().map(|v| EstablishmentGql {
-                view: Arc::new(v),
-                as_of: Some(applied),
-            }));
+            return Ok(model
+                .get(&uai)
+                .cloned()
+                .map(|v| EstablishmentGql::new(Arc::new(v), Some(applied))));
         }
         at_least(state, min_position).await?;
         Ok(state
             .establishments
             .read(|e| e.get(&uai).cloned())
-            .map(|v| EstablishmentGql {
-                view: Arc::new(v),
-                as_of: None,
-            }))
+            .map(|v| EstablishmentGql::new(Arc::new(v), None)))
     }
 
     /// Establishments by UAI, optionally of one académie, district or overall tier.
@@ -578,10 +596,7 @@ impl EstablishmentQuery {
         connection.edges.extend(items.into_iter().map(|v| {
             Edge::new(
                 v.registration.uai.as_str().to_owned(),
-                EstablishmentGql {
-                    view: Arc::new(v),
-                    as_of: None,
-                },
+                EstablishmentGql::new(Arc::new(v), None),
             )
         }));
         Ok(connection)
