@@ -277,8 +277,10 @@ pub async fn stream_info(
 ) -> Result<Option<StreamInfo>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT last_revision, first_position, last_position, created_at, updated_at \
-             FROM palier.streams WHERE name = $1",
+            "SELECT e.revision, s.first_position, e.position, s.created_at, e.recorded_at \
+             FROM palier.streams s CROSS JOIN LATERAL (SELECT revision, position, recorded_at \
+               FROM palier.events WHERE stream_id = s.id ORDER BY revision DESC LIMIT 1) e \
+             WHERE s.name = $1",
         )
         .await
         .map_err(map_pg)?;

@@ -21,14 +21,14 @@ CREATE TABLE palier.store_format (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version     bigint  NOT NULL
 );
+-- Insert-only, like events: a stream's last revision, position and time are those of its
+-- last event (one probe of events_by_stream_revision), so appends never update a row here
+-- (updating hot rows at every commit leaves chains of dead versions that every lookup walks).
 CREATE TABLE palier.streams (
     id              bigint  PRIMARY KEY,
     name            text    NOT NULL UNIQUE,
-    last_revision   bigint  NOT NULL,
     first_position  bigint  NOT NULL,
-    last_position   bigint  NOT NULL,
-    created_at      bigint  NOT NULL,
-    updated_at      bigint  NOT NULL
+    created_at      bigint  NOT NULL
 );
 CREATE TABLE palier.events (
     position        bigint  PRIMARY KEY,

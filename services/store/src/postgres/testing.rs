@@ -10,6 +10,9 @@
 //! a test can pass without checking anything, unless `PALIER_REQUIRE_POSTGRES=1` (set by
 //! `.ci/run`), where it panics: in CI the tests fail, never skip.
 //!
+//! `PALIER_PG_TEST_OPTIONS` adds server options (`-c name=value …`), e.g. to log slow
+//! statements while investigating.
+//!
 //! Every server is also stopped and removed by a watchdog process when the test process
 //! exits, however it exits (a shared server in a `static` is never dropped).
 use std::io::Write as _;
@@ -154,9 +157,10 @@ impl TestServer {
             server.port = free_port()?;
             let options = format!(
                 "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-                 -c max_connections=500 -c fsync=on -c synchronous_commit=on",
+                 -c max_connections=500 -c fsync=on -c synchronous_commit=on {}",
                 server.port,
-                server.dir.display()
+                server.dir.display(),
+                std::env::var("PALIER_PG_TEST_OPTIONS").unwrap_or_default()
             );
             let out = server
                 .command("pg_ctl")

@@ -11,13 +11,19 @@
 //! Serialising caps write concurrency at one transaction at a time; group commit makes that
 //! transaction carry every append waiting, which is where the throughput comes from.
 //!
-//! **Round trips.** A group costs two: (1) `BEGIN`, the lock, the head, the state of the
-//! streams appended to and the lookup of each append's first event id (for idempotent
-//! retries), pipelined; (2) the streams upsert, one multi-row insert of every event (arrays
-//! through `unnest`), `pg_notify` and `COMMIT`, pipelined. Expectations, revisions, positions
-//! and hashes are decided in between, in memory. An append whose later event ids collide with
-//! the stream's (a unique violation) makes the group fail as a whole; its appends are then
-//! retried one transaction each, so that only the faulty one fails.
+//! **Round trips.** A group costs two: (1) `BEGIN`, the lock, the head and the state of the
+//! streams appended to, pipelined; (2) the insert of new streams, one multi-row insert of every
+//! event (arrays through `unnest`), `pg_notify` and `COMMIT`, pipelined. Expectations,
+//! revisions, positions and hashes are decided in between, in memory. Both tables are
+//! insert-only (a stream's last revision is its last event's), so no row is updated at every
+//! commit.
+//!
+//! **Idempotent retries** are recognised by their first event id, looked up only where it
+//! matters: when an append's expectation fails (a retry of an append that succeeded no longer
+//! meets it), and when an append's insert fails on the (stream, event id) index (a retry that
+//! meets its expectation, or an id reused). Such a failure fails the group as a whole; its
+//! appends are then written one transaction each, so that only the faulty one fails, and that
+//! one is resolved as a retry (the original positions) or a conflict.
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::Utc;
@@ -80,7 +86,7 @@ struct Conn {
     streams: Statement,
     find_ids: Statement,
     stream_events: Statement,
-    upsert_streams: Statement,
+    insert_streams: Statement,
     insert_events: Statement,
     notify: Statement,
 }
@@ -106,15 +112,21 @@ impl Conn {
             )
             .await?,
             streams: prepare(
-                "SELECT id, name, last_revision FROM palier.streams WHERE name = ANY($1::text[])"
+                "SELECT s.id, s.name, (SELECT e.revision FROM palier.events e \
+                   WHERE e.stream_id = s.id ORDER BY e.revision DESC LIMIT 1) \
+                 FROM palier.streams s WHERE s.name = ANY($1::text[])"
                     .into(),
             )
             .await?,
+            // One index probe per pair, whatever the table's size: the LIMIT keeps the
+            // planner from turning the lateral lookup into a join (a generic plan may then
+            // scan the whole events table).
             find_ids: prepare(
-                "SELECT k.name, k.eid, e.revision \
+                "SELECT k.name, k.eid, f.revision \
                  FROM unnest($1::text[], $2::uuid[]) AS k(name, eid) \
-                 JOIN palier.streams s ON s.name = k.name \
-                 JOIN palier.events e ON e.stream_id = s.id AND e.event_id = k.eid"
+                 CROSS JOIN LATERAL (SELECT e.revision FROM palier.streams s \
+                   JOIN palier.events e ON e.stream_id = s.id \
+                   WHERE s.name = k.name AND e.event_id = k.eid LIMIT 1) f"
                     .into(),
             )
             .await?,
@@ -123,13 +135,9 @@ impl Conn {
                  AND revision >= $2 ORDER BY revision ASC LIMIT $3"
             ))
             .await?,
-            upsert_streams: prepare(
-                "INSERT INTO palier.streams \
-                   (id, name, last_revision, first_position, last_position, created_at, updated_at) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], \
-                   $5::bigint[], $6::bigint[], $7::bigint[]) \
-                 ON CONFLICT (id) DO UPDATE SET last_revision = excluded.last_revision, \
-                   last_position = excluded.last_position, updated_at = excluded.updated_at"
+            insert_streams: prepare(
+                "INSERT INTO palier.streams (id, name, first_position, created_at) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])"
                     .into(),
             )
             .await?,
@@ -198,8 +206,6 @@ struct StreamState {
     existed: bool,
     first_position: i64,
     created_at: i64,
-    last_position: i64,
-    updated_at: i64,
     /// Whether this group writes to it.
     touched: bool,
     /// Event ids this group writes to it.
@@ -414,11 +420,20 @@ async fn commit_group(c: &Conn, group: Vec<AppendRequest>, feed: &Feed) -> VecDe
             deferred
         }
         Err(failed) => {
-            let error = if failed.id_reused {
-                match group.first() {
-                    Some(request) => reused_id_error(c, request).await,
-                    None => failed.error,
+            if failed.id_reused
+                && let Some(request) = group.first()
+            {
+                let outcome = resolve_reused(c, request).await;
+                for request in group {
+                    let _ = request.reply.send(match &outcome {
+                        Ok(result) => Ok(result.clone()),
+                        Err(e) => Err(clone_error_keep_conflict(e)),
+                    });
                 }
+                return VecDeque::new();
+            }
+            let error = if failed.id_reused {
+                failed.error
             } else {
                 if failed.connection_lost {
                     tracing::error!(error = %failed.error, "group commit failed: connection lost");
@@ -446,6 +461,25 @@ fn clone_error_keep_conflict(e: &StoreError) -> StoreError {
         },
         other => clone_error(other),
     }
+}
+
+/// An append one of whose event ids the stream already holds (its insert failed): a retry of
+/// an earlier append when it starts with that append's first event and resends it exactly
+/// (then the original positions), a conflict otherwise.
+async fn resolve_reused(c: &Conn, request: &AppendRequest) -> Result<AppendResult, StoreError> {
+    let names = [request.stream.as_str()];
+    let params: [&(dyn ToSql + Sync); 1] = [&&names[..]];
+    let rows = c.client.query(&c.streams, &params).await.map_err(map_pg)?;
+    let states = stream_states(&rows)?;
+    if let (Some(state), Some(first)) =
+        (states.get(request.stream.as_str()), request.events.first())
+        && let Some(outcome) = earlier_append(c, request, state, first)
+            .await
+            .map_err(map_pg)?
+    {
+        return outcome;
+    }
+    Err(reused_id_error(c, request).await)
 }
 
 /// The conflict of an append one of whose event ids the stream already holds.
@@ -536,17 +570,15 @@ fn stream_states(rows: &[tokio_postgres::Row]) -> Result<HashMap<String, StreamS
     for row in rows {
         let id: i64 = row.try_get(0).map_err(map_pg)?;
         let name: String = row.try_get(1).map_err(map_pg)?;
-        let last: i64 = row.try_get(2).map_err(map_pg)?;
+        let last: Option<i64> = row.try_get(2).map_err(map_pg)?;
         states.insert(
             name,
             StreamState {
                 id,
-                last_revision: Some(u64::try_from(last).unwrap_or(0)),
+                last_revision: last.map(|r| u64::try_from(r).unwrap_or(0)),
                 existed: true,
                 first_position: 0,
                 created_at: 0,
-                last_position: 0,
-                updated_at: 0,
                 touched: false,
                 pending: HashSet::new(),
             },
@@ -555,7 +587,7 @@ fn stream_states(rows: &[tokio_postgres::Row]) -> Result<HashMap<String, StreamS
     Ok(states)
 }
 
-/// Writes the touched streams and the rows, notifies listeners and commits; one pipelined
+/// Inserts the new streams and the rows, notifies listeners and commits; one pipelined
 /// round trip.
 async fn finish(
     c: &Conn,
@@ -565,21 +597,15 @@ async fn finish(
 ) -> Result<(), GroupError> {
     let mut ids = Vec::new();
     let mut names = Vec::new();
-    let (mut last_rev, mut first_pos, mut last_pos, mut created, mut updated) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (name, s) in states.iter().filter(|(_, s)| s.touched) {
+    let (mut first_pos, mut created) = (Vec::new(), Vec::new());
+    for (name, s) in states.iter().filter(|(_, s)| s.touched && !s.existed) {
         ids.push(s.id);
         names.push(name.as_str());
-        last_rev.push(to_i64(s.last_revision.unwrap_or(0)));
         first_pos.push(s.first_position);
-        last_pos.push(s.last_position);
         created.push(s.created_at);
-        updated.push(s.updated_at);
     }
     let payload = last_position.to_string();
-    let stream_params: [&(dyn ToSql + Sync); 7] = [
-        &ids, &names, &last_rev, &first_pos, &last_pos, &created, &updated,
-    ];
+    let stream_params: [&(dyn ToSql + Sync); 4] = [&ids, &names, &first_pos, &created];
     let event_params: [&(dyn ToSql + Sync); 16] = [
         &rows.position,
         &rows.stream_id,
@@ -600,7 +626,7 @@ async fn finish(
     ];
     let notify_params: [&(dyn ToSql + Sync); 1] = [&payload];
     let (upserted, inserted, notified, committed) = futures::join!(
-        c.client.execute(&c.upsert_streams, &stream_params),
+        c.client.execute(&c.insert_streams, &stream_params),
         c.client.execute(&c.insert_events, &event_params),
         c.client.execute(&c.notify, &notify_params),
         c.client.batch_execute("COMMIT"),
@@ -628,24 +654,17 @@ async fn write_group(
     let mut names: Vec<&str> = group.iter().map(|a| a.stream.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    let (id_streams, ids): (Vec<&str>, Vec<Uuid>) = group
-        .iter()
-        .filter_map(|a| a.events.first().map(|e| (a.stream.as_str(), e.event_id())))
-        .unzip();
-    let (head, stream_rows, found_rows) = begin(c, &names, &id_streams, &ids).await?;
+    // Retries are found by their first event id only where it matters before writing: when
+    // the expectation fails (a retry of an append that succeeded no longer meets it). A retry
+    // that meets its expectation fails the insert on the (stream, event id) index instead,
+    // and is recognised then (see `commit_group`), so the common path looks nothing up.
+    let (head, stream_rows, _) = begin(c, &names, &[], &[]).await?;
     let lost = |error: StoreError| GroupError {
         error,
         connection_lost: false,
         id_reused: false,
     };
     let mut states = stream_states(&stream_rows).map_err(lost)?;
-    let mut found: HashMap<(String, Uuid), u64> = HashMap::with_capacity(found_rows.len());
-    for row in &found_rows {
-        let name: String = row.try_get(0).map_err(map_pg).map_err(lost)?;
-        let id: Uuid = row.try_get(1).map_err(map_pg).map_err(lost)?;
-        let revision: i64 = row.try_get(2).map_err(map_pg).map_err(lost)?;
-        found.insert((name, id), u64::try_from(revision).unwrap_or(0));
-    }
 
     let now = Utc::now().timestamp_micros().max(head.last_recorded_micros);
     let mut next_position = head.next_position;
@@ -664,8 +683,6 @@ async fn write_group(
                 existed: false,
                 first_position: 0,
                 created_at: 0,
-                last_position: 0,
-                updated_at: 0,
                 touched: false,
                 pending: HashSet::new(),
             });
@@ -689,22 +706,20 @@ async fn write_group(
             outcomes.push(None);
             continue;
         }
-        if let Some(first) = request.events.first()
-            && state.existed
-            && let Some(&start) = found.get(&(name.to_owned(), first.event_id()))
-        {
-            let outcome = retry_of_earlier_append(c, request, state, start).await;
-            match outcome {
-                Ok(result) => outcomes.push(Some(result)),
-                Err(e) => {
-                    let failed = fail(c, e).await;
-                    return Err(failed);
-                }
-            }
-            continue;
-        }
         let current = state.current();
         if !current.satisfies(request.expected) {
+            if let Some(first) = request.events.first()
+                && state.existed
+            {
+                match earlier_append(c, request, state, first).await {
+                    Ok(Some(result)) => {
+                        outcomes.push(Some(result));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(fail(c, e).await),
+                }
+            }
             outcomes.push(Some(Err(StoreError::WrongExpectedRevision {
                 stream: name.to_owned(),
                 expected: request.expected,
@@ -777,8 +792,6 @@ async fn write_group(
             revision += 1;
         }
         state.last_revision = Some(revision - 1);
-        state.last_position = to_i64(next_position - 1);
-        state.updated_at = now;
         state.touched = true;
         outcomes.push(Some(Ok(AppendResult {
             current_revision: CurrentRevision::Current(revision - 1),
@@ -795,6 +808,28 @@ async fn write_group(
         outcomes,
         published,
     })
+}
+
+/// When the request's first event id is already in the stream, the outcome of the request
+/// as a retry of that earlier append; `None` otherwise.
+async fn earlier_append(
+    c: &Conn,
+    request: &AppendRequest,
+    state: &StreamState,
+    first: &EventData,
+) -> Result<Option<Result<AppendResult, StoreError>>, tokio_postgres::Error> {
+    let names = [request.stream.as_str()];
+    let ids = [first.event_id()];
+    let params: [&(dyn ToSql + Sync); 2] = [&&names[..], &&ids[..]];
+    let rows = c.client.query(&c.find_ids, &params).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let start: i64 = row.try_get(2)?;
+    let start = u64::try_from(start).unwrap_or(0);
+    Ok(Some(
+        retry_of_earlier_append(c, request, state, start).await?,
+    ))
 }
 
 /// The request's first event id is already in the stream, at revision `start`: the whole
@@ -935,8 +970,6 @@ fn check_import<'a>(
                 existed: false,
                 first_position: 0,
                 created_at: 0,
-                last_position: 0,
-                updated_at: 0,
                 touched: false,
                 pending: HashSet::new(),
             });
@@ -976,8 +1009,6 @@ fn check_import<'a>(
             event.hash,
         );
         state.last_revision = Some(event.revision);
-        state.last_position = to_i64(event.position);
-        state.updated_at = recorded_at;
         state.touched = true;
         last_hash = event.hash;
     }
