@@ -26,8 +26,10 @@ pub struct Cli {
     /// Data directory (the embedded store and the admin token live here).
     #[arg(long, env = "PALIER_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
-    /// Event store URL: `sqlite://<path>` (default: `sqlite://<data dir>/events.db`).
-    #[arg(long, env = "PALIER_STORE", global = true)]
+    /// Event store URL: `sqlite://<path>` (default: `sqlite://<data dir>/events.db`), or
+    /// `postgres://user:password@host:port/db` (also `postgresql://`) for a store several
+    /// palier instances share.
+    #[arg(long, env = "PALIER_STORE", hide_env_values = true, global = true)]
     pub store: Option<String>,
     /// Admin bearer token; when unset, one is generated at first start into
     /// `<data dir>/admin.token` (mode 0600).
@@ -160,7 +162,8 @@ pub struct Cli {
         global = true
     )]
     pub level_change_window: usize,
-    /// Threads reading the embedded store (each with its own connection).
+    /// Threads reading the embedded store (each with its own connection); on PostgreSQL,
+    /// pooled read connections.
     #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
     pub store_readers: usize,
     /// Log format: `text` or `json`.
@@ -236,6 +239,35 @@ pub struct VerifyArgs {
 pub enum StoreLocation {
     /// The embedded SQLite store at this path.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL.
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL URL, whose password never shows in `Debug` output (settings get logged).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(pub String);
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // postgres://user:password@host/db → postgres://user:***@host/db
+        let url = &self.0;
+        let redacted = match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let credentials = &url[scheme + 3..at];
+                match credentials.find(':') {
+                    Some(colon) => format!(
+                        "{}{}:***{}",
+                        &url[..scheme + 3],
+                        &credentials[..colon],
+                        &url[at..]
+                    ),
+                    None => url.clone(),
+                }
+            }
+            _ => url.clone(),
+        };
+        f.write_str(&redacted)
+    }
 }
 
 /// Everything the service needs to start, by value.
@@ -390,9 +422,9 @@ fn parse_store_url(url: &str) -> anyhow::Result<StoreLocation> {
         return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("PALIER_STORE: the PostgreSQL backend is not available in this build yet");
+        return Ok(StoreLocation::Postgres(PostgresUrl(url.to_owned())));
     }
-    bail!("PALIER_STORE={url:?}: expected sqlite://<path>")
+    bail!("PALIER_STORE: expected sqlite://<path> or postgres://…")
 }
 
 #[cfg(test)]
@@ -406,6 +438,18 @@ mod tests {
             StoreLocation::Sqlite(PathBuf::from("/var/lib/palier/events.db"))
         );
         assert!(parse_store_url("sqlite://").is_err());
+        let pg = parse_store_url("postgres://palier:s3cret@db:5432/palier").unwrap();
+        assert_eq!(
+            pg,
+            StoreLocation::Postgres(PostgresUrl(
+                "postgres://palier:s3cret@db:5432/palier".into()
+            ))
+        );
+        assert!(!format!("{pg:?}").contains("s3cret"), "{pg:?}");
+        assert!(matches!(
+            parse_store_url("postgresql://db/palier").unwrap(),
+            StoreLocation::Postgres(_)
+        ));
         assert!(
             parse_store_url("mysql://x")
                 .unwrap_err()

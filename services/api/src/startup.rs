@@ -9,7 +9,10 @@ use palier_projections::ProjectionHandle;
 use palier_projections::api_keys::ApiKeys;
 use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
-use palier_store::{EventStore as _, Hash, LogHead, SharedStore, SqliteOptions, SqliteStore};
+use palier_store::{
+    EventStore as _, Hash, LogHead, PostgresOptions, PostgresStore, SharedStore, SqliteOptions,
+    SqliteStore,
+};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, Tokens};
@@ -59,6 +62,16 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
                 .with_context(|| format!("opening the event store {}", path.display()))?;
             Ok(SharedStore::new(store))
         }
+        StoreLocation::Postgres(url) => {
+            let options = PostgresOptions {
+                pool_size: settings.store_readers,
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::open(&url.0, options)
+                .await
+                .with_context(|| format!("opening the event store {url:?}"))?;
+            Ok(SharedStore::new(store))
+        }
     }
 }
 
@@ -70,6 +83,12 @@ pub async fn open_store_read_only(settings: &Settings) -> anyhow::Result<SharedS
             let store = SqliteStore::open_read_only(path, SqliteOptions::default())
                 .await
                 .with_context(|| format!("opening the event store {} to read", path.display()))?;
+            Ok(SharedStore::new(store))
+        }
+        StoreLocation::Postgres(url) => {
+            let store = PostgresStore::open_read_only(&url.0, PostgresOptions::default())
+                .await
+                .with_context(|| format!("opening the event store {url:?} to read"))?;
             Ok(SharedStore::new(store))
         }
     }

@@ -4,7 +4,7 @@
 //!
 //! The crate owns the storage contract; it knows nothing of competences or establishments.
 //! Backends implement [`EventStore`]; the embedded SQLite backend ([`SqliteStore`]) is the
-//! default. Every backend must pass the contract suite in `tests/contract/`.
+//! default, the PostgreSQL backend ([`PostgresStore`]) lets several processes share a store. Every backend must pass the contract suite in `tests/contract/`.
 #![forbid(unsafe_code)]
 
 pub mod append;
@@ -16,6 +16,7 @@ pub mod fold;
 pub mod hash;
 pub mod names;
 pub mod ndjson;
+pub mod postgres;
 pub mod read;
 pub mod shared;
 pub mod sqlite;
@@ -29,6 +30,7 @@ pub use filter::EventFilter;
 pub use fold::{FoldEvent, FoldPage};
 pub use hash::Hash;
 pub use names::{EventType, StreamName};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
 pub use shared::SharedStore;
 pub use sqlite::{SqliteOptions, SqliteStore};

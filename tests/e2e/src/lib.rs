@@ -4,6 +4,7 @@
 //! see is what a user of the binary sees.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod postgres;
 pub mod ws;
 
 use std::io::Write as _;
