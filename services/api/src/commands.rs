@@ -266,6 +266,11 @@ impl EstablishmentCommands {
         }
     }
 
+    /// The store the commands write to.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
     /// Decides `command` for the establishment `uai` and appends the outcome.
     pub async fn execute(
         &self,
@@ -555,6 +560,24 @@ impl MaintenanceCommands {
         )
         .await
     }
+}
+
+/// Registers a piece of equipment on its own stream (the demo's way in, without the read
+/// model the other maintenance commands need).
+pub async fn register_equipment(
+    store: &SharedStore,
+    command: palier_domain::maintenance::RegisterEquipment,
+    ctx: &CommandContext,
+) -> Result<u64, ApiError> {
+    decide_and_append::<Equipment>(
+        store,
+        &named(command.equipment_id.stream_name())?,
+        EquipmentCommand::Register(command),
+        ctx,
+        equipment_error,
+        &|_| Ok(()),
+    )
+    .await
 }
 
 fn named(stream: String) -> Result<StreamName, ApiError> {

@@ -46,6 +46,12 @@ async fn bandwidth(app: &support::TestApp, uai: &str, mbps: f64) -> u64 {
 
 /// Attests every palier-1 criterion that is attested rather than measured.
 async fn attest_palier_one(app: &support::TestApp, uai: &str) -> u64 {
+    // Video projection in its teaching space is measured, not attested: a projector in service.
+    app.data(
+        "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: VIDEO_PROJECTOR, label: \"VP\", space: \"Salle 101\", teachingSpace: true}) { position } }",
+        json!({ "uai": uai }),
+    )
+    .await;
     let mut last = 0;
     for c in MaturityGrid::academic()
         .criteria()

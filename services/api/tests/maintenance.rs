@@ -362,3 +362,117 @@ async fn the_priority_matrix_cell_by_cell() {
         .collect();
     assert_eq!(priorities, [5, 6]);
 }
+
+/// Taking the last working projector of a teaching space out of service drops the
+/// visualisation component (and here the infrastructure axis) from palier 1; its repair
+/// restores it; both are seen on `establishmentTierChanged`.
+#[tokio::test]
+async fn the_last_working_projector_of_a_teaching_space_holds_the_visualisation_palier() {
+    let app = spawn_app().await;
+    let uai = school(&app).await;
+    // Everything else of the infrastructure axis at palier 1.
+    for criterion in [
+        "INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1",
+        "INFRASTRUCTURE.OUTILS_MIS_A_DISPOSITION_DES_ELEVES.P1.1",
+        "INFRASTRUCTURE.OUTILS_PERSONNELS_DES_ELEVES.P1.1",
+        "INFRASTRUCTURE.AMENAGEMENT_DES_ESPACES_PEDAGOGIQUES_ET_EDUCATIFS.P1.1",
+    ] {
+        app.data(
+            "mutation($input: AttestCriterionInput!) { attestCriterion(input: $input) { position } }",
+            json!({ "input": { "uai": uai, "criterion": criterion, "evidence": "visite", "attestedBy": "DANE" } }),
+        )
+        .await;
+    }
+    app.data(
+        "mutation { recordBandwidth(input: {uai: \"0750655E\", mbps: 12}) { position } }",
+        json!({}),
+    )
+    .await;
+    // Measured criteria cannot be attested by hand.
+    let message = refused(
+        &app,
+        "BAD_USER_INPUT",
+        "mutation($uai: String!) { attestCriterion(input: {uai: $uai, criterion: \"INFRASTRUCTURE.VISUALISATION.P1.1\", evidence: \"x\", attestedBy: \"y\"}) { position } }",
+        json!({ "uai": uai }),
+    )
+    .await;
+    assert!(message.contains("equipment inventory"), "{message}");
+
+    let mut ws = app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } }))
+        .await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    ws.send(json!({ "id": "t", "type": "subscribe", "payload": {
+        "query": "subscription($after: Position) { establishmentTierChanged(academy: \"Paris\", after: $after) { uai position axes { code previousTier tier } } }",
+        "variables": { "after": app.head().await } } }))
+    .await;
+    let mut next_change =
+        async || ws.next().await.unwrap()["payload"]["data"]["establishmentTierChanged"].clone();
+    let infrastructure =
+        |from: u8, to: u8| json!([{ "code": "INFRASTRUCTURE", "previousTier": from, "tier": to }]);
+
+    // Two projectors in room 204 (a teaching space), one in the staff room (not one).
+    let first = equipment(&app, &uai, "VIDEO_PROJECTOR", "Salle 204").await;
+    let change = next_change().await;
+    assert_eq!(change["axes"], infrastructure(0, 1), "{change}");
+    let second = equipment(&app, &uai, "VIDEO_PROJECTOR", "Salle 204").await;
+    app.data(
+        "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: VIDEO_PROJECTOR, label: \"VP\", space: \"Salle des professeurs\", teachingSpace: false}) { position } }",
+        json!({ "uai": uai }),
+    )
+    .await;
+    // One of two out of service: the room still has projection.
+    step(
+        &app,
+        "mutation($e: String!) { takeEquipmentOutOfService(equipment: $e, reason: \"lampe grillée\") { position } }",
+        json!({ "e": first }),
+    )
+    .await;
+    // The last working one stops for a safety hazard: the component drops, at that position.
+    let opened = open(&app, &second, 5, 4, true).await;
+    let change = next_change().await;
+    assert_eq!(change["axes"], infrastructure(1, 0), "{change}");
+    assert_eq!(change["position"], opened["position"]);
+    let data = app
+        .data(
+            "query($uai: String!, $p: Position) { establishment(uai: $uai, minPosition: $p) { axes { code components { code tier } } } }",
+            json!({ "uai": uai, "p": opened["position"] }),
+        )
+        .await;
+    let visualisation = data["establishment"]["axes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["components"].as_array().unwrap())
+        .find(|c| c["code"] == "INFRASTRUCTURE.VISUALISATION")
+        .unwrap()
+        .clone();
+    assert_eq!(visualisation["tier"], 0, "{data}");
+    // Repaired, verified, returned to service: restored, at the return's position.
+    let t = json!({ "t": opened["ticketId"] });
+    for mutation in [ASSIGN, DIAGNOSE_SIMPLE, REPAIR, VERIFY] {
+        step(&app, mutation, t.clone()).await;
+    }
+    let returned = step(&app, RETURN, json!({ "e": second })).await;
+    let change = next_change().await;
+    assert_eq!(change["axes"], infrastructure(0, 1), "{change}");
+    assert_eq!(change["position"], returned);
+    let data = app
+        .data(
+            "query($uai: String!, $p: Position) { establishment(uai: $uai, minPosition: $p) { criteriaMet { criterion { code } evidence attestedBy } } }",
+            json!({ "uai": uai, "p": returned }),
+        )
+        .await;
+    let met = data["establishment"]["criteriaMet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["criterion"]["code"] == "INFRASTRUCTURE.VISUALISATION.P1.1")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        met["evidence"],
+        "video projection in service in 1 of 1 teaching spaces"
+    );
+    assert_eq!(met["attestedBy"], Value::Null);
+}

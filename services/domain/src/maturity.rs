@@ -104,6 +104,11 @@ pub enum Measure {
         /// The share (0–1) to exceed.
         per_subject_group: f64,
     },
+    /// Video projection in every teaching space: met when the inventory knows at least one
+    /// teaching space and every one has a video projector or an interactive display in
+    /// service (Palier's reading of "généralisation de l'équipement des salles en matériel de
+    /// vidéoprojection": every room, 100%).
+    ProjectionInEveryTeachingSpace,
 }
 
 /// The latest measures of an establishment.
@@ -113,6 +118,9 @@ pub struct Measures {
     pub bandwidth_mbps: Option<f64>,
     /// Per subject group: teachers trained, out of how many.
     pub teachers_trained: std::collections::BTreeMap<String, (u32, u32)>,
+    /// Per teaching space known to the equipment inventory: whether a video projector or an
+    /// interactive display is in service there.
+    pub teaching_spaces: std::collections::BTreeMap<String, bool>,
 }
 
 impl Measure {
@@ -138,6 +146,10 @@ impl Measure {
                         .teachers_trained
                         .values()
                         .all(|(trained, _)| trained >= per_subject_group)
+            }
+            Measure::ProjectionInEveryTeachingSpace => {
+                !measures.teaching_spaces.is_empty()
+                    && measures.teaching_spaces.values().all(|equipped| *equipped)
             }
             Measure::TeachersTrainedShareAbove { per_subject_group } => {
                 !measures.teachers_trained.is_empty()
@@ -564,6 +576,24 @@ mod tests {
     }
 
     #[test]
+    fn video_projection_in_every_teaching_space() {
+        let grid = MaturityGrid::academic();
+        let with = |spaces: &[(&str, bool)]| {
+            grid.measured(&Measures {
+                teaching_spaces: spaces.iter().map(|(s, e)| ((*s).to_owned(), *e)).collect(),
+                ..Measures::default()
+            })
+        };
+        let visualisation = CriterionCode::parse("INFRASTRUCTURE.VISUALISATION.P1.1").unwrap();
+        assert!(with(&[]).is_empty(), "no teaching space known: not met");
+        assert_eq!(
+            with(&[("204", true), ("205", true)]),
+            [visualisation].into_iter().collect()
+        );
+        assert!(with(&[("204", true), ("205", false)]).is_empty());
+    }
+
+    #[test]
     fn bandwidth_bands_and_teacher_shares() {
         let grid = MaturityGrid::academic();
         let with = |mbps: f64| {
@@ -587,6 +617,7 @@ mod tests {
                     .iter()
                     .map(|(g, t, n)| ((*g).to_owned(), (*t, *n)))
                     .collect(),
+                ..Measures::default()
             })
         };
         let f = |n: u8| {

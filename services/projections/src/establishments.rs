@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
-use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid};
+use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid, Measures};
 use palier_store::FoldEvent;
 
 use crate::Projection;
+use crate::inventory::{Inventory, Touched};
 
 const STREAM_PREFIX: &str = "establishment-";
 
@@ -41,6 +42,9 @@ pub struct EstablishmentView {
     /// The criteria met now (attested or measured), kept so an event is compared with it
     /// rather than recomputing it.
     pub met_now: BTreeSet<CriterionCode>,
+    /// The teaching spaces the equipment inventory knows, and whether each has video
+    /// projection in service (the measure of `INFRASTRUCTURE.VISUALISATION.P1.1`).
+    pub teaching_spaces: BTreeMap<String, bool>,
     /// Position of the registration.
     pub registered_position: u64,
     /// Position of its last event.
@@ -50,10 +54,9 @@ pub struct EstablishmentView {
 impl EstablishmentView {
     /// The criteria met, with their evidence.
     pub fn met(&self) -> Vec<MetCriterion> {
-        let grid = MaturityGrid::academic();
-        self.state
-            .met_criteria(grid)
-            .into_iter()
+        self.met_now
+            .iter()
+            .copied()
             .map(|criterion| {
                 let position = self.met_at.get(&criterion).copied().unwrap_or(0);
                 match self.state.attested().get(&criterion) {
@@ -64,7 +67,7 @@ impl EstablishmentView {
                         position,
                     },
                     None => MetCriterion {
-                        evidence: measure_evidence(&self.state, &criterion),
+                        evidence: measure_evidence(self, &criterion),
                         criterion,
                         attested_by: None,
                         position,
@@ -75,8 +78,18 @@ impl EstablishmentView {
     }
 }
 
-fn measure_evidence(state: &Establishment, criterion: &CriterionCode) -> String {
-    let measures = state.measures();
+fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> String {
+    if criterion
+        .as_str()
+        .starts_with("INFRASTRUCTURE.VISUALISATION")
+    {
+        let equipped = view.teaching_spaces.values().filter(|e| **e).count();
+        return format!(
+            "video projection in service in {equipped} of {} teaching spaces",
+            view.teaching_spaces.len()
+        );
+    }
+    let measures = view.state.measures();
     if criterion
         .as_str()
         .starts_with("INFRASTRUCTURE.ACCES_INTERNET")
@@ -163,6 +176,7 @@ pub struct Establishments {
     changes_by_academy: HashMap<String, Vec<usize>>,
     skipped: u64,
     warned: HashSet<(String, u32)>,
+    inventory: Inventory,
 }
 
 impl Establishments {
@@ -280,6 +294,11 @@ impl Projection for Establishments {
 
     fn apply(&mut self, event: FoldEvent<'_>) {
         if !event.stream.starts_with(STREAM_PREFIX) {
+            match self.inventory.apply(&event) {
+                Touched::Nothing => {}
+                Touched::Unreadable(reason) => self.skip(event, &reason),
+                Touched::Establishment(uai) => self.reassess(&uai, &event),
+            }
             return;
         }
         let decoded =
@@ -301,7 +320,8 @@ impl Projection for Establishments {
             let Some(registration) = state.registration().cloned() else {
                 return;
             };
-            let met_now = state.met_criteria(grid);
+            let teaching_spaces = self.inventory.teaching_spaces(&uai);
+            let met_now = met(&state, &teaching_spaces);
             let assessment = grid.assess(&met_now);
             let academy = registration.academy.as_str().to_owned();
             self.summaries
@@ -321,6 +341,7 @@ impl Projection for Establishments {
                     assessment,
                     met_at: BTreeMap::new(),
                     met_now,
+                    teaching_spaces,
                     registered_position: event.position,
                     last_changed_position: event.position,
                 },
@@ -334,7 +355,33 @@ impl Projection for Establishments {
             );
         };
         view.state.apply(&decoded);
-        let after_met = view.state.met_criteria(grid);
+        self.reassess(&uai, &event);
+    }
+}
+
+/// What an establishment meets: its attestations and measures, and what the inventory
+/// measures.
+fn met(state: &Establishment, teaching_spaces: &BTreeMap<String, bool>) -> BTreeSet<CriterionCode> {
+    let grid = MaturityGrid::academic();
+    let mut met = state.met_criteria(grid);
+    met.extend(grid.measured(&Measures {
+        teaching_spaces: teaching_spaces.clone(),
+        ..Measures::default()
+    }));
+    met
+}
+
+impl Establishments {
+    /// Applies the tier rule again to what `uai` meets now, after `event` changed its state or
+    /// its inventory; records a tier change when one happened.
+    fn reassess(&mut self, uai: &Uai, event: &FoldEvent<'_>) {
+        let grid = MaturityGrid::academic();
+        let Some(view) = self.by_uai.get_mut(uai) else {
+            // Equipment of an establishment not registered (yet): the inventory keeps it.
+            return;
+        };
+        view.teaching_spaces = self.inventory.teaching_spaces(uai);
+        let after_met = met(&view.state, &view.teaching_spaces);
         let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
         view.last_changed_position = event.position;
         for newly in after_met.difference(&before_met) {

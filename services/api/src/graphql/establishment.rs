@@ -102,7 +102,8 @@ pub struct CriterionGql {
     /// Footnotes that sharpen it.
     pub footnotes: Vec<i32>,
     /// When set, a measure satisfies it (`BANDWIDTH`, `TEACHERS_TRAINED_AT_LEAST`,
-    /// `TEACHERS_TRAINED_SHARE_ABOVE`); such criteria are recorded, not attested.
+    /// `TEACHERS_TRAINED_SHARE_ABOVE`, `PROJECTION_IN_EVERY_TEACHING_SPACE` from the equipment
+    /// inventory); such criteria are recorded, not attested.
     pub measured_by: Option<String>,
 }
 
@@ -120,6 +121,9 @@ fn criterion(code: &str) -> Option<CriterionGql> {
             }
             palier_domain::maturity::Measure::TeachersTrainedShareAbove { .. } => {
                 "TEACHERS_TRAINED_SHARE_ABOVE".into()
+            }
+            palier_domain::maturity::Measure::ProjectionInEveryTeachingSpace => {
+                "PROJECTION_IN_EVERY_TEACHING_SPACE".into()
             }
         }),
     })

@@ -156,6 +156,9 @@ impl Establishment {
                 {
                     let what = match measure {
                         crate::maturity::Measure::Bandwidth { .. } => "recordBandwidth",
+                        crate::maturity::Measure::ProjectionInEveryTeachingSpace => {
+                            "the equipment inventory: video projectors in service per teaching space"
+                        }
                         _ => "recordTeachersTrained",
                     };
                     return Err(EstablishmentError::MeasuredCriterion {
