@@ -385,6 +385,22 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             ],
         },
         Case {
+            name: "maintenance on the establishment",
+            query: "query($uai: String!) { establishment(uai: $uai) { maintenance { availability { kind } } } }",
+            field: "establishment",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            // Out of scope the establishment itself is null; integrators read establishments
+            // but not their maintenance.
+            expect: [
+                (Data, Data),
+                (Forbidden, Null),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
             name: "register equipment",
             query: "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: WIFI_ACCESS_POINT, label: \"AP\", space: \"CDI\", teachingSpace: true}) { equipmentId } }",
             field: "registerEquipment",
@@ -532,6 +548,18 @@ async fn subscribers_receive_only_what_their_scopes_reach() {
         .await;
     let refused = ws.next().await.unwrap();
     assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    // The ticket feed of an establishment out of its scopes too.
+    ws.send(json!({ "id": "3", "type": "subscribe", "payload": { "query": format!("subscription {{ ticketChanged(establishment: \"{}\") {{ ticketId }} }}", w.lyon) } }))
+        .await;
+    // (Subscription 2 ends with `complete` after its error.)
+    let mut refused = ws.next().await.unwrap();
+    while refused["id"] != "3" {
+        refused = ws.next().await.unwrap();
+    }
     assert_eq!(
         refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{refused}"

@@ -87,6 +87,15 @@ async fn a_ticket_through_escalation_third_party_repair_verification_and_closure
     let app = spawn_app().await;
     let uai = school(&app).await;
     let projector = equipment(&app, &uai, "VIDEO_PROJECTOR", "Salle 204").await;
+    // The establishment's ticket feed, from now on.
+    let mut ws = app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } }))
+        .await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    ws.send(json!({ "id": "t", "type": "subscribe", "payload": {
+        "query": "subscription($uai: String!, $after: Position) { ticketChanged(establishment: $uai, after: $after) { ticketId establishment status eventType position } }",
+        "variables": { "uai": uai, "after": app.head().await } } }))
+    .await;
     let opened = open(&app, &projector, 4, 3, false).await;
     assert_eq!(opened["priority"], 4);
     let ticket = opened["ticketId"].as_str().unwrap().to_owned();
@@ -144,6 +153,22 @@ async fn a_ticket_through_escalation_third_party_repair_verification_and_closure
         ticket_view["history"][9]["position"].as_u64().unwrap(),
         position
     );
+    // The feed told every step, in order, ending closed at the same position.
+    let mut fed = Vec::new();
+    for _ in 0..10 {
+        let change = ws.next().await.unwrap()["payload"]["data"]["ticketChanged"].clone();
+        assert_eq!(change["ticketId"], ticket.as_str(), "{change}");
+        assert_eq!(change["establishment"], uai.as_str());
+        fed.push(change);
+    }
+    assert_eq!(
+        fed.iter()
+            .map(|c| c["eventType"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        types
+    );
+    assert_eq!(fed[9]["status"], "CLOSED");
+    assert_eq!(fed[9]["position"].as_u64().unwrap(), position);
     // The queue: closed tickets are filtered out by status; all statuses show it.
     let queue = app
         .data(

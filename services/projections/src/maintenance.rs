@@ -225,6 +225,8 @@ pub struct Maintenance {
     /// Each site's tickets by opening position: the queue, oldest first.
     queues: HashMap<Site, BTreeMap<u64, TicketId>>,
     changes: Vec<TicketChange>,
+    /// The last position whose change was trimmed from `changes` (0: none).
+    trimmed_through: u64,
     skipped: u64,
 }
 
@@ -351,14 +353,17 @@ impl Maintenance {
         ending
     }
 
-    /// Ticket changes after `position` (oldest first), and the oldest position still kept
-    /// (`None` when none was trimmed).
-    pub fn changes_after(&self, position: u64) -> (Vec<&TicketChange>, Option<u64>) {
+    /// At most `limit` ticket changes after `position`, oldest first.
+    ///
+    /// # Errors
+    /// The last position whose changes are no longer kept, when some after `position` were
+    /// trimmed: the subscriber must resync.
+    pub fn changes_after(&self, position: u64, limit: usize) -> Result<Vec<TicketChange>, u64> {
+        if position < self.trimmed_through {
+            return Err(self.trimmed_through);
+        }
         let start = self.changes.partition_point(|c| c.position <= position);
-        let trimmed = self.changes.first().map(|c| c.position).filter(|first| {
-            *first > position.saturating_add(1) && self.changes.len() >= CHANGE_WINDOW
-        });
-        (self.changes[start..].iter().collect(), trimmed)
+        Ok(self.changes[start..].iter().take(limit).cloned().collect())
     }
 
     fn skip(&mut self, event: FoldEvent<'_>, reason: &dyn std::fmt::Display) {
@@ -532,6 +537,9 @@ impl Maintenance {
     ) {
         if self.changes.len() >= CHANGE_WINDOW {
             // Trim a tenth at once, so trimming stays rare.
+            if let Some(last) = self.changes.get(CHANGE_WINDOW / 10 - 1) {
+                self.trimmed_through = last.position;
+            }
             self.changes.drain(..CHANGE_WINDOW / 10);
         }
         self.changes.push(TicketChange {
@@ -778,8 +786,8 @@ mod tests {
             history.iter().map(|s| s.event_type).collect::<Vec<_>>(),
             ["TicketOpened", "TicketAssigned", "TicketSolved"]
         );
-        let (changes, trimmed) = log.model.changes_after(0);
-        assert_eq!(changes.len(), 21);
-        assert_eq!(trimmed, None);
+        assert_eq!(log.model.changes_after(0, usize::MAX).unwrap().len(), 21);
+        // Position 1 is the equipment's registration; the 21 changes are at 2..=22.
+        assert_eq!(log.model.changes_after(21, 10).unwrap().len(), 1);
     }
 }

@@ -321,6 +321,19 @@ impl EstablishmentGql {
     async fn uai(&self) -> &str {
         self.view.registration.uai.as_str()
     }
+    /// Its equipment and tickets: availability by kind, service levels, warranties ending
+    /// (as now, also under `asOf`). For the roles that may read maintenance (`FORBIDDEN` for
+    /// integrators).
+    async fn maintenance(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::maintenance::MaintenanceGql> {
+        let principal = principal(ctx)?;
+        let state = state(ctx)?;
+        let uai = &self.view.registration.uai;
+        super::require_for_establishment(state, principal, Operation::ReadMaintenance, uai)?;
+        Ok(super::maintenance::MaintenanceGql::of(uai.clone()))
+    }
     /// Name.
     async fn name(&self) -> &str {
         self.view.registration.name.as_str()

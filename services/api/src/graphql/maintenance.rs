@@ -4,8 +4,11 @@
 //! resolve against their targets, warranties ending). Every resolver asks `access` first:
 //! mediators write and read in scope, dashboards read in scope, auditors read, admins do all.
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use std::collections::VecDeque;
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::Stream;
 use palier_domain::access::StructureId;
 use palier_domain::maintenance::{
     Description, EquipmentCommand, EquipmentId, EquipmentKind, EscalationTarget, FaultCategory,
@@ -13,6 +16,7 @@ use palier_domain::maintenance::{
     TicketId, TicketStatus,
 };
 use palier_domain::{Label, Uai};
+use palier_projections::ProjectionError;
 use palier_projections::maintenance::{
     Availability, Durations, EquipmentView, ServiceLevel, TicketView, targets,
 };
@@ -421,6 +425,16 @@ fn service_level_gql(l: &ServiceLevel) -> ServiceLevelGql {
 /// An establishment's maintenance figures.
 pub struct MaintenanceGql {
     site: Site,
+}
+
+impl MaintenanceGql {
+    /// The figures of the establishment `uai` (the caller's access is checked by whoever
+    /// builds it).
+    pub(crate) fn of(uai: Uai) -> Self {
+        MaintenanceGql {
+            site: Site::Establishment(uai),
+        }
+    }
 }
 
 #[Object]
@@ -1000,6 +1014,91 @@ impl MaintenanceMutation {
     ) -> async_graphql::Result<MutationPayload> {
         let reason = text("reason", &reason)?;
         Self::on_ticket(ctx, &ticket, TicketCommand::Reopen { reason }).await
+    }
+}
+
+/// A change of a ticket, as subscribers receive it.
+#[derive(SimpleObject)]
+pub struct TicketChangeGql {
+    /// The ticket.
+    pub ticket_id: String,
+    /// Its establishment.
+    pub establishment: Option<String>,
+    /// Its status after the change.
+    pub status: TicketStatusGql,
+    /// The event type (`TicketAssigned`…).
+    pub event_type: String,
+    /// Position of the change: pass the last one received as `after` to resume.
+    pub position: Position,
+}
+
+/// Most ticket changes read from the model at once.
+const CHANGE_PAGE: usize = 256;
+/// How long a subscription waits for the model before looking again.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Maintenance subscriptions.
+#[derive(Default)]
+pub struct MaintenanceSubscription;
+
+#[Subscription]
+impl MaintenanceSubscription {
+    /// Every change of an establishment's tickets, in position order: first those after
+    /// `after` (default: from now on), then live. A client that reconnects passes the last
+    /// `position` it received and misses nothing (or is told to resync, `RESYNC_REQUIRED`, when
+    /// the changes it missed are no longer kept).
+    async fn ticket_changed(
+        &self,
+        ctx: &Context<'_>,
+        establishment: String,
+        after: Option<Position>,
+    ) -> async_graphql::Result<impl Stream<Item = TicketChangeGql>> {
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ReadMaintenance)?;
+        let state = state(ctx)?;
+        let site = establishment_site(&establishment)?;
+        require_site(state, principal, Operation::ReadMaintenance, &site)?;
+        let model = state.maintenance.clone();
+        let start = after.map_or_else(|| model.position(), |p| p.0);
+        if let Err(trimmed_through) = model.read(|m| m.changes_after(start, 0)) {
+            return Err(ApiError::ResyncRequired { trimmed_through }.into());
+        }
+        Ok(futures::stream::unfold(
+            (model, site, start, VecDeque::<TicketChangeGql>::new()),
+            |(model, site, mut last, mut ready)| async move {
+                loop {
+                    if let Some(next) = ready.pop_front() {
+                        return Some((next, (model, site, last, ready)));
+                    }
+                    let seen = model.position();
+                    // Trimmed while this subscriber lagged: end the stream; it resumes.
+                    let changes = model.read(|m| m.changes_after(last, CHANGE_PAGE)).ok()?;
+                    if let Some(newest) = changes.last() {
+                        last = newest.position;
+                        ready.extend(changes.iter().filter(|c| c.site == site).map(|c| {
+                            TicketChangeGql {
+                                ticket_id: c.ticket.to_string(),
+                                establishment: c
+                                    .site
+                                    .establishment()
+                                    .map(|u| u.as_str().to_owned()),
+                                status: c.status.into(),
+                                event_type: c.event_type.to_owned(),
+                                position: Position(c.position),
+                            }
+                        }));
+                        continue;
+                    }
+                    loop {
+                        match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
+                            Ok(()) => break,
+                            Err(ProjectionError::Timeout { .. }) => continue,
+                            Err(_) => return None,
+                        }
+                    }
+                }
+            },
+        ))
     }
 }
 

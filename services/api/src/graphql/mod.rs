@@ -55,7 +55,11 @@ pub struct Mutation(
 /// Every subscription.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct Subscription(SubscriptionRoot, establishment::EstablishmentSubscription);
+pub struct Subscription(
+    SubscriptionRoot,
+    establishment::EstablishmentSubscription,
+    maintenance::MaintenanceSubscription,
+);
 
 /// The executable schema.
 pub type PalierSchema = Schema<Query, Mutation, Subscription>;
