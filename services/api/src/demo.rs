@@ -366,6 +366,27 @@ async fn establish(
         crate::commands::register_equipment(commands.store(), projector, ctx)
             .await
             .map_err(refused)?;
+        // And Wi-Fi there: some teaching spaces (palier 1), every one (palier 2), its only one.
+        let access_point = RegisterEquipment {
+            equipment_id: EquipmentId::from_uuid(uuid::Uuid::new_v5(
+                &DEMO_EQUIPMENT_NAMESPACE,
+                format!("{}/wifi", uai.as_str()).as_bytes(),
+            ))
+            .map_err(refused)?,
+            site: EquipmentSite::Establishment(uai.clone()),
+            kind: EquipmentKind::WifiAccessPoint,
+            label: label("label", "Borne Wi-Fi salle 101")?,
+            serial_number: None,
+            space: Space {
+                name: label("space", "Salle 101")?,
+                teaching: true,
+            },
+            warranty_end: None,
+            maintenance_contract: None,
+        };
+        crate::commands::register_equipment(commands.store(), access_point, ctx)
+            .await
+            .map_err(refused)?;
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
-use palier_domain::maturity::{Assessment, CriterionCode, MAX_PALIER, MaturityGrid, Measures};
+use palier_domain::maturity::{
+    Assessment, CriterionCode, MAX_PALIER, MaturityGrid, Measures, TeachingSpace,
+};
 use palier_store::FoldEvent;
 
 use crate::Projection;
@@ -42,9 +44,9 @@ pub struct EstablishmentView {
     /// The criteria met now (attested or measured), kept so an event is compared with it
     /// rather than recomputing it.
     pub met_now: BTreeSet<CriterionCode>,
-    /// The teaching spaces the equipment inventory knows, and whether each has video
-    /// projection in service (the measure of `INFRASTRUCTURE.VISUALISATION.P1.1`).
-    pub teaching_spaces: BTreeMap<String, bool>,
+    /// The teaching spaces the equipment inventory knows, and what each has in service
+    /// (the measures of the visualisation and network infrastructure criteria).
+    pub teaching_spaces: BTreeMap<String, TeachingSpace>,
     /// Position of the registration.
     pub registered_position: u64,
     /// Position of its last event.
@@ -83,9 +85,23 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
         .as_str()
         .starts_with("INFRASTRUCTURE.VISUALISATION")
     {
-        let equipped = view.teaching_spaces.values().filter(|e| **e).count();
+        let equipped = view
+            .teaching_spaces
+            .values()
+            .filter(|s| s.projection)
+            .count();
         return format!(
             "video projection in service in {equipped} of {} teaching spaces",
+            view.teaching_spaces.len()
+        );
+    }
+    if criterion
+        .as_str()
+        .starts_with("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU")
+    {
+        let equipped = view.teaching_spaces.values().filter(|s| s.wifi).count();
+        return format!(
+            "Wi-Fi access point in service in {equipped} of {} teaching spaces",
             view.teaching_spaces.len()
         );
     }
@@ -361,7 +377,10 @@ impl Projection for Establishments {
 
 /// What an establishment meets: its attestations and measures, and what the inventory
 /// measures.
-fn met(state: &Establishment, teaching_spaces: &BTreeMap<String, bool>) -> BTreeSet<CriterionCode> {
+fn met(
+    state: &Establishment,
+    teaching_spaces: &BTreeMap<String, TeachingSpace>,
+) -> BTreeSet<CriterionCode> {
     let grid = MaturityGrid::academic();
     let mut met = state.met_criteria(grid);
     met.extend(grid.measured(&Measures {

@@ -1,6 +1,7 @@
 //! The equipment inventory as the maturity grid measures it: per establishment, each teaching
-//! space known from its equipment, and whether a video projector or an interactive display is
-//! in service there (what `INFRASTRUCTURE.VISUALISATION.P1.1` asks). Folded inside the
+//! space known from its equipment, and whether a video projector or an interactive display
+//! (`INFRASTRUCTURE.VISUALISATION.P1.1`) and a Wi-Fi access point
+//! (`INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1`, `.P2.1`) are in service there. Folded inside the
 //! establishments read model, so that a projector stopped or repaired changes the tier in the
 //! same model, at the position of the event that did it.
 //!
@@ -13,12 +14,14 @@ use palier_domain::Uai;
 use palier_domain::maintenance::{
     EquipmentEvent, EquipmentId, EquipmentKind, Site, TicketEvent, TicketId,
 };
+use palier_domain::maturity::TeachingSpace;
 use palier_store::FoldEvent;
 
 #[derive(Debug, Clone)]
 struct Item {
     uai: Uai,
     projects: bool,
+    wifi: bool,
     space: String,
     teaching: bool,
     out_of_service: bool,
@@ -109,6 +112,7 @@ impl Inventory {
                         r.kind,
                         EquipmentKind::VideoProjector | EquipmentKind::InteractiveDisplay
                     ),
+                    wifi: r.kind == EquipmentKind::WifiAccessPoint,
                     space: r.space.name.as_str().to_owned(),
                     teaching: r.space.teaching,
                     out_of_service: false,
@@ -136,10 +140,10 @@ impl Inventory {
         Touched::Establishment(item.uai.clone())
     }
 
-    /// The teaching spaces of `uai` (named by its equipment not retired), and whether each has
-    /// a video projector or an interactive display in service.
-    pub fn teaching_spaces(&self, uai: &Uai) -> BTreeMap<String, bool> {
-        let mut spaces = BTreeMap::new();
+    /// The teaching spaces of `uai` (named by its equipment not retired), and what each has
+    /// in service: video projection (a projector or an interactive display), Wi-Fi.
+    pub fn teaching_spaces(&self, uai: &Uai) -> BTreeMap<String, TeachingSpace> {
+        let mut spaces: BTreeMap<String, TeachingSpace> = BTreeMap::new();
         for item in self
             .by_uai
             .get(uai)
@@ -148,8 +152,9 @@ impl Inventory {
             .filter_map(|id| self.items.get(id))
             .filter(|i| i.teaching && !i.retired)
         {
-            *spaces.entry(item.space.clone()).or_insert(false) |=
-                item.projects && item.in_service();
+            let space = spaces.entry(item.space.clone()).or_default();
+            space.projection |= item.projects && item.in_service();
+            space.wifi |= item.wifi && item.in_service();
         }
         spaces
     }

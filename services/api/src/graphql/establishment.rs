@@ -102,8 +102,9 @@ pub struct CriterionGql {
     /// Footnotes that sharpen it.
     pub footnotes: Vec<i32>,
     /// When set, a measure satisfies it (`BANDWIDTH`, `TEACHERS_TRAINED_AT_LEAST`,
-    /// `TEACHERS_TRAINED_SHARE_ABOVE`, `PROJECTION_IN_EVERY_TEACHING_SPACE` from the equipment
-    /// inventory); such criteria are recorded, not attested.
+    /// `TEACHERS_TRAINED_SHARE_ABOVE`, and from the equipment inventory
+    /// `PROJECTION_IN_EVERY_TEACHING_SPACE`, `WIFI_IN_SOME_TEACHING_SPACES`,
+    /// `WIFI_IN_EVERY_TEACHING_SPACE`); such criteria are recorded, not attested.
     pub measured_by: Option<String>,
 }
 
@@ -124,6 +125,12 @@ fn criterion(code: &str) -> Option<CriterionGql> {
             }
             palier_domain::maturity::Measure::ProjectionInEveryTeachingSpace => {
                 "PROJECTION_IN_EVERY_TEACHING_SPACE".into()
+            }
+            palier_domain::maturity::Measure::WifiInSomeTeachingSpaces => {
+                "WIFI_IN_SOME_TEACHING_SPACES".into()
+            }
+            palier_domain::maturity::Measure::WifiInEveryTeachingSpace => {
+                "WIFI_IN_EVERY_TEACHING_SPACE".into()
             }
         }),
     })

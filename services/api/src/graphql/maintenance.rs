@@ -33,7 +33,10 @@ pub const MAX_PAGE: usize = 500;
 
 /// What a piece of equipment is.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::EquipmentKind")]
+#[graphql(
+    remote = "palier_domain::maintenance::EquipmentKind",
+    name = "EquipmentKind"
+)]
 pub enum EquipmentKindGql {
     /// Desktop or laptop computer.
     Computer,
@@ -57,7 +60,10 @@ pub enum EquipmentKindGql {
 
 /// GLPI's ticket statuses.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::TicketStatus")]
+#[graphql(
+    remote = "palier_domain::maintenance::TicketStatus",
+    name = "TicketStatus"
+)]
 pub enum TicketStatusGql {
     /// New.
     New,
@@ -75,7 +81,10 @@ pub enum TicketStatusGql {
 
 /// Where a fault lies.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::FaultCategory")]
+#[graphql(
+    remote = "palier_domain::maintenance::FaultCategory",
+    name = "FaultCategory"
+)]
 pub enum FaultCategoryGql {
     /// The device.
     Hardware,
@@ -87,7 +96,10 @@ pub enum FaultCategoryGql {
 
 /// Whether first-level maintenance can fix it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::FaultComplexity")]
+#[graphql(
+    remote = "palier_domain::maintenance::FaultComplexity",
+    name = "FaultComplexity"
+)]
 pub enum FaultComplexityGql {
     /// Repaired in house.
     Simple,
@@ -97,7 +109,10 @@ pub enum FaultComplexityGql {
 
 /// Who a ticket is escalated to.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::EscalationTarget")]
+#[graphql(
+    remote = "palier_domain::maintenance::EscalationTarget",
+    name = "EscalationTarget"
+)]
 pub enum EscalationTargetGql {
     /// The technical service.
     TechnicalService,
@@ -109,7 +124,7 @@ pub enum EscalationTargetGql {
 
 /// How a fault was repaired.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "palier_domain::maintenance::RepairKind")]
+#[graphql(remote = "palier_domain::maintenance::RepairKind", name = "RepairKind")]
 pub enum RepairKindGql {
     /// In house.
     InHouse,
@@ -200,6 +215,7 @@ pub struct OpenedTicket {
 
 /// A piece of equipment.
 #[derive(SimpleObject)]
+#[graphql(name = "Equipment")]
 pub struct EquipmentGql {
     /// Id.
     pub id: String,
@@ -260,6 +276,7 @@ fn site_fields(site: &Site) -> (Option<String>, Option<String>) {
 
 /// One step of a ticket's history.
 #[derive(SimpleObject)]
+#[graphql(name = "TicketStep")]
 pub struct TicketStepGql {
     /// Position in the log (`events`/`stream` show the whole event).
     pub position: Position,
@@ -271,6 +288,7 @@ pub struct TicketStepGql {
 
 /// A ticket.
 #[derive(SimpleObject)]
+#[graphql(name = "Ticket")]
 pub struct TicketGql {
     /// Id.
     pub id: String,
@@ -353,6 +371,7 @@ fn ticket_gql(t: &TicketView) -> TicketGql {
 
 /// How many pieces of one kind, and the share in service.
 #[derive(SimpleObject)]
+#[graphql(name = "Availability")]
 pub struct AvailabilityGql {
     /// The kind.
     pub kind: EquipmentKindGql,
@@ -379,6 +398,7 @@ fn availability_gql(a: &Availability) -> AvailabilityGql {
 
 /// Mean and 90th percentile of durations, against a target.
 #[derive(SimpleObject)]
+#[graphql(name = "Durations")]
 pub struct DurationsGql {
     /// Tickets measured.
     pub count: i32,
@@ -404,6 +424,7 @@ fn durations_gql(d: &Durations, target: Option<f64>) -> DurationsGql {
 
 /// Times to own and to resolve of one priority, or of all (`priority: null`).
 #[derive(SimpleObject)]
+#[graphql(name = "ServiceLevel")]
 pub struct ServiceLevelGql {
     /// The priority; `null` for every ticket.
     pub priority: Option<i32>,
@@ -437,7 +458,7 @@ impl MaintenanceGql {
     }
 }
 
-#[Object]
+#[Object(name = "Maintenance")]
 impl MaintenanceGql {
     /// Equipment by kind: how many, and the share in service.
     async fn availability(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AvailabilityGql>> {
@@ -1019,6 +1040,7 @@ impl MaintenanceMutation {
 
 /// A change of a ticket, as subscribers receive it.
 #[derive(SimpleObject)]
+#[graphql(name = "TicketChange")]
 pub struct TicketChangeGql {
     /// The ticket.
     pub ticket_id: String,
