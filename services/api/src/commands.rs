@@ -590,6 +590,7 @@ pub fn equipment_error(e: EquipmentError) -> ApiError {
     let message = e.to_string();
     match e {
         EquipmentError::NotRegistered => ApiError::bad_input("equipment", message),
+        EquipmentError::UnknownTask { .. } => ApiError::bad_input("task", message),
         _ => ApiError::Conflict(message),
     }
 }

@@ -502,3 +502,55 @@ async fn the_last_working_projector_of_a_teaching_space_holds_the_visualisation_
     );
     assert_eq!(met["attestedBy"], Value::Null);
 }
+
+#[tokio::test]
+async fn overdue_preventive_tasks_are_listed_until_done() {
+    let app = spawn_app().await;
+    let uai = school(&app).await;
+    let printer = equipment(&app, &uai, "PRINTER", "CDI").await;
+    let schedule = "mutation($e: String!, $task: String!, $every: Int!) { schedulePreventiveTask(equipment: $e, task: $task, everyDays: $every, firstDue: \"2026-01-15\") { position } }";
+    step(
+        &app,
+        schedule,
+        json!({ "e": printer, "task": "nettoyage des têtes", "every": 90 }),
+    )
+    .await;
+    refused(
+        &app,
+        "CONFLICT",
+        schedule,
+        json!({ "e": printer, "task": "nettoyage des têtes", "every": 90 }),
+    )
+    .await;
+    refused(
+        &app,
+        "BAD_USER_INPUT",
+        schedule,
+        json!({ "e": printer, "task": "autre", "every": 0 }),
+    )
+    .await;
+    let overdue = "query($uai: String!, $p: Position) { maintenance(establishment: $uai, minPosition: $p) { overduePreventiveTasks(today: \"2026-03-01\") { equipment task nextDue lastDone daysOverdue } } }";
+    let data = app
+        .data(overdue, json!({ "uai": uai, "p": app.head().await }))
+        .await;
+    assert_eq!(
+        data["maintenance"]["overduePreventiveTasks"],
+        json!([{ "equipment": printer, "task": "nettoyage des têtes", "nextDue": "2026-01-15", "lastDone": null, "daysOverdue": 45 }])
+    );
+    let complete = "mutation($e: String!, $task: String!) { completePreventiveTask(equipment: $e, task: $task, doneOn: \"2026-02-20\") { position } }";
+    refused(
+        &app,
+        "BAD_USER_INPUT",
+        complete,
+        json!({ "e": printer, "task": "inconnue" }),
+    )
+    .await;
+    let done = step(
+        &app,
+        complete,
+        json!({ "e": printer, "task": "nettoyage des têtes" }),
+    )
+    .await;
+    let data = app.data(overdue, json!({ "uai": uai, "p": done })).await;
+    assert_eq!(data["maintenance"]["overduePreventiveTasks"], json!([]));
+}

@@ -136,6 +136,8 @@ impl Inventory {
                     .retain(|t| !r.lifts_hazards.contains(t) && !verified.contains(t));
             }
             EquipmentEvent::Retired(_) => item.retired = true,
+            EquipmentEvent::PreventiveTaskScheduled(_)
+            | EquipmentEvent::PreventiveTaskCompleted(_) => return Touched::Nothing,
         }
         Touched::Establishment(item.uai.clone())
     }

@@ -49,6 +49,21 @@ pub struct EquipmentView {
     pub retired: bool,
     /// Its tickets, oldest first.
     pub tickets: Vec<TicketId>,
+    /// Its preventive tasks, by name.
+    pub tasks: BTreeMap<String, PreventiveTask>,
+}
+
+/// A preventive task and when it is next due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreventiveTask {
+    /// Its name.
+    pub task: String,
+    /// How often, in days.
+    pub every_days: u32,
+    /// When it is next due.
+    pub next_due: NaiveDate,
+    /// When it was last done.
+    pub last_done: Option<NaiveDate>,
 }
 
 impl EquipmentView {
@@ -353,6 +368,23 @@ impl Maintenance {
         ending
     }
 
+    /// Preventive tasks of a site's equipment (not retired) due before `today`, most overdue
+    /// first.
+    pub fn overdue_tasks(
+        &self,
+        site: &Site,
+        today: NaiveDate,
+    ) -> Vec<(&EquipmentView, &PreventiveTask)> {
+        let mut overdue: Vec<(&EquipmentView, &PreventiveTask)> = self
+            .equipment_of(site)
+            .filter(|e| !e.retired)
+            .flat_map(|e| e.tasks.values().map(move |t| (e, t)))
+            .filter(|(_, t)| t.next_due < today)
+            .collect();
+        overdue.sort_by_key(|(e, t)| (t.next_due, e.registered_position));
+        overdue
+    }
+
     /// At most `limit` ticket changes after `position`, oldest first.
     ///
     /// # Errors
@@ -403,6 +435,7 @@ impl Maintenance {
                     safety_stops: BTreeSet::new(),
                     retired: false,
                     tickets: Vec::new(),
+                    tasks: BTreeMap::new(),
                 },
             );
             return;
@@ -424,6 +457,23 @@ impl Maintenance {
                 });
             }
             EquipmentEvent::Retired(_) => view.retired = true,
+            EquipmentEvent::PreventiveTaskScheduled(t) => {
+                view.tasks.insert(
+                    t.task.as_str().to_owned(),
+                    PreventiveTask {
+                        task: t.task.as_str().to_owned(),
+                        every_days: t.every_days.as_days(),
+                        next_due: t.first_due,
+                        last_done: None,
+                    },
+                );
+            }
+            EquipmentEvent::PreventiveTaskCompleted(t) => {
+                if let Some(task) = view.tasks.get_mut(t.task.as_str()) {
+                    task.next_due = t.next_due;
+                    task.last_done = Some(t.done_on);
+                }
+            }
         }
     }
 

@@ -12,8 +12,8 @@ use futures::Stream;
 use palier_domain::access::StructureId;
 use palier_domain::maintenance::{
     Description, EquipmentCommand, EquipmentId, EquipmentKind, EscalationTarget, FaultCategory,
-    FaultComplexity, OpenTicket, Priority, RegisterEquipment, Scale, Site, Space, TicketCommand,
-    TicketId, TicketStatus,
+    FaultComplexity, OpenTicket, Priority, Recurrence, RegisterEquipment, Scale, Site, Space,
+    TicketCommand, TicketId, TicketStatus,
 };
 use palier_domain::{Label, Uai};
 use palier_projections::ProjectionError;
@@ -443,6 +443,26 @@ fn service_level_gql(l: &ServiceLevel) -> ServiceLevelGql {
     }
 }
 
+/// A preventive task past its due date.
+#[derive(SimpleObject)]
+#[graphql(name = "OverdueTask")]
+pub struct OverdueTaskGql {
+    /// The equipment.
+    pub equipment: String,
+    /// Its name.
+    pub label: String,
+    /// The task.
+    pub task: String,
+    /// How often, in days.
+    pub every_days: i32,
+    /// When it was due.
+    pub next_due: NaiveDate,
+    /// When it was last done.
+    pub last_done: Option<NaiveDate>,
+    /// Days past due.
+    pub days_overdue: i32,
+}
+
 /// An establishment's maintenance figures.
 pub struct MaintenanceGql {
     site: Site,
@@ -502,6 +522,31 @@ impl MaintenanceGql {
             m.warranties_ending(&self.site, today, days)
                 .into_iter()
                 .map(equipment_gql)
+                .collect()
+        }))
+    }
+
+    /// Preventive tasks due before `today` (default: today, UTC), most overdue first.
+    async fn overdue_preventive_tasks(
+        &self,
+        ctx: &Context<'_>,
+        today: Option<NaiveDate>,
+    ) -> async_graphql::Result<Vec<OverdueTaskGql>> {
+        let state = state(ctx)?;
+        let today = today.unwrap_or_else(|| Utc::now().date_naive());
+        Ok(state.maintenance.read(|m| {
+            m.overdue_tasks(&self.site, today)
+                .into_iter()
+                .map(|(e, t)| OverdueTaskGql {
+                    equipment: e.id.to_string(),
+                    label: e.label.clone(),
+                    task: t.task.clone(),
+                    every_days: i32::try_from(t.every_days).unwrap_or(i32::MAX),
+                    next_due: t.next_due,
+                    last_done: t.last_done,
+                    days_overdue: i32::try_from((today - t.next_due).num_days())
+                        .unwrap_or(i32::MAX),
+                })
                 .collect()
         }))
     }
@@ -856,6 +901,39 @@ impl MaintenanceMutation {
     ) -> async_graphql::Result<MutationPayload> {
         let reason = text("reason", &reason)?;
         Self::on_equipment(ctx, &equipment, EquipmentCommand::Retire { reason }).await
+    }
+
+    /// Schedules a recurring preventive task on a piece of equipment.
+    async fn schedule_preventive_task(
+        &self,
+        ctx: &Context<'_>,
+        equipment: String,
+        task: String,
+        every_days: i32,
+        first_due: NaiveDate,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command = EquipmentCommand::SchedulePreventiveTask {
+            task: label("task", &task)?,
+            every: parse("everyDays", Recurrence::days(i64::from(every_days)))?,
+            first_due,
+        };
+        Self::on_equipment(ctx, &equipment, command).await
+    }
+
+    /// Marks a preventive task done (`doneOn` default: today, UTC); it is next due one
+    /// recurrence later.
+    async fn complete_preventive_task(
+        &self,
+        ctx: &Context<'_>,
+        equipment: String,
+        task: String,
+        done_on: Option<NaiveDate>,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command = EquipmentCommand::CompletePreventiveTask {
+            task: label("task", &task)?,
+            done_on: done_on.unwrap_or_else(|| Utc::now().date_naive()),
+        };
+        Self::on_equipment(ctx, &equipment, command).await
     }
 
     /// Opens a ticket; its priority comes from GLPI's urgency × impact matrix (6 only with

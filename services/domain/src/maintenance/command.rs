@@ -399,6 +399,68 @@ pub enum EquipmentCommand {
         /// Why.
         reason: Description,
     },
+    /// Schedule a recurring preventive task on it (cleaning filters, updating firmware…).
+    SchedulePreventiveTask {
+        /// The task's name, unique on this equipment.
+        task: Label,
+        /// How often.
+        every: Recurrence,
+        /// When it is first due.
+        first_due: NaiveDate,
+    },
+    /// Mark a preventive task done; it is next due one recurrence later.
+    CompletePreventiveTask {
+        /// The task's name.
+        task: Label,
+        /// When it was done.
+        done_on: NaiveDate,
+    },
+}
+
+/// How often a preventive task recurs: every 1 to 3,660 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Recurrence(u32);
+
+impl Recurrence {
+    /// Checks a recurrence in days.
+    ///
+    /// # Errors
+    /// Outside 1..=3660 (field `everyDays`).
+    pub fn days(value: i64) -> Result<Self, ParseError> {
+        match u32::try_from(value) {
+            Ok(v @ 1..=3660) => Ok(Recurrence(v)),
+            _ => Err(ParseError::OutOfRange {
+                field: "everyDays",
+                value: value.to_string(),
+                expected: "1 to 3660 days",
+            }),
+        }
+    }
+
+    /// The date one recurrence after `from`.
+    pub fn after(self, from: NaiveDate) -> NaiveDate {
+        from.checked_add_days(chrono::Days::new(u64::from(self.0)))
+            .unwrap_or(NaiveDate::MAX)
+    }
+
+    /// Days.
+    pub fn as_days(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Recurrence {
+    type Error = ParseError;
+    fn try_from(v: u32) -> Result<Self, ParseError> {
+        Self::days(i64::from(v))
+    }
+}
+
+impl From<Recurrence> for u32 {
+    fn from(r: Recurrence) -> u32 {
+        r.0
+    }
 }
 
 /// What the ticket needs to know of its equipment when it is opened (read from the

@@ -1,9 +1,12 @@
 //! The equipment's state and rules: `handle` decides, `apply` folds.
-use super::command::{EquipmentCommand, TicketId};
+use std::collections::BTreeMap;
+
+use super::command::{EquipmentCommand, Recurrence, TicketId};
 use super::event::{
     EquipmentEvent, EquipmentRegistered, EquipmentRetired, EquipmentReturnedToService,
-    EquipmentTakenOutOfService,
+    EquipmentTakenOutOfService, PreventiveTaskCompleted, PreventiveTaskScheduled,
 };
+use crate::assessment::Label;
 
 /// A rule an equipment command broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +26,18 @@ pub enum EquipmentError {
     /// Nothing to return from.
     #[error("equipmentId: this equipment is in service already")]
     NotOutOfService,
+    /// The task exists already.
+    #[error("task: a preventive task {task:?} is already scheduled on this equipment")]
+    TaskExists {
+        /// The task.
+        task: String,
+    },
+    /// No such task.
+    #[error("task: no preventive task {task:?} on this equipment: schedule it first")]
+    UnknownTask {
+        /// The task.
+        task: String,
+    },
     /// A safety stop stands.
     #[error(
         "equipmentId: safety-hazard ticket(s) {} have no verified repair: the equipment stays out of service until the local referent verifies the repair",
@@ -42,6 +57,7 @@ pub struct Equipment {
     registered: Option<EquipmentRegistered>,
     out_of_service: bool,
     retired: bool,
+    tasks: BTreeMap<Label, Recurrence>,
 }
 
 impl Equipment {
@@ -110,6 +126,34 @@ impl Equipment {
             EquipmentCommand::Retire { reason } => {
                 EquipmentEvent::Retired(EquipmentRetired { reason })
             }
+            EquipmentCommand::SchedulePreventiveTask {
+                task,
+                every,
+                first_due,
+            } => {
+                if self.tasks.contains_key(&task) {
+                    return Err(EquipmentError::TaskExists {
+                        task: task.to_string(),
+                    });
+                }
+                EquipmentEvent::PreventiveTaskScheduled(PreventiveTaskScheduled {
+                    task,
+                    every_days: every,
+                    first_due,
+                })
+            }
+            EquipmentCommand::CompletePreventiveTask { task, done_on } => {
+                let Some(every) = self.tasks.get(&task) else {
+                    return Err(EquipmentError::UnknownTask {
+                        task: task.to_string(),
+                    });
+                };
+                EquipmentEvent::PreventiveTaskCompleted(PreventiveTaskCompleted {
+                    next_due: every.after(done_on),
+                    task,
+                    done_on,
+                })
+            }
         };
         Ok(vec![event])
     }
@@ -121,6 +165,10 @@ impl Equipment {
             EquipmentEvent::TakenOutOfService(_) => self.out_of_service = true,
             EquipmentEvent::ReturnedToService(_) => self.out_of_service = false,
             EquipmentEvent::Retired(_) => self.retired = true,
+            EquipmentEvent::PreventiveTaskScheduled(e) => {
+                self.tasks.insert(e.task.clone(), e.every_days);
+            }
+            EquipmentEvent::PreventiveTaskCompleted(_) => {}
         }
     }
 }

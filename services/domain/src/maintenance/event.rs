@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{
     Description, EquipmentId, EquipmentKind, EscalationTarget, FaultCategory, FaultComplexity,
-    Priority, Scale, Site, Space, TicketId,
+    Priority, Recurrence, Scale, Site, Space, TicketId,
 };
 use crate::assessment::Label;
 use crate::person::{DecodeError, DomainEvent};
@@ -131,7 +131,33 @@ pub struct EquipmentRetired {
     pub reason: Description,
 }
 
+/// A preventive task was scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreventiveTaskScheduled {
+    /// Its name.
+    pub task: Label,
+    /// How often, in days.
+    pub every_days: Recurrence,
+    /// When first due.
+    pub first_due: NaiveDate,
+}
+
+/// A preventive task was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreventiveTaskCompleted {
+    /// Its name.
+    pub task: Label,
+    /// When it was done.
+    pub done_on: NaiveDate,
+    /// When it is next due.
+    pub next_due: NaiveDate,
+}
+
 versioned!(
+    PreventiveTaskScheduled = 1,
+    PreventiveTaskCompleted = 1,
     EquipmentRegistered = 1,
     EquipmentTakenOutOfService = 1,
     EquipmentReturnedToService = 1,
@@ -145,6 +171,8 @@ event_enum!(
         TakenOutOfService(EquipmentTakenOutOfService),
         ReturnedToService(EquipmentReturnedToService),
         Retired(EquipmentRetired),
+        PreventiveTaskScheduled(PreventiveTaskScheduled),
+        PreventiveTaskCompleted(PreventiveTaskCompleted),
     }
 );
 

@@ -19,6 +19,9 @@
 //!   opened while a return is being decided, it comes later in the log and stops the
 //!   equipment again: the read model never shows it in service with an unverified hazard.
 //!
+//! Preventive maintenance is per piece of equipment, on its stream: a task with a recurrence,
+//! marked done (next due one recurrence after it was done); the read model lists those overdue.
+//!
 //! Opening a ticket needs its equipment's facts (registered, site, retired), which the
 //! executor reads from the equipment's stream into [`OpenTicket::equipment_facts`]; the rules
 //! stay in `handle`, pure.
@@ -32,14 +35,15 @@ mod ticket;
 
 pub use command::{
     Description, EquipmentCommand, EquipmentFacts, EquipmentId, EquipmentKind, EscalationTarget,
-    FaultCategory, FaultComplexity, HazardFacts, OpenTicket, Priority, RegisterEquipment, Scale,
-    Site, Space, TicketCommand, TicketId,
+    FaultCategory, FaultComplexity, HazardFacts, OpenTicket, Priority, Recurrence,
+    RegisterEquipment, Scale, Site, Space, TicketCommand, TicketId,
 };
 pub use equipment::{Equipment, EquipmentError};
 pub use event::{
     EquipmentEvent, EquipmentRegistered, EquipmentRetired, EquipmentReturnedToService,
-    EquipmentTakenOutOfService, RepairVerified, ThirdPartyRepairReported, TicketAssigned,
-    TicketClosed, TicketDiagnosed, TicketEscalated, TicketEvent, TicketOpened, TicketPlanned,
-    TicketPutPending, TicketReopened, TicketRepairedInHouse, TicketSolved,
+    EquipmentTakenOutOfService, PreventiveTaskCompleted, PreventiveTaskScheduled, RepairVerified,
+    ThirdPartyRepairReported, TicketAssigned, TicketClosed, TicketDiagnosed, TicketEscalated,
+    TicketEvent, TicketOpened, TicketPlanned, TicketPutPending, TicketReopened,
+    TicketRepairedInHouse, TicketSolved,
 };
 pub use ticket::{RepairKind, Ticket, TicketError, TicketStatus};

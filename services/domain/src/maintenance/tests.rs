@@ -546,3 +546,41 @@ fn ids_and_texts_are_parsed_once() {
     let err = Scale::parse("impact", 9).unwrap_err();
     assert_eq!(err.field(), "impact");
 }
+
+#[test]
+fn preventive_tasks_recur_from_when_they_were_done() {
+    let task = label("nettoyage du filtre");
+    let schedule = EquipmentCommand::SchedulePreventiveTask {
+        task: task.clone(),
+        every: Recurrence::days(90).unwrap(),
+        first_due: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+    };
+    let complete = EquipmentCommand::CompletePreventiveTask {
+        task: task.clone(),
+        done_on: NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(),
+    };
+    assert!(matches!(
+        given_equipment(&[registered()]).handle(complete.clone()),
+        Err(EquipmentError::UnknownTask { .. })
+    ));
+    let mut log = vec![registered()];
+    log.extend(given_equipment(&log).handle(schedule.clone()).unwrap());
+    assert!(matches!(
+        given_equipment(&log).handle(schedule),
+        Err(EquipmentError::TaskExists { .. })
+    ));
+    let events = given_equipment(&log).handle(complete).unwrap();
+    let [EquipmentEvent::PreventiveTaskCompleted(done)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(done.next_due, NaiveDate::from_ymd_opt(2026, 5, 2).unwrap());
+    assert!(Recurrence::days(0).is_err());
+    assert!(Recurrence::days(3661).is_err());
+    for event in log.iter().chain(&events) {
+        let json = event.to_json().to_string();
+        let back =
+            EquipmentEvent::decode(event.event_type(), event.schema_version(), json.as_bytes())
+                .unwrap();
+        assert_eq!(&back, event);
+    }
+}
