@@ -482,10 +482,16 @@ impl MaintenanceCommands {
             .wait_for(head, HAZARD_INDEX_WAIT)
             .await
             .map_err(|e| ApiError::internal(&e))?;
+        // Whether a ticket is a hazard never changes after its opening, so the read model may
+        // pick them; whether its repair is verified is read from its stream.
         let (tickets, stops) = self.model.read(|m| {
             m.equipment(&id).map_or_else(Default::default, |e| {
                 (
-                    e.tickets.clone(),
+                    e.tickets
+                        .iter()
+                        .filter(|t| m.ticket(t).is_some_and(|v| v.opened.safety_hazard))
+                        .copied()
+                        .collect::<Vec<_>>(),
                     e.safety_stops.iter().copied().collect::<Vec<_>>(),
                 )
             })
