@@ -10,12 +10,15 @@
 //! | register persons, record results | ✓ | in scope | — | — | — |
 //! | read establishments, aggregates | ✓ | in scope | in scope | in scope | ✓ |
 //! | register establishments, attest, measure | ✓ | in scope | — | — | — |
+//! | read maintenance: equipment, tickets, queues, availability, service levels | ✓ | — | in scope | in scope | ✓ |
+//! | write maintenance: register equipment, open and work tickets | ✓ | — | in scope | — | — |
 //! | history: events, streams, `asOf`, `explain`, verify, export | ✓ | — | — | — | ✓ |
 //! | API keys | ✓ | — | — | — | — |
 //! | `/metrics` | ✓ | key with `metrics` | same | same | same |
 //!
 //! "In scope": the establishment is one of the key's establishments, or belongs to one of its
-//! académies. A person is in scope through the establishment it is registered at. Out of scope
+//! académies. Equipment registered to a mediation structure is, for now, reached by unscoped
+//! roles only (admin, auditor): structures' scopes come with their own context. A person is in scope through the establishment it is registered at. Out of scope
 //! is `FORBIDDEN` — or `null` for a lookup by id, so that existence does not leak. Auditors see
 //! personal fields (external references) only with a key that says `personalData`.
 use palier_domain::Uai;
@@ -37,6 +40,10 @@ pub enum Operation {
     ReadEstablishments,
     /// Register establishments, attest criteria, record measures.
     WriteEstablishments,
+    /// Read equipment, tickets, queues, availability and service levels.
+    ReadMaintenance,
+    /// Register equipment and work tickets.
+    WriteMaintenance,
     /// Read and verify the history.
     ReadHistory,
     /// Create, list and revoke API keys.
@@ -54,6 +61,8 @@ impl Operation {
             Operation::WritePersons => "write persons' results",
             Operation::ReadEstablishments => "read establishments",
             Operation::WriteEstablishments => "write establishments' facts",
+            Operation::ReadMaintenance => "read maintenance",
+            Operation::WriteMaintenance => "write maintenance",
             Operation::ReadHistory => "read the history",
             Operation::ManageKeys => "manage API keys",
             Operation::ReadMetrics => "read metrics",
@@ -87,6 +96,8 @@ pub fn role_allows(role: AccessRole, operation: Operation) -> bool {
         O::ReadPersons => matches!(role, R::Admin | R::Integrator | R::Dashboard | R::Auditor),
         O::WritePersons | O::WriteEstablishments => matches!(role, R::Admin | R::Integrator),
         O::ReadEstablishments => true,
+        O::ReadMaintenance => matches!(role, R::Admin | R::Mediator | R::Dashboard | R::Auditor),
+        O::WriteMaintenance => matches!(role, R::Admin | R::Mediator),
         O::ReadHistory => matches!(role, R::Admin | R::Auditor),
         O::ManageKeys => role == R::Admin,
         // Checked on the key's `metrics` flag, whatever its role.
@@ -266,5 +277,43 @@ mod tests {
         assert!(metrics.may(Operation::ReadMetrics, Target::Everywhere));
         assert!(!metrics.may(Operation::ManageKeys, Target::Everywhere));
         assert!(Principal::admin().may(Operation::ManageKeys, Target::Everywhere));
+    }
+
+    #[test]
+    fn maintenance_is_the_mediators_and_read_by_dashboards_and_auditors() {
+        let paris = Uai::parse("0750655E").unwrap();
+        let school = Target::Establishment {
+            uai: &paris,
+            academy: Some("Paris"),
+        };
+        let mediator = key(
+            AccessRole::Mediator,
+            KeyScopes {
+                establishments: vec![paris.clone()],
+                ..KeyScopes::default()
+            },
+        );
+        assert!(mediator.may(Operation::WriteMaintenance, school));
+        assert!(mediator.may(Operation::ReadMaintenance, school));
+        let elsewhere = Uai::parse("0690026D").unwrap();
+        let other = Target::Establishment {
+            uai: &elsewhere,
+            academy: Some("Lyon"),
+        };
+        assert!(!mediator.may(Operation::WriteMaintenance, other));
+        let dashboard = key(
+            AccessRole::Dashboard,
+            KeyScopes {
+                academies: vec![Label::parse("academies", "Paris").unwrap()],
+                ..KeyScopes::default()
+            },
+        );
+        assert!(dashboard.may(Operation::ReadMaintenance, school));
+        assert!(!dashboard.may(Operation::WriteMaintenance, school));
+        let integrator = key(AccessRole::Integrator, lyon());
+        assert!(!role_allows(integrator.role, Operation::ReadMaintenance));
+        let auditor = key(AccessRole::Auditor, KeyScopes::default());
+        assert!(auditor.may(Operation::ReadMaintenance, school));
+        assert!(!auditor.may(Operation::WriteMaintenance, school));
     }
 }

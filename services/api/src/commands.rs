@@ -6,6 +6,10 @@ use palier_domain::aggregate::Aggregate;
 use palier_domain::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, RegisterEstablishment,
 };
+use palier_domain::maintenance::{
+    Equipment, EquipmentCommand, EquipmentError, EquipmentFacts, EquipmentId, HazardFacts,
+    OpenTicket, Priority, Site, Ticket, TicketCommand, TicketError, TicketId,
+};
 use palier_domain::{
     ExternalRef, Person, PersonCommand, PersonEvent, PersonId, RegisterPerson, Role, Uai,
 };
@@ -285,6 +289,11 @@ impl EstablishmentCommands {
         }
     }
 
+    /// The store the commands write to.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
     /// Decides `command` for the establishment `uai` and appends the outcome.
     pub async fn execute(
         &self,
@@ -491,5 +500,220 @@ pub fn api_key_error(e: ApiKeyError) -> ApiError {
         ApiKeyError::ScopeRequired { .. } | ApiKeyError::TooManyEntries { .. } => {
             ApiError::bad_input("input.scopes", message)
         }
+    }
+}
+
+/// Executes equipment and ticket commands. Two rules read a second stream (see the domain's
+/// maintenance module): opening a ticket reads its equipment's stream, returning equipment to
+/// service reads its safety-hazard tickets' streams; each decision then appends to one stream.
+#[derive(Clone)]
+pub struct MaintenanceCommands {
+    store: SharedStore,
+    model: palier_projections::ProjectionHandle<palier_projections::maintenance::Maintenance>,
+    equipment_cache: AggregateCache<Equipment>,
+    ticket_cache: AggregateCache<Ticket>,
+}
+
+/// How long returning to service waits for the maintenance read model to reach the log's head
+/// (it lists which tickets concern the equipment).
+const HAZARD_INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl MaintenanceCommands {
+    /// Commands over `store`; `model` lists the tickets of each piece of equipment.
+    pub fn new(
+        store: SharedStore,
+        model: palier_projections::ProjectionHandle<palier_projections::maintenance::Maintenance>,
+    ) -> Self {
+        MaintenanceCommands {
+            store,
+            model,
+            equipment_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 8),
+            ticket_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 8),
+        }
+    }
+
+    /// Folds the stream of one aggregate as it is now.
+    async fn load<A: Aggregate>(&self, stream: &StreamName) -> Result<A, ApiError> {
+        let recorded = self
+            .store
+            .read_stream(stream, StreamFrom::Start, Direction::Forwards, usize::MAX)
+            .await?;
+        let mut state = A::default();
+        for event in &recorded {
+            let decoded = A::decode(&event.event_type, event.schema_version, &event.data)
+                .map_err(|e| ApiError::internal(&format!("{stream} at {}: {e}", event.position)))?;
+            state.apply(&decoded);
+        }
+        Ok(state)
+    }
+
+    /// Decides `command` for the equipment `id` and appends the outcome. `authorize` sees the
+    /// equipment first (its site decides who may act). Returning to service gathers the hazard
+    /// facts from the ticket streams first.
+    pub async fn equipment(
+        &self,
+        id: EquipmentId,
+        command: EquipmentCommand,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&Equipment) -> Result<(), ApiError> + Sync),
+    ) -> Result<u64, ApiError> {
+        let stream = named(id.stream_name())?;
+        let command = match command {
+            EquipmentCommand::ReturnToService { .. } => EquipmentCommand::ReturnToService {
+                hazards: self.hazards(id).await?,
+            },
+            other => other,
+        };
+        decide_and_append::<Equipment>(
+            &self.store,
+            &self.equipment_cache,
+            &stream,
+            command,
+            ctx,
+            equipment_error,
+            authorize,
+        )
+        .await
+    }
+
+    /// The safety-hazard tickets of a piece of equipment: which stop it now (read model), and
+    /// which lack a verified repair (each folded from its own stream, the authority).
+    async fn hazards(&self, id: EquipmentId) -> Result<HazardFacts, ApiError> {
+        // The read model must know every ticket written so far: wait for it to reach the head.
+        let head = self.store.head().await?.map_or(0, |h| h.position);
+        self.model
+            .wait_for(head, HAZARD_INDEX_WAIT)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        // Whether a ticket is a hazard never changes after its opening, so the read model may
+        // pick them; whether its repair is verified is read from its stream.
+        let (tickets, stops) = self.model.read(|m| {
+            m.equipment(&id).map_or_else(Default::default, |e| {
+                (
+                    e.tickets
+                        .iter()
+                        .filter(|t| m.ticket(t).is_some_and(|v| v.opened.safety_hazard))
+                        .copied()
+                        .collect::<Vec<_>>(),
+                    e.safety_stops.iter().copied().collect::<Vec<_>>(),
+                )
+            })
+        });
+        let mut facts = HazardFacts {
+            stopped_by: stops,
+            unverified: Vec::new(),
+        };
+        for ticket in tickets {
+            let state: Ticket = self.load(&named(ticket.stream_name())?).await?;
+            if state.holds_safety_stop() {
+                facts.unverified.push(ticket);
+                if !facts.stopped_by.contains(&ticket) {
+                    facts.stopped_by.push(ticket);
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Opens a ticket: reads its equipment's stream for the facts the rules need, lets
+    /// `authorize` see the equipment's site, then decides and appends to the ticket's stream.
+    /// A safety hazard stops the equipment by this very event (see the domain module).
+    pub async fn open_ticket(
+        &self,
+        mut command: OpenTicket,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&Site) -> Result<(), ApiError> + Sync),
+    ) -> Result<(u64, Priority), ApiError> {
+        let equipment: Equipment = self.load(&named(command.equipment.stream_name())?).await?;
+        command.equipment_facts = equipment.registered().map(|r| EquipmentFacts {
+            site: r.site.clone(),
+            retired: equipment.is_retired(),
+        });
+        if let Some(facts) = &command.equipment_facts {
+            authorize(&facts.site)?;
+        }
+        let priority = if command.major {
+            Priority::MAJOR
+        } else {
+            Priority::from_matrix(command.urgency, command.impact)
+        };
+        let stream = named(command.ticket_id.stream_name())?;
+        let position = decide_and_append::<Ticket>(
+            &self.store,
+            &self.ticket_cache,
+            &stream,
+            TicketCommand::Open(command),
+            ctx,
+            ticket_error,
+            &|_| Ok(()),
+        )
+        .await?;
+        Ok((position, priority))
+    }
+
+    /// Decides `command` for the ticket `id` and appends the outcome; `authorize` sees the
+    /// ticket first.
+    pub async fn ticket(
+        &self,
+        id: TicketId,
+        command: TicketCommand,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&Ticket) -> Result<(), ApiError> + Sync),
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<Ticket>(
+            &self.store,
+            &self.ticket_cache,
+            &named(id.stream_name())?,
+            command,
+            ctx,
+            ticket_error,
+            authorize,
+        )
+        .await
+    }
+}
+
+/// Registers a piece of equipment on its own stream (the demo's way in, without the read
+/// model the other maintenance commands need).
+pub async fn register_equipment(
+    store: &SharedStore,
+    command: palier_domain::maintenance::RegisterEquipment,
+    ctx: &CommandContext,
+) -> Result<u64, ApiError> {
+    decide_and_append::<Equipment>(
+        store,
+        // The demo registers each piece once: nothing worth keeping.
+        &AggregateCache::new(0),
+        &named(command.equipment_id.stream_name())?,
+        EquipmentCommand::Register(command),
+        ctx,
+        equipment_error,
+        &|_| Ok(()),
+    )
+    .await
+}
+
+fn named(stream: String) -> Result<StreamName, ApiError> {
+    StreamName::parse(stream).map_err(|e| ApiError::internal(&e))
+}
+
+/// Maps a rule of the equipment aggregate: unknown ids are bad input, a state that forbids the
+/// step is a conflict; the message says which rule.
+pub fn equipment_error(e: EquipmentError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        EquipmentError::NotRegistered => ApiError::bad_input("equipment", message),
+        EquipmentError::UnknownTask { .. } => ApiError::bad_input("task", message),
+        _ => ApiError::Conflict(message),
+    }
+}
+
+/// Maps a rule of the ticket aggregate, as [`equipment_error`] does.
+pub fn ticket_error(e: TicketError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        TicketError::NotOpened => ApiError::bad_input("ticket", message),
+        TicketError::UnknownEquipment => ApiError::bad_input("input.equipment", message),
+        _ => ApiError::Conflict(message),
     }
 }

@@ -12,6 +12,9 @@ use palier_domain::establishment::{
     AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
     RecordTeachersTrained, RegisterEstablishment,
 };
+use palier_domain::maintenance::{
+    EquipmentId, EquipmentKind, RegisterEquipment, Site as EquipmentSite, Space,
+};
 use palier_domain::maturity::{CriterionCode, MaturityGrid};
 use palier_domain::{
     AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
@@ -340,8 +343,58 @@ async fn establish(
     for command in commands_for_site {
         commands.execute(uai, command, ctx).await.map_err(refused)?;
     }
+    if site.palier >= 1 {
+        // Video projection in its teaching space: the measured visualisation criterion.
+        let equipment_id = EquipmentId::from_uuid(uuid::Uuid::new_v5(
+            &DEMO_EQUIPMENT_NAMESPACE,
+            uai.as_str().as_bytes(),
+        ))
+        .map_err(refused)?;
+        let projector = RegisterEquipment {
+            equipment_id,
+            site: EquipmentSite::Establishment(uai.clone()),
+            kind: EquipmentKind::VideoProjector,
+            label: label("label", "Vidéoprojecteur salle 101")?,
+            serial_number: None,
+            space: Space {
+                name: label("space", "Salle 101")?,
+                teaching: true,
+            },
+            warranty_end: Some(day(12, 31)?),
+            maintenance_contract: None,
+        };
+        crate::commands::register_equipment(commands.store(), projector, ctx)
+            .await
+            .map_err(refused)?;
+        // And Wi-Fi there: some teaching spaces (palier 1), every one (palier 2), its only one.
+        let access_point = RegisterEquipment {
+            equipment_id: EquipmentId::from_uuid(uuid::Uuid::new_v5(
+                &DEMO_EQUIPMENT_NAMESPACE,
+                format!("{}/wifi", uai.as_str()).as_bytes(),
+            ))
+            .map_err(refused)?,
+            site: EquipmentSite::Establishment(uai.clone()),
+            kind: EquipmentKind::WifiAccessPoint,
+            label: label("label", "Borne Wi-Fi salle 101")?,
+            serial_number: None,
+            space: Space {
+                name: label("space", "Salle 101")?,
+                teaching: true,
+            },
+            warranty_end: None,
+            maintenance_contract: None,
+        };
+        crate::commands::register_equipment(commands.store(), access_point, ctx)
+            .await
+            .map_err(refused)?;
+    }
     Ok(())
 }
+
+/// Namespace of the demo's equipment ids (UUID v5 of the UAI), so the demo is the same on
+/// every run.
+const DEMO_EQUIPMENT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5d1e_9a0b_3c4f_4e21_8a7d_b2c6_e9f0_1357);
 
 /// Registers the site's people and records their results; returns how many.
 async fn populate(

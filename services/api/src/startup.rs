@@ -114,6 +114,10 @@ impl Application {
             Persons::with_change_window(max_level, window),
         );
         let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
+        let maintenance = ProjectionHandle::spawn(
+            store.clone(),
+            palier_projections::maintenance::Maintenance::default(),
+        );
         // One limit for every `asOf` rebuild, whichever model it folds.
         let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));
         let state = AppState {
@@ -136,6 +140,11 @@ impl Application {
             max_reachable_level: max_level,
             api_keys,
             api_key_commands: crate::commands::ApiKeyCommands::new(store.clone()),
+            maintenance_commands: crate::commands::MaintenanceCommands::new(
+                store.clone(),
+                maintenance.clone(),
+            ),
+            maintenance,
             store,
             tokens: tokens.clone(),
         };

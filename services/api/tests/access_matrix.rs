@@ -28,6 +28,10 @@ struct World {
     lyon: String,
     person_paris: String,
     person_lyon: String,
+    equipment_paris: String,
+    equipment_lyon: String,
+    ticket_paris: String,
+    ticket_lyon: String,
     keys: Vec<(&'static str, String)>,
 }
 
@@ -59,6 +63,33 @@ async fn world() -> World {
     let person_lyon = app.register(&lyon, "lms", "l-1").await;
     let position = app.record(&person_lyon, &[("1.1", "@a", true, 8.0)]).await;
     let _ = app.record(&person_paris, &[("1.1", "@a", true, 8.0)]).await;
+    let mut equipment = Vec::new();
+    let mut tickets = Vec::new();
+    for uai in [&paris, &lyon] {
+        let registered = app
+            .data(
+                "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: VIDEO_PROJECTOR, label: \"VP\", space: \"Salle 1\", teachingSpace: true}) { equipmentId } }",
+                json!({ "uai": uai }),
+            )
+            .await;
+        let id = registered["registerEquipment"]["equipmentId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let opened = app
+            .data(
+                "mutation($e: String!) { openTicket(input: {equipment: $e, symptom: \"ne s'allume plus\", urgency: 3, impact: 3, reporter: \"enseignant\"}) { ticketId } }",
+                json!({ "e": id }),
+            )
+            .await;
+        tickets.push(
+            opened["openTicket"]["ticketId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        equipment.push(id);
+    }
     let mut keys = vec![("admin", app.token.clone())];
     for (name, role, scopes) in [
         (
@@ -95,6 +126,10 @@ async fn world() -> World {
         lyon,
         person_paris,
         person_lyon,
+        equipment_paris: equipment[0].clone(),
+        equipment_lyon: equipment[1].clone(),
+        ticket_paris: tickets[0].clone(),
+        ticket_lyon: tickets[1].clone(),
         keys,
     }
 }
@@ -294,6 +329,122 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             ],
         },
         Case {
+            name: "ticket queue of an establishment",
+            query: "query($uai: String!) { ticketQueue(establishment: $uai) { edges { node { id } } } }",
+            field: "ticketQueue",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "maintenance figures of an establishment",
+            query: "query($uai: String!) { maintenance(establishment: $uai) { availability { kind inService } } }",
+            field: "maintenance",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "ticket by id",
+            query: "query($id: String!) { ticket(id: $id) { id status history { position } } }",
+            field: "ticket",
+            inside: json!({ "id": w.ticket_paris }),
+            outside: json!({ "id": w.ticket_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "equipment by id",
+            query: "query($id: String!) { equipment(id: $id) { id inService } }",
+            field: "equipment",
+            inside: json!({ "id": w.equipment_paris }),
+            outside: json!({ "id": w.equipment_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "maintenance on the establishment",
+            query: "query($uai: String!) { establishment(uai: $uai) { maintenance { availability { kind } } } }",
+            field: "establishment",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            // Out of scope the establishment itself is null; integrators read establishments
+            // but not their maintenance.
+            expect: [
+                (Data, Data),
+                (Forbidden, Null),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "register equipment",
+            query: "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: WIFI_ACCESS_POINT, label: \"AP\", space: \"CDI\", teachingSpace: true}) { equipmentId } }",
+            field: "registerEquipment",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "open a ticket",
+            query: "mutation($e: String!) { openTicket(input: {equipment: $e, symptom: \"bruit\", urgency: 2, impact: 2, reporter: \"CPE\"}) { ticketId } }",
+            field: "openTicket",
+            inside: json!({ "e": w.equipment_paris }),
+            outside: json!({ "e": w.equipment_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "assign a ticket",
+            // `ROLE` becomes a technician of the role's own, so that an allowed assignment
+            // never repeats the one before (which the rules refuse).
+            query: "mutation($t: String!, $c: String!) { assignTicket(ticket: $t, technician: $c) { position } }",
+            field: "assignTicket",
+            inside: json!({ "t": w.ticket_paris, "c": "ROLE" }),
+            outside: json!({ "t": w.ticket_lyon, "c": "ROLE" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
             name: "API keys",
             query: "{ apiKeys { edges { node { id } } } }",
             field: "apiKeys",
@@ -397,6 +548,18 @@ async fn subscribers_receive_only_what_their_scopes_reach() {
         .await;
     let refused = ws.next().await.unwrap();
     assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    // The ticket feed of an establishment out of its scopes too.
+    ws.send(json!({ "id": "3", "type": "subscribe", "payload": { "query": format!("subscription {{ ticketChanged(establishment: \"{}\") {{ ticketId }} }}", w.lyon) } }))
+        .await;
+    // (Subscription 2 ends with `complete` after its error.)
+    let mut refused = ws.next().await.unwrap();
+    while refused["id"] != "3" {
+        refused = ws.next().await.unwrap();
+    }
     assert_eq!(
         refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{refused}"

@@ -46,6 +46,19 @@ async fn bandwidth(app: &support::TestApp, uai: &str, mbps: f64) -> u64 {
 
 /// Attests every palier-1 criterion that is attested rather than measured.
 async fn attest_palier_one(app: &support::TestApp, uai: &str) -> u64 {
+    // Video projection and Wi-Fi in teaching spaces are measured, not attested: a projector in
+    // each of its two rooms, Wi-Fi in one (palier 1 of the network, not yet palier 2's "all").
+    for (kind, room) in [
+        ("VIDEO_PROJECTOR", "Salle 101"),
+        ("VIDEO_PROJECTOR", "Salle 102"),
+        ("WIFI_ACCESS_POINT", "Salle 101"),
+    ] {
+        app.data(
+            "mutation($uai: String!, $kind: EquipmentKind!, $room: String!) { registerEquipment(input: {establishment: $uai, kind: $kind, label: $room, space: $room, teachingSpace: true}) { position } }",
+            json!({ "uai": uai, "kind": kind, "room": room }),
+        )
+        .await;
+    }
     let mut last = 0;
     for c in MaturityGrid::academic()
         .criteria()

@@ -7,6 +7,10 @@ use crate::access::{ApiKey, ApiKeyCommand, ApiKeyError, ApiKeyEvent};
 use crate::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, EstablishmentEvent,
 };
+use crate::maintenance::{
+    Equipment, EquipmentCommand, EquipmentError, EquipmentEvent, Ticket, TicketCommand,
+    TicketError, TicketEvent,
+};
 use crate::person::{DecodeError, Person, PersonCommand, PersonError, PersonEvent};
 
 /// An event-sourced aggregate.
@@ -135,6 +139,64 @@ impl Aggregate for ApiKey {
         event.schema_version()
     }
     fn to_json(event: &ApiKeyEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Equipment {
+    type Command = EquipmentCommand;
+    type Event = EquipmentEvent;
+    type Error = EquipmentError;
+
+    fn handle(&self, command: EquipmentCommand) -> Result<Vec<EquipmentEvent>, EquipmentError> {
+        Equipment::handle(self, command)
+    }
+    fn apply(&mut self, event: &EquipmentEvent) {
+        Equipment::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<EquipmentEvent, DecodeError> {
+        EquipmentEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &EquipmentEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &EquipmentEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &EquipmentEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Ticket {
+    type Command = TicketCommand;
+    type Event = TicketEvent;
+    type Error = TicketError;
+
+    fn handle(&self, command: TicketCommand) -> Result<Vec<TicketEvent>, TicketError> {
+        Ticket::handle(self, command)
+    }
+    fn apply(&mut self, event: &TicketEvent) {
+        Ticket::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<TicketEvent, DecodeError> {
+        TicketEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &TicketEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &TicketEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &TicketEvent) -> serde_json::Value {
         event.to_json()
     }
 }

@@ -11,6 +11,7 @@
 //! - [`schooling`]: school years and grades (LSU);
 //! - [`role`]: the role of a person;
 //! - [`person`]: the person aggregate;
+//! - [`maintenance`]: equipment and maintenance tickets (GLPI's life cycle);
 //! - [`access`]: API keys (roles and scopes of the partners who call Palier);
 //! - [`scoring`]: Pix scoring as an incremental fold;
 //! - [`error`]: parse errors and the union of domain errors.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod establishment;
 pub mod framework;
 pub mod ids;
+pub mod maintenance;
 pub mod maturity;
 pub mod person;
 pub mod role;

@@ -104,6 +104,29 @@ pub enum Measure {
         /// The share (0–1) to exceed.
         per_subject_group: f64,
     },
+    /// Video projection in every teaching space: met when the inventory knows at least one
+    /// teaching space and every one has a video projector or an interactive display in
+    /// service (Palier's reading of "généralisation de l'équipement des salles en matériel de
+    /// vidéoprojection": every room, 100%).
+    ProjectionInEveryTeachingSpace,
+    /// Wi-Fi in some teaching spaces: met when at least one teaching space has a Wi-Fi access
+    /// point in service ("points d'accès sans fil dans quelques espaces pédagogiques"; the
+    /// criterion's second sentence, a wired connection everywhere, is not in the inventory and
+    /// is not asked).
+    WifiInSomeTeachingSpaces,
+    /// Wi-Fi in every teaching space: met when the inventory knows at least one teaching space
+    /// and every one has a Wi-Fi access point in service ("généralisation … dans tous les
+    /// espaces pédagogiques et éducatifs").
+    WifiInEveryTeachingSpace,
+}
+
+/// What a teaching space has in service, as the equipment inventory tells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TeachingSpace {
+    /// A video projector or an interactive display.
+    pub projection: bool,
+    /// A Wi-Fi access point.
+    pub wifi: bool,
 }
 
 /// The latest measures of an establishment.
@@ -113,6 +136,8 @@ pub struct Measures {
     pub bandwidth_mbps: Option<f64>,
     /// Per subject group: teachers trained, out of how many.
     pub teachers_trained: std::collections::BTreeMap<String, (u32, u32)>,
+    /// Per teaching space known to the equipment inventory: what is in service there.
+    pub teaching_spaces: std::collections::BTreeMap<String, TeachingSpace>,
 }
 
 impl Measure {
@@ -138,6 +163,15 @@ impl Measure {
                         .teachers_trained
                         .values()
                         .all(|(trained, _)| trained >= per_subject_group)
+            }
+            Measure::ProjectionInEveryTeachingSpace => {
+                !measures.teaching_spaces.is_empty()
+                    && measures.teaching_spaces.values().all(|s| s.projection)
+            }
+            Measure::WifiInSomeTeachingSpaces => measures.teaching_spaces.values().any(|s| s.wifi),
+            Measure::WifiInEveryTeachingSpace => {
+                !measures.teaching_spaces.is_empty()
+                    && measures.teaching_spaces.values().all(|s| s.wifi)
             }
             Measure::TeachersTrainedShareAbove { per_subject_group } => {
                 !measures.teachers_trained.is_empty()
@@ -684,6 +718,48 @@ mod tests {
     }
 
     #[test]
+    fn video_projection_and_wifi_in_teaching_spaces() {
+        let grid = MaturityGrid::academic();
+        let with = |spaces: &[(&str, bool, bool)]| {
+            grid.measured(&Measures {
+                teaching_spaces: spaces
+                    .iter()
+                    .map(|(s, projection, wifi)| {
+                        (
+                            (*s).to_owned(),
+                            TeachingSpace {
+                                projection: *projection,
+                                wifi: *wifi,
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Measures::default()
+            })
+        };
+        let code = |c: &str| CriterionCode::parse(c).unwrap();
+        let visualisation = code("INFRASTRUCTURE.VISUALISATION.P1.1");
+        let (wifi1, wifi2) = (
+            code("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1"),
+            code("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P2.1"),
+        );
+        assert!(with(&[]).is_empty(), "no teaching space known: nothing met");
+        assert_eq!(
+            with(&[("204", true, false), ("205", true, false)]),
+            [visualisation].into_iter().collect()
+        );
+        assert!(with(&[("204", true, false), ("205", false, false)]).is_empty());
+        assert_eq!(
+            with(&[("204", false, true), ("205", false, false)]),
+            [wifi1].into_iter().collect()
+        );
+        assert_eq!(
+            with(&[("204", true, true), ("205", true, true)]),
+            [visualisation, wifi1, wifi2].into_iter().collect()
+        );
+    }
+
+    #[test]
     fn bandwidth_bands_and_teacher_shares() {
         let grid = MaturityGrid::academic();
         let with = |mbps: f64| {
@@ -707,6 +783,7 @@ mod tests {
                     .iter()
                     .map(|(g, t, n)| ((*g).to_owned(), (*t, *n)))
                     .collect(),
+                ..Measures::default()
             })
         };
         let f = |n: u8| {

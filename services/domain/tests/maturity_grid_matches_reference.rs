@@ -143,6 +143,12 @@ fn the_seed_is_the_reference_grid() {
     }
 }
 
+fn text_of(grid: &MaturityGrid, code: &str) -> String {
+    grid.criterion(code)
+        .map(|c| c.text.clone())
+        .unwrap_or_default()
+}
+
 #[test]
 fn thresholds_are_where_the_grid_states_them() {
     let grid = MaturityGrid::academic();
@@ -159,7 +165,22 @@ fn thresholds_are_where_the_grid_states_them() {
             ("INFRASTRUCTURE.ACCES_INTERNET.P1.1", 1),
             ("INFRASTRUCTURE.ACCES_INTERNET.P2.1", 2),
             ("INFRASTRUCTURE.ACCES_INTERNET.P3.1", 3),
+            ("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1", 1),
+            ("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P2.1", 2),
+            ("INFRASTRUCTURE.VISUALISATION.P1.1", 1),
         ]
+    );
+    assert!(
+        text_of(grid, "INFRASTRUCTURE.VISUALISATION.P1.1")
+            .contains("Généralisation de l'équipement des salles en matériel de vidéoprojection")
+    );
+    assert!(
+        text_of(grid, "INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1")
+            .contains("points d'accès sans fil dans quelques espaces pédagogiques")
+    );
+    assert!(
+        text_of(grid, "INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P2.1")
+            .contains("points d'accès sans fil dans tous les espaces pédagogiques")
     );
     // The texts carry the thresholds the data encodes.
     let text = |code: &str| grid.criterion(code).unwrap().text.clone();

@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
 use palier_domain::maturity::{
-    Assessment, CriterionCode, MAX_AXES, MAX_PALIER, MaturityGrid, Tiers,
+    Assessment, CriterionCode, MAX_AXES, MAX_PALIER, MaturityGrid, Measures, TeachingSpace, Tiers,
 };
 use palier_store::FoldEvent;
 
 use crate::Projection;
+use crate::inventory::{Inventory, Touched};
 
 const STREAM_PREFIX: &str = "establishment-";
 
@@ -43,6 +44,9 @@ pub struct EstablishmentView {
     /// The criteria met now (attested or measured), kept so an event is compared with it
     /// rather than recomputing it.
     pub met_now: BTreeSet<CriterionCode>,
+    /// The teaching spaces the equipment inventory knows, and what each has in service
+    /// (the measures of the visualisation and network infrastructure criteria).
+    pub teaching_spaces: BTreeMap<String, TeachingSpace>,
     /// Position of the registration.
     pub registered_position: u64,
     /// Position of its last event.
@@ -59,10 +63,9 @@ impl EstablishmentView {
 
     /// The criteria met, with their evidence.
     pub fn met(&self) -> Vec<MetCriterion> {
-        let grid = MaturityGrid::academic();
-        self.state
-            .met_criteria(grid)
-            .into_iter()
+        self.met_now
+            .iter()
+            .copied()
             .map(|criterion| {
                 let position = self.met_at.get(&criterion).copied().unwrap_or(0);
                 match self.state.attested().get(&criterion) {
@@ -73,7 +76,7 @@ impl EstablishmentView {
                         position,
                     },
                     None => MetCriterion {
-                        evidence: measure_evidence(&self.state, &criterion),
+                        evidence: measure_evidence(self, &criterion),
                         criterion,
                         attested_by: None,
                         position,
@@ -84,8 +87,32 @@ impl EstablishmentView {
     }
 }
 
-fn measure_evidence(state: &Establishment, criterion: &CriterionCode) -> String {
-    let measures = state.measures();
+fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> String {
+    if criterion
+        .as_str()
+        .starts_with("INFRASTRUCTURE.VISUALISATION")
+    {
+        let equipped = view
+            .teaching_spaces
+            .values()
+            .filter(|s| s.projection)
+            .count();
+        return format!(
+            "video projection in service in {equipped} of {} teaching spaces",
+            view.teaching_spaces.len()
+        );
+    }
+    if criterion
+        .as_str()
+        .starts_with("INFRASTRUCTURE.INFRASTRUCTURE_RESEAU")
+    {
+        let equipped = view.teaching_spaces.values().filter(|s| s.wifi).count();
+        return format!(
+            "Wi-Fi access point in service in {equipped} of {} teaching spaces",
+            view.teaching_spaces.len()
+        );
+    }
+    let measures = view.state.measures();
     if criterion
         .as_str()
         .starts_with("INFRASTRUCTURE.ACCES_INTERNET")
@@ -180,6 +207,7 @@ pub struct Establishments {
     changes_by_academy: HashMap<String, Vec<usize>>,
     skipped: u64,
     warned: HashSet<(String, u32)>,
+    inventory: Inventory,
 }
 
 impl Establishments {
@@ -297,6 +325,11 @@ impl Projection for Establishments {
 
     fn apply(&mut self, event: FoldEvent<'_>) {
         if !event.stream.starts_with(STREAM_PREFIX) {
+            match self.inventory.apply(&event) {
+                Touched::Nothing => {}
+                Touched::Unreadable(reason) => self.skip(event, &reason),
+                Touched::Establishment(uai) => self.reassess(&uai, &event),
+            }
             return;
         }
         let decoded =
@@ -318,7 +351,8 @@ impl Projection for Establishments {
             let Some(registration) = state.registration().cloned() else {
                 return;
             };
-            let met_now = state.met_criteria(grid);
+            let teaching_spaces = self.inventory.teaching_spaces(&uai);
+            let met_now = met(&state, &teaching_spaces);
             let tiers = grid.tiers(MaturityGrid::mask(&met_now));
             let academy = registration.academy.as_str().to_owned();
             self.summaries
@@ -338,6 +372,7 @@ impl Projection for Establishments {
                     tiers,
                     met_at: BTreeMap::new(),
                     met_now,
+                    teaching_spaces,
                     registered_position: event.position,
                     last_changed_position: event.position,
                 },
@@ -351,7 +386,36 @@ impl Projection for Establishments {
             );
         };
         view.state.apply(&decoded);
-        let after_met = view.state.met_criteria(grid);
+        self.reassess(&uai, &event);
+    }
+}
+
+/// What an establishment meets: its attestations and measures, and what the inventory
+/// measures.
+fn met(
+    state: &Establishment,
+    teaching_spaces: &BTreeMap<String, TeachingSpace>,
+) -> BTreeSet<CriterionCode> {
+    let grid = MaturityGrid::academic();
+    let mut met = state.met_criteria(grid);
+    met.extend(grid.measured(&Measures {
+        teaching_spaces: teaching_spaces.clone(),
+        ..Measures::default()
+    }));
+    met
+}
+
+impl Establishments {
+    /// Applies the tier rule again to what `uai` meets now, after `event` changed its state or
+    /// its inventory; records a tier change when one happened.
+    fn reassess(&mut self, uai: &Uai, event: &FoldEvent<'_>) {
+        let grid = MaturityGrid::academic();
+        let Some(view) = self.by_uai.get_mut(uai) else {
+            // Equipment of an establishment not registered (yet): the inventory keeps it.
+            return;
+        };
+        view.teaching_spaces = self.inventory.teaching_spaces(uai);
+        let after_met = met(&view.state, &view.teaching_spaces);
         let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
         view.last_changed_position = event.position;
         for newly in after_met.difference(&before_met) {

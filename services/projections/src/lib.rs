@@ -10,6 +10,8 @@ pub mod change_index;
 pub mod engine;
 pub mod error;
 pub mod establishments;
+pub mod inventory;
+pub mod maintenance;
 pub mod persons;
 pub mod workload;
 

@@ -102,7 +102,9 @@ pub struct CriterionGql {
     /// Footnotes that sharpen it.
     pub footnotes: Vec<i32>,
     /// When set, a measure satisfies it (`BANDWIDTH`, `TEACHERS_TRAINED_AT_LEAST`,
-    /// `TEACHERS_TRAINED_SHARE_ABOVE`); such criteria are recorded, not attested.
+    /// `TEACHERS_TRAINED_SHARE_ABOVE`, and from the equipment inventory
+    /// `PROJECTION_IN_EVERY_TEACHING_SPACE`, `WIFI_IN_SOME_TEACHING_SPACES`,
+    /// `WIFI_IN_EVERY_TEACHING_SPACE`); such criteria are recorded, not attested.
     pub measured_by: Option<String>,
 }
 
@@ -120,6 +122,15 @@ fn criterion(code: &str) -> Option<CriterionGql> {
             }
             palier_domain::maturity::Measure::TeachersTrainedShareAbove { .. } => {
                 "TEACHERS_TRAINED_SHARE_ABOVE".into()
+            }
+            palier_domain::maturity::Measure::ProjectionInEveryTeachingSpace => {
+                "PROJECTION_IN_EVERY_TEACHING_SPACE".into()
+            }
+            palier_domain::maturity::Measure::WifiInSomeTeachingSpaces => {
+                "WIFI_IN_SOME_TEACHING_SPACES".into()
+            }
+            palier_domain::maturity::Measure::WifiInEveryTeachingSpace => {
+                "WIFI_IN_EVERY_TEACHING_SPACE".into()
             }
         }),
     })
@@ -332,6 +343,19 @@ impl EstablishmentGql {
     /// UAI.
     async fn uai(&self) -> &str {
         self.view.registration.uai.as_str()
+    }
+    /// Its equipment and tickets: availability by kind, service levels, warranties ending
+    /// (as now, also under `asOf`). For the roles that may read maintenance (`FORBIDDEN` for
+    /// integrators).
+    async fn maintenance(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::maintenance::MaintenanceGql> {
+        let principal = principal(ctx)?;
+        let state = state(ctx)?;
+        let uai = &self.view.registration.uai;
+        super::require_for_establishment(state, principal, Operation::ReadMaintenance, uai)?;
+        Ok(super::maintenance::MaintenanceGql::of(uai.clone()))
     }
     /// Name.
     async fn name(&self) -> &str {

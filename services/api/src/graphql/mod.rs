@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod establishment;
 pub mod explain;
 pub mod framework;
+pub mod maintenance;
 pub mod mutation;
 pub mod person;
 pub mod query;
@@ -37,6 +38,7 @@ pub use subscription::SubscriptionRoot;
 pub struct Query(
     QueryRoot,
     establishment::EstablishmentQuery,
+    maintenance::MaintenanceQuery,
     audit::AuditQuery,
     access::AccessQuery,
 );
@@ -47,6 +49,7 @@ pub struct Query(
 pub struct Mutation(
     MutationRoot,
     establishment::EstablishmentMutation,
+    maintenance::MaintenanceMutation,
     access::AccessMutation,
     bulk::BulkMutation,
 );
@@ -54,7 +57,11 @@ pub struct Mutation(
 /// Every subscription.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct Subscription(SubscriptionRoot, establishment::EstablishmentSubscription);
+pub struct Subscription(
+    SubscriptionRoot,
+    establishment::EstablishmentSubscription,
+    maintenance::MaintenanceSubscription,
+);
 
 /// The executable schema.
 pub type PalierSchema = Schema<Query, Mutation, Subscription>;
@@ -86,6 +93,10 @@ pub struct AppState {
     pub api_key_commands: crate::commands::ApiKeyCommands,
     /// Authentication (the admin token and the keys), for `lastUsedAt`.
     pub tokens: crate::auth::Tokens,
+    /// Equipment and tickets.
+    pub maintenance: ProjectionHandle<palier_projections::maintenance::Maintenance>,
+    /// Equipment and ticket commands.
+    pub maintenance_commands: crate::commands::MaintenanceCommands,
 }
 
 /// Most nesting a query may have.
@@ -162,6 +173,7 @@ pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     let writes = [
         Operation::WritePersons,
         Operation::WriteEstablishments,
+        Operation::WriteMaintenance,
         Operation::ManageKeys,
     ];
     if writes.iter().any(|op| role_allows(principal.role, *op)) {
@@ -262,14 +274,15 @@ pub(crate) async fn at_least(
     min: Option<scalars::Position>,
 ) -> Result<(), ApiError> {
     let Some(min) = min else { return Ok(()) };
-    let (persons, establishments, keys) = tokio::join!(
+    let (persons, establishments, keys, maintenance) = tokio::join!(
         state.persons.wait_for(min.0, state.min_position_wait),
         state
             .establishments
             .wait_for(min.0, state.min_position_wait),
         state.api_keys.wait_for(min.0, state.min_position_wait),
+        state.maintenance.wait_for(min.0, state.min_position_wait),
     );
-    match persons.and(establishments).and(keys) {
+    match persons.and(establishments).and(keys).and(maintenance) {
         Ok(()) => Ok(()),
         Err(ProjectionError::Timeout { wanted, reached }) => {
             Err(ApiError::NotYetAt { wanted, reached })

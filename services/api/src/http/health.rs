@@ -22,6 +22,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     let persons = &state.app.persons;
     let establishments = &state.app.establishments;
+    let maintenance = &state.app.maintenance;
     let store = match tokio::time::timeout(STORE_CHECK, state.app.store.head()).await {
         Ok(Ok(head)) => json!({ "readable": true, "head": head.map_or(0, |h| h.position) }),
         Ok(Err(e)) => {
@@ -37,8 +38,13 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
         "store": store,
         "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up() },
         "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up() },
+        "maintenance": { "position": maintenance.position(), "caughtUp": maintenance.is_caught_up() },
     });
-    if readable && persons.is_caught_up() && establishments.is_caught_up() {
+    if readable
+        && persons.is_caught_up()
+        && establishments.is_caught_up()
+        && maintenance.is_caught_up()
+    {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

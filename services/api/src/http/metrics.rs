@@ -37,6 +37,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
     };
     let persons = &state.app.persons;
     let establishments = &state.app.establishments;
+    let maintenance = &state.app.maintenance;
     let models = [
         ModelFigures {
             name: "persons",
@@ -51,6 +52,13 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             caught_up: establishments.is_caught_up(),
             skipped: establishments.read(|m| m.skipped_events()),
             entities: establishments.read(|m| m.count()),
+        },
+        ModelFigures {
+            name: "maintenance",
+            position: maintenance.position(),
+            caught_up: maintenance.is_caught_up(),
+            skipped: maintenance.read(|m| m.skipped_events()),
+            entities: maintenance.read(|m| m.count()),
         },
     ];
     match state.metrics.render(head, &models) {

@@ -156,6 +156,13 @@ impl Establishment {
                 {
                     let what = match measure {
                         crate::maturity::Measure::Bandwidth { .. } => "recordBandwidth",
+                        crate::maturity::Measure::ProjectionInEveryTeachingSpace => {
+                            "the equipment inventory: video projectors in service per teaching space"
+                        }
+                        crate::maturity::Measure::WifiInSomeTeachingSpaces
+                        | crate::maturity::Measure::WifiInEveryTeachingSpace => {
+                            "the equipment inventory: Wi-Fi access points in service per teaching space"
+                        }
                         _ => "recordTeachersTrained",
                     };
                     return Err(EstablishmentError::MeasuredCriterion {

@@ -1,0 +1,163 @@
+//! The equipment inventory as the maturity grid measures it: per establishment, each teaching
+//! space known from its equipment, and whether a video projector or an interactive display
+//! (`INFRASTRUCTURE.VISUALISATION.P1.1`) and a Wi-Fi access point
+//! (`INFRASTRUCTURE.INFRASTRUCTURE_RESEAU.P1.1`, `.P2.1`) are in service there. Folded inside the
+//! establishments read model, so that a projector stopped or repaired changes the tier in the
+//! same model, at the position of the event that did it.
+//!
+//! In service follows the maintenance read model's rule: not retired, not taken out of service,
+//! and no safety-hazard ticket's stop standing (from its `TicketOpened` until a return to
+//! service lifts it).
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use palier_domain::Uai;
+use palier_domain::maintenance::{
+    EquipmentEvent, EquipmentId, EquipmentKind, Site, TicketEvent, TicketId,
+};
+use palier_domain::maturity::TeachingSpace;
+use palier_store::FoldEvent;
+
+#[derive(Debug, Clone)]
+struct Item {
+    uai: Uai,
+    projects: bool,
+    wifi: bool,
+    space: String,
+    teaching: bool,
+    out_of_service: bool,
+    stops: BTreeSet<TicketId>,
+    retired: bool,
+}
+
+impl Item {
+    fn in_service(&self) -> bool {
+        !self.retired && !self.out_of_service && self.stops.is_empty()
+    }
+}
+
+/// What an event did to the inventory.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Touched {
+    /// Nothing the grid counts.
+    Nothing,
+    /// The teaching spaces of this establishment may have changed.
+    Establishment(Uai),
+    /// The event could not be read.
+    Unreadable(String),
+}
+
+/// Equipment of establishments, as far as the grid counts it.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    items: HashMap<EquipmentId, Item>,
+    by_uai: HashMap<Uai, Vec<EquipmentId>>,
+    verified: HashSet<TicketId>,
+}
+
+impl Inventory {
+    /// Folds an equipment or ticket event; others are ignored.
+    pub fn apply(&mut self, event: &FoldEvent<'_>) -> Touched {
+        if let Some(raw) = event.stream.strip_prefix(EquipmentId::STREAM_PREFIX) {
+            let Ok(id) = EquipmentId::parse(raw) else {
+                return Touched::Unreadable(format!("stream {}", event.stream));
+            };
+            match EquipmentEvent::decode(event.event_type, event.schema_version, event.data) {
+                Ok(decoded) => self.equipment(id, decoded),
+                Err(e) => Touched::Unreadable(e.to_string()),
+            }
+        } else if let Some(raw) = event.stream.strip_prefix(TicketId::STREAM_PREFIX) {
+            // Only two ticket events matter here; the others are not decoded at all.
+            if !matches!(event.event_type, "TicketOpened" | "RepairVerified") {
+                return Touched::Nothing;
+            }
+            let Ok(id) = TicketId::parse(raw) else {
+                return Touched::Unreadable(format!("stream {}", event.stream));
+            };
+            match TicketEvent::decode(event.event_type, event.schema_version, event.data) {
+                Ok(TicketEvent::Opened(opened)) if opened.safety_hazard => {
+                    match self.items.get_mut(&opened.equipment) {
+                        Some(item) => {
+                            item.stops.insert(id);
+                            Touched::Establishment(item.uai.clone())
+                        }
+                        None => Touched::Nothing,
+                    }
+                }
+                Ok(TicketEvent::RepairVerified(_)) => {
+                    self.verified.insert(id);
+                    Touched::Nothing
+                }
+                Ok(_) => Touched::Nothing,
+                Err(e) => Touched::Unreadable(e.to_string()),
+            }
+        } else {
+            Touched::Nothing
+        }
+    }
+
+    fn equipment(&mut self, id: EquipmentId, event: EquipmentEvent) -> Touched {
+        if let EquipmentEvent::Registered(r) = event {
+            let Site::Establishment(uai) = r.site else {
+                return Touched::Nothing;
+            };
+            if self.items.contains_key(&id) {
+                return Touched::Unreadable("equipment registered twice".into());
+            }
+            self.by_uai.entry(uai.clone()).or_default().push(id);
+            self.items.insert(
+                id,
+                Item {
+                    uai: uai.clone(),
+                    projects: matches!(
+                        r.kind,
+                        EquipmentKind::VideoProjector | EquipmentKind::InteractiveDisplay
+                    ),
+                    wifi: r.kind == EquipmentKind::WifiAccessPoint,
+                    space: r.space.name.as_str().to_owned(),
+                    teaching: r.space.teaching,
+                    out_of_service: false,
+                    stops: BTreeSet::new(),
+                    retired: false,
+                },
+            );
+            return Touched::Establishment(uai);
+        }
+        // Equipment of a structure is not in `items`: nothing the grid counts.
+        let Some(item) = self.items.get_mut(&id) else {
+            return Touched::Nothing;
+        };
+        match event {
+            EquipmentEvent::Registered(_) => {}
+            EquipmentEvent::TakenOutOfService(_) => item.out_of_service = true,
+            EquipmentEvent::ReturnedToService(r) => {
+                item.out_of_service = false;
+                let verified = &self.verified;
+                item.stops
+                    .retain(|t| !r.lifts_hazards.contains(t) && !verified.contains(t));
+            }
+            EquipmentEvent::Retired(_) => item.retired = true,
+            EquipmentEvent::PreventiveTaskScheduled(_)
+            | EquipmentEvent::PreventiveTaskCompleted(_) => return Touched::Nothing,
+        }
+        Touched::Establishment(item.uai.clone())
+    }
+
+    /// The teaching spaces of `uai` (named by its equipment not retired), and what each has
+    /// in service: video projection (a projector or an interactive display), Wi-Fi.
+    pub fn teaching_spaces(&self, uai: &Uai) -> BTreeMap<String, TeachingSpace> {
+        let mut spaces: BTreeMap<String, TeachingSpace> = BTreeMap::new();
+        for item in self
+            .by_uai
+            .get(uai)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.items.get(id))
+            .filter(|i| i.teaching && !i.retired)
+        {
+            let space = spaces.entry(item.space.clone()).or_default();
+            space.projection |= item.projects && item.in_service();
+            space.wifi |= item.wifi && item.in_service();
+        }
+        spaces
+    }
+}
