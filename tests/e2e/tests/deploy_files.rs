@@ -1052,3 +1052,88 @@ fn systemd_unit_runs_palier_serve_stops_on_sigterm_and_is_hardened() {
     );
     assert_eq!(systemd_value("Install", "WantedBy"), "multi-user.target");
 }
+
+/// The environment of a compose service, as (name, value).
+fn compose_env(service: &Value) -> Vec<(String, String)> {
+    match &service["environment"] {
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| (s(k).to_owned(), v.as_str().unwrap_or_default().to_owned()))
+            .collect(),
+        Value::Null => Vec::new(),
+        other => panic!("compose environment: unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn postgres_variants_run_several_replicas_on_one_store_with_pinned_images_and_known_settings() {
+    let known = palier_env_names();
+    assert!(known.contains("PALIER_STORE"), "{known:?}");
+
+    // Compose: a pinned PostgreSQL and at least two palier services on it.
+    let compose = yaml_one("deploy/compose.postgres.yml");
+    let services = compose["services"].as_mapping().expect("compose services");
+    let mut replicas = 0;
+    for (name, service) in services {
+        let image = service["image"]
+            .as_str()
+            .unwrap_or_else(|| panic!("compose service {name:?} names its image (and tag)"));
+        pinned(image).unwrap_or_else(|e| panic!("deploy/compose.postgres.yml: {e}"));
+        if image.starts_with("postgres:") {
+            let tag = image.trim_start_matches("postgres:");
+            assert!(
+                tag.split('.').count() >= 2,
+                "PostgreSQL pinned to an exact release (like 15.10), not {image}"
+            );
+            continue;
+        }
+        replicas += 1;
+        let env = compose_env(service);
+        let store = env
+            .iter()
+            .find(|(k, _)| k == "PALIER_STORE")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name:?} sets PALIER_STORE"));
+        assert!(store.starts_with("postgres://"), "{name:?}: {store}");
+        for (k, _) in &env {
+            assert!(
+                if k.starts_with("PALIER_") {
+                    known.contains(k)
+                } else {
+                    standard_env_allowed(k)
+                },
+                "deploy/compose.postgres.yml {name:?}: palier does not read {k}"
+            );
+        }
+    }
+    assert!(
+        replicas >= 2,
+        "two palier replicas in deploy/compose.postgres.yml"
+    );
+
+    // Kubernetes overlay: builds on k8s/, PALIER_STORE from a Secret, several replicas, no PVC.
+    let kustomization = yaml_one("deploy/k8s-postgres/kustomization.yaml");
+    let resources: Vec<&str> = seq(&kustomization["resources"]).iter().map(s).collect();
+    assert!(resources.contains(&"../k8s"), "{resources:?}");
+    let secret = yaml_one("deploy/k8s-postgres/store-secret.yaml");
+    assert_eq!(s(&secret["kind"]), "Secret");
+    for (k, _) in secret["stringData"].as_mapping().expect("stringData") {
+        assert!(known.contains(s(k)), "the store Secret sets {}", s(k));
+    }
+    let patch = yaml_one("deploy/k8s-postgres/deployment-patch.yaml");
+    assert!(patch["spec"]["replicas"].as_u64().unwrap() >= 2);
+    assert_eq!(s(&patch["spec"]["strategy"]["type"]), "RollingUpdate");
+    let container = palier_container(&patch);
+    let env = seq(&container["env"]);
+    let store = env
+        .iter()
+        .find(|e| e["name"].as_str() == Some("PALIER_STORE"))
+        .expect("the patch sets PALIER_STORE");
+    assert_eq!(
+        s(&store["valueFrom"]["secretKeyRef"]["name"]),
+        s(&secret["metadata"]["name"])
+    );
+    let drop_pvc = yaml_one("deploy/k8s-postgres/drop-pvc.yaml");
+    assert_eq!(s(&drop_pvc["$patch"]), "delete");
+    assert_eq!(s(&drop_pvc["kind"]), "PersistentVolumeClaim");
+}

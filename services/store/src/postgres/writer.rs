@@ -82,6 +82,7 @@ pub enum Request {
 /// The writer's connection and its prepared statements.
 struct Conn {
     client: Client,
+    try_lock: Statement,
     head: Statement,
     streams: Statement,
     find_ids: Statement,
@@ -99,6 +100,12 @@ impl Conn {
             async move { client.prepare(&sql).await.map_err(map_pg) }
         };
         Ok(Conn {
+            // Prepared, so that its execution is sent at once: pipelined statements run in
+            // the order sent, and the head must be read after the lock is taken.
+            try_lock: prepare(format!(
+                "SELECT pg_try_advisory_xact_lock({LOCK_CLASS}, {LOCK_APPEND})"
+            ))
+            .await?,
             // Not in the statement that takes the lock: a statement's snapshot is taken
             // before it runs, so only a later statement sees what the previous holder of the
             // lock committed.
@@ -347,7 +354,23 @@ pub async fn run(connector: Connector, mut requests: mpsc::Receiver<Request>, fe
                 continue;
             }
         };
-        deferred = commit_group(c, group, &feed).await;
+        let mut more = |group: &mut Vec<AppendRequest>| {
+            let mut events: usize = group.iter().map(|a| a.events.len()).sum();
+            while pending.is_none() && group.len() < MAX_GROUP_APPENDS && events < MAX_GROUP_EVENTS
+            {
+                match requests.try_recv() {
+                    Ok(Request::Append(next)) => {
+                        events += next.events.len();
+                        group.push(next);
+                    }
+                    Ok(other) => pending = Some(other),
+                    Err(_) => break,
+                }
+            }
+        };
+        deferred = commit_group(c, group, &feed, &mut more).await;
+        // Let the callers just answered send their next appends before the next group forms.
+        tokio::task::yield_now().await;
         drop_if_lost(&mut conn);
     }
 }
@@ -393,9 +416,14 @@ fn clone_error(e: &StoreError) -> StoreError {
 }
 
 /// Commits one group and replies; returns the appends deferred to the next group.
-async fn commit_group(c: &Conn, group: Vec<AppendRequest>, feed: &Feed) -> VecDeque<AppendRequest> {
+async fn commit_group(
+    c: &Conn,
+    mut group: Vec<AppendRequest>,
+    feed: &Feed,
+    more: &mut (dyn FnMut(&mut Vec<AppendRequest>) + Send),
+) -> VecDeque<AppendRequest> {
     let publish = feed.wants_events();
-    match write_group(c, &group, publish).await {
+    match write_group(c, &mut group, publish, more).await {
         Ok(written) => {
             let mut deferred = VecDeque::new();
             for (request, outcome) in group.into_iter().zip(written.outcomes) {
@@ -415,7 +443,7 @@ async fn commit_group(c: &Conn, group: Vec<AppendRequest>, feed: &Feed) -> VecDe
             let mut deferred = VecDeque::new();
             for request in group {
                 let single = vec![request];
-                deferred.extend(Box::pin(commit_group(c, single, feed)).await);
+                deferred.extend(Box::pin(commit_group(c, single, feed, &mut |_| {})).await);
             }
             deferred
         }
@@ -565,6 +593,68 @@ async fn begin(
     }
 }
 
+/// Starts an append group's transaction: `BEGIN`, a *try* of the lock, the head and the streams
+/// named, in one pipelined round trip. `None` when another instance holds the lock: then the
+/// transaction is open without it, and the head and streams read are not to be trusted.
+async fn try_begin(
+    c: &Conn,
+    names: &[&str],
+) -> Result<Option<(Head, Vec<tokio_postgres::Row>)>, GroupError> {
+    let streams_params: [&(dyn ToSql + Sync); 1] = [&names];
+    let (begun, locked, head, streams) = futures::join!(
+        c.client.batch_execute("BEGIN"),
+        c.client.query_one(&c.try_lock, &[]),
+        c.client.query_one(&c.head, &[]),
+        c.client.query(&c.streams, &streams_params),
+    );
+    let outcome = begun
+        .and(locked)
+        .and_then(|l| Ok((l.try_get::<_, bool>(0)?, head?, streams?)));
+    match outcome {
+        Ok((false, _, _)) => Ok(None),
+        Ok((true, head, streams)) => match read_head(&head) {
+            Ok(head) => Ok(Some((head, streams))),
+            Err(error) => {
+                let lost = !c.rollback().await;
+                Err(GroupError {
+                    error,
+                    connection_lost: lost,
+                    id_reused: false,
+                })
+            }
+        },
+        Err(e) => Err(fail(c, e).await),
+    }
+}
+
+/// Waits for the lock inside the open transaction, then reads the head and the streams.
+async fn lock_then_read(
+    c: &Conn,
+    names: &[&str],
+) -> Result<(Head, Vec<tokio_postgres::Row>), GroupError> {
+    let lock = format!("SELECT pg_advisory_xact_lock({LOCK_CLASS}, {LOCK_APPEND})");
+    let streams_params: [&(dyn ToSql + Sync); 1] = [&names];
+    let (locked, head, streams) = futures::join!(
+        c.client.batch_execute(&lock),
+        c.client.query_one(&c.head, &[]),
+        c.client.query(&c.streams, &streams_params),
+    );
+    match locked.and(head).and_then(|h| Ok((h, streams?))) {
+        Ok((head, streams)) => match read_head(&head) {
+            Ok(head) => Ok((head, streams)),
+            Err(error) => {
+                let lost = !c.rollback().await;
+                Err(GroupError {
+                    error,
+                    connection_lost: lost,
+                    id_reused: false,
+                })
+            }
+        },
+        Err(e) => Err(fail(c, e).await),
+    }
+}
+
 fn stream_states(rows: &[tokio_postgres::Row]) -> Result<HashMap<String, StreamState>, StoreError> {
     let mut states = HashMap::with_capacity(rows.len());
     for row in rows {
@@ -648,8 +738,9 @@ async fn commit_empty(c: &Conn) -> Result<(), GroupError> {
 
 async fn write_group(
     c: &Conn,
-    group: &[AppendRequest],
+    group: &mut Vec<AppendRequest>,
     publish: bool,
+    more: &mut (dyn FnMut(&mut Vec<AppendRequest>) + Send),
 ) -> Result<Written, GroupError> {
     let mut names: Vec<&str> = group.iter().map(|a| a.stream.as_str()).collect();
     names.sort_unstable();
@@ -658,7 +749,22 @@ async fn write_group(
     // the expectation fails (a retry of an append that succeeded no longer meets it). A retry
     // that meets its expectation fails the insert on the (stream, event id) index instead,
     // and is recognised then (see `commit_group`), so the common path looks nothing up.
-    let (head, stream_rows, _) = begin(c, &names, &[], &[]).await?;
+    //
+    // When another instance holds the lock, the appends that reach this one while it waits
+    // join the group once the lock is held (`more`): otherwise instances sharing a store would
+    // each commit small groups in turn.
+    let (head, stream_rows) = match try_begin(c, &names).await? {
+        Some(begun) => begun,
+        None => {
+            more(group);
+            let mut names: Vec<&str> = group.iter().map(|a| a.stream.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            // The statements that read the head ran without the lock; with it, read again.
+            lock_then_read(c, &names).await?
+        }
+    };
+    let group: &[AppendRequest] = group;
     let lost = |error: StoreError| GroupError {
         error,
         connection_lost: false,
