@@ -36,6 +36,8 @@ pub enum Operation {
     ReadPersons,
     /// Register persons and record their results.
     WritePersons,
+    /// Forget persons (destroy their personal data's key).
+    ForgetPersons,
     /// Read establishments, tiers, académie aggregates.
     ReadEstablishments,
     /// Register establishments, attest criteria, record measures.
@@ -59,6 +61,7 @@ impl Operation {
             Operation::ReadFrameworks => "read the frameworks",
             Operation::ReadPersons => "read persons",
             Operation::WritePersons => "write persons' results",
+            Operation::ForgetPersons => "forget persons",
             Operation::ReadEstablishments => "read establishments",
             Operation::WriteEstablishments => "write establishments' facts",
             Operation::ReadMaintenance => "read maintenance",
@@ -94,7 +97,9 @@ pub fn role_allows(role: AccessRole, operation: Operation) -> bool {
     match operation {
         O::ReadFrameworks => true,
         O::ReadPersons => matches!(role, R::Admin | R::Integrator | R::Dashboard | R::Auditor),
-        O::WritePersons | O::WriteEstablishments => matches!(role, R::Admin | R::Integrator),
+        O::WritePersons | O::ForgetPersons | O::WriteEstablishments => {
+            matches!(role, R::Admin | R::Integrator)
+        }
         O::ReadEstablishments => true,
         O::ReadMaintenance => matches!(role, R::Admin | R::Mediator | R::Dashboard | R::Auditor),
         O::WriteMaintenance => matches!(role, R::Admin | R::Mediator),

@@ -10,8 +10,10 @@ use palier_domain::maintenance::{
     Equipment, EquipmentCommand, EquipmentError, EquipmentFacts, EquipmentId, HazardFacts,
     OpenTicket, Priority, Site, Ticket, TicketCommand, TicketError, TicketId,
 };
+use palier_domain::person::personal::PersonalData;
 use palier_domain::{
-    ExternalRef, Person, PersonCommand, PersonEvent, PersonId, RegisterPerson, Role, Uai,
+    DomainEvent as _, ExternalRef, ForgetPerson, Person, PersonCommand, PersonEvent,
+    PersonForgotten, PersonId, RegisterPerson, Role, Uai,
 };
 use palier_store::{
     CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
@@ -21,6 +23,7 @@ use uuid::Uuid;
 
 use crate::aggregate_cache::{AggregateCache, Loaded};
 use crate::error::{ApiError, person_error};
+use crate::personal_data::{MAX_GENERATIONS, PersonalDataVault};
 
 /// How often a command is decided again after losing a race.
 const MAX_ATTEMPTS: usize = 12;
@@ -73,22 +76,31 @@ pub struct Registered {
 pub struct PersonCommands {
     store: SharedStore,
     cache: AggregateCache<Person>,
+    vault: PersonalDataVault,
 }
 
 /// Aggregate state cached by default, in bytes (`PALIER_AGGREGATE_CACHE_MB` sets it).
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// What the first event of a person's stream says, and whether they were forgotten since.
+struct Found {
+    establishment: Uai,
+    position: u64,
+    forgotten: bool,
+}
+
 impl PersonCommands {
     /// Commands over `store`, with the default cache.
-    pub fn new(store: SharedStore) -> Self {
-        Self::with_cache_bytes(store, DEFAULT_CACHE_BYTES)
+    pub fn new(store: SharedStore, vault: PersonalDataVault) -> Self {
+        Self::with_cache_bytes(store, vault, DEFAULT_CACHE_BYTES)
     }
 
     /// Commands over `store`, caching about `bytes` of decided person state.
-    pub fn with_cache_bytes(store: SharedStore, bytes: u64) -> Self {
+    pub fn with_cache_bytes(store: SharedStore, vault: PersonalDataVault, bytes: u64) -> Self {
         PersonCommands {
             store,
             cache: AggregateCache::new(bytes),
+            vault,
         }
     }
 
@@ -97,12 +109,14 @@ impl PersonCommands {
         self.cache.len()
     }
 
-    /// The person id of an external reference registered at `establishment`: a UUID v5 of the
-    /// three, so that registering the same reference at the same establishment twice, even
-    /// concurrently or on two instances, names the same stream, while the same reference at
-    /// another establishment (two LMS that both call themselves `moodle`) names another
-    /// person.
-    pub fn person_id_for(
+    /// The vault that seals their personal data and derives their ids.
+    pub fn vault(&self) -> &PersonalDataVault {
+        &self.vault
+    }
+
+    /// The id the second derivation gave an external reference (UUID v5 of establishment and
+    /// reference, unkeyed): persons registered that way keep it.
+    pub fn unkeyed_person_id_for(
         establishment: &Uai,
         external_ref: &ExternalRef,
     ) -> Result<PersonId, ApiError> {
@@ -125,59 +139,109 @@ impl PersonCommands {
             .map_err(|e| ApiError::internal(&e))
     }
 
-    /// The establishment and position of the registration of `person`, if it is registered.
-    async fn registration(&self, person: PersonId) -> Result<Option<(Uai, u64)>, ApiError> {
+    /// The registration of `person`, if it is registered.
+    async fn registration(&self, person: PersonId) -> Result<Option<Found>, ApiError> {
+        let stream = stream_of(person)?;
         let first = self
             .store
-            .read_stream(
-                &stream_of(person)?,
-                StreamFrom::Start,
-                Direction::Forwards,
-                1,
-            )
+            .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 1)
             .await?;
         let Some(event) = first.first() else {
             return Ok(None);
         };
-        match PersonEvent::decode(&event.event_type, event.schema_version, &event.data) {
-            Ok(PersonEvent::PersonRegistered(registered)) => {
-                Ok(Some((registered.establishment, event.position)))
-            }
-            Ok(_) => Err(ApiError::internal(&format!(
-                "stream of {} does not start with its registration",
-                person.as_uuid()
-            ))),
-            Err(e) => Err(ApiError::internal(&e)),
-        }
+        let establishment =
+            match PersonEvent::decode(&event.event_type, event.schema_version, &event.data) {
+                Ok(PersonEvent::PersonRegistered(registered)) => registered.establishment,
+                Ok(_) => {
+                    return Err(ApiError::internal(&format!(
+                        "stream of {} does not start with its registration",
+                        person.as_uuid()
+                    )));
+                }
+                Err(e) => return Err(ApiError::internal(&e)),
+            };
+        // Nothing follows `PersonForgotten` on a stream: its last event tells.
+        let last = self
+            .store
+            .read_stream(&stream, StreamFrom::End, Direction::Backwards, 1)
+            .await?;
+        let forgotten = last
+            .first()
+            .is_some_and(|e| e.event_type == PersonForgotten::EVENT_TYPE);
+        Ok(Some(Found {
+            establishment,
+            position: event.position,
+            forgotten,
+        }))
     }
 
     /// Registers a person, idempotently on (establishment, external reference): the same
     /// reference at the same establishment is the same person (nothing is written again,
-    /// whatever the role given), at another establishment another person.
+    /// whatever the role or personal data given), at another establishment another person.
+    /// Once that person is forgotten, the reference registers a new person, with a new id.
+    ///
+    /// Their personal data is sealed with their own key before it is recorded.
     pub async fn register(
         &self,
         establishment: Uai,
         role: Role,
-        external_ref: ExternalRef,
+        personal: PersonalData,
         ctx: &CommandContext,
     ) -> Result<Registered, ApiError> {
-        // Registered before ids included the establishment: the same person, where it was.
-        let legacy = Self::legacy_person_id_for(&external_ref)?;
-        if let Some((at, position)) = self.registration(legacy).await?
-            && at == establishment
-        {
-            return Ok(Registered {
-                person: legacy,
-                position,
-                created: false,
-            });
+        // Registered under an id of an earlier derivation: the same person, where it was.
+        for earlier in [
+            Self::legacy_person_id_for(&personal.external_ref)?,
+            Self::unkeyed_person_id_for(&establishment, &personal.external_ref)?,
+        ] {
+            if let Some(found) = self.registration(earlier).await?
+                && found.establishment == establishment
+                && !found.forgotten
+            {
+                return Ok(Registered {
+                    person: earlier,
+                    position: found.position,
+                    created: false,
+                });
+            }
         }
-        let person = Self::person_id_for(&establishment, &external_ref)?;
+        for generation in 0..MAX_GENERATIONS {
+            let person = self
+                .vault
+                .person_id(&establishment, &personal.external_ref, generation);
+            match self.registration(person).await? {
+                Some(found) if found.forgotten => continue,
+                Some(found) => {
+                    return Ok(Registered {
+                        person,
+                        position: found.position,
+                        created: false,
+                    });
+                }
+                None => {}
+            }
+            return self
+                .append_registration(person, establishment, role, &personal, ctx)
+                .await;
+        }
+        Err(ApiError::Conflict(format!(
+            "this reference was registered and forgotten {MAX_GENERATIONS} times at this \
+             establishment; use another reference"
+        )))
+    }
+
+    async fn append_registration(
+        &self,
+        person: PersonId,
+        establishment: Uai,
+        role: Role,
+        personal: &PersonalData,
+        ctx: &CommandContext,
+    ) -> Result<Registered, ApiError> {
         let command = RegisterPerson {
             person_id: person,
             establishment,
             role,
-            external_ref,
+            personal: self.vault.seal(person, personal).await?,
         };
         let events = Person::default()
             .handle(command.into())
@@ -199,7 +263,8 @@ impl PersonCommands {
                 position: result.last_position().unwrap_or(0),
                 created: !result.deduplicated,
             }),
-            // Already registered (maybe with another role): the same person, nothing written.
+            // Registered concurrently (maybe with another role, and sealed with another
+            // nonce): the same person, nothing written.
             Err(
                 StoreError::WrongExpectedRevision {
                     actual: CurrentRevision::Current(_),
@@ -207,7 +272,7 @@ impl PersonCommands {
                 }
                 | StoreError::IdempotencyConflict { .. },
             ) => {
-                let position = self.registration(person).await?.map_or(0, |(_, p)| p);
+                let position = self.registration(person).await?.map_or(0, |f| f.position);
                 Ok(Registered {
                     person,
                     position,
@@ -216,6 +281,25 @@ impl PersonCommands {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Forgets `person`: records `PersonForgotten` (once), then destroys their key. Returns
+    /// the position of the `PersonForgotten` written, or `None` when they were forgotten
+    /// already (the key is destroyed again all the same, in case a crash came between).
+    pub async fn forget(
+        &self,
+        person: PersonId,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&Person) -> Result<(), ApiError> + Sync),
+    ) -> Result<Option<u64>, ApiError> {
+        let position = self
+            .execute(person, ForgetPerson.into(), ctx, authorize)
+            .await?;
+        // Recorded first, destroyed second: a crash between leaves a recorded erasure whose
+        // key `reconcile_forgotten` destroys at the next start; the other order could destroy
+        // data without a trace of why.
+        self.vault.forget(person).await?;
+        Ok((position > 0).then_some(position))
     }
 
     /// Decides `command` on the current state of `person` and appends the outcome; returns the

@@ -231,7 +231,10 @@ impl Dice {
 ///
 /// # Errors
 /// [`DemoError::NotEmpty`] when the store holds events (nothing is written).
-pub async fn seed(store: SharedStore) -> Result<DemoSummary, DemoError> {
+pub async fn seed(
+    store: SharedStore,
+    vault: crate::personal_data::PersonalDataVault,
+) -> Result<DemoSummary, DemoError> {
     if let Some(head) = store.head().await? {
         return Err(DemoError::NotEmpty(head.position));
     }
@@ -241,7 +244,7 @@ pub async fn seed(store: SharedStore) -> Result<DemoSummary, DemoError> {
         ..CommandContext::default()
     };
     let establishments = EstablishmentCommands::new(store.clone());
-    let persons = PersonCommands::new(store.clone());
+    let persons = PersonCommands::new(store.clone(), vault);
     let mut dice = Dice(0x5eed_dede_2026_1123);
     let mut person_count = 0;
     for site in &SITES {
@@ -425,8 +428,15 @@ async fn populate(
     for (i, role) in people.iter().enumerate() {
         let external =
             ExternalRef::new("demo", &format!("{}-{i}", uai.as_str())).map_err(refused)?;
+        let personal = palier_domain::person::personal::PersonalData {
+            external_ref: external,
+            name: None,
+            email: None,
+            national_id: None,
+            notes: None,
+        };
         let registered = commands
-            .register(uai.clone(), *role, external, ctx)
+            .register(uai.clone(), *role, personal, ctx)
             .await
             .map_err(refused)?;
         let person = registered.person;

@@ -199,7 +199,9 @@ pub fn person_error(e: PersonError) -> ApiError {
     let message = e.to_string();
     let field = match &e {
         PersonError::NotRegistered => return ApiError::bad_input("input.person", "unknown person"),
-        PersonError::AlreadyRegistered { .. } => return ApiError::Conflict(message),
+        PersonError::AlreadyRegistered { .. } | PersonError::Forgotten { .. } => {
+            return ApiError::Conflict(message);
+        }
         PersonError::NothingToReset { .. } => "input.competence",
         PersonError::NotALearner { .. } => "input.person",
         PersonError::DuplicateCertifiedCompetence { .. } => "input.levels",

@@ -16,6 +16,8 @@ pub mod graphql;
 pub mod http;
 pub mod jwt;
 pub mod metrics;
+pub mod migrate;
+pub mod personal_data;
 pub mod rate_limit;
 pub mod settings;
 pub mod startup;

@@ -25,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Export(args) => palier_api::startup::export(settings, args).await,
         Command::Import(args) => palier_api::startup::import(settings, args).await,
         Command::Replay(args) => palier_api::startup::replay(settings, args).await,
+        Command::MigratePersonIds(args) => {
+            palier_api::startup::migrate_person_ids(settings, args).await
+        }
         Command::SeedDemo => palier_api::startup::seed_demo(settings).await,
     };
     telemetry.shutdown();

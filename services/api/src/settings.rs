@@ -185,9 +185,37 @@ pub enum Command {
     Import(ImportArgs),
     /// Print a read model as it stood at a past position or time, rebuilt from the log.
     Replay(ReplayArgs),
+    /// Copy the store into a new, empty one where every person registered before ids were
+    /// keyed gets a keyed id and a sealed registration (see the README, "Personal data").
+    MigratePersonIds(MigrateArgs),
     /// Fill an empty store with a small demo (three académies, fifteen establishments,
     /// their people and results), through the same commands as the API.
     SeedDemo,
+}
+
+/// Arguments of `palier migrate-person-ids`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The new store: a directory (its `events.db` and `keys.db` are created there), or a
+    /// `postgres://` URL of an empty database.
+    #[arg(long)]
+    pub to: String,
+}
+
+impl MigrateArgs {
+    /// Where the new store goes.
+    ///
+    /// # Errors
+    /// A `sqlite://` URL with no path.
+    pub fn location(&self) -> anyhow::Result<StoreLocation> {
+        if self.to.contains("://") {
+            parse_store_url(&self.to)
+        } else {
+            Ok(StoreLocation::Sqlite(
+                PathBuf::from(&self.to).join("events.db"),
+            ))
+        }
+    }
 }
 
 /// Arguments of `palier replay`.

@@ -10,9 +10,10 @@ use palier_projections::api_keys::ApiKeys;
 use palier_projections::establishments::Establishments;
 use palier_projections::persons::Persons;
 use palier_store::{
-    EventStore as _, Hash, LogHead, PostgresOptions, PostgresStore, SharedStore, SqliteOptions,
-    SqliteStore,
+    EventStore as _, Hash, KeyStore, LogHead, PostgresKeyStore, PostgresOptions, PostgresStore,
+    SharedStore, SqliteKeyStore, SqliteOptions, SqliteStore,
 };
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, Tokens};
@@ -20,6 +21,7 @@ use crate::commands::PersonCommands;
 use crate::graphql::audit::AsOfCache;
 use crate::graphql::{AppState, build_schema};
 use crate::http::{self, graphql::HttpState};
+use crate::personal_data::PersonalDataVault;
 use crate::settings::{ExportArgs, ImportArgs, ReplayArgs, Settings, StoreLocation, VerifyArgs};
 
 /// A built application, listening, not yet serving.
@@ -75,6 +77,109 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
     }
 }
 
+/// The key store of the embedded store's file: `keys.db` in the same directory.
+pub fn key_store_path(store_file: &std::path::Path) -> std::path::PathBuf {
+    store_file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join("keys.db")
+}
+
+/// Opens the key store beside the configured store (per-person keys and the person-id
+/// secret) and the vault over it.
+pub async fn open_vault(settings: &Settings) -> anyhow::Result<PersonalDataVault> {
+    PersonalDataVault::new(open_key_store(&settings.store).await?)
+        .await
+        .context("reading the person-id secret")
+}
+
+/// Opens the key store of the store at `location`.
+pub async fn open_key_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn KeyStore>> {
+    Ok(match location {
+        StoreLocation::Sqlite(path) => {
+            let file = key_store_path(path);
+            Arc::new(
+                SqliteKeyStore::open(&file)
+                    .await
+                    .with_context(|| format!("opening the key store {}", file.display()))?,
+            ) as Arc<dyn KeyStore>
+        }
+        StoreLocation::Postgres(url) => Arc::new(
+            PostgresKeyStore::open(&url.0)
+                .await
+                .with_context(|| format!("opening the key store in {url:?}"))?,
+        ),
+    })
+}
+
+/// `palier migrate-person-ids --to …`: see [`crate::migrate`].
+pub async fn migrate_person_ids(
+    settings: Settings,
+    args: crate::settings::MigrateArgs,
+) -> anyhow::Result<()> {
+    let source = open_store(&settings).await?;
+    let source_keys = open_key_store(&settings.store).await?;
+    let mut target_settings = settings.clone();
+    target_settings.store = args.location()?;
+    if let StoreLocation::Sqlite(path) = &target_settings.store
+        && let Some(dir) = path.parent()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let target = open_store(&target_settings).await?;
+    let target_keys = open_key_store(&target_settings.store).await?;
+    let summary = crate::migrate::migrate(&source, source_keys, &target, target_keys)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .context("migrating person ids")?;
+    source.close().await.context("closing the old store")?;
+    target
+        .close()
+        .await
+        .context("closing (checkpointing) the new store")?;
+    println!(
+        "{}",
+        serde_json::to_string(&summary).context("printing the summary")?
+    );
+    Ok(())
+}
+
+/// Destroys the keys of persons whose erasure is recorded but whose key survived (a crash
+/// between recording `PersonForgotten` and destroying the key, or an erasure recorded by
+/// another instance that stopped in between). Runs once the persons model has caught up.
+async fn reconcile_forgotten(
+    store: SharedStore,
+    persons: ProjectionHandle<Persons>,
+    vault: PersonalDataVault,
+) {
+    let head = match store.head().await {
+        Ok(head) => head.map_or(0, |h| h.position),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the log head to check erased persons' keys");
+            return;
+        }
+    };
+    if persons
+        .wait_for(head, Duration::from_secs(3600))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let forgotten = persons.read(Persons::forgotten);
+    let mut destroyed = 0usize;
+    for person in forgotten {
+        match vault.forget(person).await {
+            Ok(true) => destroyed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = ?e, "cannot destroy an erased person's key"),
+        }
+    }
+    if destroyed > 0 {
+        tracing::info!(destroyed, "destroyed the surviving keys of erased persons");
+    }
+}
+
 /// Opens the configured store for reading only: the auditor's commands (`verify`, `export`,
 /// `replay`) run beside a server that holds the store.
 pub async fn open_store_read_only(settings: &Settings) -> anyhow::Result<SharedStore> {
@@ -98,6 +203,7 @@ impl Application {
     /// Opens everything and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
+        let vault = open_vault(&settings).await?;
         let admin_token = auth::admin_token(settings.admin_token.as_deref(), &settings.data_dir)?;
         let api_keys = ProjectionHandle::spawn(store.clone(), ApiKeys::default());
         let mut tokens = Tokens::new(&admin_token, Some(api_keys.clone()));
@@ -118,11 +224,17 @@ impl Application {
             store.clone(),
             palier_projections::maintenance::Maintenance::default(),
         );
+        tokio::spawn(reconcile_forgotten(
+            store.clone(),
+            persons.clone(),
+            vault.clone(),
+        ));
         // One limit for every `asOf` rebuild, whichever model it folds.
         let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));
         let state = AppState {
             commands: PersonCommands::with_cache_bytes(
                 store.clone(),
+                vault.clone(),
                 settings.aggregate_cache_bytes,
             ),
             establishment_commands: crate::commands::EstablishmentCommands::new(store.clone()),
@@ -422,7 +534,10 @@ pub async fn replay(settings: Settings, args: ReplayArgs) -> anyhow::Result<()> 
 /// `palier seed-demo`: writes the demo into an empty store and prints what it wrote as JSON.
 pub async fn seed_demo(settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    let summary = crate::demo::seed(store).await.context("writing the demo")?;
+    let vault = open_vault(&settings).await?;
+    let summary = crate::demo::seed(store, vault)
+        .await
+        .context("writing the demo")?;
     println!(
         "{}",
         serde_json::to_string(&summary).context("printing the summary")?

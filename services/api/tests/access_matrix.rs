@@ -458,6 +458,22 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
                 (Forbidden, Forbidden),
             ],
         },
+        // Last: it forgets the persons the cases above read (forgetting again is allowed and
+        // writes nothing, so later roles see `Data` too where they may).
+        Case {
+            name: "forget a person",
+            query: "mutation($p: String!) { forgetPerson(person: $p) { position } }",
+            field: "forgetPerson",
+            inside: json!({ "p": w.person_paris }),
+            outside: json!({ "p": w.person_lyon }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
     ];
     let head = w.app.head().await;
     let mut appended = 0;

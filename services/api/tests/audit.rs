@@ -28,7 +28,10 @@ async fn the_log_as_a_connection_with_filters() {
     assert_eq!(edges[0]["node"]["type"], "PersonRegistered");
     assert_eq!(edges[0]["node"]["metadata"]["actor"], "admin");
     assert_eq!(edges[0]["node"]["hash"].as_str().unwrap().len(), 64);
-    assert_eq!(edges[0]["node"]["data"]["externalRef"]["id"], "alice");
+    // Personal data is sealed in the log: the auditor sees ciphertext, never the reference.
+    let data = &edges[0]["node"]["data"];
+    assert_eq!(data["personal"]["sealed"]["alg"], "XChaCha20-Poly1305");
+    assert!(!data.to_string().contains("alice"), "{data}");
     let rest = app.data(query, json!({ "first": 10, "after": 2 })).await;
     assert_eq!(rest["events"]["edges"].as_array().unwrap().len(), 1);
     let typed = app

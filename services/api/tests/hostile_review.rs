@@ -416,15 +416,16 @@ async fn persons_registered_under_the_first_id_derivation_keep_their_id() {
     // A registration written before ids included the establishment.
     let reference = palier_domain::ExternalRef::new("moodle", "u-7").unwrap();
     let legacy = palier_api::commands::PersonCommands::legacy_person_id_for(&reference).unwrap();
-    let event = palier_domain::PersonEvent::PersonRegistered(palier_domain::PersonRegistered {
-        person_id: legacy,
-        establishment: palier_domain::Uai::parse(UAI).unwrap(),
-        role: palier_domain::Role::Learner,
-        external_ref: reference,
+    // In the first registration format (v1), with the reference in clear.
+    let v1 = json!({
+        "personId": legacy.as_uuid().to_string(),
+        "establishment": UAI,
+        "role": "LEARNER",
+        "externalRef": {"source": reference.source(), "id": reference.id()},
     });
-    let data = EventData::json(event.event_type(), &event.to_json())
+    let data = EventData::json("PersonRegistered", &v1)
         .unwrap()
-        .with_schema_version(event.schema_version());
+        .with_schema_version(1);
     app.state
         .store
         .append_to_stream(

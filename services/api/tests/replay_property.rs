@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use palier_api::commands::{CommandContext, PersonCommands};
+use palier_api::personal_data::PersonalDataVault;
+use palier_domain::person::personal::PersonalData;
 use palier_domain::{
     AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
     KnowledgeElementStatus, Level, PersonCommand, PersonId, RecordDomainLevel,
@@ -12,7 +14,7 @@ use palier_domain::{
 };
 use palier_projections::persons::Persons;
 use palier_projections::{ProjectionHandle, rebuild};
-use palier_store::{EventStore, SharedStore, SqliteOptions, SqliteStore};
+use palier_store::{EventStore, SharedStore, SqliteKeyStore, SqliteOptions, SqliteStore};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ enum Op {
     Record(usize, Vec<(usize, usize, bool, u8)>),
     Reset(usize, usize),
     DomainLevel(usize, usize, u8),
+    /// Right to erasure: later commands for that person are refused.
+    Forget(usize),
     /// A person that was never registered: must be refused.
     RecordForStranger,
 }
@@ -35,12 +39,23 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(p, e)| Op::Record(p, e)),
         (0..5usize, 0..16usize).prop_map(|(p, c)| Op::Reset(p, c)),
         (0..5usize, 0..5usize, 1..9u8).prop_map(|(p, d, l)| Op::DomainLevel(p, d, l)),
+        (0..5usize).prop_map(Op::Forget),
         Just(Op::RecordForStranger),
     ]
 }
 
 fn external(i: usize) -> ExternalRef {
     ExternalRef::new("prop", &format!("p{i}")).unwrap()
+}
+
+fn personal(i: usize) -> PersonalData {
+    PersonalData {
+        external_ref: external(i),
+        name: None,
+        email: None,
+        national_id: None,
+        notes: None,
+    }
 }
 
 type Digest = Vec<(String, Vec<(u8, u32)>, u32, usize, u64, usize)>;
@@ -82,14 +97,19 @@ proptest! {
         runtime.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let store = SharedStore::new(SqliteStore::open(dir.path().join("events.db"), SqliteOptions::default()).await.unwrap());
-            let commands = PersonCommands::new(store.clone());
+            let keys = SqliteKeyStore::open(dir.path().join("keys.db")).await.unwrap();
+            let vault = PersonalDataVault::new(std::sync::Arc::new(keys)).await.unwrap();
+            let commands = PersonCommands::new(store.clone(), vault.clone());
+            // The first generation's id (a forgotten person's stays forgotten: refused).
+            let id_of = |i: usize| vault.person_id(&Uai::parse("0750655E").unwrap(), &external(i), 0);
             let live = ProjectionHandle::spawn(store.clone(), Persons::default());
             let ctx = CommandContext { actor: "prop".into(), ..CommandContext::default() };
             let uai = Uai::parse("0750655E").unwrap();
             for op in ops {
                 let head_before = store.head().await.unwrap().map_or(0, |h| h.position);
                 let outcome = match op {
-                    Op::Register(i) => commands.register(uai.clone(), Role::Learner, external(i), &ctx).await.map(|_| ()),
+                    Op::Register(i) => commands.register(uai.clone(), Role::Learner, personal(i), &ctx).await.map(|_| ()),
+                    Op::Forget(i) => commands.forget(id_of(i), &ctx, &|_| Ok(())).await.map(|_| ()),
                     other => {
                         let (person, command): (PersonId, PersonCommand) = match other {
                             Op::Record(i, list) => {
@@ -103,12 +123,12 @@ proptest! {
                                         earned_pix: EarnedPix::new(f64::from(pix) / 3.0).unwrap(),
                                     })
                                     .collect();
-                                (PersonCommands::person_id_for(&uai, &external(i)).unwrap(),
+                                (id_of(i),
                                  RecordKnowledgeElements { source: AssessmentSource::CompetenceEvaluation, elements }.into())
                             }
-                            Op::Reset(i, c) => (PersonCommands::person_id_for(&uai, &external(i)).unwrap(),
+                            Op::Reset(i, c) => (id_of(i),
                                                 ResetCompetence { competence: CompetenceCode::ALL[c] }.into()),
-                            Op::DomainLevel(i, d, l) => (PersonCommands::person_id_for(&uai, &external(i)).unwrap(), RecordDomainLevel {
+                            Op::DomainLevel(i, d, l) => (id_of(i), RecordDomainLevel {
                                 domain: DomainCode::ALL[d],
                                 level: Level::new(l).unwrap(),
                                 school_year: SchoolYear::parse("2025-2026").unwrap(),

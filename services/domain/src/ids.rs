@@ -31,6 +31,32 @@ pub(crate) fn short_text(field: &'static str, raw: &str, max: usize) -> Result<S
     Ok(text.to_owned())
 }
 
+/// Checks free text (a description, a note): surrounding whitespace is trimmed, then it must
+/// be non-empty and at most `max` characters; line breaks and tabs are kept, other control
+/// characters refused. Returns the trimmed text.
+pub(crate) fn long_text(field: &'static str, raw: &str, max: usize) -> Result<String, ParseError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ParseError::Empty { field });
+    }
+    let length = text.chars().count();
+    if length > max {
+        return Err(ParseError::TooLong { field, length, max });
+    }
+    if let Some((position, c)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ParseError::ControlCharacter {
+            field,
+            code: u32::from(c),
+            position,
+        });
+    }
+    Ok(text.to_owned())
+}
+
 /// The id of a person (learner, teacher, mediator, user of a digital space): a UUID, never
 /// the nil UUID. Serialised as the hyphenated UUID string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

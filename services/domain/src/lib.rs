@@ -44,9 +44,9 @@ pub use framework::{Competence, Domain, Framework, FrameworkError, LevelDescript
 pub use ids::{ExternalRef, PersonId, SkillId, Uai};
 pub use person::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DecodeError, DomainEvent,
-    DomainLevelRecorded, KnowledgeElementsRecorded, Person, PersonCommand, PersonError,
-    PersonEvent, PersonRegistered, RecordCertification, RecordDomainLevel, RecordKnowledgeElements,
-    RegisterPerson, Registration, ResetCompetence,
+    DomainLevelRecorded, ForgetPerson, KnowledgeElementsRecorded, Person, PersonCommand,
+    PersonError, PersonEvent, PersonForgotten, PersonRegistered, RecordCertification,
+    RecordDomainLevel, RecordKnowledgeElements, RegisterPerson, Registration, ResetCompetence,
 };
 pub use role::Role;
 pub use schooling::{Grade, SchoolYear};

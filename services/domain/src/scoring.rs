@@ -209,7 +209,9 @@ impl PersonScores {
             PersonEvent::CompetenceReset(reset) => self.reset(reset.competence),
             PersonEvent::PersonRegistered(_)
             | PersonEvent::DomainLevelRecorded(_)
-            | PersonEvent::CertificationDelivered(_) => {}
+            | PersonEvent::CertificationDelivered(_)
+            // A forgotten person's results stay in aggregates: forgetting seals, not erases.
+            | PersonEvent::PersonForgotten(_) => {}
         }
     }
 

@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use foldhash::HashMap;
+use palier_domain::person::personal::PersonalRecord;
 use palier_domain::{
-    CompetenceCode, DomainCode, ExternalRef, Grade, Level, PersonEvent, PersonId, PersonScores,
-    Role, SchoolYear, Uai,
+    CompetenceCode, DomainCode, Grade, Level, PersonEvent, PersonId, PersonScores, Role,
+    SchoolYear, Uai,
 };
 use palier_store::FoldEvent;
 
@@ -72,8 +73,11 @@ pub struct PersonView {
     pub establishment: Uai,
     /// Role.
     pub role: Role,
-    /// How the registering platform knows them.
-    pub external_ref: ExternalRef,
+    /// Their personal data as recorded: sealed (opened at the API edge with their key), or a
+    /// first-format registration's reference in clear.
+    pub personal: PersonalRecord,
+    /// Position of `PersonForgotten`, once they were forgotten.
+    pub forgotten_position: Option<u64>,
     /// Position of the registration.
     pub registered_position: u64,
     /// When the registration was recorded.
@@ -188,7 +192,8 @@ pub struct Page<'a> {
 pub struct Persons {
     max_reachable_level: Level,
     by_id: HashMap<PersonId, PersonView>,
-    /// By (source, id): one person per establishment that registered the reference.
+    /// By (source, id), for first-format registrations only (their reference is in clear;
+    /// sealed ones are found by their keyed id): one person per establishment.
     by_external_ref: HashMap<(String, String), Vec<PersonId>>,
     by_change: ChangeIndex<PersonId>,
     by_establishment: HashMap<Uai, ChangeIndex<PersonId>>,
@@ -240,6 +245,20 @@ impl Persons {
             skipped: 0,
             warned: HashSet::new(),
         }
+    }
+
+    /// The establishments persons are registered at.
+    pub fn establishments(&self) -> impl Iterator<Item = &Uai> {
+        self.by_establishment.keys()
+    }
+
+    /// The persons who were forgotten.
+    pub fn forgotten(&self) -> Vec<PersonId> {
+        self.by_id
+            .values()
+            .filter(|v| v.forgotten_position.is_some())
+            .map(|v| v.id)
+            .collect()
     }
 
     /// A person by id.
@@ -467,7 +486,8 @@ impl Projection for Persons {
                 id,
                 establishment: registered.establishment.clone(),
                 role: registered.role,
-                external_ref: registered.external_ref.clone(),
+                personal: registered.personal.clone(),
+                forgotten_position: None,
                 registered_position: event.position,
                 registered_at: event.recorded_at,
                 scores: PersonScores::new(self.max_reachable_level),
@@ -476,13 +496,12 @@ impl Projection for Persons {
                 last_certification: None,
                 last_changed_position: event.position,
             };
-            self.by_external_ref
-                .entry((
-                    registered.external_ref.source().to_owned(),
-                    registered.external_ref.id().to_owned(),
-                ))
-                .or_default()
-                .push(id);
+            if let PersonalRecord::Legacy(reference) = &registered.personal {
+                self.by_external_ref
+                    .entry((reference.source().to_owned(), reference.id().to_owned()))
+                    .or_default()
+                    .push(id);
+            }
             let establishment = view.establishment.clone();
             self.census.add(view.role);
             self.census_by_establishment
@@ -555,6 +574,19 @@ impl Projection for Persons {
                     levels: e.levels.iter().map(|l| (l.competence, l.level)).collect(),
                     position: event.position,
                 });
+            }
+            PersonEvent::PersonForgotten(_) => {
+                view.forgotten_position = Some(event.position);
+                // A forgotten person is not found by their reference any more.
+                if let PersonalRecord::Legacy(reference) = &view.personal {
+                    let key = (reference.source().to_owned(), reference.id().to_owned());
+                    if let Some(ids) = self.by_external_ref.get_mut(&key) {
+                        ids.retain(|p| *p != id);
+                        if ids.is_empty() {
+                            self.by_external_ref.remove(&key);
+                        }
+                    }
+                }
             }
             PersonEvent::PersonRegistered(_) => {}
         }

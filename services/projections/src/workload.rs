@@ -1,8 +1,9 @@
 //! Synthetic workloads: a log of persons and knowledge-element events of a chosen size, for
 //! benchmarks and load tests (never for demo data: nothing here comes from the references).
+use palier_domain::person::personal::{Base64Bytes, PersonalRecord, SealedPersonalData};
 use palier_domain::{
-    AssessmentSource, CompetenceCode, EarnedPix, ExternalRef, KnowledgeElement,
-    KnowledgeElementStatus, PersonEvent, PersonId, PersonRegistered, Role, SkillId, Uai,
+    AssessmentSource, CompetenceCode, EarnedPix, KnowledgeElement, KnowledgeElementStatus,
+    PersonEvent, PersonId, PersonRegistered, Role, SkillId, Uai,
 };
 use palier_store::{EventData, EventStore, ExpectedRevision, StoreError, StreamName};
 
@@ -31,7 +32,13 @@ pub async fn knowledge_elements<S: EventStore + ?Sized>(
             person_id: *id,
             establishment: uai.clone(),
             role: Role::Learner,
-            external_ref: ExternalRef::new("workload", &format!("p{i}")).map_err(invalid)?,
+            // Sealed like every registration written today (opaque bytes of a realistic size:
+            // a 24-byte nonce, a reference and a tag).
+            personal: PersonalRecord::Sealed(SealedPersonalData {
+                alg: "XChaCha20-Poly1305".into(),
+                nonce: Base64Bytes(vec![0; 24]),
+                ciphertext: Base64Bytes(format!("workload p{i}").into_bytes()),
+            }),
         });
         let stream = StreamName::parse(id.stream_name())?;
         store

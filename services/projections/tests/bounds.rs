@@ -23,7 +23,9 @@ fn registered(id: PersonId, uai: &str, source_id: &str) -> PersonEvent {
         person_id: id,
         establishment: Uai::parse(uai).unwrap(),
         role: Role::Learner,
-        external_ref: ExternalRef::new("lms", source_id).unwrap(),
+        personal: palier_domain::person::personal::PersonalRecord::Legacy(
+            ExternalRef::new("lms", source_id).unwrap(),
+        ),
     })
 }
 

@@ -91,6 +91,12 @@ pub enum StoreError {
     /// The store has been shut down.
     #[error("the event store is closed")]
     Closed,
+    /// The person's key was destroyed (the person was forgotten): no new key is given.
+    #[error("person {person} was forgotten: their key is destroyed")]
+    KeyDestroyed {
+        /// The person.
+        person: Uuid,
+    },
 }
 
 impl StoreError {

@@ -214,6 +214,21 @@ impl Server {
             .unwrap()
     }
 
+    /// POSTs a GraphQL request with another bearer token (an API key's secret, a JWT);
+    /// returns the status and the JSON body.
+    pub async fn graphql_as(&self, bearer: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(bearer)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     /// Like [`Server::graphql`], asserting there are no errors; returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.graphql(query, variables).await;

@@ -11,16 +11,7 @@ const CREATE: &str =
     "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { id secret position } }";
 
 async fn as_key(server: &Server, secret: &str, query: &str, variables: Value) -> (u16, Value) {
-    let response = server
-        .client
-        .post(server.url("/graphql"))
-        .bearer_auth(secret)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    server.graphql_as(secret, query, variables).await
 }
 
 #[tokio::test]

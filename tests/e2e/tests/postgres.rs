@@ -182,3 +182,40 @@ async fn export_and_import_move_a_log_between_sqlite_and_postgres_with_the_same_
         on_sqlite["head"]["position"].as_u64().unwrap()
     );
 }
+
+/// Two instances share the key store and the person-id secret (both in PostgreSQL): the same
+/// reference registered on either is the same person, personal data sealed on one opens on
+/// the other, and an erasure on one holds on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_person_ids_keys_and_erasures() {
+    let Some(pg) = PgServer::available() else {
+        return;
+    };
+    let url = pg.create_database();
+    let a = on(&url).await;
+    let b = on(&url).await;
+    let register = "mutation { registerPerson(input: {establishment: \"0750655E\", role: LEARNER,
+        externalRef: {source: \"moodle\", id: \"zoe\"}, name: \"Zoé Partagée\"}) { personId position created } }";
+    let on_a = a.data(register, json!({})).await;
+    let id = on_a["registerPerson"]["personId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_b = b.data(register, json!({})).await;
+    assert_eq!(on_b["registerPerson"]["personId"], id.as_str());
+    assert_eq!(on_b["registerPerson"]["created"], false);
+    let read = "query($id: String!, $min: Position) { person(id: $id, minPosition: $min) { name forgotten } }";
+    let min = on_a["registerPerson"]["position"].clone();
+    let seen = b.data(read, json!({ "id": id, "min": min })).await;
+    assert_eq!(seen["person"]["name"], "Zoé Partagée");
+    let forgotten = b
+        .data(
+            "mutation($id: String!) { forgetPerson(person: $id) { position } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let min = forgotten["forgetPerson"]["position"].clone();
+    let seen = a.data(read, json!({ "id": id, "min": min })).await;
+    assert_eq!(seen["person"]["forgotten"], true);
+    assert!(seen["person"]["name"].is_null(), "{seen}");
+}

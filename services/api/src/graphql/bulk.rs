@@ -16,8 +16,9 @@ use super::mutation::{
 use super::scalars::Position;
 use super::{AppState, principal, state};
 use crate::auth::Principal;
-use crate::commands::{CommandContext, PersonCommands};
+use crate::commands::CommandContext;
 use crate::error::ApiError;
+use crate::personal_data::{Lookup, find_by_reference};
 
 /// Most items in one `recordAssessmentResults`.
 pub const MAX_ITEMS: usize = 1000;
@@ -98,14 +99,16 @@ fn resolve(state: &AppState, item: &AssessmentResultInput) -> Result<PersonId, A
             let uai = Uai::parse(uai).map_err(|e| ApiError::from_parse("establishment", &e))?;
             let reference = ExternalRef::new(&reference.source, &reference.id)
                 .map_err(|e| ApiError::from_parse("externalRef", &e))?;
-            let known = state.persons.read(|p| {
-                p.by_external_ref(reference.source(), reference.id())
-                    .into_iter()
-                    .find(|v| v.establishment == uai)
-                    .map(|v| v.id)
-            });
+            let vault = state.commands.vault();
             // Not in the read model yet (just registered): the id its registration derives.
-            known.map_or_else(|| PersonCommands::person_id_for(&uai, &reference), Ok)
+            Ok(
+                match state
+                    .persons
+                    .read(|p| find_by_reference(p, vault, &uai, &reference))
+                {
+                    Lookup::Found(id) | Lookup::Unknown(id) => id,
+                },
+            )
         }
         _ => Err(ApiError::bad_input(
             "person",

@@ -7,6 +7,8 @@ use palier_domain::{
     SkillId, Uai,
 };
 
+use palier_domain::person::personal::{Email, NationalId, Notes, PersonName, PersonalData};
+
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
 use super::{AppState, principal, require_for_establishment, state};
@@ -27,7 +29,51 @@ pub struct RegisterPersonInput {
     /// Role.
     pub role: PersonRole,
     /// How the registering platform knows this person; unique within the establishment.
+    /// Personal data: sealed in the log with the person's own key, like the fields below.
     pub external_ref: ExternalRefInput,
+    /// Their name (one field, 1–200 characters), when the platform needs Palier to hold it.
+    pub name: Option<String>,
+    /// Their e-mail address.
+    pub email: Option<String>,
+    /// Their national pupil id (INE: 11 characters, the last a letter).
+    pub national_id: Option<String>,
+    /// Free text about them (at most 2,000 characters).
+    pub notes: Option<String>,
+}
+
+impl RegisterPersonInput {
+    /// The personal data it carries, parsed (errors name the input field).
+    fn personal(&self) -> Result<PersonalData, ApiError> {
+        fn field<T>(
+            name: &'static str,
+            raw: Option<&String>,
+            parse: fn(&'static str, &str) -> Result<T, palier_domain::ParseError>,
+        ) -> Result<Option<T>, ApiError> {
+            raw.map(|v| parse(name, v).map_err(|e| ApiError::from_parse(name, &e)))
+                .transpose()
+        }
+        Ok(PersonalData {
+            external_ref: ExternalRef::new(&self.external_ref.source, &self.external_ref.id)
+                .map_err(|e| ApiError::from_parse("input.externalRef", &e))?,
+            name: field("input.name", self.name.as_ref(), PersonName::parse)?,
+            email: field("input.email", self.email.as_ref(), Email::parse)?,
+            national_id: field(
+                "input.nationalId",
+                self.national_id.as_ref(),
+                NationalId::parse,
+            )?,
+            notes: field("input.notes", self.notes.as_ref(), Notes::parse)?,
+        })
+    }
+}
+
+/// What `forgetPerson` returns.
+#[derive(SimpleObject)]
+pub struct ForgetPersonPayload {
+    /// Position of the person's `PersonForgotten` event.
+    pub position: Position,
+    /// False when the person had been forgotten already (nothing was written).
+    pub forgotten_now: bool,
 }
 
 /// A reference in another system.
@@ -309,11 +355,10 @@ impl MutationRoot {
             Operation::WritePersons,
             &establishment,
         )?;
-        let external_ref = ExternalRef::new(&input.external_ref.source, &input.external_ref.id)
-            .map_err(|e| ApiError::from_parse("input.externalRef", &e))?;
+        let personal = input.personal()?;
         let registered = state
             .commands
-            .register(establishment, input.role.into(), external_ref, &command_ctx)
+            .register(establishment, input.role.into(), personal, &command_ctx)
             .await?;
         // The caller will read the person next: wait (briefly) until the projection has it.
         let person = match state
@@ -329,6 +374,49 @@ impl MutationRoot {
             person_id: registered.person.as_uuid().to_string(),
             position: Position(registered.position),
             created: registered.created,
+        })
+    }
+
+    /// Forgets a person (right to erasure, RGPD art. 17): records `PersonForgotten`, then
+    /// destroys the person's key, so that their sealed personal data (reference, name, e-mail,
+    /// INE, notes) can never be read again — by Palier, by an export, by anyone holding the
+    /// store file. Their levels stay, pseudonymous, in every aggregate and tier; `verify`
+    /// still passes (hashes are over the sealed bytes). Nothing more is recorded for them; the
+    /// same reference registered again is a new person with a new id. Forgetting twice writes
+    /// nothing. Who: the admin, and integrators for persons of their establishments.
+    async fn forget_person(
+        &self,
+        ctx: &Context<'_>,
+        person: String,
+    ) -> async_graphql::Result<ForgetPersonPayload> {
+        let command_ctx = context(ctx, None)?;
+        let state = state(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::ForgetPersons)?;
+        let id = person_id("person", &person)?;
+        let authorize = |person: &Person| match person.registration() {
+            Some(r) => require_for_establishment(
+                state,
+                principal,
+                Operation::ForgetPersons,
+                &r.establishment,
+            ),
+            None if principal.is_unscoped() => Ok(()),
+            None => Err(ApiError::Forbidden(
+                "this person is not registered in an establishment this key reaches".into(),
+            )),
+        };
+        let written = state.commands.forget(id, &command_ctx, &authorize).await?;
+        let position = match written {
+            Some(position) => position,
+            None => state
+                .persons
+                .read(|p| p.get(&id).and_then(|v| v.forgotten_position))
+                .unwrap_or(0),
+        };
+        Ok(ForgetPersonPayload {
+            position: Position(position),
+            forgotten_now: written.is_some(),
         })
     }
 

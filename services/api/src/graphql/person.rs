@@ -4,6 +4,7 @@ use std::sync::Arc;
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use palier_domain::person::personal::PersonalData;
 use palier_domain::{CompetenceCode, DomainCode, Framework, Role, TargetProfile};
 use palier_projections::persons::{LevelChange, PersonView};
 use palier_store::StreamName;
@@ -13,6 +14,7 @@ use super::explain::{CompetenceExplanation, explain};
 use super::scalars::Position;
 use super::{auditor, principal, state};
 use crate::error::ApiError;
+use crate::personal_data::Opened;
 
 /// The role of a person.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -55,6 +57,8 @@ impl From<Role> for PersonRole {
 pub struct PersonGql {
     view: Arc<PersonView>,
     as_of: Option<u64>,
+    /// Their personal data, opened once per query (several fields read it).
+    opened: Arc<tokio::sync::OnceCell<Option<PersonalData>>>,
 }
 
 impl PersonGql {
@@ -63,6 +67,7 @@ impl PersonGql {
         PersonGql {
             view: Arc::new(view),
             as_of: None,
+            opened: Arc::default(),
         }
     }
 
@@ -71,7 +76,28 @@ impl PersonGql {
         PersonGql {
             view: Arc::new(view),
             as_of: Some(position),
+            opened: Arc::default(),
         }
+    }
+
+    /// Their personal data, for callers who may see it, unless they were forgotten.
+    async fn personal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&PersonalData>> {
+        if !principal(ctx)?.sees_personal_data() || self.view.forgotten_position.is_some() {
+            return Ok(None);
+        }
+        let vault = state(ctx)?.commands.vault();
+        let opened = self
+            .opened
+            .get_or_try_init(|| async {
+                Ok::<_, ApiError>(
+                    match vault.unseal(self.view.id, &self.view.personal).await? {
+                        Opened::Data(data) => Some(data),
+                        Opened::Forgotten => None,
+                    },
+                )
+            })
+            .await?;
+        Ok(opened.as_ref())
     }
 }
 
@@ -245,13 +271,48 @@ impl PersonGql {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<ExternalRefGql>> {
-        if !principal(ctx)?.sees_personal_data() {
-            return Ok(None);
-        }
-        Ok(Some(ExternalRefGql {
-            source: self.view.external_ref.source().to_owned(),
-            id: self.view.external_ref.id().to_owned(),
+        Ok(self.personal(ctx).await?.map(|p| ExternalRefGql {
+            source: p.external_ref.source().to_owned(),
+            id: p.external_ref.id().to_owned(),
         }))
+    }
+    /// Their name, when the registering system gave it: personal data (sealed in the log),
+    /// `null` for callers that may not see it and once the person is forgotten.
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .personal(ctx)
+            .await?
+            .and_then(|p| p.name.as_ref().map(|v| v.as_str().to_owned())))
+    }
+    /// Their e-mail address: personal data, as `name`.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .personal(ctx)
+            .await?
+            .and_then(|p| p.email.as_ref().map(|v| v.as_str().to_owned())))
+    }
+    /// Their national pupil id (INE): personal data, as `name`.
+    async fn national_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .personal(ctx)
+            .await?
+            .and_then(|p| p.national_id.as_ref().map(|v| v.as_str().to_owned())))
+    }
+    /// Free text about them: personal data, as `name`.
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .personal(ctx)
+            .await?
+            .and_then(|p| p.notes.as_ref().map(|v| v.as_str().to_owned())))
+    }
+    /// Whether they were forgotten (right to erasure, `forgetPerson`): their personal data can
+    /// no longer be read by anyone; their levels stay, pseudonymous, in every figure.
+    async fn forgotten(&self) -> bool {
+        self.view.forgotten_position.is_some()
+    }
+    /// Position of their erasure, once forgotten.
+    async fn forgotten_position(&self) -> Option<Position> {
+        self.view.forgotten_position.map(Position)
     }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {

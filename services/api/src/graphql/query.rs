@@ -1,7 +1,7 @@
 //! Queries: persons and their levels, the frameworks.
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object};
-use palier_domain::{CompetenceCode, Framework, PersonId, Role, TargetProfile, Uai};
+use palier_domain::{CompetenceCode, ExternalRef, Framework, PersonId, Role, TargetProfile, Uai};
 use palier_projections::persons::{PersonView, Persons};
 
 use super::audit::{self, AsOf};
@@ -14,6 +14,7 @@ use super::{
 };
 use crate::access::{Operation, Target};
 use crate::error::ApiError;
+use crate::personal_data::{Lookup, find_by_reference};
 
 /// Largest page of `persons`.
 pub const MAX_PAGE: usize = 500;
@@ -119,20 +120,26 @@ impl QueryRoot {
         if as_of.is_some() {
             principal.require(Operation::ReadHistory, Target::Everywhere)?;
         }
-        // Only persons in the caller's scopes are found: out of scope reads as unknown.
+        let reference = ExternalRef::new(source.trim(), id.trim())
+            .map_err(|e| ApiError::from_parse("externalRef", &e))?;
+        let vault = state.commands.vault();
+        // Only persons in the caller's scopes are found: out of scope reads as unknown. Ids
+        // are keyed per establishment, so without one every establishment the caller reaches
+        // is tried (an HMAC each).
         let pick = |persons: &Persons| -> Result<Option<PersonView>, ApiError> {
-            let mut found = persons
-                .by_external_ref(source.trim(), id.trim())
-                .into_iter()
-                .filter(|v| establishment.as_ref().is_none_or(|u| *u == v.establishment))
-                .filter(|v| {
-                    may_for_establishment(
-                        state,
-                        principal,
-                        Operation::ReadPersons,
-                        &v.establishment,
-                    )
-                });
+            let candidates: Vec<Uai> = match &establishment {
+                Some(uai) => vec![uai.clone()],
+                None => persons.establishments().cloned().collect(),
+            };
+            let mut found = candidates
+                .iter()
+                .filter(|uai| may_for_establishment(state, principal, Operation::ReadPersons, uai))
+                .filter_map(
+                    |uai| match find_by_reference(persons, vault, uai, &reference) {
+                        Lookup::Found(id) => persons.get(&id),
+                        Lookup::Unknown(_) => None,
+                    },
+                );
             let first = found.next().cloned();
             if first.is_some() && found.next().is_some() {
                 return Err(ApiError::bad_input(

@@ -108,21 +108,10 @@ impl Description {
     /// Checks a text; `field` names it in the error.
     ///
     /// # Errors
-    /// Empty or longer than 2,000 characters.
+    /// Empty, longer than 2,000 characters, or holding control characters other than line
+    /// breaks and tabs.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, ParseError> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err(ParseError::Empty { field });
-        }
-        let length = text.chars().count();
-        if length > Self::MAX_CHARS {
-            return Err(ParseError::TooLong {
-                field,
-                length,
-                max: Self::MAX_CHARS,
-            });
-        }
-        Ok(Description(text.to_owned()))
+        crate::ids::long_text(field, raw, Self::MAX_CHARS).map(Description)
     }
 
     /// The text.

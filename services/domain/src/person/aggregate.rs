@@ -5,17 +5,18 @@ use std::collections::{HashMap, HashSet};
 
 use crate::assessment::{EarnedPix, KnowledgeElementStatus};
 use crate::crcn::CompetenceCode;
-use crate::ids::{ExternalRef, PersonId, SkillId, Uai};
+use crate::ids::{PersonId, SkillId, Uai};
 use crate::role::Role;
 
 use super::command::{
-    PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements, RegisterPerson,
-    ResetCompetence,
+    ForgetPerson, PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements,
+    RegisterPerson, ResetCompetence,
 };
 use super::event::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DomainLevelRecorded,
-    KnowledgeElementsRecorded, PersonEvent, PersonRegistered,
+    KnowledgeElementsRecorded, PersonEvent, PersonForgotten, PersonRegistered,
 };
+use super::personal::PersonalRecord;
 
 /// Most knowledge elements one command may record (a whole Pix campaign for one person is
 /// a few hundred); keeps single events a reasonable size.
@@ -34,6 +35,14 @@ pub enum PersonError {
     /// Any command but `RegisterPerson` on a person not registered yet.
     #[error("person is not registered")]
     NotRegistered,
+    /// Any command but `ForgetPerson` on a person who was forgotten.
+    #[error(
+        "person {person_id} was forgotten (right to erasure): nothing more is recorded for them"
+    )]
+    Forgotten {
+        /// The forgotten person.
+        person_id: PersonId,
+    },
     /// `RecordKnowledgeElements` without elements.
     #[error("elements: at least one knowledge element is required")]
     NoKnowledgeElements,
@@ -99,8 +108,8 @@ pub struct Registration {
     pub establishment: Uai,
     /// Their role.
     pub role: Role,
-    /// Their id in the registering system.
-    pub external_ref: ExternalRef,
+    /// Their personal data as recorded (sealed, or a first-format reference in clear).
+    pub personal: PersonalRecord,
 }
 
 /// The state of one person, folded from their stream; just what the rules need.
@@ -112,6 +121,8 @@ pub struct Person {
     skill_competences: HashMap<SkillId, CompetenceCode>,
     /// Per competence (by index): a knowledge element was recorded since the last reset.
     assessed_since_reset: [bool; CompetenceCode::COUNT],
+    /// Set by `PersonForgotten`.
+    forgotten: bool,
     /// Number of events applied.
     version: u64,
 }
@@ -137,6 +148,12 @@ impl Person {
     #[must_use]
     pub fn is_registered(&self) -> bool {
         self.registration.is_some()
+    }
+
+    /// Whether the person was forgotten.
+    #[must_use]
+    pub fn is_forgotten(&self) -> bool {
+        self.forgotten
     }
 
     /// The registration, once registered.
@@ -167,6 +184,15 @@ impl Person {
     /// with pix; resetting a competence with nothing since its last reset; an LSU level for
     /// a non-learner; a competence certified twice.
     pub fn handle(&self, command: PersonCommand) -> Result<Vec<PersonEvent>, PersonError> {
+        if let (true, Some(registration)) = (self.forgotten, &self.registration) {
+            return match command {
+                // Forgetting is idempotent: nothing more to record.
+                PersonCommand::ForgetPerson(ForgetPerson) => Ok(Vec::new()),
+                _ => Err(PersonError::Forgotten {
+                    person_id: registration.person_id,
+                }),
+            };
+        }
         match command {
             PersonCommand::RegisterPerson(command) => self.register(command),
             PersonCommand::RecordKnowledgeElements(command) => {
@@ -185,6 +211,10 @@ impl Person {
                 self.registered()?;
                 Self::record_certification(command)
             }
+            PersonCommand::ForgetPerson(ForgetPerson) => {
+                self.registered()?;
+                Ok(vec![PersonForgotten {}.into()])
+            }
         }
     }
 
@@ -197,7 +227,7 @@ impl Person {
                     person_id: e.person_id,
                     establishment: e.establishment.clone(),
                     role: e.role,
-                    external_ref: e.external_ref.clone(),
+                    personal: e.personal.clone(),
                 });
             }
             PersonEvent::KnowledgeElementsRecorded(e) => {
@@ -212,6 +242,7 @@ impl Person {
             PersonEvent::CompetenceReset(e) => {
                 self.assessed_since_reset[e.competence.index()] = false;
             }
+            PersonEvent::PersonForgotten(_) => self.forgotten = true,
             PersonEvent::DomainLevelRecorded(_) | PersonEvent::CertificationDelivered(_) => {}
         }
     }
@@ -233,7 +264,7 @@ impl Person {
                 person_id: command.person_id,
                 establishment: command.establishment,
                 role: command.role,
-                external_ref: command.external_ref,
+                personal: PersonalRecord::Sealed(command.personal),
             }
             .into(),
         ])

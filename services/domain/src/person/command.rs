@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 
 use crate::assessment::{AssessmentSource, KnowledgeElement, PixScore};
 use crate::crcn::{CompetenceCode, DomainCode, Level};
-use crate::ids::{ExternalRef, PersonId, Uai};
+use crate::ids::{PersonId, Uai};
+
+use super::personal::SealedPersonalData;
 use crate::role::Role;
 use crate::schooling::{Grade, SchoolYear};
 
@@ -19,9 +21,14 @@ pub struct RegisterPerson {
     pub establishment: Uai,
     /// What the person is.
     pub role: Role,
-    /// The person's id in the system that registers them.
-    pub external_ref: ExternalRef,
+    /// Their personal data (external reference first), sealed with their own key.
+    pub personal: SealedPersonalData,
 }
+
+/// Forget a person (right to erasure): their key is destroyed by the caller once this is
+/// recorded; nothing is recorded for them afterwards. Forgetting twice records nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForgetPerson;
 
 /// Record the outcome of an assessment: one knowledge element per assessed skill.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +85,14 @@ pub enum PersonCommand {
     RecordDomainLevel(RecordDomainLevel),
     /// See [`RecordCertification`].
     RecordCertification(RecordCertification),
+    /// See [`ForgetPerson`].
+    ForgetPerson(ForgetPerson),
+}
+
+impl From<ForgetPerson> for PersonCommand {
+    fn from(command: ForgetPerson) -> Self {
+        Self::ForgetPerson(command)
+    }
 }
 
 impl From<RegisterPerson> for PersonCommand {

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::assessment::{AssessmentSource, KnowledgeElement, PixScore};
 use crate::crcn::{CompetenceCode, DomainCode, Level};
 use crate::ids::{ExternalRef, PersonId, Uai};
+
+use super::personal::PersonalRecord;
 use crate::role::Role;
 use crate::schooling::{Grade, SchoolYear};
 
@@ -103,7 +105,10 @@ pub fn payload<T: DeserializeOwned>(
 }
 
 /// A person was registered with an establishment.
-/// JSON: `{"personId", "establishment", "role", "externalRef": {"source", "id"}}`.
+/// JSON (v2): `{"personId", "establishment", "role", "personal": {"sealed": {"alg", "nonce",
+/// "ciphertext"}}}`: the external reference and any other personal field are sealed with the
+/// person's key (see [`super::personal`]). v1 kept `"externalRef": {"source", "id"}` in clear;
+/// it reads as [`PersonalRecord::Legacy`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonRegistered {
@@ -113,12 +118,56 @@ pub struct PersonRegistered {
     pub establishment: Uai,
     /// Their role.
     pub role: Role,
-    /// Their id in the registering system.
-    pub external_ref: ExternalRef,
+    /// Their personal data, sealed (or a v1 registration's external reference).
+    pub personal: PersonalRecord,
+}
+
+/// The first shape of [`PersonRegistered`], with the external reference in clear.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PersonRegisteredV1 {
+    person_id: PersonId,
+    establishment: Uai,
+    role: Role,
+    external_ref: ExternalRef,
+}
+
+impl From<PersonRegisteredV1> for PersonRegistered {
+    fn from(v1: PersonRegisteredV1) -> Self {
+        PersonRegistered {
+            person_id: v1.person_id,
+            establishment: v1.establishment,
+            role: v1.role,
+            personal: PersonalRecord::Legacy(v1.external_ref),
+        }
+    }
 }
 
 impl DomainEvent for PersonRegistered {
     const EVENT_TYPE: &'static str = "PersonRegistered";
+    const SCHEMA_VERSION: u32 = 2;
+
+    fn decode_payload(schema_version: u32, data: &[u8]) -> Result<Self, DecodeError> {
+        match schema_version {
+            1 => payload::<PersonRegisteredV1>(Self::EVENT_TYPE, 1, data).map(Into::into),
+            2 => payload(Self::EVENT_TYPE, 2, data),
+            _ => Err(DecodeError::UnsupportedSchemaVersion {
+                event_type: Self::EVENT_TYPE,
+                schema_version,
+                current: Self::SCHEMA_VERSION,
+            }),
+        }
+    }
+}
+
+/// The person was forgotten (right to erasure): their key was destroyed, so their sealed
+/// personal data can no longer be read; their results stay, pseudonymous, in every aggregate.
+/// Nothing is recorded for them afterwards. JSON: `{}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonForgotten {}
+
+impl DomainEvent for PersonForgotten {
+    const EVENT_TYPE: &'static str = "PersonForgotten";
     const SCHEMA_VERSION: u32 = 1;
 }
 
@@ -215,16 +264,19 @@ pub enum PersonEvent {
     DomainLevelRecorded(DomainLevelRecorded),
     /// See [`CertificationDelivered`].
     CertificationDelivered(CertificationDelivered),
+    /// See [`PersonForgotten`].
+    PersonForgotten(PersonForgotten),
 }
 
 impl PersonEvent {
     /// The type names of all person events.
-    pub const EVENT_TYPES: [&'static str; 5] = [
+    pub const EVENT_TYPES: [&'static str; 6] = [
         PersonRegistered::EVENT_TYPE,
         KnowledgeElementsRecorded::EVENT_TYPE,
         CompetenceReset::EVENT_TYPE,
         DomainLevelRecorded::EVENT_TYPE,
         CertificationDelivered::EVENT_TYPE,
+        PersonForgotten::EVENT_TYPE,
     ];
 
     /// The stable type name to store beside the payload, e.g. `KnowledgeElementsRecorded`.
@@ -236,6 +288,7 @@ impl PersonEvent {
             Self::CompetenceReset(_) => CompetenceReset::EVENT_TYPE,
             Self::DomainLevelRecorded(_) => DomainLevelRecorded::EVENT_TYPE,
             Self::CertificationDelivered(_) => CertificationDelivered::EVENT_TYPE,
+            Self::PersonForgotten(_) => PersonForgotten::EVENT_TYPE,
         }
     }
 
@@ -248,6 +301,7 @@ impl PersonEvent {
             Self::CompetenceReset(_) => CompetenceReset::SCHEMA_VERSION,
             Self::DomainLevelRecorded(_) => DomainLevelRecorded::SCHEMA_VERSION,
             Self::CertificationDelivered(_) => CertificationDelivered::SCHEMA_VERSION,
+            Self::PersonForgotten(_) => PersonForgotten::SCHEMA_VERSION,
         }
     }
 
@@ -260,6 +314,7 @@ impl PersonEvent {
             Self::CompetenceReset(e) => serde_json::to_value(e),
             Self::DomainLevelRecorded(e) => serde_json::to_value(e),
             Self::CertificationDelivered(e) => serde_json::to_value(e),
+            Self::PersonForgotten(e) => serde_json::to_value(e),
         };
         // Cannot fail: the payloads are structs of strings, numbers (finite by
         // construction), dates and lists, with no map keys and no fallible `Serialize`;
@@ -295,6 +350,9 @@ impl PersonEvent {
                 CertificationDelivered::decode_payload(schema_version, data)
                     .map(Self::CertificationDelivered)
             }
+            PersonForgotten::EVENT_TYPE => {
+                PersonForgotten::decode_payload(schema_version, data).map(Self::PersonForgotten)
+            }
             other => Err(DecodeError::UnknownEventType {
                 event_type: other.chars().take(128).collect(),
             }),
@@ -326,6 +384,12 @@ impl From<DomainLevelRecorded> for PersonEvent {
     }
 }
 
+impl From<PersonForgotten> for PersonEvent {
+    fn from(event: PersonForgotten) -> Self {
+        Self::PersonForgotten(event)
+    }
+}
+
 impl From<CertificationDelivered> for PersonEvent {
     fn from(event: CertificationDelivered) -> Self {
         Self::CertificationDelivered(event)
@@ -339,6 +403,7 @@ mod tests {
     use super::*;
     use crate::assessment::{EarnedPix, KnowledgeElementStatus, Label};
     use crate::ids::SkillId;
+    use crate::person::personal::{Base64Bytes, SealedPersonalData};
 
     fn samples() -> Vec<PersonEvent> {
         let code = |raw| CompetenceCode::parse(raw).expect("valid");
@@ -348,7 +413,11 @@ mod tests {
                 person_id: PersonId::parse("0192f0c4-7a11-7c3e-9a5d-3c1f2b6d8e90").expect("id"),
                 establishment: Uai::parse("0750655E").expect("uai"),
                 role: Role::DigitalSpaceUser,
-                external_ref: ExternalRef::new("moodle", "u-42").expect("ref"),
+                personal: PersonalRecord::Sealed(SealedPersonalData {
+                    alg: "XChaCha20-Poly1305".into(),
+                    nonce: Base64Bytes(vec![1, 2, 3]),
+                    ciphertext: Base64Bytes(vec![4, 5, 6]),
+                }),
             }
             .into(),
             KnowledgeElementsRecorded {
@@ -383,6 +452,7 @@ mod tests {
                 }],
             }
             .into(),
+            PersonForgotten {}.into(),
         ]
     }
 
@@ -392,7 +462,12 @@ mod tests {
         let types: Vec<&str> = events.iter().map(PersonEvent::event_type).collect();
         assert_eq!(types, PersonEvent::EVENT_TYPES);
         for event in events {
-            assert_eq!(event.schema_version(), 1);
+            let expected = if event.event_type() == "PersonRegistered" {
+                2
+            } else {
+                1
+            };
+            assert_eq!(event.schema_version(), expected);
             let bytes = serde_json::to_vec(&event.to_json()).expect("bytes");
             let back = PersonEvent::decode(event.event_type(), event.schema_version(), &bytes)
                 .expect("decodes");
@@ -408,7 +483,8 @@ mod tests {
             vec![
                 json!({"personId": "0192f0c4-7a11-7c3e-9a5d-3c1f2b6d8e90",
                        "establishment": "0750655E", "role": "DIGITAL_SPACE_USER",
-                       "externalRef": {"source": "moodle", "id": "u-42"}}),
+                       "personal": {"sealed": {"alg": "XChaCha20-Poly1305", "nonce": "AQID",
+                                               "ciphertext": "BAUG"}}}),
                 json!({"source": {"kind": "CAMPAIGN", "campaignCode": "SCO123"},
                        "elements": [{"competence": "1.1", "skill": "@rechInfo3",
                                      "status": "VALIDATED", "earnedPix": 2.5}]}),
@@ -416,8 +492,25 @@ mod tests {
                 json!({"domain": "2", "level": 2, "schoolYear": "2025-2026", "grade": "CM2"}),
                 json!({"deliveredOn": "2026-06-30", "pixScore": 312,
                        "levels": [{"competence": "5.2", "level": 3}]}),
+                json!({}),
             ]
         );
+    }
+
+    #[test]
+    fn a_first_format_registration_reads_with_its_reference_in_clear() {
+        let v1 = br#"{"personId":"0192f0c4-7a11-7c3e-9a5d-3c1f2b6d8e90","establishment":"0750655E","role":"LEARNER","externalRef":{"source":"moodle","id":"u-42"}}"#;
+        let Ok(PersonEvent::PersonRegistered(registered)) =
+            PersonEvent::decode("PersonRegistered", 1, v1)
+        else {
+            panic!("a v1 registration decodes");
+        };
+        assert_eq!(
+            registered.personal,
+            PersonalRecord::Legacy(ExternalRef::new("moodle", "u-42").expect("ref"))
+        );
+        // The same payload is not a v2 registration.
+        assert!(PersonEvent::decode("PersonRegistered", 2, v1).is_err());
     }
 
     #[test]

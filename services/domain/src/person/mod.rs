@@ -5,15 +5,17 @@
 mod aggregate;
 mod command;
 mod event;
+pub mod personal;
 #[cfg(test)]
 mod tests;
 
 pub use aggregate::{MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND, Person, PersonError, Registration};
 pub use command::{
-    PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements, RegisterPerson,
-    ResetCompetence,
+    ForgetPerson, PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements,
+    RegisterPerson, ResetCompetence,
 };
 pub use event::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DecodeError, DomainEvent,
-    DomainLevelRecorded, KnowledgeElementsRecorded, PersonEvent, PersonRegistered, payload,
+    DomainLevelRecorded, KnowledgeElementsRecorded, PersonEvent, PersonForgotten, PersonRegistered,
+    payload,
 };

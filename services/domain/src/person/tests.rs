@@ -8,7 +8,8 @@ use crate::assessment::{
     AssessmentSource, EarnedPix, KnowledgeElement, KnowledgeElementStatus, PixScore,
 };
 use crate::crcn::{CompetenceCode, DomainCode, Level};
-use crate::ids::{ExternalRef, PersonId, SkillId, Uai};
+use crate::ids::{PersonId, SkillId, Uai};
+use crate::person::personal::{Base64Bytes, PersonalRecord, SealedPersonalData};
 use crate::role::Role;
 use crate::schooling::{Grade, SchoolYear};
 
@@ -49,7 +50,12 @@ fn register(role: Role) -> RegisterPerson {
         person_id: person_id(),
         establishment: Uai::parse("0690026D").expect("valid uai"),
         role,
-        external_ref: ExternalRef::new("ent-auvergne-rhone-alpes", "eleve-1").expect("valid"),
+        // Opaque here: the API seals personal data before the aggregate sees it.
+        personal: SealedPersonalData {
+            alg: "XChaCha20-Poly1305".into(),
+            nonce: Base64Bytes(vec![7; 24]),
+            ciphertext: Base64Bytes(vec![9; 40]),
+        },
     }
 }
 
@@ -59,7 +65,7 @@ fn registered(role: Role) -> PersonEvent {
         person_id: command.person_id,
         establishment: command.establishment,
         role: command.role,
-        external_ref: command.external_ref,
+        personal: PersonalRecord::Sealed(command.personal),
     }
     .into()
 }
@@ -151,6 +157,7 @@ fn every_other_command_needs_a_registered_person() {
         .into(),
         domain_level(2).into(),
         certification(&[]).into(),
+        ForgetPerson.into(),
     ];
     for command in commands {
         given(&[])
@@ -367,6 +374,47 @@ fn a_competence_certified_twice_is_refused() {
         .then_error(PersonError::DuplicateCertifiedCompetence {
             competence: code("1.1"),
         });
+}
+
+#[test]
+fn forgetting_a_person_records_it_once() {
+    given(&[
+        registered(Role::Learner),
+        recorded(vec![validated("1.1", "@a", 1.0)]),
+    ])
+    .when(ForgetPerson)
+    .then(vec![PersonForgotten {}.into()]);
+    given(&[registered(Role::Learner), PersonForgotten {}.into()])
+        .when(ForgetPerson)
+        .then(vec![]);
+}
+
+#[test]
+fn nothing_is_recorded_for_a_forgotten_person() {
+    let commands: Vec<PersonCommand> = vec![
+        register(Role::Learner).into(),
+        record(vec![validated("1.1", "@a", 1.0)]).into(),
+        ResetCompetence {
+            competence: code("1.1"),
+        }
+        .into(),
+        domain_level(2).into(),
+        certification(&[]).into(),
+    ];
+    for command in commands {
+        given(&[
+            registered(Role::Learner),
+            recorded(vec![validated("1.1", "@a", 1.0)]),
+            PersonForgotten {}.into(),
+        ])
+        .when(command)
+        .then_error(PersonError::Forgotten {
+            person_id: person_id(),
+        });
+    }
+    let forgotten = Person::replay(&[registered(Role::Learner), PersonForgotten {}.into()]);
+    assert!(forgotten.is_forgotten());
+    assert!(forgotten.is_registered(), "its results stay registered");
 }
 
 #[test]

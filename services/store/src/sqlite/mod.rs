@@ -232,7 +232,7 @@ impl Drop for Inner {
 /// The log holds personal data: its file is readable by its owner only (mode 0600). A new
 /// store is created so; an older, more open one is tightened, with its WAL and shared-memory
 /// files (SQLite gives those the main file's mode when it creates them).
-fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
