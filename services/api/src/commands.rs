@@ -12,8 +12,8 @@ use palier_domain::maintenance::{
 };
 use palier_domain::person::personal::PersonalData;
 use palier_domain::{
-    DomainEvent as _, ExternalRef, ForgetPerson, Person, PersonCommand, PersonEvent,
-    PersonForgotten, PersonId, RegisterPerson, Role, Uai,
+    DomainEvent as _, ExternalRef, ExternalRefClaimed, ForgetPerson, LinkExternalRef, Person,
+    PersonCommand, PersonEvent, PersonForgotten, PersonId, RegisterPerson, Role, Uai,
 };
 use palier_store::{
     CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
@@ -219,6 +219,20 @@ impl PersonCommands {
                 }
                 None => {}
             }
+            // The reference was linked to someone registered under another: that person.
+            if let Some(owner) = self.claimed_by(person).await? {
+                match self.registration(owner).await? {
+                    Some(found) if found.forgotten => continue,
+                    Some(found) => {
+                        return Ok(Registered {
+                            person: owner,
+                            position: found.position,
+                            created: false,
+                        });
+                    }
+                    None => {}
+                }
+            }
             return self
                 .append_registration(person, establishment, role, &personal, ctx)
                 .await;
@@ -281,6 +295,116 @@ impl PersonCommands {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The person a reference's derived id was claimed for (`linkExternalRef`), if any.
+    async fn claimed_by(&self, alias: PersonId) -> Result<Option<PersonId>, ApiError> {
+        let first = self
+            .store
+            .read_stream(
+                &claim_stream(alias)?,
+                StreamFrom::Start,
+                Direction::Forwards,
+                1,
+            )
+            .await?;
+        let Some(event) = first.first() else {
+            return Ok(None);
+        };
+        ExternalRefClaimed::decode_payload(event.schema_version, &event.data)
+            .map(|claim| Some(claim.person))
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// Links `external_ref` at `establishment` to `person` (the same person, known to a second
+    /// platform): refused with `CONFLICT` when that reference already names someone else.
+    /// The reference's derived id is claimed for the person first (the first claim wins, so
+    /// two persons never share it), then `ExternalRefLinked` is recorded on the person, the
+    /// reference sealed with their key. Returns the position written, `None` when it was
+    /// linked already.
+    pub async fn link(
+        &self,
+        person: PersonId,
+        establishment: Uai,
+        external_ref: ExternalRef,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&Person) -> Result<(), ApiError> + Sync),
+    ) -> Result<Option<u64>, ApiError> {
+        let taken = || {
+            ApiError::Conflict(
+                "externalRef: this reference already names another person at this establishment"
+                    .into(),
+            )
+        };
+        let mut generation = 0;
+        let alias = loop {
+            if generation >= MAX_GENERATIONS {
+                return Err(taken());
+            }
+            let alias = self
+                .vault
+                .person_id(&establishment, &external_ref, generation);
+            if alias == person {
+                // Their own registration's reference: nothing to link.
+                return Ok(None);
+            }
+            match self.registration(alias).await? {
+                Some(found) if found.forgotten => {
+                    generation += 1;
+                    continue;
+                }
+                Some(_) => return Err(taken()),
+                None => {}
+            }
+            match self.claimed_by(alias).await? {
+                Some(owner) if owner == person => break alias,
+                Some(owner) => {
+                    if self.registration(owner).await?.is_some_and(|f| f.forgotten) {
+                        generation += 1;
+                        continue;
+                    }
+                    return Err(taken());
+                }
+                None => {}
+            }
+            let claim = ExternalRefClaimed { person };
+            let data = EventData::json(ExternalRefClaimed::EVENT_TYPE, &claim)?
+                .with_metadata(ctx.metadata());
+            match self
+                .store
+                .append_to_stream(
+                    &claim_stream(alias)?,
+                    ExpectedRevision::NoStream,
+                    vec![data],
+                )
+                .await
+            {
+                Ok(_) => break alias,
+                // Claimed concurrently: look again at who holds it.
+                Err(StoreError::WrongExpectedRevision { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let personal = self
+            .vault
+            .seal(
+                person,
+                &PersonalData {
+                    external_ref,
+                    name: None,
+                    email: None,
+                    national_id: None,
+                    notes: None,
+                },
+            )
+            .await?;
+        let command = LinkExternalRef {
+            alias,
+            establishment,
+            personal,
+        };
+        let position = self.execute(person, command.into(), ctx, authorize).await?;
+        Ok((position > 0).then_some(position))
     }
 
     /// Forgets `person`: records `PersonForgotten` (once), then destroys their key. Returns
@@ -516,6 +640,15 @@ fn backoff(attempt: usize) -> std::time::Duration {
     let ceiling_us = 1000u64 << attempt.min(6);
     let jitter = u64::from(Uuid::new_v4().as_u128() as u16) % ceiling_us.max(1);
     std::time::Duration::from_micros(ceiling_us / 2 + jitter / 2)
+}
+
+fn claim_stream(alias: PersonId) -> Result<StreamName, ApiError> {
+    StreamName::parse(format!(
+        "{}{}",
+        ExternalRefClaimed::STREAM_PREFIX,
+        alias.as_uuid()
+    ))
+    .map_err(|e| ApiError::internal(&e))
 }
 
 fn stream_of(person: PersonId) -> Result<StreamName, ApiError> {

@@ -240,8 +240,9 @@ pub enum Lookup {
 }
 
 /// Finds the person an external reference names at `establishment`: first among registrations
-/// of the first format (their reference is in clear in the model), then by keyed id, skipping
-/// the generations that were forgotten.
+/// of the first format (their reference is in clear in the model), then by keyed id —
+/// registered under it or linked to it (`linkExternalRef`) — skipping the generations that
+/// were forgotten.
 pub fn find_by_reference(
     persons: &Persons,
     vault: &PersonalDataVault,
@@ -258,9 +259,10 @@ pub fn find_by_reference(
     let mut last = vault.person_id(establishment, reference, 0);
     for generation in 0..MAX_GENERATIONS {
         last = vault.person_id(establishment, reference, generation);
-        match persons.get(&last) {
+        // Registered under that id, or linked to someone registered under another.
+        match persons.get(&last).or_else(|| persons.by_alias(&last)) {
             Some(view) if view.forgotten_position.is_some() => {}
-            Some(_) => return Lookup::Found(last),
+            Some(view) => return Lookup::Found(view.id),
             None => return Lookup::Unknown(last),
         }
     }

@@ -458,6 +458,34 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
                 (Forbidden, Forbidden),
             ],
         },
+        Case {
+            name: "link another platform's reference",
+            query: "mutation($p: String!, $uai: String!) { linkExternalRef(person: $p, establishment: $uai, externalRef: {source: \"ent\", id: \"linked\"}) { position } }",
+            field: "linkExternalRef",
+            inside: json!({ "p": w.person_paris, "uai": a }),
+            outside: json!({ "p": w.person_lyon, "uai": b }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "move a person",
+            query: "mutation($p: String!, $to: String!) { movePerson(person: $p, to: $to) { position } }",
+            field: "movePerson",
+            inside: json!({ "p": w.person_paris, "to": a }),
+            outside: json!({ "p": w.person_lyon, "to": b }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
         // Last: it forgets the persons the cases above read (forgetting again is allowed and
         // writes nothing, so later roles see `Data` too where they may).
         Case {

@@ -44,8 +44,9 @@ pub use framework::{Competence, Domain, Framework, FrameworkError, LevelDescript
 pub use ids::{ExternalRef, PersonId, SkillId, Uai};
 pub use person::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DecodeError, DomainEvent,
-    DomainLevelRecorded, ForgetPerson, KnowledgeElementsRecorded, Person, PersonCommand,
-    PersonError, PersonEvent, PersonForgotten, PersonRegistered, RecordCertification,
+    DomainLevelRecorded, ExternalRefClaimed, ExternalRefLinked, ForgetPerson,
+    KnowledgeElementsRecorded, LinkExternalRef, MovePerson, Person, PersonCommand, PersonError,
+    PersonEvent, PersonForgotten, PersonMoved, PersonRegistered, RecordCertification,
     RecordDomainLevel, RecordKnowledgeElements, RegisterPerson, Registration, ResetCompetence,
 };
 pub use role::Role;

@@ -211,7 +211,9 @@ impl PersonScores {
             | PersonEvent::DomainLevelRecorded(_)
             | PersonEvent::CertificationDelivered(_)
             // A forgotten person's results stay in aggregates: forgetting seals, not erases.
-            | PersonEvent::PersonForgotten(_) => {}
+            | PersonEvent::PersonForgotten(_)
+            | PersonEvent::ExternalRefLinked(_)
+            | PersonEvent::PersonMoved(_) => {}
         }
     }
 

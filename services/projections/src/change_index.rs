@@ -63,6 +63,12 @@ impl<I: Copy + Ord> ChangeIndex<I> {
             .filter(move |(p, i)| is_live(*p, i))
     }
 
+    /// An entity left the index (moved elsewhere); its entries go stale as it changes, since
+    /// the caller records its next change elsewhere.
+    pub fn left(&mut self) {
+        self.live = self.live.saturating_sub(1);
+    }
+
     /// Number of entities indexed.
     pub fn len(&self) -> usize {
         self.live

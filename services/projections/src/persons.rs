@@ -78,6 +78,11 @@ pub struct PersonView {
     pub personal: PersonalRecord,
     /// Position of `PersonForgotten`, once they were forgotten.
     pub forgotten_position: Option<u64>,
+    /// References of other platforms linked to them (`ExternalRefLinked`): the id each
+    /// derives, its establishment, the sealed reference.
+    pub linked: Vec<(PersonId, Uai, PersonalRecord)>,
+    /// Where they were registered, when they moved since.
+    pub registered_at_establishment: Option<Uai>,
     /// Position of the registration.
     pub registered_position: u64,
     /// When the registration was recorded.
@@ -140,6 +145,25 @@ struct Census {
 }
 
 impl Census {
+    /// A person arriving with their levels (moved in).
+    fn add_with_levels(&mut self, role: Role, levels: &[(CompetenceCode, u8)]) {
+        self.add(role);
+        for (competence, level) in levels {
+            self.moved(*competence, 0, *level);
+        }
+    }
+
+    /// A person leaving with their levels (moved out).
+    fn remove(&mut self, role: Role, levels: &[(CompetenceCode, u8)]) {
+        let n = &mut self.by_role[role_index(role)];
+        *n = n.saturating_sub(1);
+        for (competence, level) in levels {
+            if let Some(n) = self.by_level[competence.index()].get_mut(usize::from(*level)) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
     fn add(&mut self, role: Role) {
         self.by_role[role_index(role)] += 1;
         for levels in &mut self.by_level {
@@ -195,6 +219,10 @@ pub struct Persons {
     /// By (source, id), for first-format registrations only (their reference is in clear;
     /// sealed ones are found by their keyed id): one person per establishment.
     by_external_ref: HashMap<(String, String), Vec<PersonId>>,
+    /// Ids derived by linked references → the person they name.
+    by_alias: HashMap<PersonId, PersonId>,
+    /// Establishments references were linked at (maybe without anyone registered there).
+    linked_establishments: HashSet<Uai>,
     by_change: ChangeIndex<PersonId>,
     by_establishment: HashMap<Uai, ChangeIndex<PersonId>>,
     census: Census,
@@ -232,6 +260,8 @@ impl Persons {
             max_reachable_level,
             by_id: HashMap::default(),
             by_external_ref: HashMap::default(),
+            by_alias: HashMap::default(),
+            linked_establishments: HashSet::new(),
             by_change: ChangeIndex::default(),
             by_establishment: HashMap::default(),
             census: Census::default(),
@@ -247,9 +277,14 @@ impl Persons {
         }
     }
 
-    /// The establishments persons are registered at.
+    /// The establishments persons are (or were) registered at or references linked at: where a
+    /// reference may name someone.
     pub fn establishments(&self) -> impl Iterator<Item = &Uai> {
-        self.by_establishment.keys()
+        self.by_establishment.keys().chain(
+            self.linked_establishments
+                .iter()
+                .filter(|u| !self.by_establishment.contains_key(*u)),
+        )
     }
 
     /// The persons who were forgotten.
@@ -259,6 +294,11 @@ impl Persons {
             .filter(|v| v.forgotten_position.is_some())
             .map(|v| v.id)
             .collect()
+    }
+
+    /// The person a linked reference's id names.
+    pub fn by_alias(&self, alias: &PersonId) -> Option<&PersonView> {
+        self.by_alias.get(alias).and_then(|p| self.by_id.get(p))
     }
 
     /// A person by id.
@@ -488,6 +528,8 @@ impl Projection for Persons {
                 role: registered.role,
                 personal: registered.personal.clone(),
                 forgotten_position: None,
+                linked: Vec::new(),
+                registered_at_establishment: None,
                 registered_position: event.position,
                 registered_at: event.recorded_at,
                 scores: PersonScores::new(self.max_reachable_level),
@@ -587,6 +629,42 @@ impl Projection for Persons {
                         }
                     }
                 }
+            }
+            PersonEvent::ExternalRefLinked(e) => {
+                view.linked
+                    .push((e.alias, e.establishment.clone(), e.personal.clone()));
+                self.by_alias.insert(e.alias, id);
+                self.linked_establishments.insert(e.establishment.clone());
+            }
+            PersonEvent::PersonMoved(e) => {
+                let role = view.role;
+                let levels: Vec<(CompetenceCode, u8)> = view.scores.levels().collect();
+                view.registered_at_establishment
+                    .get_or_insert_with(|| view.establishment.clone());
+                view.establishment = e.to.clone();
+                if let Some(census) = self.census_by_establishment.get_mut(&e.from) {
+                    census.remove(role, &levels);
+                }
+                self.census_by_establishment
+                    .entry(e.to.clone())
+                    .or_default()
+                    .add_with_levels(role, &levels);
+                if let Some(index) = self.by_establishment.get_mut(&e.from) {
+                    index.left();
+                }
+                // Its entry in the new establishment's index: a new member, recorded at this
+                // position (`touch` below finds no previous entry there to move).
+                let previous = view.last_changed_position;
+                view.last_changed_position = event.position;
+                let by_id = &self.by_id;
+                let is_live = |p: u64, i: &PersonId| is_last_change(by_id, p, i);
+                self.by_change
+                    .record(id, Some(previous), event.position, is_live);
+                self.by_establishment
+                    .entry(e.to.clone())
+                    .or_default()
+                    .record(id, None, event.position, is_live);
+                return;
             }
             PersonEvent::PersonRegistered(_) => {}
         }

@@ -375,3 +375,54 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn a_moved_person_counts_where_they_are_and_is_found_by_their_linked_reference() {
+    let (_dir, store) = store().await;
+    let (alice, bob) = (PersonId::new(), PersonId::new());
+    let college = Uai::parse("0690026D").unwrap();
+    append(&store, alice, &[registered(alice, UAI, "a")]).await;
+    append(&store, bob, &[registered(bob, UAI, "b")]).await;
+    append(&store, alice, &[elements(&[("1.1", "@s1", true, 16.0)])]).await;
+    let alias = PersonId::new();
+    let moved_at = append(
+        &store,
+        alice,
+        &[
+            PersonEvent::ExternalRefLinked(palier_domain::ExternalRefLinked {
+                alias,
+                establishment: college.clone(),
+                personal: palier_domain::person::personal::PersonalRecord::Legacy(
+                    ExternalRef::new("ent", "c-1").unwrap(),
+                ),
+            }),
+            PersonEvent::PersonMoved(palier_domain::PersonMoved {
+                from: Uai::parse(UAI).unwrap(),
+                to: college.clone(),
+            }),
+        ],
+    )
+    .await;
+    let (persons, _) = rebuild(&store, Persons::default(), None).await.unwrap();
+    let ids = |uai: &Uai| -> Vec<PersonId> {
+        persons
+            .page(Some(uai), 0, None, 10)
+            .items
+            .iter()
+            .map(|v| v.id)
+            .collect()
+    };
+    assert_eq!(ids(&college), vec![alice]);
+    assert_eq!(ids(&Uai::parse(UAI).unwrap()), vec![bob]);
+    // The census moved with her: level 2 in 1.1 is found at the collège, not at the school.
+    let level_2 = Some((code("1.1"), 2));
+    assert!(persons.may_match(Some(&college), Some(Role::Learner), level_2));
+    assert!(!persons.may_match(Some(&Uai::parse(UAI).unwrap()), None, level_2));
+    assert_eq!(persons.by_alias(&alias).unwrap().id, alice);
+    assert_eq!(persons.get(&alice).unwrap().last_changed_position, moved_at);
+    // Rebuilt as of before the move, she was at the school.
+    let (then, _) = rebuild(&store, Persons::default(), Some(moved_at - 2))
+        .await
+        .unwrap();
+    assert_eq!(then.get(&alice).unwrap().establishment.as_str(), UAI);
+}

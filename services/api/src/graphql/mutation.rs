@@ -2,7 +2,7 @@
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use palier_domain::{
     AssessmentSource, CompetenceCode, DomainCode, EarnedPix, ExternalRef, Grade, KnowledgeElement,
-    KnowledgeElementStatus, Label, Level, Person, PersonCommand, PersonId, PixScore,
+    KnowledgeElementStatus, Label, Level, MovePerson, Person, PersonCommand, PersonId, PixScore,
     RecordCertification, RecordDomainLevel, RecordKnowledgeElements, ResetCompetence, SchoolYear,
     SkillId, Uai,
 };
@@ -262,19 +262,35 @@ pub(crate) async fn execute_for(
     command: PersonCommand,
 ) -> Result<u64, ApiError> {
     principal.require_role(Operation::WritePersons)?;
-    let authorize = |person: &Person| match person.registration() {
-        Some(r) => {
-            require_for_establishment(state, principal, Operation::WritePersons, &r.establishment)
-        }
-        None if principal.is_unscoped() => Ok(()),
-        None => Err(ApiError::Forbidden(
-            "this person is not registered in an establishment this key reaches".into(),
-        )),
-    };
+    let authorize = person_authorizer(state, principal, Operation::WritePersons);
     state
         .commands
         .execute(person, command, command_ctx, &authorize)
         .await
+}
+
+/// Who may act on a person, as their stream says: `operation` at their establishment; an
+/// unknown person reads as out of scope for a scoped caller (existence does not leak).
+pub(crate) fn person_authorizer<'a>(
+    state: &'a AppState,
+    principal: &'a Principal,
+    operation: Operation,
+) -> impl Fn(&Person) -> Result<(), ApiError> + Sync + 'a {
+    move |person: &Person| match person.registration() {
+        Some(r) => require_for_establishment(state, principal, operation, &r.establishment),
+        None if principal.is_unscoped() => Ok(()),
+        None => Err(ApiError::Forbidden(
+            "this person is not registered in an establishment this key reaches".into(),
+        )),
+    }
+}
+
+/// The position of a person's last change, for writes that had nothing to record.
+fn last_change(state: &AppState, person: PersonId) -> u64 {
+    state
+        .persons
+        .read(|p| p.get(&person).map(|v| v.last_changed_position))
+        .unwrap_or(0)
 }
 
 fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, ApiError> {
@@ -394,18 +410,7 @@ impl MutationRoot {
         let principal = principal(ctx)?;
         principal.require_role(Operation::ForgetPersons)?;
         let id = person_id("person", &person)?;
-        let authorize = |person: &Person| match person.registration() {
-            Some(r) => require_for_establishment(
-                state,
-                principal,
-                Operation::ForgetPersons,
-                &r.establishment,
-            ),
-            None if principal.is_unscoped() => Ok(()),
-            None => Err(ApiError::Forbidden(
-                "this person is not registered in an establishment this key reaches".into(),
-            )),
-        };
+        let authorize = person_authorizer(state, principal, Operation::ForgetPersons);
         let written = state.commands.forget(id, &command_ctx, &authorize).await?;
         let position = match written {
             Some(position) => position,
@@ -417,6 +422,68 @@ impl MutationRoot {
         Ok(ForgetPersonPayload {
             position: Position(position),
             forgotten_now: written.is_some(),
+        })
+    }
+
+    /// Links a second platform's reference to a person: the same pupil, known to their
+    /// collège's ENT after their école's, keeps one Pix profile for life. Afterwards the
+    /// reference finds the person (`personByExternalRef`, bulk items), and registering it at
+    /// `establishment` returns them. Refused with `CONFLICT` when the reference already names
+    /// someone else there; linking it again writes nothing. The reference is personal data,
+    /// sealed like the registration's. Who: the admin, integrators reaching both the person's
+    /// establishment and `establishment`.
+    async fn link_external_ref(
+        &self,
+        ctx: &Context<'_>,
+        person: String,
+        establishment: String,
+        external_ref: ExternalRefInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, None)?;
+        let state = state(ctx)?;
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::WritePersons)?;
+        let id = person_id("person", &person)?;
+        let establishment =
+            Uai::parse(&establishment).map_err(|e| ApiError::from_parse("establishment", &e))?;
+        require_for_establishment(state, principal, Operation::WritePersons, &establishment)?;
+        let reference = ExternalRef::new(&external_ref.source, &external_ref.id)
+            .map_err(|e| ApiError::from_parse("externalRef", &e))?;
+        let authorize = person_authorizer(state, principal, Operation::WritePersons);
+        let written = state
+            .commands
+            .link(id, establishment, reference, &command_ctx, &authorize)
+            .await?;
+        Ok(MutationPayload {
+            position: Position(written.unwrap_or_else(|| last_change(state, id))),
+        })
+    }
+
+    /// Moves a person to another establishment (from CM2 to 6e, a change of school), keeping
+    /// their history and results: from this event on they count at `to` (`persons`, dashboards,
+    /// subscriptions), and `asOf` an earlier point shows them where they were. Moving them
+    /// where they are writes nothing. Who: the admin, integrators reaching both
+    /// establishments.
+    async fn move_person(
+        &self,
+        ctx: &Context<'_>,
+        person: String,
+        to: String,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx, None)?;
+        let state = state(ctx)?;
+        let principal = principal(ctx)?;
+        let id = person_id("person", &person)?;
+        let to = Uai::parse(&to).map_err(|e| ApiError::from_parse("to", &e))?;
+        require_for_establishment(state, principal, Operation::WritePersons, &to)?;
+        let written =
+            execute_for(state, principal, &command_ctx, id, MovePerson { to }.into()).await?;
+        Ok(MutationPayload {
+            position: Position(if written > 0 {
+                written
+            } else {
+                last_change(state, id)
+            }),
         })
     }
 

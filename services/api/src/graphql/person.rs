@@ -110,6 +110,18 @@ pub struct ExternalRefGql {
     pub id: String,
 }
 
+/// A reference of another platform linked to a person.
+#[derive(SimpleObject)]
+#[graphql(name = "LinkedRef")]
+pub struct LinkedRefGql {
+    /// The system.
+    pub source: String,
+    /// The person's id there.
+    pub id: String,
+    /// The establishment the reference is namespaced by.
+    pub establishment: String,
+}
+
 /// Level and pix of one competence, computed with Pix's rules.
 #[derive(SimpleObject)]
 #[graphql(name = "CompetenceLevel")]
@@ -304,6 +316,36 @@ impl PersonGql {
             .personal(ctx)
             .await?
             .and_then(|p| p.notes.as_ref().map(|v| v.as_str().to_owned())))
+    }
+    /// References of other platforms linked to them (`linkExternalRef`): personal data, as
+    /// `externalRef`; `null` for callers that may not see it and once forgotten.
+    async fn linked_refs(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<LinkedRefGql>>> {
+        if self.personal(ctx).await?.is_none() {
+            return Ok(None);
+        }
+        let vault = state(ctx)?.commands.vault();
+        let mut refs = Vec::with_capacity(self.view.linked.len());
+        for (_, establishment, record) in &self.view.linked {
+            if let Opened::Data(data) = vault.unseal(self.view.id, record).await? {
+                refs.push(LinkedRefGql {
+                    source: data.external_ref.source().to_owned(),
+                    id: data.external_ref.id().to_owned(),
+                    establishment: establishment.as_str().to_owned(),
+                });
+            }
+        }
+        Ok(Some(refs))
+    }
+    /// Where they were registered (differs from `establishment` once they moved).
+    async fn registered_establishment(&self) -> &str {
+        self.view
+            .registered_at_establishment
+            .as_ref()
+            .unwrap_or(&self.view.establishment)
+            .as_str()
     }
     /// Whether they were forgotten (right to erasure, `forgetPerson`): their personal data can
     /// no longer be read by anyone; their levels stay, pseudonymous, in every figure.

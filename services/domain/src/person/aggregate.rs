@@ -9,12 +9,13 @@ use crate::ids::{PersonId, SkillId, Uai};
 use crate::role::Role;
 
 use super::command::{
-    ForgetPerson, PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements,
-    RegisterPerson, ResetCompetence,
+    ForgetPerson, LinkExternalRef, MovePerson, PersonCommand, RecordCertification,
+    RecordDomainLevel, RecordKnowledgeElements, RegisterPerson, ResetCompetence,
 };
 use super::event::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DomainLevelRecorded,
-    KnowledgeElementsRecorded, PersonEvent, PersonForgotten, PersonRegistered,
+    ExternalRefLinked, KnowledgeElementsRecorded, PersonEvent, PersonForgotten, PersonMoved,
+    PersonRegistered,
 };
 use super::personal::PersonalRecord;
 
@@ -35,6 +36,9 @@ pub enum PersonError {
     /// Any command but `RegisterPerson` on a person not registered yet.
     #[error("person is not registered")]
     NotRegistered,
+    /// `LinkExternalRef` with the person's own id as alias.
+    #[error("externalRef: this reference already is the person's own")]
+    AliasIsSelf,
     /// Any command but `ForgetPerson` on a person who was forgotten.
     #[error(
         "person {person_id} was forgotten (right to erasure): nothing more is recorded for them"
@@ -104,7 +108,7 @@ pub enum PersonError {
 pub struct Registration {
     /// The person.
     pub person_id: PersonId,
-    /// Their establishment.
+    /// Their establishment now (where they registered, or where they last moved).
     pub establishment: Uai,
     /// Their role.
     pub role: Role,
@@ -123,6 +127,8 @@ pub struct Person {
     assessed_since_reset: [bool; CompetenceCode::COUNT],
     /// Set by `PersonForgotten`.
     forgotten: bool,
+    /// The aliases linked (`ExternalRefLinked`).
+    aliases: HashSet<PersonId>,
     /// Number of events applied.
     version: u64,
 }
@@ -215,6 +221,23 @@ impl Person {
                 self.registered()?;
                 Ok(vec![PersonForgotten {}.into()])
             }
+            PersonCommand::LinkExternalRef(command) => {
+                let registration = self.registered()?;
+                self.link(registration, command)
+            }
+            PersonCommand::MovePerson(MovePerson { to }) => {
+                let registration = self.registered()?;
+                if registration.establishment == to {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![
+                    PersonMoved {
+                        from: registration.establishment.clone(),
+                        to,
+                    }
+                    .into(),
+                ])
+            }
         }
     }
 
@@ -243,6 +266,14 @@ impl Person {
                 self.assessed_since_reset[e.competence.index()] = false;
             }
             PersonEvent::PersonForgotten(_) => self.forgotten = true,
+            PersonEvent::ExternalRefLinked(e) => {
+                self.aliases.insert(e.alias);
+            }
+            PersonEvent::PersonMoved(e) => {
+                if let Some(registration) = &mut self.registration {
+                    registration.establishment = e.to.clone();
+                }
+            }
             PersonEvent::DomainLevelRecorded(_) | PersonEvent::CertificationDelivered(_) => {}
         }
     }
@@ -268,6 +299,34 @@ impl Person {
             }
             .into(),
         ])
+    }
+
+    /// Rules of [`LinkExternalRef`]: not its own id; linking again records nothing.
+    fn link(
+        &self,
+        registration: &Registration,
+        command: LinkExternalRef,
+    ) -> Result<Vec<PersonEvent>, PersonError> {
+        if command.alias == registration.person_id {
+            return Err(PersonError::AliasIsSelf);
+        }
+        if self.aliases.contains(&command.alias) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![
+            ExternalRefLinked {
+                alias: command.alias,
+                establishment: command.establishment,
+                personal: PersonalRecord::Sealed(command.personal),
+            }
+            .into(),
+        ])
+    }
+
+    /// Whether `alias` is linked to this person.
+    #[must_use]
+    pub fn has_alias(&self, alias: &PersonId) -> bool {
+        self.aliases.contains(alias)
     }
 
     /// Rules of [`RecordKnowledgeElements`].

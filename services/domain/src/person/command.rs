@@ -25,6 +25,27 @@ pub struct RegisterPerson {
     pub personal: SealedPersonalData,
 }
 
+/// Link a second platform's reference to the person (checked against other persons by the
+/// caller, who claims `alias` for this person first; see the API's `linkExternalRef`).
+/// Linking the same alias again records nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkExternalRef {
+    /// The id the reference derives.
+    pub alias: PersonId,
+    /// The establishment the reference is namespaced by.
+    pub establishment: Uai,
+    /// The reference, sealed with the person's key.
+    pub personal: SealedPersonalData,
+}
+
+/// Move the person to another establishment, keeping their history. Moving to where they are
+/// records nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovePerson {
+    /// The establishment they move to.
+    pub to: Uai,
+}
+
 /// Forget a person (right to erasure): their key is destroyed by the caller once this is
 /// recorded; nothing is recorded for them afterwards. Forgetting twice records nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +108,22 @@ pub enum PersonCommand {
     RecordCertification(RecordCertification),
     /// See [`ForgetPerson`].
     ForgetPerson(ForgetPerson),
+    /// See [`LinkExternalRef`].
+    LinkExternalRef(LinkExternalRef),
+    /// See [`MovePerson`].
+    MovePerson(MovePerson),
+}
+
+impl From<LinkExternalRef> for PersonCommand {
+    fn from(command: LinkExternalRef) -> Self {
+        Self::LinkExternalRef(command)
+    }
+}
+
+impl From<MovePerson> for PersonCommand {
+    fn from(command: MovePerson) -> Self {
+        Self::MovePerson(command)
+    }
 }
 
 impl From<ForgetPerson> for PersonCommand {

@@ -160,6 +160,64 @@ impl DomainEvent for PersonRegistered {
     }
 }
 
+/// A second platform's reference was linked to the person: the same person, known to another
+/// system (a pupil's collège ENT after their école's). `alias` is the id that reference derives
+/// (keyed, like every person id), so lookups by it find this person; the reference itself is
+/// sealed with the person's key. JSON: `{"alias", "establishment", "personal": {"sealed": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalRefLinked {
+    /// The id the linked reference derives.
+    pub alias: PersonId,
+    /// The establishment the reference is namespaced by.
+    pub establishment: Uai,
+    /// The reference, sealed.
+    pub personal: PersonalRecord,
+}
+
+impl DomainEvent for ExternalRefLinked {
+    const EVENT_TYPE: &'static str = "ExternalRefLinked";
+    const SCHEMA_VERSION: u32 = 1;
+}
+
+/// A reference's derived id was claimed for a person, on its own `personref-<alias>` stream:
+/// the first claim wins (the store's "no stream yet" expectation), so two persons can never
+/// link the same reference. Not a person event: it names the person it points to.
+/// JSON: `{"person": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalRefClaimed {
+    /// The person the reference names.
+    pub person: PersonId,
+}
+
+impl ExternalRefClaimed {
+    /// Prefix of a claim's stream name.
+    pub const STREAM_PREFIX: &'static str = "personref-";
+}
+
+impl DomainEvent for ExternalRefClaimed {
+    const EVENT_TYPE: &'static str = "ExternalRefClaimed";
+    const SCHEMA_VERSION: u32 = 1;
+}
+
+/// The person moved to another establishment (a pupil from CM2 to 6e): their history and
+/// results go with them; they count where they are from this event on.
+/// JSON: `{"from": "0690026D", "to": "0691234X"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonMoved {
+    /// Where they were.
+    pub from: Uai,
+    /// Where they are now.
+    pub to: Uai,
+}
+
+impl DomainEvent for PersonMoved {
+    const EVENT_TYPE: &'static str = "PersonMoved";
+    const SCHEMA_VERSION: u32 = 1;
+}
+
 /// The person was forgotten (right to erasure): their key was destroyed, so their sealed
 /// personal data can no longer be read; their results stay, pseudonymous, in every aggregate.
 /// Nothing is recorded for them afterwards. JSON: `{}`.
@@ -266,17 +324,23 @@ pub enum PersonEvent {
     CertificationDelivered(CertificationDelivered),
     /// See [`PersonForgotten`].
     PersonForgotten(PersonForgotten),
+    /// See [`ExternalRefLinked`].
+    ExternalRefLinked(ExternalRefLinked),
+    /// See [`PersonMoved`].
+    PersonMoved(PersonMoved),
 }
 
 impl PersonEvent {
     /// The type names of all person events.
-    pub const EVENT_TYPES: [&'static str; 6] = [
+    pub const EVENT_TYPES: [&'static str; 8] = [
         PersonRegistered::EVENT_TYPE,
         KnowledgeElementsRecorded::EVENT_TYPE,
         CompetenceReset::EVENT_TYPE,
         DomainLevelRecorded::EVENT_TYPE,
         CertificationDelivered::EVENT_TYPE,
         PersonForgotten::EVENT_TYPE,
+        ExternalRefLinked::EVENT_TYPE,
+        PersonMoved::EVENT_TYPE,
     ];
 
     /// The stable type name to store beside the payload, e.g. `KnowledgeElementsRecorded`.
@@ -289,6 +353,8 @@ impl PersonEvent {
             Self::DomainLevelRecorded(_) => DomainLevelRecorded::EVENT_TYPE,
             Self::CertificationDelivered(_) => CertificationDelivered::EVENT_TYPE,
             Self::PersonForgotten(_) => PersonForgotten::EVENT_TYPE,
+            Self::ExternalRefLinked(_) => ExternalRefLinked::EVENT_TYPE,
+            Self::PersonMoved(_) => PersonMoved::EVENT_TYPE,
         }
     }
 
@@ -302,6 +368,8 @@ impl PersonEvent {
             Self::DomainLevelRecorded(_) => DomainLevelRecorded::SCHEMA_VERSION,
             Self::CertificationDelivered(_) => CertificationDelivered::SCHEMA_VERSION,
             Self::PersonForgotten(_) => PersonForgotten::SCHEMA_VERSION,
+            Self::ExternalRefLinked(_) => ExternalRefLinked::SCHEMA_VERSION,
+            Self::PersonMoved(_) => PersonMoved::SCHEMA_VERSION,
         }
     }
 
@@ -315,6 +383,8 @@ impl PersonEvent {
             Self::DomainLevelRecorded(e) => serde_json::to_value(e),
             Self::CertificationDelivered(e) => serde_json::to_value(e),
             Self::PersonForgotten(e) => serde_json::to_value(e),
+            Self::ExternalRefLinked(e) => serde_json::to_value(e),
+            Self::PersonMoved(e) => serde_json::to_value(e),
         };
         // Cannot fail: the payloads are structs of strings, numbers (finite by
         // construction), dates and lists, with no map keys and no fallible `Serialize`;
@@ -353,6 +423,12 @@ impl PersonEvent {
             PersonForgotten::EVENT_TYPE => {
                 PersonForgotten::decode_payload(schema_version, data).map(Self::PersonForgotten)
             }
+            ExternalRefLinked::EVENT_TYPE => {
+                ExternalRefLinked::decode_payload(schema_version, data).map(Self::ExternalRefLinked)
+            }
+            PersonMoved::EVENT_TYPE => {
+                PersonMoved::decode_payload(schema_version, data).map(Self::PersonMoved)
+            }
             other => Err(DecodeError::UnknownEventType {
                 event_type: other.chars().take(128).collect(),
             }),
@@ -381,6 +457,18 @@ impl From<CompetenceReset> for PersonEvent {
 impl From<DomainLevelRecorded> for PersonEvent {
     fn from(event: DomainLevelRecorded) -> Self {
         Self::DomainLevelRecorded(event)
+    }
+}
+
+impl From<ExternalRefLinked> for PersonEvent {
+    fn from(event: ExternalRefLinked) -> Self {
+        Self::ExternalRefLinked(event)
+    }
+}
+
+impl From<PersonMoved> for PersonEvent {
+    fn from(event: PersonMoved) -> Self {
+        Self::PersonMoved(event)
     }
 }
 
@@ -453,6 +541,21 @@ mod tests {
             }
             .into(),
             PersonForgotten {}.into(),
+            ExternalRefLinked {
+                alias: PersonId::parse("0192f0c4-7a11-8c3e-9a5d-3c1f2b6d8e91").expect("id"),
+                establishment: Uai::parse("0750655E").expect("uai"),
+                personal: PersonalRecord::Sealed(SealedPersonalData {
+                    alg: "XChaCha20-Poly1305".into(),
+                    nonce: Base64Bytes(vec![1]),
+                    ciphertext: Base64Bytes(vec![2]),
+                }),
+            }
+            .into(),
+            PersonMoved {
+                from: Uai::parse("0750655E").expect("uai"),
+                to: Uai::parse("0690026D").expect("uai"),
+            }
+            .into(),
         ]
     }
 
@@ -493,6 +596,9 @@ mod tests {
                 json!({"deliveredOn": "2026-06-30", "pixScore": 312,
                        "levels": [{"competence": "5.2", "level": 3}]}),
                 json!({}),
+                json!({"alias": "0192f0c4-7a11-8c3e-9a5d-3c1f2b6d8e91", "establishment": "0750655E",
+                       "personal": {"sealed": {"alg": "XChaCha20-Poly1305", "nonce": "AQ", "ciphertext": "Ag"}}}),
+                json!({"from": "0750655E", "to": "0690026D"}),
             ]
         );
     }

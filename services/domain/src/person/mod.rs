@@ -11,11 +11,11 @@ mod tests;
 
 pub use aggregate::{MAX_KNOWLEDGE_ELEMENTS_PER_COMMAND, Person, PersonError, Registration};
 pub use command::{
-    ForgetPerson, PersonCommand, RecordCertification, RecordDomainLevel, RecordKnowledgeElements,
-    RegisterPerson, ResetCompetence,
+    ForgetPerson, LinkExternalRef, MovePerson, PersonCommand, RecordCertification,
+    RecordDomainLevel, RecordKnowledgeElements, RegisterPerson, ResetCompetence,
 };
 pub use event::{
     CertificationDelivered, CertifiedLevel, CompetenceReset, DecodeError, DomainEvent,
-    DomainLevelRecorded, KnowledgeElementsRecorded, PersonEvent, PersonForgotten, PersonRegistered,
-    payload,
+    DomainLevelRecorded, ExternalRefClaimed, ExternalRefLinked, KnowledgeElementsRecorded,
+    PersonEvent, PersonForgotten, PersonMoved, PersonRegistered, payload,
 };

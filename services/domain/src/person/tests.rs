@@ -417,6 +417,102 @@ fn nothing_is_recorded_for_a_forgotten_person() {
     assert!(forgotten.is_registered(), "its results stay registered");
 }
 
+fn sealed() -> SealedPersonalData {
+    SealedPersonalData {
+        alg: "XChaCha20-Poly1305".into(),
+        nonce: Base64Bytes(vec![1; 24]),
+        ciphertext: Base64Bytes(vec![2; 40]),
+    }
+}
+
+fn alias() -> PersonId {
+    PersonId::parse("0192f0c4-7a11-8c3e-9a5d-3c1f2b6d8e91").expect("valid id")
+}
+
+fn link() -> LinkExternalRef {
+    LinkExternalRef {
+        alias: alias(),
+        establishment: Uai::parse("0691234S").expect("valid uai"),
+        personal: sealed(),
+    }
+}
+
+fn linked() -> PersonEvent {
+    ExternalRefLinked {
+        alias: alias(),
+        establishment: Uai::parse("0691234S").expect("valid uai"),
+        personal: PersonalRecord::Sealed(sealed()),
+    }
+    .into()
+}
+
+#[test]
+fn a_second_reference_is_linked_once() {
+    given(&[registered(Role::Learner)])
+        .when(link())
+        .then(vec![linked()]);
+    given(&[registered(Role::Learner), linked()])
+        .when(link())
+        .then(vec![]);
+    let person = Person::replay(&[registered(Role::Learner), linked()]);
+    assert!(person.has_alias(&alias()));
+}
+
+#[test]
+fn a_person_is_not_linked_to_their_own_id() {
+    given(&[registered(Role::Learner)])
+        .when(LinkExternalRef {
+            alias: person_id(),
+            ..link()
+        })
+        .then_error(PersonError::AliasIsSelf);
+}
+
+#[test]
+fn a_person_moves_with_their_history_and_counts_where_they_are() {
+    let to = Uai::parse("0691234S").expect("valid uai");
+    let moved: PersonEvent = PersonMoved {
+        from: Uai::parse("0690026D").expect("valid uai"),
+        to: to.clone(),
+    }
+    .into();
+    given(&[registered(Role::Learner)])
+        .when(MovePerson { to: to.clone() })
+        .then(vec![moved.clone()]);
+    // Moving where they are records nothing.
+    given(&[registered(Role::Learner), moved.clone()])
+        .when(MovePerson { to: to.clone() })
+        .then(vec![]);
+    let person = Person::replay(&[
+        registered(Role::Learner),
+        recorded(vec![validated("1.1", "@a", 1.0)]),
+        moved,
+    ]);
+    assert_eq!(person.registration().expect("registered").establishment, to);
+    assert_eq!(
+        person.competence_of(&SkillId::parse("@a").expect("valid")),
+        Some(code("1.1")),
+        "their history goes with them"
+    );
+}
+
+#[test]
+fn a_forgotten_person_is_neither_linked_nor_moved() {
+    for command in [
+        PersonCommand::from(link()),
+        MovePerson {
+            to: Uai::parse("0691234S").expect("valid uai"),
+        }
+        .into(),
+    ] {
+        given(&[registered(Role::Learner), PersonForgotten {}.into()])
+            .when(command)
+            .then_error(PersonError::Forgotten {
+                person_id: person_id(),
+            });
+    }
+}
+
 #[test]
 fn apply_folds_registration_and_counts_events() {
     let person = Person::replay(&[
