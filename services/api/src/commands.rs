@@ -8,7 +8,8 @@ use palier_domain::establishment::{
 };
 use palier_domain::maintenance::{
     Equipment, EquipmentCommand, EquipmentError, EquipmentFacts, EquipmentId, HazardFacts,
-    OpenTicket, Priority, Site, Ticket, TicketCommand, TicketError, TicketId,
+    OpenTicket, Priority, Site, SitePlan, SitePlanCommand, SitePlanError, Ticket, TicketCommand,
+    TicketError, TicketId,
 };
 use palier_domain::person::personal::PersonalData;
 use palier_domain::{
@@ -729,6 +730,7 @@ pub struct MaintenanceCommands {
     model: palier_projections::ProjectionHandle<palier_projections::maintenance::Maintenance>,
     equipment_cache: AggregateCache<Equipment>,
     ticket_cache: AggregateCache<Ticket>,
+    site_plan_cache: AggregateCache<SitePlan>,
 }
 
 /// How long returning to service waits for the maintenance read model to reach the log's head
@@ -746,6 +748,7 @@ impl MaintenanceCommands {
             model,
             equipment_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 8),
             ticket_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 8),
+            site_plan_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 64),
         }
     }
 
@@ -887,6 +890,37 @@ impl MaintenanceCommands {
             authorize,
         )
         .await
+    }
+}
+
+impl MaintenanceCommands {
+    /// Decides `command` for the preventive plan of `site` and appends the outcome.
+    pub async fn site_plan(
+        &self,
+        site: &Site,
+        command: SitePlanCommand,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<SitePlan>(
+            &self.store,
+            &self.site_plan_cache,
+            &named(site.plan_stream_name())?,
+            command,
+            ctx,
+            site_plan_error,
+            &|_| Ok(()),
+        )
+        .await
+    }
+}
+
+/// Maps a rule of a site plan: an unknown task is bad input, a task scheduled twice a
+/// conflict.
+pub fn site_plan_error(e: SitePlanError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        SitePlanError::UnknownTask { .. } => ApiError::bad_input("task", message),
+        SitePlanError::TaskExists { .. } => ApiError::Conflict(message),
     }
 }
 

@@ -554,3 +554,68 @@ async fn overdue_preventive_tasks_are_listed_until_done() {
     let data = app.data(overdue, json!({ "uai": uai, "p": done })).await;
     assert_eq!(data["maintenance"]["overduePreventiveTasks"], json!([]));
 }
+
+#[tokio::test]
+async fn a_site_has_preventive_tasks_of_its_own_beside_its_equipments() {
+    let app = spawn_app().await;
+    let uai = school(&app).await;
+    let printer = equipment(&app, &uai, "PRINTER", "CDI").await;
+    let on_site = "mutation($uai: String!, $task: String!) { schedulePreventiveTask(establishment: $uai, task: $task, everyDays: 7, firstDue: \"2026-02-02\") { position } }";
+    let on_device = "mutation($e: String!) { schedulePreventiveTask(equipment: $e, task: \"nettoyage des têtes\", everyDays: 90, firstDue: \"2026-01-15\") { position } }";
+    step(
+        &app,
+        on_site,
+        json!({ "uai": uai, "task": "effacer les sessions des postes partagés" }),
+    )
+    .await;
+    step(&app, on_device, json!({ "e": printer })).await;
+    // A site task name is unique on the site; naming two targets, or none, is refused.
+    refused(
+        &app,
+        "CONFLICT",
+        on_site,
+        json!({ "uai": uai, "task": "effacer les sessions des postes partagés" }),
+    )
+    .await;
+    let message = refused(
+        &app,
+        "BAD_USER_INPUT",
+        "mutation($uai: String!, $e: String!) { schedulePreventiveTask(establishment: $uai, equipment: $e, task: \"x\", everyDays: 7, firstDue: \"2026-02-02\") { position } }",
+        json!({ "uai": uai, "e": printer }),
+    )
+    .await;
+    assert!(message.contains("exactly one"), "{message}");
+    let overdue = "query($uai: String!, $p: Position) { maintenance(establishment: $uai, minPosition: $p) { overduePreventiveTasks(today: \"2026-03-01\") { equipment label task nextDue daysOverdue } } }";
+    let data = app
+        .data(overdue, json!({ "uai": uai, "p": app.head().await }))
+        .await;
+    // Most overdue first: the printer's (due 15 January), then the site's (2 February).
+    assert_eq!(
+        data["maintenance"]["overduePreventiveTasks"],
+        json!([
+            { "equipment": printer, "label": "PRINTER CDI", "task": "nettoyage des têtes", "nextDue": "2026-01-15", "daysOverdue": 45 },
+            { "equipment": null, "label": null, "task": "effacer les sessions des postes partagés", "nextDue": "2026-02-02", "daysOverdue": 27 },
+        ])
+    );
+    let complete = "mutation($uai: String!, $task: String!) { completePreventiveTask(establishment: $uai, task: $task, doneOn: \"2026-02-27\") { position } }";
+    refused(
+        &app,
+        "BAD_USER_INPUT",
+        complete,
+        json!({ "uai": uai, "task": "inconnue" }),
+    )
+    .await;
+    let done = step(
+        &app,
+        complete,
+        json!({ "uai": uai, "task": "effacer les sessions des postes partagés" }),
+    )
+    .await;
+    // Next due a week after it was done: 6 March, not overdue on 1 March.
+    let data = app.data(overdue, json!({ "uai": uai, "p": done })).await;
+    let tasks = data["maintenance"]["overduePreventiveTasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["equipment"], printer.as_str());
+}

@@ -8,8 +8,8 @@ use crate::establishment::{
     Establishment, EstablishmentCommand, EstablishmentError, EstablishmentEvent,
 };
 use crate::maintenance::{
-    Equipment, EquipmentCommand, EquipmentError, EquipmentEvent, Ticket, TicketCommand,
-    TicketError, TicketEvent,
+    Equipment, EquipmentCommand, EquipmentError, EquipmentEvent, SitePlan, SitePlanCommand,
+    SitePlanError, SitePlanEvent, Ticket, TicketCommand, TicketError, TicketEvent,
 };
 use crate::person::{DecodeError, Person, PersonCommand, PersonError, PersonEvent};
 
@@ -168,6 +168,35 @@ impl Aggregate for Equipment {
         event.schema_version()
     }
     fn to_json(event: &EquipmentEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for SitePlan {
+    type Command = SitePlanCommand;
+    type Event = SitePlanEvent;
+    type Error = SitePlanError;
+
+    fn handle(&self, command: SitePlanCommand) -> Result<Vec<SitePlanEvent>, SitePlanError> {
+        SitePlan::handle(self, command)
+    }
+    fn apply(&mut self, event: &SitePlanEvent) {
+        SitePlan::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<SitePlanEvent, DecodeError> {
+        SitePlanEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &SitePlanEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &SitePlanEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &SitePlanEvent) -> serde_json::Value {
         event.to_json()
     }
 }

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use palier_domain::maintenance::{
     EquipmentEvent, EquipmentId, EquipmentKind, EscalationTarget, Priority, RepairKind,
-    RepairVerified, Site, ThirdPartyRepairReported, TicketClosed, TicketDiagnosed, TicketEvent,
-    TicketId, TicketOpened, TicketPlanned, TicketPutPending, TicketReopened, TicketRepairedInHouse,
-    TicketSolved, TicketStatus,
+    RepairVerified, SITE_PLAN_PREFIX, Site, SitePlanEvent, ThirdPartyRepairReported, TicketClosed,
+    TicketDiagnosed, TicketEvent, TicketId, TicketOpened, TicketPlanned, TicketPutPending,
+    TicketReopened, TicketRepairedInHouse, TicketSolved, TicketStatus,
 };
 use palier_domain::{DecodeError, DomainEvent, Label};
 use palier_store::FoldEvent;
@@ -67,6 +67,46 @@ pub struct PreventiveTask {
     pub next_due: NaiveDate,
     /// When it was last done.
     pub last_done: Option<NaiveDate>,
+}
+
+impl PreventiveTask {
+    /// Folds a task scheduled into `tasks`.
+    fn schedule(
+        tasks: &mut BTreeMap<String, PreventiveTask>,
+        task: &Label,
+        every: palier_domain::maintenance::Recurrence,
+        first_due: NaiveDate,
+    ) {
+        tasks.insert(
+            task.as_str().to_owned(),
+            PreventiveTask {
+                task: task.as_str().to_owned(),
+                every_days: every.as_days(),
+                next_due: first_due,
+                last_done: None,
+            },
+        );
+    }
+
+    /// Folds a task done into `tasks`: next due as the event says.
+    fn complete(
+        tasks: &mut BTreeMap<String, PreventiveTask>,
+        done: &palier_domain::maintenance::PreventiveTaskCompleted,
+    ) {
+        if let Some(task) = tasks.get_mut(done.task.as_str()) {
+            task.next_due = done.next_due;
+            task.last_done = Some(done.done_on);
+        }
+    }
+}
+
+/// A preventive task past its due date: a site's own, or one of its equipment's.
+#[derive(Debug, Clone, Copy)]
+pub struct OverdueTask<'a> {
+    /// The equipment, for a device's task; `None` for the site's own.
+    pub equipment: Option<&'a EquipmentView>,
+    /// The task.
+    pub task: &'a PreventiveTask,
 }
 
 impl EquipmentView {
@@ -239,6 +279,10 @@ pub struct TicketChange {
 pub struct Maintenance {
     equipment: HashMap<EquipmentId, EquipmentView>,
     equipment_by_site: HashMap<Site, Vec<EquipmentId>>,
+    /// Preventive tasks of whole sites (their plan streams), by site and name.
+    site_tasks: HashMap<Site, BTreeMap<String, PreventiveTask>>,
+    /// The site of each plan stream.
+    plan_sites: HashMap<String, Site>,
     tickets: HashMap<TicketId, TicketView>,
     /// Each site's tickets by opening position: the queue, oldest first.
     queues: HashMap<Site, BTreeMap<u64, TicketId>>,
@@ -371,21 +415,46 @@ impl Maintenance {
         ending
     }
 
-    /// Preventive tasks of a site's equipment (not retired) due before `today`, most overdue
-    /// first.
-    pub fn overdue_tasks(
-        &self,
-        site: &Site,
-        today: NaiveDate,
-    ) -> Vec<(&EquipmentView, &PreventiveTask)> {
-        let mut overdue: Vec<(&EquipmentView, &PreventiveTask)> = self
+    /// Preventive tasks of a site — its own (site plan) and its equipment's (not retired) —
+    /// due before `today`, most overdue first.
+    pub fn overdue_tasks(&self, site: &Site, today: NaiveDate) -> Vec<OverdueTask<'_>> {
+        let own = self
+            .site_tasks
+            .get(site)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .map(|task| OverdueTask {
+                equipment: None,
+                task,
+            });
+        let of_equipment = self
             .equipment_of(site)
             .filter(|e| !e.retired)
-            .flat_map(|e| e.tasks.values().map(move |t| (e, t)))
-            .filter(|(_, t)| t.next_due < today)
+            .flat_map(|e| {
+                e.tasks.values().map(move |task| OverdueTask {
+                    equipment: Some(e),
+                    task,
+                })
+            });
+        let mut overdue: Vec<OverdueTask<'_>> = own
+            .chain(of_equipment)
+            .filter(|o| o.task.next_due < today)
             .collect();
-        overdue.sort_by_key(|(e, t)| (t.next_due, e.registered_position));
+        overdue.sort_by_key(|o| {
+            (
+                o.task.next_due,
+                o.equipment.map_or(0, |e| e.registered_position),
+            )
+        });
         overdue
+    }
+
+    /// A site's own preventive tasks (its plan), by name.
+    pub fn site_tasks(&self, site: &Site) -> impl Iterator<Item = &PreventiveTask> {
+        self.site_tasks
+            .get(site)
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// At most `limit` ticket changes after `position`, oldest first.
@@ -461,20 +530,34 @@ impl Maintenance {
             }
             EquipmentEvent::Retired(_) => view.retired = true,
             EquipmentEvent::PreventiveTaskScheduled(t) => {
-                view.tasks.insert(
-                    t.task.as_str().to_owned(),
-                    PreventiveTask {
-                        task: t.task.as_str().to_owned(),
-                        every_days: t.every_days.as_days(),
-                        next_due: t.first_due,
-                        last_done: None,
-                    },
-                );
+                PreventiveTask::schedule(&mut view.tasks, &t.task, t.every_days, t.first_due);
             }
             EquipmentEvent::PreventiveTaskCompleted(t) => {
-                if let Some(task) = view.tasks.get_mut(t.task.as_str()) {
-                    task.next_due = t.next_due;
-                    task.last_done = Some(t.done_on);
+                PreventiveTask::complete(&mut view.tasks, &t)
+            }
+        }
+    }
+
+    fn apply_site_plan(&mut self, event: FoldEvent<'_>) {
+        let decoded =
+            match SitePlanEvent::decode(event.event_type, event.schema_version, event.data) {
+                Ok(e) => e,
+                Err(e) => return self.skip(event, &e),
+            };
+        match decoded {
+            SitePlanEvent::TaskScheduled(t) => {
+                self.plan_sites
+                    .entry(event.stream.to_owned())
+                    .or_insert_with(|| t.site.clone());
+                let tasks = self.site_tasks.entry(t.site).or_default();
+                PreventiveTask::schedule(tasks, &t.task, t.every_days, t.first_due);
+            }
+            SitePlanEvent::TaskCompleted(t) => {
+                let Some(site) = self.plan_sites.get(event.stream) else {
+                    return self.skip(event, &"a task completed on a site plan never scheduled");
+                };
+                if let Some(tasks) = self.site_tasks.get_mut(site) {
+                    PreventiveTask::complete(tasks, &t);
                 }
             }
         }
@@ -678,6 +761,8 @@ impl Projection for Maintenance {
                 Ok(id) => self.apply_equipment(event, id),
                 Err(e) => self.skip(event, &e),
             }
+        } else if event.stream.starts_with(SITE_PLAN_PREFIX) {
+            self.apply_site_plan(event);
         }
     }
 }

@@ -12,8 +12,8 @@ use futures::Stream;
 use palier_domain::access::StructureId;
 use palier_domain::maintenance::{
     Description, EquipmentCommand, EquipmentId, EquipmentKind, EscalationTarget, FaultCategory,
-    FaultComplexity, OpenTicket, Priority, Recurrence, RegisterEquipment, Scale, Site, Space,
-    TicketCommand, TicketId, TicketStatus,
+    FaultComplexity, OpenTicket, Priority, Recurrence, RegisterEquipment, Scale, Site,
+    SitePlanCommand, Space, TicketCommand, TicketId, TicketStatus,
 };
 use palier_domain::{Label, Uai};
 use palier_projections::ProjectionError;
@@ -443,14 +443,14 @@ fn service_level_gql(l: &ServiceLevel) -> ServiceLevelGql {
     }
 }
 
-/// A preventive task past its due date.
+/// A preventive task past its due date: a piece of equipment's, or the site's own.
 #[derive(SimpleObject)]
 #[graphql(name = "OverdueTask")]
 pub struct OverdueTaskGql {
-    /// The equipment.
-    pub equipment: String,
-    /// Its name.
-    pub label: String,
+    /// The equipment; `null` for a task of the whole site.
+    pub equipment: Option<String>,
+    /// The equipment's name; `null` for a task of the whole site.
+    pub label: Option<String>,
     /// The task.
     pub task: String,
     /// How often, in days.
@@ -537,9 +537,10 @@ impl MaintenanceGql {
         Ok(state.maintenance.read(|m| {
             m.overdue_tasks(&self.site, today)
                 .into_iter()
+                .map(|o| (o.equipment, o.task))
                 .map(|(e, t)| OverdueTaskGql {
-                    equipment: e.id.to_string(),
-                    label: e.label.clone(),
+                    equipment: e.map(|e| e.id.to_string()),
+                    label: e.map(|e| e.label.clone()),
                     task: t.task.clone(),
                     every_days: i32::try_from(t.every_days).unwrap_or(i32::MAX),
                     next_due: t.next_due,
@@ -601,6 +602,34 @@ fn equipment_id(field: &'static str, raw: &str) -> Result<EquipmentId, ApiError>
 
 fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
     parse("ticket", TicketId::parse(raw))
+}
+
+/// What a preventive task is attached to.
+enum TaskTarget {
+    /// A piece of equipment (its id, parsed by the equipment path).
+    Equipment(String),
+    /// A whole site.
+    Site(Site),
+}
+
+/// Exactly one of a piece of equipment, an establishment and a structure.
+fn task_target(
+    equipment: Option<String>,
+    establishment: Option<String>,
+    structure: Option<String>,
+) -> Result<TaskTarget, ApiError> {
+    match (equipment, establishment, structure) {
+        (Some(id), None, None) => Ok(TaskTarget::Equipment(id)),
+        (None, Some(uai), None) => establishment_site(&uai).map(TaskTarget::Site),
+        (None, None, Some(id)) => Ok(TaskTarget::Site(Site::Structure(parse(
+            "structure",
+            StructureId::parse(&id),
+        )?))),
+        _ => Err(ApiError::bad_input(
+            "equipment",
+            "name exactly one of equipment, establishment and structure",
+        )),
+    }
 }
 
 fn establishment_site(raw: &str) -> Result<Site, ApiError> {
@@ -773,6 +802,25 @@ impl MaintenanceMutation {
         })
     }
 
+    async fn on_site_plan(
+        ctx: &Context<'_>,
+        site: &Site,
+        command: SitePlanCommand,
+    ) -> async_graphql::Result<MutationPayload> {
+        let principal = principal(ctx)?;
+        principal.require_role(Operation::WriteMaintenance)?;
+        let state = state(ctx)?;
+        require_site(state, principal, Operation::WriteMaintenance, site)?;
+        let cmd_ctx = command_context(ctx, None)?;
+        let position = state
+            .maintenance_commands
+            .site_plan(site, command, &cmd_ctx)
+            .await?;
+        Ok(MutationPayload {
+            position: Position(position),
+        })
+    }
+
     async fn on_ticket(
         ctx: &Context<'_>,
         id: &str,
@@ -903,37 +951,67 @@ impl MaintenanceMutation {
         Self::on_equipment(ctx, &equipment, EquipmentCommand::Retire { reason }).await
     }
 
-    /// Schedules a recurring preventive task on a piece of equipment.
+    /// Schedules a recurring preventive task on a piece of equipment, or — naming
+    /// `establishment` or `structure` instead — on a whole site (wiping user sessions on
+    /// every shared computer, the yearly inventory check). A task name is unique per
+    /// equipment and per site.
+    #[allow(clippy::too_many_arguments)]
     async fn schedule_preventive_task(
         &self,
         ctx: &Context<'_>,
-        equipment: String,
+        equipment: Option<String>,
+        establishment: Option<String>,
+        structure: Option<String>,
         task: String,
         every_days: i32,
         first_due: NaiveDate,
     ) -> async_graphql::Result<MutationPayload> {
-        let command = EquipmentCommand::SchedulePreventiveTask {
-            task: label("task", &task)?,
-            every: parse("everyDays", Recurrence::days(i64::from(every_days)))?,
-            first_due,
-        };
-        Self::on_equipment(ctx, &equipment, command).await
+        let task = label("task", &task)?;
+        let every = parse("everyDays", Recurrence::days(i64::from(every_days)))?;
+        match task_target(equipment, establishment, structure)? {
+            TaskTarget::Equipment(id) => {
+                let command = EquipmentCommand::SchedulePreventiveTask {
+                    task,
+                    every,
+                    first_due,
+                };
+                Self::on_equipment(ctx, &id, command).await
+            }
+            TaskTarget::Site(site) => {
+                let command = SitePlanCommand::SchedulePreventiveTask {
+                    site: site.clone(),
+                    task,
+                    every,
+                    first_due,
+                };
+                Self::on_site_plan(ctx, &site, command).await
+            }
+        }
     }
 
-    /// Marks a preventive task done (`doneOn` default: today, UTC); it is next due one
-    /// recurrence later.
+    /// Marks a preventive task done (`doneOn` default: today, UTC), on a piece of equipment
+    /// or a site as it was scheduled; it is next due one recurrence later.
     async fn complete_preventive_task(
         &self,
         ctx: &Context<'_>,
-        equipment: String,
+        equipment: Option<String>,
+        establishment: Option<String>,
+        structure: Option<String>,
         task: String,
         done_on: Option<NaiveDate>,
     ) -> async_graphql::Result<MutationPayload> {
-        let command = EquipmentCommand::CompletePreventiveTask {
-            task: label("task", &task)?,
-            done_on: done_on.unwrap_or_else(|| Utc::now().date_naive()),
-        };
-        Self::on_equipment(ctx, &equipment, command).await
+        let task = label("task", &task)?;
+        let done_on = done_on.unwrap_or_else(|| Utc::now().date_naive());
+        match task_target(equipment, establishment, structure)? {
+            TaskTarget::Equipment(id) => {
+                let command = EquipmentCommand::CompletePreventiveTask { task, done_on };
+                Self::on_equipment(ctx, &id, command).await
+            }
+            TaskTarget::Site(site) => {
+                let command = SitePlanCommand::CompletePreventiveTask { task, done_on };
+                Self::on_site_plan(ctx, &site, command).await
+            }
+        }
     }
 
     /// Opens a ticket; its priority comes from GLPI's urgency × impact matrix (6 only with

@@ -71,6 +71,8 @@ macro_rules! event_enum {
     };
 }
 
+pub(super) use event_enum;
+
 /// Declares the type name and version of payload structs.
 macro_rules! versioned {
     ($($payload:ident = $version:literal),+ $(,)?) => {

@@ -19,8 +19,9 @@
 //!   opened while a return is being decided, it comes later in the log and stops the
 //!   equipment again: the read model never shows it in service with an unverified hazard.
 //!
-//! Preventive maintenance is per piece of equipment, on its stream: a task with a recurrence,
-//! marked done (next due one recurrence after it was done); the read model lists those overdue.
+//! Preventive maintenance is per piece of equipment, on its stream, or per site, on the site
+//! plan's stream (`site_plan`): a task with a recurrence, marked done (next due one recurrence
+//! after it was done); the read model lists those overdue.
 //!
 //! Opening a ticket needs its equipment's facts (registered, site, retired), which the
 //! executor reads from the equipment's stream into [`OpenTicket::equipment_facts`]; the rules
@@ -29,6 +30,7 @@
 mod command;
 mod equipment;
 mod event;
+mod site_plan;
 #[cfg(test)]
 mod tests;
 mod ticket;
@@ -45,5 +47,9 @@ pub use event::{
     ThirdPartyRepairReported, TicketAssigned, TicketClosed, TicketDiagnosed, TicketEscalated,
     TicketEvent, TicketOpened, TicketPlanned, TicketPutPending, TicketReopened,
     TicketRepairedInHouse, TicketSolved,
+};
+pub use site_plan::{
+    SITE_PLAN_PREFIX, SitePlan, SitePlanCommand, SitePlanError, SitePlanEvent,
+    SitePreventiveTaskScheduled,
 };
 pub use ticket::{RepairKind, Ticket, TicketError, TicketStatus};
