@@ -96,8 +96,13 @@ export function academyView(main: HTMLElement, access: Access, academy: string):
   );
 
   let min: Position | null = null;
+  // A later request supersedes an earlier one still in flight (a filter changed, or a change
+  // arrived): only the latest answer is drawn.
+  let summarySeq = 0;
+  let listSeq = 0;
 
   async function loadSummary(): Promise<Position | null> {
+    const ticket = ++summarySeq;
     try {
       const data = await query<Summary>(
         `query($a: String!, $min: Position) {
@@ -106,6 +111,7 @@ export function academyView(main: HTMLElement, access: Access, academy: string):
            projectionPosition }`,
         { a: academy, min },
       );
+      if (ticket !== summarySeq) return null;
       const sum = data.academySummary;
       const byTier = counts(sum.tiers);
       put(
@@ -156,6 +162,7 @@ export function academyView(main: HTMLElement, access: Access, academy: string):
   }
 
   async function loadList(): Promise<void> {
+    const ticket = ++listSeq;
     listRegion.setAttribute('aria-busy', 'true');
     try {
       const data = await query<{ establishments: { edges: { node: Row }[] } }>(
@@ -164,6 +171,7 @@ export function academyView(main: HTMLElement, access: Access, academy: string):
              edges { node { uai name kind district tier shareMet } } } }`,
         { a: academy, d: districtSelect.value || null, t: tierSelect.value === '' ? null : Number(tierSelect.value), min },
       );
+      if (ticket !== listSeq) return;
       const rows = data.establishments.edges.map((e) => e.node).sort((a, b) => a.name.localeCompare(b.name, 'fr'));
       put(
         listRegion,

@@ -66,8 +66,12 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
   );
 
   let min: Position | null = null;
+  // Only the latest answer of each region is drawn (see the académie view).
+  let establishmentSeq = 0;
+  let maintenanceSeq = 0;
 
   async function loadEstablishment(): Promise<{ position: Position } | null> {
+    const ticket = ++establishmentSeq;
     try {
       const data = await query<EstablishmentData>(
         `query($uai: String!, $min: Position) {
@@ -79,6 +83,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
            projectionPosition }`,
         { uai, min },
       );
+      if (ticket !== establishmentSeq) return null;
       const e = data.establishment;
       if (!e) {
         put(head, h('h1', {}, uai), note(t('notFound'), 'error'));
@@ -187,6 +192,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
   }
 
   async function loadMaintenance(): Promise<void> {
+    const ticket = ++maintenanceSeq;
     try {
       const data = await tryQuery<MaintenanceData>(
         `query($uai: String!, $min: Position) {
@@ -197,6 +203,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
              edges { node { id status priority symptom equipment safetyHazard openedAt } } } }`,
         { uai, min },
       );
+      if (ticket !== maintenanceSeq) return;
       if (data === 'FORBIDDEN') {
         put(maintenanceRegion, note(t('forbidden')));
         return;

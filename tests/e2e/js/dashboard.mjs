@@ -170,6 +170,21 @@ try {
   for (const o of others) check(!everything.includes(o.name) && !everything.includes(o.uai), `the Lyon key sees ${o.name}`);
   check(!everything.includes('Créteil') && !everything.includes('Aix-Marseille'), 'the Lyon key sees another académie');
 
+  // Keyboard: the first Tab reaches the skip link, which moves focus to the content without
+  // touching the route; Tab then walks the links and controls, each with a visible focus ring.
+  // (A reload starts the tab order afresh; the key stays in the session.)
+  await page.reload();
+  await page.waitForSelector('#establishment-list table');
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement?.classList.contains('skip')), 'the first Tab reaches the skip link');
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement?.id === 'main' && location.hash === '#/academy/Lyon'), 'the skip link moves focus to the content');
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    return el ? { tag: el.tagName, outline: getComputedStyle(el).outlineStyle } : null;
+  });
+  check(focused && focused.tag !== 'BODY' && focused.outline !== 'none', `Tab from the content reaches a control with a focus ring: ${JSON.stringify(focused)}`);
   report.axeMinorViolations.academy = await axe(page, 'académie');
   await shot(page, 'academy');
 
