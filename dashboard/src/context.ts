@@ -13,6 +13,8 @@ export interface EstablishmentRef {
 export interface Access {
   /** Establishments the key reaches (`null`: it may not read establishments). */
   establishments: EstablishmentRef[] | null;
+  /** Académies whose summary it may read (a key scoped to some establishments only has none). */
+  academies: string[];
   /** Whether it may read persons. */
   persons: boolean;
   /** Whether it may read the log (admin, auditor). */
@@ -20,8 +22,13 @@ export interface Access {
 }
 
 export function academiesOf(access: Access): string[] {
-  const names = new Set((access.establishments ?? []).map((e) => e.academy));
-  return [...names].sort((a, b) => a.localeCompare(b, 'fr'));
+  return access.academies;
+}
+
+/** Establishments the key reaches outside the académies it may see whole (a school's key). */
+export function standalone(access: Access): EstablishmentRef[] {
+  const whole = new Set(access.academies);
+  return (access.establishments ?? []).filter((e) => !whole.has(e.academy)).sort((a, b) => a.name.localeCompare(b.name, 'fr'));
 }
 
 interface EstablishmentPage {
@@ -56,7 +63,12 @@ export async function probe(key: string): Promise<Access> {
     tryQuery('{ persons(first: 1) { edges { cursor } } }'),
     tryQuery('{ logHead { position } }'),
   ]);
-  return { establishments, persons: persons !== 'FORBIDDEN', audit: audit !== 'FORBIDDEN' };
+  const names = [...new Set((establishments ?? []).map((e) => e.academy))].sort((a, b) => a.localeCompare(b, 'fr'));
+  const allowed = await Promise.all(
+    names.map((a) => tryQuery('query($a: String!) { academySummary(academy: $a) { establishments } }', { a })),
+  );
+  const academies = names.filter((_, i) => allowed[i] !== 'FORBIDDEN');
+  return { establishments, academies, persons: persons !== 'FORBIDDEN', audit: audit !== 'FORBIDDEN' };
 }
 
 /** Positions are `Position` scalars: JSON numbers up to 2^64 − 1, kept as given. */

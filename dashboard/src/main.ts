@@ -2,7 +2,7 @@
 // the language switch and the live-connection indicator.
 import './style.css';
 import { closeSocket, GraphQLError, onLiveState, storedKey, storeKey } from './api';
-import { type Access, academiesOf, probe } from './context';
+import { type Access, academiesOf, probe, standalone } from './context';
 import { h, note, put } from './dom';
 import { lang, setLang, t } from './i18n';
 import { academyView } from './views/academy';
@@ -53,6 +53,9 @@ function renderNav(route: string[]): void {
   }
   const links: [string, string, boolean][] = [];
   for (const a of academiesOf(access)) links.push([`#/academy/${encodeURIComponent(a)}`, `${t('academy')} ${a}`, route[0] === 'academy' && route[1] === a]);
+  // A school's or a mediator's key: its establishments themselves (a few; a long list would
+  // belong to an académie key).
+  for (const e of standalone(access).slice(0, 8)) links.push([`#/establishment/${encodeURIComponent(e.uai)}`, e.name, route[0] === 'establishment' && route[1] === e.uai]);
   if (access.audit) links.push(['#/audit', t('audit'), route[0] === 'audit']);
   put(nav, h('ul', {}, links.map(([href, label, current]) => h('li', {}, h('a', { href, 'aria-current': current ? 'page' : null }, label)))));
 }
@@ -68,6 +71,8 @@ function parseRoute(): string[] {
 function defaultRoute(a: Access): string | null {
   const first = academiesOf(a)[0];
   if (first) return `#/academy/${encodeURIComponent(first)}`;
+  const site = standalone(a)[0];
+  if (site) return `#/establishment/${encodeURIComponent(site.uai)}`;
   if (a.audit) return '#/audit';
   return null;
 }

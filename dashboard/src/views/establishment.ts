@@ -101,7 +101,9 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
         h(
           'p',
           { class: 'crumbs' },
-          h('a', { href: `#/academy/${encodeURIComponent(e.academy)}` }, `${t('academy')} ${e.academy}`),
+          access.academies.includes(e.academy)
+            ? h('a', { href: `#/academy/${encodeURIComponent(e.academy)}` }, `${t('academy')} ${e.academy}`)
+            : `${t('academy')} ${e.academy}`,
           ` › ${e.district}`,
         ),
         h('h1', {}, e.name),

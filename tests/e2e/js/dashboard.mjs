@@ -287,6 +287,24 @@ try {
   await page.click('#signout');
   await page.waitForSelector('#key');
 
+  // A school's digital referent: a MEDIATOR key of one establishment lands on it, sees its
+  // equipment and tickets, and neither its académie's figures nor persons.
+  const referentKey = await graphql(adminToken,
+    'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }',
+    { input: { id: `referent-${RUN}`, name: 'référent numérique', role: 'MEDIATOR', establishments: [site.uai] } },
+  ).then((d) => d.createApiKey.secret);
+  await page.fill('#key', referentKey);
+  await page.click('form.signin button[type="submit"]');
+  await page.waitForFunction((u) => location.hash === `#/establishment/${u}`, site.uai);
+  await page.waitForSelector('#maintenance table');
+  check((await page.locator('#nav a[href^="#/academy/"]').count()) === 0, 'a referent sees an académie');
+  check((await page.locator('#persons').count()) === 0, 'a mediator key sees persons');
+  const queue = (await graphql(referentKey, 'query($u: String!) { ticketQueue(establishment: $u, status: [NEW, ASSIGNED, PLANNED, PENDING]) { edges { cursor } } }', { u: site.uai })).ticketQueue.edges.length;
+  check((await page.getAttribute('#maintenance', 'data-tickets')) === String(queue), 'the referent\'s ticket queue differs');
+  report.axeMinorViolations.referent = await axe(page, 'referent');
+  await page.click('#signout');
+  await page.waitForSelector('#key');
+
   // An auditor: the log's head and the chain check.
   const auditorKey = await createKey('auditor', 'AUDITOR', []);
   await page.fill('#key', auditorKey);
