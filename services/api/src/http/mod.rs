@@ -1,5 +1,6 @@
 //! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health,
-//! metrics, the NDJSON export.
+//! metrics, the NDJSON export, the dashboard page.
+pub mod dashboard;
 pub mod explorer;
 pub mod export;
 pub mod graphql;
@@ -38,5 +39,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/ingest", web::post().to(ingest::ingest))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::metrics));
+    .route("/metrics", web::get().to(metrics::metrics))
+    .configure(dashboard::routes);
 }
