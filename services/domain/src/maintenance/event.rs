@@ -81,6 +81,9 @@ macro_rules! versioned {
     };
 }
 
+// Shared with the mediation context, whose events follow the same conventions.
+pub(crate) use {event_enum, versioned};
+
 /// A piece of equipment was registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -33,6 +33,7 @@ mod event;
 mod tests;
 mod ticket;
 
+pub(crate) use command::uuid_id;
 pub use command::{
     Description, EquipmentCommand, EquipmentFacts, EquipmentId, EquipmentKind, EscalationTarget,
     FaultCategory, FaultComplexity, HazardFacts, OpenTicket, Priority, Recurrence,
@@ -46,4 +47,5 @@ pub use event::{
     TicketEvent, TicketOpened, TicketPlanned, TicketPutPending, TicketReopened,
     TicketRepairedInHouse, TicketSolved,
 };
+pub(crate) use event::{event_enum, versioned};
 pub use ticket::{RepairKind, Ticket, TicketError, TicketStatus};
