@@ -24,6 +24,7 @@ mod command;
 mod event;
 #[cfg(test)]
 mod tests;
+mod themes;
 mod vocab;
 
 pub use aggregate::{
@@ -40,6 +41,7 @@ pub use event::{
     SessionScheduled, StructureEvent, StructureRegistered, WorkshopDesigned, WorkshopEvent,
     WorkshopReportFiled, WorkshopReturned, WorkshopSubmitted, WorkshopValidated,
 };
+pub use themes::{ThemeCompetence, competence_mask, theme_competence_table};
 pub use vocab::{
     ActivityKind, AgeBand, Autonomy, DurationBand, EquipmentUsed, Gender, Place, ProcedureTheme,
     Public, Situation, Theme, WorkshopLevel,
