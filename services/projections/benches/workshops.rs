@@ -13,8 +13,8 @@ use chrono::{NaiveDate, Utc};
 use palier_domain::Label;
 use palier_domain::access::StructureId;
 use palier_domain::mediation::{
-    ActivityEvent, ActivityId, ActivityKind, ActivityRecorded, AgeBand, Beneficiary,
-    EquipmentUsed, Gender, Minutes, Place, ProcedureTheme, Situation, Theme, Venue,
+    ActivityEvent, ActivityId, ActivityKind, ActivityRecorded, AgeBand, Beneficiary, EquipmentUsed,
+    Gender, Minutes, Place, ProcedureTheme, Situation, Theme, Venue,
 };
 use palier_projections::Projection;
 use palier_projections::workshops::{ReportScope, Workshops};

@@ -253,6 +253,14 @@ impl PersonGql {
             id: self.view.external_ref.id().to_owned(),
         }))
     }
+    /// Competences observed in workshops (an objective tied to a CRCN competence reached):
+    /// evidence beside the Pix results, never counted in them.
+    async fn observations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::workshops::ObservationGql>> {
+        super::workshops::observations_of(ctx, self.view.id)
+    }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {
         Position(self.view.registered_position)
