@@ -133,14 +133,15 @@ pub struct Observation {
 pub struct FeedItem {
     /// Position of its event.
     pub position: u64,
-    /// Where.
-    pub venue: Venue,
+    /// Where: an index for [`Workshops::venue_at`] (a clone per event would cost the fold an
+    /// allocation).
+    pub venue: u32,
     /// Type.
     pub kind: ActivityKind,
     /// The day it happened.
     pub date: NaiveDate,
-    /// The activity or workshop id.
-    pub id: String,
+    /// The activity's or the workshop's id.
+    pub id: uuid::Uuid,
     /// The session, for a workshop.
     pub session: Option<u16>,
     /// Beneficiaries.
@@ -165,9 +166,15 @@ struct Entry {
     procedure_themes: u16,
     competences: u16,
     beneficiaries: u32,
-    profile: [u32; PROFILE],
-    mediators: Box<[u32]>,
-    followed: Box<[u128]>,
+    /// Beneficiaries per gender, age band and situation (a session holds at most 500
+    /// followed participants and an anonymous head-count of 10,000: `u16` is enough).
+    profile: [u16; PROFILE],
+    /// The mediator (the first facilitator of a session).
+    mediator: u32,
+    /// Whether further facilitators are in `Workshops::more_mediators` (sessions only).
+    more_mediators: bool,
+    /// Followed persons: `Workshops::followed[start..start + len]`.
+    followed: (u32, u32),
 }
 
 /// One row of a breakdown: a category, its activities and their beneficiaries.
@@ -274,11 +281,13 @@ pub struct Workshops {
     structures: HashMap<String, StructureView>,
     workshops: HashMap<WorkshopId, WorkshopView>,
     venues: Vec<Venue>,
-    structure_ix: HashMap<String, u32>,
-    establishment_ix: HashMap<String, u32>,
+    structure_ix: foldhash::HashMap<String, u32>,
+    establishment_ix: foldhash::HashMap<String, u32>,
     mediators: Vec<String>,
-    mediator_ix: HashMap<String, u32>,
+    mediator_ix: foldhash::HashMap<String, u32>,
     entries: Vec<Entry>,
+    followed: Vec<u128>,
+    more_mediators: HashMap<u32, Box<[u32]>>,
     entries_by_venue: Vec<Vec<u32>>,
     entries_by_mediator: Vec<Vec<u32>>,
     workshops_by_venue: Vec<Vec<WorkshopId>>,
@@ -301,12 +310,74 @@ struct LeanActivity<'a> {
     date: NaiveDate,
     duration: u16,
     place: Place,
-    equipment: Vec<EquipmentUsed>,
+    equipment: Mask<EquipmentUsed>,
     #[serde(default)]
-    themes: Vec<Theme>,
+    themes: Mask<Theme>,
     #[serde(default)]
-    procedure_themes: Vec<ProcedureTheme>,
+    procedure_themes: Mask<ProcedureTheme>,
     beneficiaries: Vec<LeanBeneficiary>,
+}
+
+/// A list of vocabulary values read straight into a bit mask (no vector on the fold's path).
+struct Mask<T>(u32, std::marker::PhantomData<T>);
+
+impl<T> Default for Mask<T> {
+    fn default() -> Self {
+        Mask(0, std::marker::PhantomData)
+    }
+}
+
+/// A vocabulary value's bit.
+trait Bit {
+    fn bit(&self) -> u32;
+}
+
+macro_rules! bit {
+    ($($t:ty),+) => {
+        $(impl Bit for $t {
+            fn bit(&self) -> u32 {
+                1 << self.index()
+            }
+        })+
+    };
+}
+bit!(Theme, ProcedureTheme, EquipmentUsed);
+
+impl<'de, T: Deserialize<'de> + Bit> Deserialize<'de> for Mask<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Bit> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Mask<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of codes")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Mask<T>, A::Error> {
+                let mut mask = 0;
+                while let Some(value) = seq.next_element::<T>()? {
+                    mask |= value.bit();
+                }
+                Ok(Mask(mask, std::marker::PhantomData))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The competences a mask of themes exercises (the seeded table, folded once per theme).
+fn competences_of_themes(themes: u32) -> u16 {
+    let mut mask = 0;
+    let mut m = themes;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        if let Some(theme) = Theme::ALL.get(i) {
+            mask |= competence_mask(*theme);
+        }
+        m &= m - 1;
+    }
+    mask
 }
 
 #[derive(Deserialize)]
@@ -328,10 +399,14 @@ struct LeanBeneficiary {
     situation: Situation,
 }
 
-fn profile_add(profile: &mut [u32; PROFILE], gender: Gender, age: AgeBand, situation: Situation) {
-    profile[gender.index()] += 1;
-    profile[AGE_OFFSET + age.index()] += 1;
-    profile[SITUATION_OFFSET + situation.index()] += 1;
+fn profile_add(profile: &mut [u16; PROFILE], gender: Gender, age: AgeBand, situation: Situation) {
+    for i in [
+        gender.index(),
+        AGE_OFFSET + age.index(),
+        SITUATION_OFFSET + situation.index(),
+    ] {
+        profile[i] = profile[i].saturating_add(1);
+    }
 }
 
 fn equipment_mask(equipment: &[EquipmentUsed]) -> u8 {
@@ -378,6 +453,16 @@ impl Workshops {
         let start = self.feed.partition_point(|f| f.position <= after);
         let end = start.saturating_add(limit).min(self.feed.len());
         &self.feed[start..end]
+    }
+
+    /// The venue of a feed item.
+    pub fn venue_at(&self, ix: u32) -> Option<&Venue> {
+        self.venues.get(ix as usize)
+    }
+
+    fn followed_of(&self, e: &Entry) -> &[u128] {
+        let (start, len) = (e.followed.0 as usize, e.followed.1 as usize);
+        self.followed.get(start..start + len).unwrap_or(&[])
     }
 
     fn venue_index(&self, venue: &Venue) -> Option<u32> {
@@ -428,13 +513,28 @@ impl Workshops {
         ix
     }
 
-    fn push_entry(&mut self, entry: Entry) {
+    /// Every mediator of an entry: its first, and the further facilitators of a session.
+    fn mediators_of<'a>(&'a self, ix: u32, entry: &'a Entry) -> impl Iterator<Item = u32> + 'a {
+        let more = if entry.more_mediators {
+            self.more_mediators.get(&ix).map_or(&[][..], |m| &m[..])
+        } else {
+            &[]
+        };
+        std::iter::once(entry.mediator).chain(more.iter().copied())
+    }
+
+    fn push_entry(&mut self, entry: Entry, more_mediators: Vec<u32>) {
         let ix = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        if !more_mediators.is_empty() {
+            self.more_mediators
+                .insert(ix, more_mediators.into_boxed_slice());
+        }
         if let Some(list) = self.entries_by_venue.get_mut(entry.venue as usize) {
             list.push(ix);
         }
-        for m in entry.mediators.iter() {
-            if let Some(list) = self.entries_by_mediator.get_mut(*m as usize) {
+        let mediators: Vec<u32> = self.mediators_of(ix, &entry).collect();
+        for m in mediators {
+            if let Some(list) = self.entries_by_mediator.get_mut(m as usize) {
                 list.push(ix);
             }
         }
@@ -456,7 +556,14 @@ impl Workshops {
         if event.event_type != "ActivityRecorded" || event.schema_version != 1 {
             return self.skip(event, &"unknown activity event");
         }
-        let a: LeanActivity<'_> = match serde_json::from_slice(event.data) {
+        let Ok(id) = uuid::Uuid::try_parse(raw_id) else {
+            return self.skip(event, &"invalid activity id");
+        };
+        // UTF-8 checked once for the whole payload (faster than string by string).
+        let Ok(text) = std::str::from_utf8(event.data) else {
+            return self.skip(event, &"payload is not UTF-8");
+        };
+        let a: LeanActivity<'_> = match serde_json::from_str(text) {
             Ok(a) => a,
             Err(e) => return self.skip(event, &e),
         };
@@ -464,45 +571,45 @@ impl Workshops {
             return self.skip(event, &"invalid venue");
         };
         let mediator = self.intern_mediator(&a.mediator);
-        let mut profile = [0u32; PROFILE];
-        let mut followed = Vec::new();
+        let mut profile = [0u16; PROFILE];
+        let start = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
         for b in &a.beneficiaries {
             profile_add(&mut profile, b.gender, b.age_band, b.situation);
             if let Some(p) = b.person {
-                followed.push(p.as_u128());
+                self.followed.push(p.as_u128());
             }
         }
-        let themes = themes_mask(&a.themes);
-        let competences = a.themes.iter().fold(0, |m, t| m | competence_mask(*t));
+        let end = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
         let beneficiaries = u32::try_from(a.beneficiaries.len()).unwrap_or(u32::MAX);
         self.activities += 1;
         self.feed.push(FeedItem {
             position: event.position,
-            venue: self.venues[venue as usize].clone(),
+            venue,
             kind: a.kind,
             date: a.date,
-            id: raw_id.to_owned(),
+            id,
             session: None,
             beneficiaries,
         });
-        self.push_entry(Entry {
-            date: a.date,
-            venue,
-            kind: a.kind,
-            place: a.place,
-            minutes: a.duration,
-            equipment: equipment_mask(&a.equipment),
-            themes,
-            procedure_themes: a
-                .procedure_themes
-                .iter()
-                .fold(0, |m, t| m | (1 << t.index())),
-            competences,
-            beneficiaries,
-            profile,
-            mediators: Box::new([mediator]),
-            followed: followed.into_boxed_slice(),
-        });
+        self.push_entry(
+            Entry {
+                date: a.date,
+                venue,
+                kind: a.kind,
+                place: a.place,
+                minutes: a.duration,
+                equipment: u8::try_from(a.equipment.0).unwrap_or(u8::MAX),
+                themes: u16::try_from(a.themes.0).unwrap_or(u16::MAX),
+                procedure_themes: u16::try_from(a.procedure_themes.0).unwrap_or(u16::MAX),
+                competences: competences_of_themes(a.themes.0),
+                beneficiaries,
+                profile,
+                mediator,
+                more_mediators: false,
+                followed: (start, end - start),
+            },
+            Vec::new(),
+        );
     }
 
     fn apply_workshop(&mut self, event: &FoldEvent<'_>, id: WorkshopId) {
@@ -652,12 +759,21 @@ impl Workshops {
         let Some(venue) = self.intern_domain_venue(&design.venue) else {
             return;
         };
-        let mediators: Box<[u32]> = h
+        let mut mediators: Vec<u32> = h
             .facilitators
             .iter()
             .map(|f| self.intern_mediator(f.as_str()))
             .collect();
-        let mut profile = [0u32; PROFILE];
+        let mediator = if mediators.is_empty() {
+            u32::MAX
+        } else {
+            mediators.remove(0)
+        };
+        let start = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
+        self.followed
+            .extend(h.participants.iter().map(|p| p.person.as_uuid().as_u128()));
+        let end = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
+        let mut profile = [0u16; PROFILE];
         for p in &h.participants {
             profile_add(&mut profile, p.gender, p.age_band, p.situation);
         }
@@ -673,35 +789,35 @@ impl Workshops {
             u32::try_from(h.participants.len()).unwrap_or(u32::MAX) + u32::from(h.anonymous);
         self.feed.push(FeedItem {
             position,
-            venue: design.venue.clone(),
+            venue,
             kind: ActivityKind::CollectiveWorkshop,
             date: h.date,
-            id: id.to_string(),
+            id: id.as_uuid(),
             session: Some(h.session),
             beneficiaries,
         });
-        self.push_entry(Entry {
-            date: h.date,
-            venue,
-            kind: ActivityKind::CollectiveWorkshop,
-            place: h.place,
-            minutes: h.duration.get(),
-            equipment: equipment_mask(&h.equipment),
-            themes: themes_mask(&design.themes),
-            procedure_themes: 0,
-            competences: design
-                .competences
-                .iter()
-                .fold(0, |m, c| m | (1 << c.index())),
-            beneficiaries,
-            profile,
+        self.push_entry(
+            Entry {
+                date: h.date,
+                venue,
+                kind: ActivityKind::CollectiveWorkshop,
+                place: h.place,
+                minutes: h.duration.get(),
+                equipment: equipment_mask(&h.equipment),
+                themes: themes_mask(&design.themes),
+                procedure_themes: 0,
+                competences: design
+                    .competences
+                    .iter()
+                    .fold(0, |m, c| m | (1 << c.index())),
+                beneficiaries,
+                profile,
+                mediator,
+                more_mediators: !mediators.is_empty(),
+                followed: (start, end - start),
+            },
             mediators,
-            followed: h
-                .participants
-                .iter()
-                .map(|p| p.person.as_uuid().as_u128())
-                .collect(),
-        });
+        );
     }
 
     /// Workshops of a venue in design order, with a status (any when `None`) and a session
@@ -773,10 +889,12 @@ impl Workshops {
                 if scope.from.is_some_and(|f| e.date < f) || scope.to.is_some_and(|t| e.date > t) {
                     continue;
                 }
-                if mediator_ix.is_some_and(|m| !e.mediators.contains(&m)) || !venue_ok(e.venue) {
+                if mediator_ix.is_some_and(|m| !self.mediators_of(*ix, e).any(|x| x == m))
+                    || !venue_ok(e.venue)
+                {
                     continue;
                 }
-                acc.add(e);
+                acc.add(e, self.followed_of(e), self.mediators_of(*ix, e));
             }
         }
         let mut report = acc.finish(self);
@@ -855,7 +973,7 @@ struct Accumulator {
     beneficiaries: u32,
     anonymous: u32,
     minutes: u64,
-    followed: HashSet<u128>,
+    followed: foldhash::HashSet<u128>,
     kind: [(u32, u32); 3],
     theme: [(u32, u32); 14],
     procedure: [(u32, u32); 10],
@@ -864,9 +982,9 @@ struct Accumulator {
     band: [(u32, u32); 4],
     profile: [(u32, u32); PROFILE],
     competence: [(u32, u32); CompetenceCode::COUNT],
-    per_day: BTreeMap<NaiveDate, (u32, u32)>,
-    per_mediator: HashMap<u32, (u32, u32)>,
-    per_venue: HashMap<u32, (u32, u32)>,
+    per_day: foldhash::HashMap<NaiveDate, (u32, u32)>,
+    per_mediator: foldhash::HashMap<u32, (u32, u32)>,
+    per_venue: foldhash::HashMap<u32, (u32, u32)>,
 }
 
 impl Default for Accumulator {
@@ -876,7 +994,7 @@ impl Default for Accumulator {
             beneficiaries: 0,
             anonymous: 0,
             minutes: 0,
-            followed: HashSet::new(),
+            followed: foldhash::HashSet::default(),
             kind: [(0, 0); 3],
             theme: [(0, 0); 14],
             procedure: [(0, 0); 10],
@@ -885,9 +1003,9 @@ impl Default for Accumulator {
             band: [(0, 0); 4],
             profile: [(0, 0); PROFILE],
             competence: [(0, 0); CompetenceCode::COUNT],
-            per_day: BTreeMap::new(),
-            per_mediator: HashMap::new(),
-            per_venue: HashMap::new(),
+            per_day: foldhash::HashMap::default(),
+            per_mediator: foldhash::HashMap::default(),
+            per_venue: foldhash::HashMap::default(),
         }
     }
 }
@@ -909,13 +1027,13 @@ fn bits(mask: u32, cells: &mut [(u32, u32)], beneficiaries: u32) {
 }
 
 impl Accumulator {
-    fn add(&mut self, e: &Entry) {
+    fn add(&mut self, e: &Entry, followed: &[u128], mediators: impl Iterator<Item = u32>) {
         let b = e.beneficiaries;
         self.activities += 1;
         self.beneficiaries += b;
-        self.anonymous += b.saturating_sub(u32::try_from(e.followed.len()).unwrap_or(u32::MAX));
+        self.anonymous += b.saturating_sub(u32::try_from(followed.len()).unwrap_or(u32::MAX));
         self.minutes += u64::from(e.minutes);
-        self.followed.extend(e.followed.iter().copied());
+        self.followed.extend(followed.iter().copied());
         bump(&mut self.kind[e.kind.index()], b);
         bits(u32::from(e.themes), &mut self.theme, b);
         bits(u32::from(e.procedure_themes), &mut self.procedure, b);
@@ -929,12 +1047,12 @@ impl Accumulator {
         for (cell, count) in self.profile.iter_mut().zip(e.profile) {
             if count > 0 {
                 cell.0 += 1;
-                cell.1 += count;
+                cell.1 += u32::from(count);
             }
         }
         bump(self.per_day.entry(e.date).or_default(), b);
-        for m in e.mediators.iter() {
-            bump(self.per_mediator.entry(*m).or_default(), b);
+        for m in mediators {
+            bump(self.per_mediator.entry(m).or_default(), b);
         }
         bump(self.per_venue.entry(e.venue).or_default(), b);
     }
@@ -951,7 +1069,7 @@ impl Accumulator {
                 })
                 .collect()
         }
-        let keyed = |map: HashMap<u32, (u32, u32)>, name: &dyn Fn(u32) -> String| {
+        let keyed = |map: foldhash::HashMap<u32, (u32, u32)>, name: &dyn Fn(u32) -> String| {
             let mut rows: Vec<Row> = map
                 .into_iter()
                 .map(|(k, c)| Row {
@@ -1008,7 +1126,7 @@ impl Accumulator {
             per_day: flat(
                 self.per_day
                     .iter()
-                    .map(|(d, c)| (d.to_string(), *c))
+                    .map(|(d, c)| (d.format("%Y-%m-%d").to_string(), *c))
                     .collect(),
             ),
             per_month: flat(per_month),

@@ -1697,25 +1697,30 @@ impl WorkshopsSubscription {
                         return Some((next, (model, venue, last, ready)));
                     }
                     let seen = model.position();
-                    let items: Vec<ActivityGql> = model.read(|m| {
+                    let (items, advanced) = model.read(|m| {
                         let page = m.feed_after(last, FEED_PAGE);
+                        let advanced = !page.is_empty();
                         if let Some(newest) = page.last() {
                             last = newest.position;
                         }
-                        page.iter()
-                            .filter(|f| f.venue == venue)
+                        let items: Vec<ActivityGql> = page
+                            .iter()
+                            .filter(|f| m.venue_at(f.venue) == Some(&venue))
                             .map(|f| ActivityGql {
-                                id: f.id.clone(),
+                                id: f.id.to_string(),
                                 kind: f.kind.into(),
                                 date: f.date,
                                 session: f.session.map(i32::from),
                                 beneficiaries: count(f.beneficiaries),
-                                venue: venue_key(&f.venue),
+                                venue: venue_key(&venue),
                                 position: Position(f.position),
                             })
-                            .collect()
+                            .collect();
+                        (items, advanced)
                     });
-                    if !items.is_empty() || last > seen {
+                    // A page read (even with nothing for this structure) may be followed by
+                    // another: read on until the feed is exhausted, then wait.
+                    if advanced {
                         ready.extend(items);
                         continue;
                     }

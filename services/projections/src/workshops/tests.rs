@@ -435,7 +435,7 @@ fn the_feed_lists_activities_and_sessions_in_log_order() {
     let feed = log.model.feed_after(0, 100);
     assert_eq!(feed.len(), 4);
     assert_eq!(feed[3].kind, ActivityKind::CollectiveWorkshop);
-    assert_eq!(feed[3].id, id.to_string());
+    assert_eq!(feed[3].id, id.as_uuid());
     assert_eq!(feed[3].session, Some(1));
     assert_eq!(log.model.feed_after(feed[2].position, 100).len(), 1);
 }
