@@ -4,19 +4,13 @@
 //! `to` (dates, YYYY-MM-DD). Columns: `dimension,key,activities,beneficiaries`; the first rows
 //! are the totals, then each breakdown (`kind`, `theme`, … `competence`), then the workshops'
 //! planned against done.
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
-use serde_json::json;
-
+use super::export::refuse;
 use super::graphql::HttpState;
 use crate::error::ApiError;
 use crate::graphql::workshops::{CheckedScope, report_dimensions};
-
-fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-}
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDate;
 
 fn refuse_api(e: &ApiError) -> HttpResponse {
     let status = match e.code() {
