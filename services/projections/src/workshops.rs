@@ -660,6 +660,10 @@ impl Workshops {
         view.history.push(step);
         match decoded {
             WorkshopEvent::Designed(_) => {}
+            WorkshopEvent::Revised(r) => {
+                view.design = r.0;
+                view.status = WorkshopStatus::Designed;
+            }
             WorkshopEvent::Submitted(_) => view.status = WorkshopStatus::Submitted,
             WorkshopEvent::Validated(v) => {
                 view.status = WorkshopStatus::Validated;
@@ -1240,7 +1244,8 @@ impl SchoolTraining {
             return Touched::Nothing;
         };
         match event.event_type {
-            "WorkshopDesigned" => {
+            // A revision carries the whole design again (its publics may change).
+            "WorkshopDesigned" | "WorkshopRevised" => {
                 let Ok(id) = WorkshopId::parse(raw) else {
                     return Touched::Unreadable(format!("stream {}", event.stream));
                 };
@@ -1263,6 +1268,8 @@ impl SchoolTraining {
                             parents,
                         },
                     );
+                } else {
+                    self.workshops.remove(&id);
                 }
                 Touched::Nothing
             }

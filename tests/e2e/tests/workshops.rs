@@ -116,11 +116,27 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     )
     .await;
     refused(&app, SCHEDULE, vars.clone(), "CONFLICT").await;
+    // Reworked as asked: the same workshop, its design again (its venue may not change).
+    const REVISE: &str = "mutation($w: String!, $s: String!) { reviseWorkshop(input: {id: $w, structure: $s, designer: \"mediateur-1\", title: \"Premiers pas avec la messagerie (seniors)\", themes: [EMAIL], competences: [\"2.1\", \"4.2\"], publics: [SENIORS], level: BEGINNER, objectives: [{text: \"Envoyer un courriel avec une pièce jointe\", competence: \"2.1\"}, {text: \"Revenir à la séance suivante\"}], means: \"8 postes\", plannedSessions: 3, capacity: 4, evaluationMethod: \"Questionnaire et exercice\"}) { position } }";
+    app.data(
+        "mutation { registerStructure(input: {id: \"annexe\", name: \"Annexe\", commune: \"Nouméa\"}) { position } }",
+        json!({}),
+    )
+    .await;
+    refused(
+        &app,
+        REVISE,
+        json!({ "w": w, "s": "annexe" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.data(REVISE, json!({ "w": w, "s": STRUCTURE })).await;
     app.data(
         "mutation($w: String!) { submitWorkshop(workshop: $w, by: \"mediateur-1\") { position } validateWorkshop(workshop: $w, supervisor: \"chef\") { position } }",
         json!({ "w": w }),
     )
     .await;
+    refused(&app, REVISE, json!({ "w": w, "s": STRUCTURE }), "CONFLICT").await;
 
     // Three sessions scheduled.
     for (n, d) in [(1, "2026-11-10"), (2, "2026-11-17"), (3, "2026-11-24")] {
@@ -222,7 +238,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     // The workshop, its status and history.
     let got = app
         .data(
-            "query($w: String!, $p: Position) { workshop(id: $w, minPosition: $p) { status validatedBy returnedBecause sessions { number state date anonymous satisfaction } report { plannedSessions heldSessions cancelledSessions participations } history { eventType date } } }",
+            "query($w: String!, $p: Position) { workshop(id: $w, minPosition: $p) { title status validatedBy returnedBecause sessions { number state date anonymous satisfaction } report { plannedSessions heldSessions cancelledSessions participations } history { eventType date } } }",
             json!({ "w": w, "p": last }),
         )
         .await;
@@ -253,6 +269,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
             "WorkshopDesigned",
             "WorkshopSubmitted",
             "WorkshopReturned",
+            "WorkshopRevised",
             "WorkshopSubmitted",
             "WorkshopValidated",
             "SessionScheduled",
@@ -266,7 +283,11 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
             "WorkshopReportFiled",
         ]
     );
-    assert_eq!(workshop["history"][8]["date"], "2026-11-10");
+    assert_eq!(workshop["history"][9]["date"], "2026-11-10");
+    assert_eq!(
+        workshop["title"],
+        "Premiers pas avec la messagerie (seniors)"
+    );
     let listed = app
         .data(
             "{ workshops(structure: \"mediatheque-centre\", status: [REPORTED], from: \"2026-11-01\", to: \"2026-11-30\") { edges { node { id } } } }",

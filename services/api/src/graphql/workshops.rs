@@ -1094,6 +1094,57 @@ impl CheckedScope {
     }
 }
 
+/// A design parsed from its input, after checking the caller may write at its venue.
+async fn design_command(
+    ctx: &Context<'_>,
+    id: WorkshopId,
+    input: DesignWorkshopInput,
+) -> Result<DesignWorkshop, ApiError> {
+    let principal = principal(ctx)?;
+    principal.require_role(Operation::WriteMediation)?;
+    let state = state(ctx)?;
+    let venue = venue(input.structure.as_deref(), input.establishment.as_deref())?;
+    require_venue(state, principal, Operation::WriteMediation, &venue)?;
+    let competences = bounded("input.competences", input.competences)?
+        .iter()
+        .map(|c| parse("input.competences", CompetenceCode::parse(c)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let objectives = bounded("input.objectives", input.objectives)?
+        .into_iter()
+        .map(|o| {
+            Ok(Objective {
+                text: label("input.objectives.text", &o.text)?,
+                competence: o
+                    .competence
+                    .map(|c| parse("input.objectives.competence", CompetenceCode::parse(&c)))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(DesignWorkshop {
+        id,
+        venue_registered: venue_registered(state, &venue).await?,
+        venue,
+        designer: label("input.designer", &input.designer)?,
+        title: label("input.title", &input.title)?,
+        themes: bounded("input.themes", input.themes)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        competences,
+        publics: bounded("input.publics", input.publics)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        level: input.level.into(),
+        objectives,
+        means: text("input.means", &input.means)?,
+        planned_sessions: small("input.plannedSessions", input.planned_sessions, 200)?,
+        capacity: small("input.capacity", input.capacity, 500)?,
+        evaluation_method: text("input.evaluationMethod", &input.evaluation_method)?,
+    })
+}
+
 // --- queries ------------------------------------------------------------------------------
 
 /// Mediation queries.
@@ -1359,59 +1410,34 @@ impl WorkshopsMutation {
         ctx: &Context<'_>,
         input: DesignWorkshopInput,
     ) -> async_graphql::Result<CreatedPayload> {
-        let principal = principal(ctx)?;
-        principal.require_role(Operation::WriteMediation)?;
-        let state = state(ctx)?;
-        let venue = venue(input.structure.as_deref(), input.establishment.as_deref())?;
-        require_venue(state, principal, Operation::WriteMediation, &venue)?;
         let id = match &input.id {
             Some(raw) => parse("input.id", WorkshopId::parse(raw))?,
             None => WorkshopId::new(),
         };
-        let competences = bounded("input.competences", input.competences)?
-            .iter()
-            .map(|c| parse("input.competences", CompetenceCode::parse(c)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let objectives = bounded("input.objectives", input.objectives)?
-            .into_iter()
-            .map(|o| {
-                Ok(Objective {
-                    text: label("input.objectives.text", &o.text)?,
-                    competence: o
-                        .competence
-                        .map(|c| parse("input.objectives.competence", CompetenceCode::parse(&c)))
-                        .transpose()?,
-                })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        let command = DesignWorkshop {
-            id,
-            venue_registered: venue_registered(state, &venue).await?,
-            venue,
-            designer: label("input.designer", &input.designer)?,
-            title: label("input.title", &input.title)?,
-            themes: bounded("input.themes", input.themes)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            competences,
-            publics: bounded("input.publics", input.publics)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            level: input.level.into(),
-            objectives,
-            means: text("input.means", &input.means)?,
-            planned_sessions: small("input.plannedSessions", input.planned_sessions, 200)?,
-            capacity: small("input.capacity", input.capacity, 500)?,
-            evaluation_method: text("input.evaluationMethod", &input.evaluation_method)?,
-        };
+        let command = design_command(ctx, id, input).await?;
         let position =
             Self::on_workshop(ctx, &id.to_string(), WorkshopCommand::Design(command), None).await?;
         Ok(CreatedPayload {
             id: id.to_string(),
             position: Position(position),
         })
+    }
+
+    /// Reworks a designed or returned workshop: its whole design again, with its `id` and its
+    /// venue (which does not change). It is then submitted again.
+    async fn revise_workshop(
+        &self,
+        ctx: &Context<'_>,
+        input: DesignWorkshopInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let Some(raw) = &input.id else {
+            return Err(ApiError::bad_input("input.id", "name the workshop to revise").into());
+        };
+        let id = parse("input.id", WorkshopId::parse(raw))?;
+        let command = design_command(ctx, id, input).await?;
+        Ok(payload(
+            Self::on_workshop(ctx, &id.to_string(), WorkshopCommand::Revise(command), None).await?,
+        ))
     }
 
     /// Submits a designed (or returned) workshop to a supervisor.

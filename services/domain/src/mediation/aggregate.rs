@@ -18,7 +18,7 @@ use super::command::{
 use super::event::{
     ActivityEvent, ActivityRecorded, SessionCancelled, SessionEvaluated, SessionHeld,
     SessionScheduled, StructureEvent, StructureRegistered, WorkshopDesigned, WorkshopEvent,
-    WorkshopReportFiled, WorkshopReturned, WorkshopSubmitted, WorkshopValidated,
+    WorkshopReportFiled, WorkshopReturned, WorkshopRevised, WorkshopSubmitted, WorkshopValidated,
 };
 use super::vocab::{ActivityKind, EquipmentUsed, Place};
 
@@ -416,6 +416,21 @@ impl Workshop {
         }
         let event = match command {
             WorkshopCommand::Design(_) => return Err(MediationError::WorkshopAlreadyDesigned),
+            WorkshopCommand::Revise(revised) => {
+                if !matches!(status, WorkshopStatus::Designed | WorkshopStatus::Returned) {
+                    return refuse("only a designed or returned workshop is revised");
+                }
+                if revised.id != design.workshop_id {
+                    return Err(invalid("id", "the revision names another workshop"));
+                }
+                if revised.venue != design.venue {
+                    return Err(invalid(
+                        "venue",
+                        "a workshop's venue does not change: design another workshop",
+                    ));
+                }
+                WorkshopEvent::Revised(WorkshopRevised(checked_design(revised)?))
+            }
             WorkshopCommand::Submit { by } => {
                 if !matches!(status, WorkshopStatus::Designed | WorkshopStatus::Returned) {
                     return refuse("only a designed or returned workshop is submitted");
@@ -535,54 +550,7 @@ impl Workshop {
         if self.design.is_some() {
             return Err(MediationError::WorkshopAlreadyDesigned);
         }
-        if !d.venue_registered {
-            return Err(MediationError::UnknownVenue {
-                field: "venue",
-                venue: d.venue.to_string(),
-            });
-        }
-        non_empty("themes", &d.themes, "theme")?;
-        distinct("themes", &d.themes)?;
-        non_empty("competences", &d.competences, "CRCN competence")?;
-        distinct("competences", &d.competences)?;
-        non_empty("publics", &d.publics, "public")?;
-        distinct("publics", &d.publics)?;
-        non_empty("objectives", &d.objectives, "objective")?;
-        for objective in &d.objectives {
-            if let Some(c) = objective.competence
-                && !d.competences.contains(&c)
-            {
-                return Err(invalid(
-                    "objectives",
-                    format!(
-                        "objective {:?} exercises competence {} which the workshop does not target",
-                        objective.text.as_str(),
-                        c.as_str()
-                    ),
-                ));
-            }
-        }
-        if !(1..=200).contains(&d.planned_sessions) {
-            return Err(invalid("plannedSessions", "must be between 1 and 200"));
-        }
-        if !(1..=500).contains(&d.capacity) {
-            return Err(invalid("capacity", "must be between 1 and 500"));
-        }
-        Ok(vec![WorkshopEvent::Designed(WorkshopDesigned {
-            workshop_id: d.id,
-            venue: d.venue,
-            designer: d.designer,
-            title: d.title,
-            themes: d.themes,
-            competences: d.competences,
-            publics: d.publics,
-            level: d.level,
-            objectives: d.objectives,
-            means: d.means,
-            planned_sessions: d.planned_sessions,
-            capacity: d.capacity,
-            evaluation_method: d.evaluation_method,
-        })])
+        Ok(vec![WorkshopEvent::Designed(checked_design(d)?)])
     }
 
     fn check_held(
@@ -693,6 +661,10 @@ impl Workshop {
                 self.design = Some(d.clone());
                 self.status = Some(WorkshopStatus::Designed);
             }
+            WorkshopEvent::Revised(r) => {
+                self.design = Some(r.0.clone());
+                self.status = Some(WorkshopStatus::Designed);
+            }
             WorkshopEvent::Submitted(_) => self.status = Some(WorkshopStatus::Submitted),
             WorkshopEvent::Validated(_) => self.status = Some(WorkshopStatus::Validated),
             WorkshopEvent::Returned(_) => self.status = Some(WorkshopStatus::Returned),
@@ -726,6 +698,59 @@ impl Workshop {
             WorkshopEvent::ReportFiled(_) => self.status = Some(WorkshopStatus::Reported),
         }
     }
+}
+
+/// A design that keeps the rules (venue registered, lists given without repeats, objectives'
+/// competences among the targeted ones, sessions and capacity in range).
+fn checked_design(d: DesignWorkshop) -> Result<WorkshopDesigned, MediationError> {
+    if !d.venue_registered {
+        return Err(MediationError::UnknownVenue {
+            field: "venue",
+            venue: d.venue.to_string(),
+        });
+    }
+    non_empty("themes", &d.themes, "theme")?;
+    distinct("themes", &d.themes)?;
+    non_empty("competences", &d.competences, "CRCN competence")?;
+    distinct("competences", &d.competences)?;
+    non_empty("publics", &d.publics, "public")?;
+    distinct("publics", &d.publics)?;
+    non_empty("objectives", &d.objectives, "objective")?;
+    for objective in &d.objectives {
+        if let Some(c) = objective.competence
+            && !d.competences.contains(&c)
+        {
+            return Err(invalid(
+                "objectives",
+                format!(
+                    "objective {:?} exercises competence {} which the workshop does not target",
+                    objective.text.as_str(),
+                    c.as_str()
+                ),
+            ));
+        }
+    }
+    if !(1..=200).contains(&d.planned_sessions) {
+        return Err(invalid("plannedSessions", "must be between 1 and 200"));
+    }
+    if !(1..=500).contains(&d.capacity) {
+        return Err(invalid("capacity", "must be between 1 and 500"));
+    }
+    Ok(WorkshopDesigned {
+        workshop_id: d.id,
+        venue: d.venue,
+        designer: d.designer,
+        title: d.title,
+        themes: d.themes,
+        competences: d.competences,
+        publics: d.publics,
+        level: d.level,
+        objectives: d.objectives,
+        means: d.means,
+        planned_sessions: d.planned_sessions,
+        capacity: d.capacity,
+        evaluation_method: d.evaluation_method,
+    })
 }
 
 impl WorkshopDesigned {

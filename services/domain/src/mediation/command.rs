@@ -395,6 +395,8 @@ pub struct EvaluateSession {
 pub enum WorkshopCommand {
     /// See [`DesignWorkshop`].
     Design(DesignWorkshop),
+    /// Rework a designed or returned workshop: its whole design again (same id and venue).
+    Revise(DesignWorkshop),
     /// Submit the design to a supervisor ("faire valider son projet").
     Submit {
         /// Who submits.
@@ -444,6 +446,7 @@ impl WorkshopCommand {
     pub fn name(&self) -> &'static str {
         match self {
             WorkshopCommand::Design(_) => "design",
+            WorkshopCommand::Revise(_) => "revise",
             WorkshopCommand::Submit { .. } => "submit",
             WorkshopCommand::Validate { .. } => "validate",
             WorkshopCommand::Return { .. } => "return",

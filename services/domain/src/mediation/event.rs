@@ -118,6 +118,11 @@ pub struct WorkshopDesigned {
     pub evaluation_method: Description,
 }
 
+/// The design was reworked (after a return, or before submission): the whole design again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkshopRevised(pub WorkshopDesigned);
+
 /// Submitted to a supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -229,6 +234,7 @@ pub struct WorkshopReportFiled {
 
 versioned!(
     WorkshopDesigned = 1,
+    WorkshopRevised = 1,
     WorkshopSubmitted = 1,
     WorkshopValidated = 1,
     WorkshopReturned = 1,
@@ -243,6 +249,7 @@ event_enum!(
     /// Every workshop event.
     WorkshopEvent, "workshop" {
         Designed(WorkshopDesigned),
+        Revised(WorkshopRevised),
         Submitted(WorkshopSubmitted),
         Validated(WorkshopValidated),
         Returned(WorkshopReturned),

@@ -39,7 +39,7 @@ pub use command::{
 pub use event::{
     ActivityEvent, ActivityRecorded, SessionCancelled, SessionEvaluated, SessionHeld,
     SessionScheduled, StructureEvent, StructureRegistered, WorkshopDesigned, WorkshopEvent,
-    WorkshopReportFiled, WorkshopReturned, WorkshopSubmitted, WorkshopValidated,
+    WorkshopReportFiled, WorkshopReturned, WorkshopRevised, WorkshopSubmitted, WorkshopValidated,
 };
 pub use themes::{ThemeCompetence, competence_mask, theme_competence_table};
 pub use vocab::{

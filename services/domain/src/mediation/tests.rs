@@ -397,6 +397,66 @@ fn a_returned_workshop_is_submitted_again() {
 }
 
 #[test]
+fn a_returned_workshop_is_revised_then_submitted() {
+    let events = after(vec![
+        WorkshopCommand::Design(design()),
+        WorkshopCommand::Submit {
+            by: label("mediateur-1"),
+        },
+        WorkshopCommand::Return {
+            supervisor: label("responsable"),
+            reason: text("Prévoir quatre séances"),
+        },
+        WorkshopCommand::Revise(DesignWorkshop {
+            planned_sessions: 4,
+            ..design()
+        }),
+    ]);
+    let w = given(&events);
+    assert_eq!(w.status(), Some(WorkshopStatus::Designed));
+    assert_eq!(w.design().unwrap().planned_sessions, 4);
+    assert_eq!(events.last().unwrap().event_type(), "WorkshopRevised");
+    // Its rules are the design's.
+    bad_input(
+        w.handle(WorkshopCommand::Revise(DesignWorkshop {
+            capacity: 0,
+            ..design()
+        })),
+        "capacity",
+    );
+    // Its venue and id stay.
+    bad_input(
+        w.handle(WorkshopCommand::Revise(DesignWorkshop {
+            venue: Venue::Establishment(Uai::parse("0750655E").unwrap()),
+            ..design()
+        })),
+        "venue",
+    );
+    bad_input(
+        w.handle(WorkshopCommand::Revise(DesignWorkshop {
+            id: WorkshopId::parse("0190f000-0000-7000-8000-00000000b002").unwrap(),
+            ..design()
+        })),
+        "id",
+    );
+}
+
+#[test]
+fn a_submitted_or_validated_workshop_is_not_revised() {
+    for events in [
+        after(vec![
+            WorkshopCommand::Design(design()),
+            WorkshopCommand::Submit {
+                by: label("mediateur-1"),
+            },
+        ]),
+        validated(),
+    ] {
+        conflict(given(&events).handle(WorkshopCommand::Revise(design())));
+    }
+}
+
+#[test]
 fn a_workshop_is_designed_once() {
     let w = given(&validated());
     assert_eq!(
@@ -792,6 +852,15 @@ fn the_report_states_planned_against_done_and_closes_the_workshop() {
 
 #[test]
 fn every_event_round_trips_through_json() {
+    let revised = after(vec![
+        WorkshopCommand::Design(design()),
+        WorkshopCommand::Revise(design()),
+    ]);
+    let json = serde_json::to_vec(&revised[1].to_json()).unwrap();
+    assert_eq!(
+        WorkshopEvent::decode("WorkshopRevised", 1, &json).unwrap(),
+        revised[1]
+    );
     let all = with(
         validated(),
         vec![
