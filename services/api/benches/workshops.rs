@@ -1,6 +1,6 @@
 //! Mediation benchmark (issue 11): `activityReport` of a structure holding 10,000 activities
 //! and 1,000 workshops (each designed, submitted, validated, three sessions scheduled and
-//! held, one evaluated, its report filed: 13 events), asked through the real server (HTTP,
+//! held, one evaluated, its report filed: 11 events), asked through the real server (HTTP,
 //! GraphQL parsing, access check, the resolver and the report's pass over the read model).
 //!
 //! Run: `cargo bench -p palier-api --bench workshops` (PALIER_BENCH_ACTIVITIES, default 10,000;

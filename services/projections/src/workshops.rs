@@ -307,7 +307,7 @@ struct LeanActivity<'a> {
     #[serde(borrow)]
     mediator: Cow<'a, str>,
     kind: ActivityKind,
-    date: NaiveDate,
+    date: LeanDate,
     duration: u16,
     place: Place,
     equipment: Mask<EquipmentUsed>,
@@ -316,6 +316,30 @@ struct LeanActivity<'a> {
     #[serde(default)]
     procedure_themes: Mask<ProcedureTheme>,
     beneficiaries: Vec<LeanBeneficiary>,
+}
+
+/// A day written `YYYY-MM-DD`, read without chrono's general format parser (the fold reads one
+/// per event).
+struct LeanDate(NaiveDate);
+
+impl<'de> Deserialize<'de> for LeanDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <Cow<'de, str>>::deserialize(d)?;
+        let b = text.as_bytes();
+        let digits = |r: std::ops::Range<usize>| {
+            b.get(r).and_then(|part| {
+                part.iter().try_fold(0u32, |n, c| {
+                    c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+                })
+            })
+        };
+        let parsed = (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+            .then(|| (digits(0..4), digits(5..7), digits(8..10)))
+            .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(i32::try_from(y?).ok()?, m?, d?));
+        parsed
+            .map(LeanDate)
+            .ok_or_else(|| serde::de::Error::custom("not a date (YYYY-MM-DD)"))
+    }
 }
 
 /// A list of vocabulary values read straight into a bit mask (no vector on the fold's path).
@@ -586,14 +610,14 @@ impl Workshops {
             position: event.position,
             venue,
             kind: a.kind,
-            date: a.date,
+            date: a.date.0,
             id,
             session: None,
             beneficiaries,
         });
         self.push_entry(
             Entry {
-                date: a.date,
+                date: a.date.0,
                 venue,
                 kind: a.kind,
                 place: a.place,
