@@ -12,6 +12,8 @@
 //! | register establishments, attest, measure | ✓ | in scope | — | — | — |
 //! | read maintenance: equipment, tickets, queues, availability, service levels | ✓ | — | in scope | in scope | ✓ |
 //! | write maintenance: register equipment, open and work tickets | ✓ | — | in scope | — | — |
+//! | read mediation: structures' and schools' workshops, activity reports, `activityRecorded` | ✓ | — | in scope | in scope | ✓ |
+//! | write mediation: register structures, record activities, workshop steps | ✓ | — | in scope | — | — |
 //! | history: events, streams, `asOf`, `explain`, verify, export | ✓ | — | — | — | ✓ |
 //! | API keys | ✓ | — | — | — | — |
 //! | `/metrics` | ✓ | key with `metrics` | same | same | same |
@@ -46,6 +48,10 @@ pub enum Operation {
     ReadMaintenance,
     /// Register equipment and work tickets.
     WriteMaintenance,
+    /// Read mediation: workshops, activity reports, the activity feed.
+    ReadMediation,
+    /// Register structures, record activities, design and run workshops.
+    WriteMediation,
     /// Read and verify the history.
     ReadHistory,
     /// Create, list and revoke API keys.
@@ -66,6 +72,8 @@ impl Operation {
             Operation::WriteEstablishments => "write establishments' facts",
             Operation::ReadMaintenance => "read maintenance",
             Operation::WriteMaintenance => "write maintenance",
+            Operation::ReadMediation => "read mediation activity",
+            Operation::WriteMediation => "write mediation activity",
             Operation::ReadHistory => "read the history",
             Operation::ManageKeys => "manage API keys",
             Operation::ReadMetrics => "read metrics",
@@ -88,6 +96,8 @@ pub enum Target<'a> {
     },
     /// One académie.
     Academy(&'a str),
+    /// One mediation structure.
+    Structure(&'a palier_domain::access::StructureId),
 }
 
 /// Whether the role may do the operation at all (somewhere).
@@ -103,6 +113,8 @@ pub fn role_allows(role: AccessRole, operation: Operation) -> bool {
         O::ReadEstablishments => true,
         O::ReadMaintenance => matches!(role, R::Admin | R::Mediator | R::Dashboard | R::Auditor),
         O::WriteMaintenance => matches!(role, R::Admin | R::Mediator),
+        O::ReadMediation => matches!(role, R::Admin | R::Mediator | R::Dashboard | R::Auditor),
+        O::WriteMediation => matches!(role, R::Admin | R::Mediator),
         O::ReadHistory => matches!(role, R::Admin | R::Auditor),
         O::ManageKeys => role == R::Admin,
         // Checked on the key's `metrics` flag, whatever its role.
@@ -129,6 +141,7 @@ impl Principal {
             Target::Establishment { uai, academy } => {
                 self.scopes.establishments.contains(uai) || academy.is_some_and(in_academy)
             }
+            Target::Structure(id) => self.scopes.structures.contains(id),
         }
     }
 
@@ -191,6 +204,9 @@ impl Principal {
                     Target::Academy(a) => format!("académie {a:?} is outside this key's scopes"),
                     Target::Establishment { uai, .. } => {
                         format!("establishment {uai} is outside this key's scopes")
+                    }
+                    Target::Structure(id) => {
+                        format!("structure {:?} is outside this key's scopes", id.as_str())
                     }
                 }
             } else {

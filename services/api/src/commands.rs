@@ -968,3 +968,146 @@ pub fn ticket_error(e: TicketError) -> ApiError {
         _ => ApiError::Conflict(message),
     }
 }
+
+/// Executes mediation commands (issue 11): structures, activities and workshops, each on its
+/// own stream. Whether a structure is registered is read from its stream by the caller
+/// ([`MediationCommands::structure_registered`]) into the command, where the rules decide.
+#[derive(Clone)]
+pub struct MediationCommands {
+    store: SharedStore,
+    workshop_cache: AggregateCache<palier_domain::mediation::Workshop>,
+}
+
+impl MediationCommands {
+    /// Commands over `store`.
+    pub fn new(store: SharedStore) -> Self {
+        MediationCommands {
+            store,
+            workshop_cache: AggregateCache::new(DEFAULT_CACHE_BYTES / 8),
+        }
+    }
+
+    /// Whether the structure `id` is registered (its stream has an event).
+    pub async fn structure_registered(
+        &self,
+        id: &palier_domain::access::StructureId,
+    ) -> Result<bool, ApiError> {
+        let first = self
+            .store
+            .read_stream(
+                &named(palier_domain::mediation::structure_stream(id))?,
+                StreamFrom::Start,
+                Direction::Forwards,
+                1,
+            )
+            .await?;
+        Ok(!first.is_empty())
+    }
+
+    /// Registers a structure (refused when its id is taken).
+    pub async fn register_structure(
+        &self,
+        command: palier_domain::mediation::RegisterStructure,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<palier_domain::mediation::Structure>(
+            &self.store,
+            // Registered once: nothing worth keeping.
+            &AggregateCache::new(0),
+            &named(palier_domain::mediation::structure_stream(&command.id))?,
+            palier_domain::mediation::StructureCommand::Register(command),
+            ctx,
+            mediation_error,
+            &|_| Ok(()),
+        )
+        .await
+    }
+
+    /// Records an activity (refused when its id is taken).
+    pub async fn record_activity(
+        &self,
+        command: palier_domain::mediation::RecordActivity,
+        ctx: &CommandContext,
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<palier_domain::mediation::Activity>(
+            &self.store,
+            // One event per activity: nothing worth keeping.
+            &AggregateCache::new(0),
+            &named(command.id.stream_name())?,
+            palier_domain::mediation::ActivityCommand::Record(command),
+            ctx,
+            mediation_error,
+            &|_| Ok(()),
+        )
+        .await
+    }
+
+    /// Decides `command` for the workshop `id` and appends the outcome; `authorize` sees the
+    /// workshop first (its venue decides who may act).
+    pub async fn workshop(
+        &self,
+        id: palier_domain::mediation::WorkshopId,
+        command: palier_domain::mediation::WorkshopCommand,
+        ctx: &CommandContext,
+        authorize: &(dyn Fn(&palier_domain::mediation::Workshop) -> Result<(), ApiError> + Sync),
+    ) -> Result<u64, ApiError> {
+        decide_and_append::<palier_domain::mediation::Workshop>(
+            &self.store,
+            &self.workshop_cache,
+            &named(id.stream_name())?,
+            command,
+            ctx,
+            mediation_error,
+            authorize,
+        )
+        .await
+    }
+}
+
+impl MediationCommands {
+    /// The number of the session whose scheduling was written at `position` on the workshop
+    /// `id` (read back from the stream: later sessions may already follow it).
+    pub async fn session_scheduled_at(
+        &self,
+        id: palier_domain::mediation::WorkshopId,
+        position: u64,
+    ) -> Result<u16, ApiError> {
+        let recent = self
+            .store
+            .read_stream(
+                &named(id.stream_name())?,
+                StreamFrom::End,
+                Direction::Backwards,
+                64,
+            )
+            .await?;
+        recent
+            .iter()
+            .find(|e| e.position == position)
+            .and_then(|e| {
+                match palier_domain::mediation::WorkshopEvent::decode(
+                    &e.event_type,
+                    e.schema_version,
+                    &e.data,
+                ) {
+                    Ok(palier_domain::mediation::WorkshopEvent::SessionScheduled(s)) => {
+                        Some(s.session)
+                    }
+                    _ => None,
+                }
+            })
+            .ok_or_else(|| {
+                ApiError::internal(&format!("no session scheduled at {position} on {id}"))
+            })
+    }
+}
+
+/// Maps a mediation rule: a state that forbids the step is a conflict, anything else names the
+/// input at fault.
+pub fn mediation_error(e: palier_domain::mediation::MediationError) -> ApiError {
+    if e.is_conflict() {
+        ApiError::Conflict(e.to_string())
+    } else {
+        ApiError::bad_input(format!("input.{}", e.field()), e.to_string())
+    }
+}

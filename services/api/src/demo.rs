@@ -189,6 +189,12 @@ pub struct DemoSummary {
     pub establishments: usize,
     /// Persons registered.
     pub persons: usize,
+    /// Mediation structures registered.
+    pub structures: usize,
+    /// Mediation activities recorded (accompaniments and procedures).
+    pub activities: usize,
+    /// Workshops designed.
+    pub workshops: usize,
     /// Events in the log afterwards.
     pub events: u64,
 }
@@ -252,10 +258,14 @@ pub async fn seed(
         establish(&establishments, &uai, site, &ctx).await?;
         person_count += populate(&persons, &uai, site, &mut dice, &ctx).await?;
     }
+    let (activities, workshops) = mediation(&store, &persons, &mut dice, &ctx).await?;
     let events = store.head().await?.map_or(0, |h| h.position);
     Ok(DemoSummary {
         establishments: SITES.len(),
         persons: person_count,
+        structures: 1,
+        activities,
+        workshops,
         events,
     })
 }
@@ -558,4 +568,247 @@ async fn record_schooling(
         _ => {}
     }
     Ok(())
+}
+
+/// The demo's mediation structure (issue 11): a France Services in Saint-Denis, three months of
+/// individual help and administrative procedures, a workshop run from design to report with
+/// the users of the nearby public digital space (931005) as followed participants, and a
+/// second one validated with its sessions ahead. Nothing of it is held in a school, so the
+/// paliers the demo builds do not move.
+async fn mediation(
+    store: &SharedStore,
+    persons: &PersonCommands,
+    dice: &mut Dice,
+    ctx: &CommandContext,
+) -> Result<(usize, usize), DemoError> {
+    use palier_domain::access::StructureId;
+    use palier_domain::maintenance::Description;
+    use palier_domain::mediation::{
+        ActivityId, ActivityKind, AgeBand, Beneficiary, DesignWorkshop, EquipmentUsed,
+        EvaluateSession, Gender, Minutes, Objective, ObjectiveReached, Participant, Place,
+        ProcedureTheme, Public, RecordActivity, RecordSessionHeld, RegisterStructure, Satisfaction,
+        Siret, Situation, Theme, Venue, WorkshopCommand, WorkshopId, WorkshopLevel,
+    };
+
+    let commands = crate::commands::MediationCommands::new(store.clone());
+    let id = StructureId::parse("france-services-canal").map_err(refused)?;
+    commands
+        .register_structure(
+            RegisterStructure {
+                id: id.clone(),
+                name: label("name", "France Services du Canal")?,
+                commune: label("commune", "Saint-Denis")?,
+                siret: Some(Siret::parse("73282932000074").map_err(refused)?),
+            },
+            ctx,
+        )
+        .await
+        .map_err(refused)?;
+    let venue = Venue::Structure(id);
+    let text = |t: &str| Description::parse("text", t).map_err(refused);
+    let minutes = |m: i64| Minutes::parse("duration", m).map_err(refused);
+    let at = |date: NaiveDate| CommandContext {
+        occurred_at: Some(date.and_time(chrono::NaiveTime::MIN).and_utc()),
+        ..ctx.clone()
+    };
+    // Ids derived from the demo's own seed, so the demo is the same on every run.
+    let uuid = |dice: &mut Dice| uuid::Uuid::from_u64_pair(0x0190_0000_0000_7000, dice.next());
+    let epn = Uai::from_number(931_005).map_err(refused)?;
+    let users: Vec<palier_domain::PersonId> = (2..5)
+        .map(|i| {
+            let external =
+                ExternalRef::new("demo", &format!("{}-{i}", epn.as_str())).map_err(refused)?;
+            // Registered by `populate` above: the id their registration derived.
+            Ok(persons.vault().person_id(&epn, &external, 0))
+        })
+        .collect::<Result<_, DemoError>>()?;
+
+    let mut activities = 0;
+    for month in [9, 10, 11] {
+        for n in 0..12u32 {
+            let date = day(month, 1 + (n * 2) % 28)?;
+            let procedure = dice.below(3) == 0;
+            let beneficiary = Beneficiary {
+                person: (n % 4 == 0).then(|| users[(n as usize / 4) % users.len()]),
+                gender: Gender::ALL[dice.below(3) as usize],
+                age_band: AgeBand::ALL[dice.below(8) as usize],
+                situation: Situation::ALL[dice.below(5) as usize],
+                commune: Some(label("commune", "Saint-Denis")?),
+            };
+            let command = RecordActivity {
+                id: ActivityId::from_uuid(uuid(dice)).map_err(refused)?,
+                venue: venue.clone(),
+                venue_registered: true,
+                mediator: label("mediator", ["conseiller-1", "conseiller-2"][n as usize % 2])?,
+                kind: if procedure {
+                    ActivityKind::AdministrativeProcedure
+                } else {
+                    ActivityKind::IndividualAccompaniment
+                },
+                date,
+                duration: minutes([15, 30, 45, 60, 90][dice.below(5) as usize])?,
+                place: [Place::Structure, Place::Structure, Place::Remote][dice.below(3) as usize],
+                equipment: vec![EquipmentUsed::ALL[dice.below(4) as usize]],
+                themes: if procedure {
+                    vec![]
+                } else {
+                    vec![Theme::ALL[dice.below(14) as usize]]
+                },
+                procedure_themes: if procedure {
+                    vec![ProcedureTheme::ALL[dice.below(10) as usize]]
+                } else {
+                    vec![]
+                },
+                autonomy: None,
+                oriented_to: None,
+                beneficiaries: vec![beneficiary],
+            };
+            commands
+                .record_activity(command, &at(date))
+                .await
+                .map_err(refused)?;
+            activities += 1;
+        }
+    }
+
+    let competence = |c: &str| CompetenceCode::parse(c).map_err(refused);
+    let mut workshops = 0;
+    for (title, reported) in [
+        ("Sécuriser ses comptes en ligne", true),
+        ("Démarches de santé en ligne", false),
+    ] {
+        let workshop = WorkshopId::from_uuid(uuid(dice)).map_err(refused)?;
+        let run = |command: WorkshopCommand, date: Option<NaiveDate>| {
+            let ctx = date.map_or_else(|| ctx.clone(), at);
+            let commands = commands.clone();
+            async move {
+                commands
+                    .workshop(workshop, command, &ctx, &|_| Ok(()))
+                    .await
+                    .map_err(refused)
+            }
+        };
+        run(
+            WorkshopCommand::Design(DesignWorkshop {
+                id: workshop,
+                venue: venue.clone(),
+                venue_registered: true,
+                designer: label("designer", "conseiller-1")?,
+                title: label("title", title)?,
+                themes: vec![if reported {
+                    Theme::OnlineSafety
+                } else {
+                    Theme::Health
+                }],
+                competences: vec![competence("4.1")?, competence("4.2")?],
+                publics: vec![Public::GeneralPublic, Public::Seniors],
+                level: WorkshopLevel::Beginner,
+                objectives: vec![
+                    Objective {
+                        text: label("objective", "Créer un mot de passe robuste")?,
+                        competence: Some(competence("4.1")?),
+                    },
+                    Objective {
+                        text: label("objective", "Régler la confidentialité d'un compte")?,
+                        competence: Some(competence("4.2")?),
+                    },
+                ],
+                means: text("Salle de 6 postes, vidéoprojecteur")?,
+                planned_sessions: 3,
+                capacity: 8,
+                evaluation_method: text(
+                    "Questionnaire de satisfaction, exercice en fin de séance",
+                )?,
+            }),
+            None,
+        )
+        .await?;
+        run(
+            WorkshopCommand::Submit {
+                by: label("by", "conseiller-1")?,
+            },
+            None,
+        )
+        .await?;
+        run(
+            WorkshopCommand::Validate {
+                supervisor: label("supervisor", "responsable-france-services")?,
+            },
+            None,
+        )
+        .await?;
+        workshops += 1;
+        let dates = if reported {
+            [day(10, 6)?, day(10, 13)?, day(10, 20)?]
+        } else {
+            [day(12, 1)?, day(12, 8)?, day(12, 15)?]
+        };
+        for date in dates {
+            run(WorkshopCommand::ScheduleSession { date }, Some(date)).await?;
+        }
+        if !reported {
+            continue;
+        }
+        for (session, date) in [(1u16, dates[0]), (2, dates[1])] {
+            run(
+                WorkshopCommand::RecordSessionHeld(RecordSessionHeld {
+                    session,
+                    date,
+                    facilitators: vec![label("facilitator", "conseiller-1")?],
+                    participants: users
+                        .iter()
+                        .map(|p| Participant {
+                            person: *p,
+                            subject_group: None,
+                            gender: Gender::NotGiven,
+                            age_band: AgeBand::From60To69,
+                            situation: Situation::Retired,
+                        })
+                        .collect(),
+                    anonymous: 2,
+                    duration: minutes(120)?,
+                    equipment: vec![EquipmentUsed::Computer],
+                    place: Place::Structure,
+                    incidents: None,
+                }),
+                Some(date),
+            )
+            .await?;
+            run(
+                WorkshopCommand::EvaluateSession(EvaluateSession {
+                    session,
+                    satisfaction: [4, 5, 4, 3]
+                        .iter()
+                        .map(|s| Satisfaction::parse(*s).map_err(refused))
+                        .collect::<Result<_, _>>()?,
+                    reached: vec![ObjectiveReached {
+                        person: users[usize::from(session) - 1],
+                        objective: session,
+                        level: Some(Level::new(2).map_err(refused)?),
+                    }],
+                    evaluator: label("evaluator", "conseiller-1")?,
+                }),
+                Some(date),
+            )
+            .await?;
+        }
+        run(
+            WorkshopCommand::CancelSession {
+                session: 3,
+                reason: text("Salle réquisitionnée pour une permanence")?,
+            },
+            Some(dates[2]),
+        )
+        .await?;
+        run(
+            WorkshopCommand::FileReport {
+                strengths: text("Public assidu, exercices concrets sur les comptes de chacun")?,
+                weaknesses: text("Une séance annulée ; niveaux hétérogènes")?,
+                improvements: text("Prévoir un binôme pour les débutants")?,
+            },
+            None,
+        )
+        .await?;
+    }
+    Ok((activities, workshops))
 }

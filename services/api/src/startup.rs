@@ -229,6 +229,10 @@ impl Application {
             persons.clone(),
             vault.clone(),
         ));
+        let workshops = ProjectionHandle::spawn(
+            store.clone(),
+            palier_projections::workshops::Workshops::default(),
+        );
         // One limit for every `asOf` rebuild, whichever model it folds.
         let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));
         let state = AppState {
@@ -257,6 +261,8 @@ impl Application {
                 maintenance.clone(),
             ),
             maintenance,
+            mediation_commands: crate::commands::MediationCommands::new(store.clone()),
+            workshops,
             store,
             tokens: tokens.clone(),
         };

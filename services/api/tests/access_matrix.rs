@@ -32,6 +32,8 @@ struct World {
     equipment_lyon: String,
     ticket_paris: String,
     ticket_lyon: String,
+    workshop_paris: String,
+    workshop_lyon: String,
     keys: Vec<(&'static str, String)>,
 }
 
@@ -90,6 +92,31 @@ async fn world() -> World {
         );
         equipment.push(id);
     }
+    // Mediation: a structure on each side, and a validated workshop at each.
+    let mut workshops = Vec::new();
+    for structure in ["bib-paris", "bib-lyon"] {
+        app.data(
+            "mutation($id: String!) { registerStructure(input: {id: $id, name: \"Médiathèque\", commune: \"Paris\"}) { position } }",
+            json!({ "id": structure }),
+        )
+        .await;
+        let designed = app
+            .data(
+                "mutation($s: String!) { designWorkshop(input: {structure: $s, designer: \"m\", title: \"Courriel\", themes: [EMAIL], competences: [\"2.1\"], publics: [SENIORS], level: BEGINNER, objectives: [{text: \"Envoyer\", competence: \"2.1\"}], means: \"Salle\", plannedSessions: 50, capacity: 8, evaluationMethod: \"Questionnaire\"}) { id } }",
+                json!({ "s": structure }),
+            )
+            .await;
+        let id = designed["designWorkshop"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.data(
+            "mutation($w: String!) { submitWorkshop(workshop: $w, by: \"m\") { position } validateWorkshop(workshop: $w, supervisor: \"chef\") { position } }",
+            json!({ "w": id }),
+        )
+        .await;
+        workshops.push(id);
+    }
     let mut keys = vec![("admin", app.token.clone())];
     for (name, role, scopes) in [
         (
@@ -97,8 +124,16 @@ async fn world() -> World {
             "INTEGRATOR",
             json!({ "establishments": [paris] }),
         ),
-        ("mediator", "MEDIATOR", json!({ "establishments": [paris] })),
-        ("dashboard", "DASHBOARD", json!({ "academies": ["Paris"] })),
+        (
+            "mediator",
+            "MEDIATOR",
+            json!({ "establishments": [paris], "structures": ["bib-paris", "new-mediator"] }),
+        ),
+        (
+            "dashboard",
+            "DASHBOARD",
+            json!({ "academies": ["Paris"], "structures": ["bib-paris"] }),
+        ),
         ("auditor", "AUDITOR", json!({})),
     ] {
         let mut input = json!({ "id": name, "name": name, "role": role });
@@ -130,6 +165,8 @@ async fn world() -> World {
         equipment_lyon: equipment[1].clone(),
         ticket_paris: tickets[0].clone(),
         ticket_lyon: tickets[1].clone(),
+        workshop_paris: workshops[0].clone(),
+        workshop_lyon: workshops[1].clone(),
         keys,
     }
 }
@@ -158,6 +195,13 @@ fn with_role_criterion(variables: &Value, role: &str) -> Value {
     let mut variables = variables.clone();
     if variables["c"] == "ROLE" {
         variables["c"] = json!(criterion);
+    }
+    // A structure id of the role's own (the mediator's is in its scopes), inside or out.
+    if variables["s"] == "ROLE" {
+        variables["s"] = json!(format!("new-{role}"));
+    }
+    if variables["s"] == "OUT-ROLE" {
+        variables["s"] = json!(format!("out-{role}"));
     }
     variables
 }
@@ -445,6 +489,118 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             ],
         },
         Case {
+            name: "register a structure",
+            query: "mutation($s: String!) { registerStructure(input: {id: $s, name: \"Espace numérique\", commune: \"Paris\"}) { position } }",
+            field: "registerStructure",
+            inside: json!({ "s": "ROLE" }),
+            outside: json!({ "s": "OUT-ROLE" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "register equipment at a mediation structure",
+            query: "mutation($s: String!) { registerEquipment(input: {structure: $s, kind: COMPUTER, label: \"Poste 1\", space: \"Salle\", teachingSpace: false}) { position } }",
+            field: "registerEquipment",
+            inside: json!({ "s": "bib-paris" }),
+            outside: json!({ "s": "bib-lyon" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "record an activity",
+            query: "mutation($s: String!) { recordActivity(input: {structure: $s, mediator: \"m\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 30, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL], beneficiaries: [{gender: FEMALE}]}) { id position } }",
+            field: "recordActivity",
+            inside: json!({ "s": "bib-paris" }),
+            outside: json!({ "s": "bib-lyon" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "schedule a session",
+            query: "mutation($w: String!) { scheduleSession(workshop: $w, date: \"2026-11-02\") { session position } }",
+            field: "scheduleSession",
+            inside: json!({ "w": w.workshop_paris }),
+            outside: json!({ "w": w.workshop_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "workshop by id",
+            query: "query($id: String!) { workshop(id: $id) { id status history { position } } }",
+            field: "workshop",
+            inside: json!({ "id": w.workshop_paris }),
+            outside: json!({ "id": w.workshop_lyon }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Null),
+                (Data, Null),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "workshops of a structure",
+            query: "query($s: String!) { workshops(structure: $s) { edges { node { id } } } }",
+            field: "workshops",
+            inside: json!({ "s": "bib-paris" }),
+            outside: json!({ "s": "bib-lyon" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "activity report of a structure",
+            query: "query($s: String!) { activityReport(structure: $s) { activities } }",
+            field: "activityReport",
+            inside: json!({ "s": "bib-paris" }),
+            outside: json!({ "s": "bib-lyon" }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
+            name: "activity report of an establishment",
+            query: "query($uai: String!) { activityReport(establishment: $uai) { activities } }",
+            field: "activityReport",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
+                (Data, Forbidden),
+                (Data, Forbidden),
+                (Data, Data),
+            ],
+        },
+        Case {
             name: "API keys",
             query: "{ apiKeys { edges { node { id } } } }",
             field: "apiKeys",
@@ -602,6 +758,17 @@ async fn subscribers_receive_only_what_their_scopes_reach() {
     // (Subscription 2 ends with `complete` after its error.)
     let mut refused = ws.next().await.unwrap();
     while refused["id"] != "3" {
+        refused = ws.next().await.unwrap();
+    }
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    // The activity feed of a structure out of its scopes.
+    ws.send(json!({ "id": "4", "type": "subscribe", "payload": { "query": "subscription { activityRecorded(structure: \"bib-lyon\") { id } }" } }))
+        .await;
+    let mut refused = ws.next().await.unwrap();
+    while refused["id"] != "4" {
         refused = ws.next().await.unwrap();
     }
     assert_eq!(

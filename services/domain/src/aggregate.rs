@@ -11,6 +11,10 @@ use crate::maintenance::{
     Equipment, EquipmentCommand, EquipmentError, EquipmentEvent, SitePlan, SitePlanCommand,
     SitePlanError, SitePlanEvent, Ticket, TicketCommand, TicketError, TicketEvent,
 };
+use crate::mediation::{
+    Activity, ActivityCommand, ActivityEvent, MediationError, Structure, StructureCommand,
+    StructureEvent, Workshop, WorkshopCommand, WorkshopEvent,
+};
 use crate::person::{DecodeError, Person, PersonCommand, PersonError, PersonEvent};
 
 /// An event-sourced aggregate.
@@ -226,6 +230,93 @@ impl Aggregate for Ticket {
         event.schema_version()
     }
     fn to_json(event: &TicketEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Structure {
+    type Command = StructureCommand;
+    type Event = StructureEvent;
+    type Error = MediationError;
+
+    fn handle(&self, command: StructureCommand) -> Result<Vec<StructureEvent>, MediationError> {
+        Structure::handle(self, command)
+    }
+    fn apply(&mut self, event: &StructureEvent) {
+        Structure::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<StructureEvent, DecodeError> {
+        StructureEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &StructureEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &StructureEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &StructureEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Activity {
+    type Command = ActivityCommand;
+    type Event = ActivityEvent;
+    type Error = MediationError;
+
+    fn handle(&self, command: ActivityCommand) -> Result<Vec<ActivityEvent>, MediationError> {
+        Activity::handle(self, command)
+    }
+    fn apply(&mut self, event: &ActivityEvent) {
+        Activity::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<ActivityEvent, DecodeError> {
+        ActivityEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &ActivityEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &ActivityEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &ActivityEvent) -> serde_json::Value {
+        event.to_json()
+    }
+}
+
+impl Aggregate for Workshop {
+    type Command = WorkshopCommand;
+    type Event = WorkshopEvent;
+    type Error = MediationError;
+
+    fn handle(&self, command: WorkshopCommand) -> Result<Vec<WorkshopEvent>, MediationError> {
+        Workshop::handle(self, command)
+    }
+    fn apply(&mut self, event: &WorkshopEvent) {
+        Workshop::apply(self, event);
+    }
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        data: &[u8],
+    ) -> Result<WorkshopEvent, DecodeError> {
+        WorkshopEvent::decode(event_type, schema_version, data)
+    }
+    fn event_type(event: &WorkshopEvent) -> &'static str {
+        event.event_type()
+    }
+    fn schema_version(event: &WorkshopEvent) -> u32 {
+        event.schema_version()
+    }
+    fn to_json(event: &WorkshopEvent) -> serde_json::Value {
         event.to_json()
     }
 }

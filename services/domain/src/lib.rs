@@ -12,6 +12,7 @@
 //! - [`role`]: the role of a person;
 //! - [`person`]: the person aggregate;
 //! - [`maintenance`]: equipment and maintenance tickets (GLPI's life cycle);
+//! - [`mediation`]: mediation structures, activities and workshops (issue 11);
 //! - [`access`]: API keys (roles and scopes of the partners who call Palier);
 //! - [`scoring`]: Pix scoring as an incremental fold;
 //! - [`error`]: parse errors and the union of domain errors.
@@ -29,6 +30,7 @@ pub mod framework;
 pub mod ids;
 pub mod maintenance;
 pub mod maturity;
+pub mod mediation;
 pub mod person;
 pub mod role;
 pub mod schooling;

@@ -14,6 +14,7 @@ use palier_store::FoldEvent;
 
 use crate::Projection;
 use crate::inventory::{Inventory, Touched};
+use crate::workshops::SchoolTraining;
 
 const STREAM_PREFIX: &str = "establishment-";
 
@@ -112,6 +113,12 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
             view.teaching_spaces.len()
         );
     }
+    if criterion.as_str() == crate::workshops::PARENTS_CRITERION {
+        return format!(
+            "workshops for parents: at least {} sessions held in the school in one school year",
+            crate::workshops::PARENT_SESSIONS_PER_SCHOOL_YEAR
+        );
+    }
     let measures = view.state.measures();
     if criterion
         .as_str()
@@ -208,6 +215,8 @@ pub struct Establishments {
     skipped: u64,
     warned: HashSet<(String, u32)>,
     inventory: Inventory,
+    /// Workshops held in schools: teachers trained, parents' programme (issue 11).
+    training: SchoolTraining,
 }
 
 impl Establishments {
@@ -325,7 +334,11 @@ impl Projection for Establishments {
 
     fn apply(&mut self, event: FoldEvent<'_>) {
         if !event.stream.starts_with(STREAM_PREFIX) {
-            match self.inventory.apply(&event) {
+            let touched = match self.inventory.apply(&event) {
+                Touched::Nothing => self.training.apply(&event),
+                other => other,
+            };
+            match touched {
                 Touched::Nothing => {}
                 Touched::Unreadable(reason) => self.skip(event, &reason),
                 Touched::Establishment(uai) => self.reassess(&uai, &event),
@@ -352,7 +365,8 @@ impl Projection for Establishments {
                 return;
             };
             let teaching_spaces = self.inventory.teaching_spaces(&uai);
-            let met_now = met(&state, &teaching_spaces);
+            let mut met_now = met(&state, &teaching_spaces);
+            met_now.extend(self.training.met(&uai, state.measures()));
             let tiers = grid.tiers(MaturityGrid::mask(&met_now));
             let academy = registration.academy.as_str().to_owned();
             self.summaries
@@ -415,7 +429,8 @@ impl Establishments {
             return;
         };
         view.teaching_spaces = self.inventory.teaching_spaces(uai);
-        let after_met = met(&view.state, &view.teaching_spaces);
+        let mut after_met = met(&view.state, &view.teaching_spaces);
+        after_met.extend(self.training.met(uai, view.state.measures()));
         let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
         view.last_changed_position = event.position;
         for newly in after_met.difference(&before_met) {

@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod maintenance;
 pub mod persons;
 pub mod workload;
+pub mod workshops;
 
 pub use engine::{ProjectionHandle, rebuild};
 pub use error::ProjectionError;

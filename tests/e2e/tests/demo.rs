@@ -92,6 +92,27 @@ async fn the_demo_fills_an_empty_store_with_every_palier() {
         "{pupil}"
     );
 
+    // Mediation (issue 11): a France Services with three months of activity and a workshop
+    // from design to report (two sessions held, one cancelled).
+    assert_eq!(summary["structures"], 1);
+    assert_eq!(summary["activities"], 36);
+    assert_eq!(summary["workshops"], 2);
+    let report = app
+        .data(
+            "{ activityReport(structure: \"france-services-canal\") { activities perMonth { key } workshops { workshops heldSessions reportsFiled } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(report["activityReport"]["activities"], 36 + 2, "{report}");
+    assert_eq!(
+        report["activityReport"]["workshops"],
+        json!({ "workshops": 2, "heldSessions": 2, "reportsFiled": 1 })
+    );
+    assert_eq!(
+        report["activityReport"]["perMonth"],
+        json!([{ "key": "2026-09" }, { "key": "2026-10" }, { "key": "2026-11" }])
+    );
+
     let verified = app.data("{ verifyLog { ok checked } }", json!({})).await;
     assert_eq!(verified["verifyLog"]["ok"], true);
     assert_eq!(verified["verifyLog"]["checked"], events);

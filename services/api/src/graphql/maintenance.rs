@@ -573,14 +573,14 @@ fn require_site(
         Site::Establishment(uai) => {
             super::require_for_establishment(state, principal, operation, uai)
         }
-        Site::Structure(_) => principal.require(operation, Target::Everywhere),
+        Site::Structure(id) => principal.require(operation, Target::Structure(id)),
     }
 }
 
 fn may_site(state: &AppState, principal: &Principal, operation: Operation, site: &Site) -> bool {
     match site {
         Site::Establishment(uai) => super::may_for_establishment(state, principal, operation, uai),
-        Site::Structure(_) => principal.may(operation, Target::Everywhere),
+        Site::Structure(id) => principal.may(operation, Target::Structure(id)),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod person;
 pub mod query;
 pub mod scalars;
 pub mod subscription;
+pub mod workshops;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub struct Query(
     maintenance::MaintenanceQuery,
     audit::AuditQuery,
     access::AccessQuery,
+    workshops::WorkshopsQuery,
 );
 
 /// Every mutation: persons' and establishments'.
@@ -52,6 +54,7 @@ pub struct Mutation(
     maintenance::MaintenanceMutation,
     access::AccessMutation,
     bulk::BulkMutation,
+    workshops::WorkshopsMutation,
 );
 
 /// Every subscription.
@@ -61,6 +64,7 @@ pub struct Subscription(
     SubscriptionRoot,
     establishment::EstablishmentSubscription,
     maintenance::MaintenanceSubscription,
+    workshops::WorkshopsSubscription,
 );
 
 /// The executable schema.
@@ -97,6 +101,10 @@ pub struct AppState {
     pub maintenance: ProjectionHandle<palier_projections::maintenance::Maintenance>,
     /// Equipment and ticket commands.
     pub maintenance_commands: crate::commands::MaintenanceCommands,
+    /// Mediation: structures, activities, workshops, observations.
+    pub workshops: ProjectionHandle<palier_projections::workshops::Workshops>,
+    /// Mediation commands.
+    pub mediation_commands: crate::commands::MediationCommands,
 }
 
 /// Most nesting a query may have.
@@ -174,6 +182,7 @@ pub(crate) fn writer<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
         Operation::WritePersons,
         Operation::WriteEstablishments,
         Operation::WriteMaintenance,
+        Operation::WriteMediation,
         Operation::ManageKeys,
     ];
     if writes.iter().any(|op| role_allows(principal.role, *op)) {
@@ -274,15 +283,21 @@ pub(crate) async fn at_least(
     min: Option<scalars::Position>,
 ) -> Result<(), ApiError> {
     let Some(min) = min else { return Ok(()) };
-    let (persons, establishments, keys, maintenance) = tokio::join!(
+    let (persons, establishments, keys, maintenance, workshops) = tokio::join!(
         state.persons.wait_for(min.0, state.min_position_wait),
         state
             .establishments
             .wait_for(min.0, state.min_position_wait),
         state.api_keys.wait_for(min.0, state.min_position_wait),
         state.maintenance.wait_for(min.0, state.min_position_wait),
+        state.workshops.wait_for(min.0, state.min_position_wait),
     );
-    match persons.and(establishments).and(keys).and(maintenance) {
+    match persons
+        .and(establishments)
+        .and(keys)
+        .and(maintenance)
+        .and(workshops)
+    {
         Ok(()) => Ok(()),
         Err(ProjectionError::Timeout { wanted, reached }) => {
             Err(ApiError::NotYetAt { wanted, reached })

@@ -356,6 +356,14 @@ impl PersonGql {
     async fn forgotten_position(&self) -> Option<Position> {
         self.view.forgotten_position.map(Position)
     }
+    /// Competences observed in workshops (an objective tied to a CRCN competence reached):
+    /// evidence beside the Pix results, never counted in them.
+    async fn observations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::workshops::ObservationGql>> {
+        super::workshops::observations_of(ctx, self.view.id)
+    }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {
         Position(self.view.registered_position)

@@ -12,7 +12,12 @@ use crate::access::{Operation, Target};
 
 const PAGE: usize = 4096;
 
-fn refuse(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+/// An error answer in GraphQL's shape (shared by the CSV export of activity).
+pub(crate) fn refuse(
+    status: actix_web::http::StatusCode,
+    code: &str,
+    message: &str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
 }

@@ -23,6 +23,7 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     let persons = &state.app.persons;
     let establishments = &state.app.establishments;
     let maintenance = &state.app.maintenance;
+    let workshops = &state.app.workshops;
     let store = match tokio::time::timeout(STORE_CHECK, state.app.store.head()).await {
         Ok(Ok(head)) => json!({ "readable": true, "head": head.map_or(0, |h| h.position) }),
         Ok(Err(e)) => {
@@ -39,11 +40,13 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
         "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up() },
         "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up() },
         "maintenance": { "position": maintenance.position(), "caughtUp": maintenance.is_caught_up() },
+        "workshops": { "position": workshops.position(), "caughtUp": workshops.is_caught_up() },
     });
     if readable
         && persons.is_caught_up()
         && establishments.is_caught_up()
         && maintenance.is_caught_up()
+        && workshops.is_caught_up()
     {
         HttpResponse::Ok().json(body)
     } else {

@@ -38,6 +38,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
     let persons = &state.app.persons;
     let establishments = &state.app.establishments;
     let maintenance = &state.app.maintenance;
+    let workshops = &state.app.workshops;
     let models = [
         ModelFigures {
             name: "persons",
@@ -59,6 +60,15 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             caught_up: maintenance.is_caught_up(),
             skipped: maintenance.read(|m| m.skipped_events()),
             entities: maintenance.read(|m| m.count()),
+        },
+        ModelFigures {
+            name: "workshops",
+            position: workshops.position(),
+            caught_up: workshops.is_caught_up(),
+            skipped: workshops.read(|m| m.skipped_events()),
+            entities: workshops.read(|m| {
+                m.workshop_count() + usize::try_from(m.activity_count()).unwrap_or(usize::MAX)
+            }),
         },
     ];
     match state.metrics.render(head, &models) {

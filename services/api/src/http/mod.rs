@@ -1,5 +1,6 @@
 //! HTTP plumbing: routes, the GraphQL-over-HTTP endpoint, WebSocket subscriptions, health,
-//! metrics, the NDJSON export, the dashboard page.
+//! metrics, the NDJSON export, the activity CSV, the dashboard page.
+pub mod activity_csv;
 pub mod dashboard;
 pub mod explorer;
 pub mod export;
@@ -36,6 +37,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(graphql::get)),
     )
     .route("/export", web::get().to(export::export))
+    .route(
+        "/export/activity.csv",
+        web::get().to(activity_csv::activity_csv),
+    )
     .route("/ingest", web::post().to(ingest::ingest))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))

@@ -82,6 +82,9 @@ macro_rules! uuid_id {
     };
 }
 
+// Shared with the mediation context (activities and workshops are UUID v7 streams too).
+pub(crate) use uuid_id;
+
 uuid_id!(
     /// A piece of equipment, on stream `equipment-<uuid>`.
     EquipmentId,

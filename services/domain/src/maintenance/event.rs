@@ -71,8 +71,6 @@ macro_rules! event_enum {
     };
 }
 
-pub(super) use event_enum;
-
 /// Declares the type name and version of payload structs.
 macro_rules! versioned {
     ($($payload:ident = $version:literal),+ $(,)?) => {
@@ -82,6 +80,9 @@ macro_rules! versioned {
         })+
     };
 }
+
+// Shared with the mediation context, whose events follow the same conventions.
+pub(crate) use {event_enum, versioned};
 
 /// A piece of equipment was registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,7 @@ mod site_plan;
 mod tests;
 mod ticket;
 
+pub(crate) use command::uuid_id;
 pub use command::{
     Description, EquipmentCommand, EquipmentFacts, EquipmentId, EquipmentKind, EscalationTarget,
     FaultCategory, FaultComplexity, HazardFacts, OpenTicket, Priority, Recurrence,
@@ -48,6 +49,7 @@ pub use event::{
     TicketEvent, TicketOpened, TicketPlanned, TicketPutPending, TicketReopened,
     TicketRepairedInHouse, TicketSolved,
 };
+pub(crate) use event::{event_enum, versioned};
 pub use site_plan::{
     SITE_PLAN_PREFIX, SitePlan, SitePlanCommand, SitePlanError, SitePlanEvent,
     SitePreventiveTaskScheduled,

@@ -1,0 +1,580 @@
+//! The mediation read model over a small log: a report's figures checked by hand, workshops by
+//! status and date, observations, and workshops held in a school moving its Formation axis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use palier_domain::access::StructureId;
+use palier_domain::establishment::{
+    AttestCriterion, Establishment, EstablishmentCommand, EstablishmentKind, Evidence,
+    RecordTeachersTrained, RegisterEstablishment,
+};
+use palier_domain::maintenance::Description;
+use palier_domain::maturity::CriterionCode;
+use palier_domain::mediation::*;
+use palier_domain::{Label, Level, PersonId, Uai};
+use palier_store::FoldEvent;
+
+use super::*;
+use crate::establishments::Establishments;
+
+fn label(s: &str) -> Label {
+    Label::parse("l", s).unwrap()
+}
+
+fn text(s: &str) -> Description {
+    Description::parse("t", s).unwrap()
+}
+
+fn day(m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+}
+
+fn person(n: u128) -> PersonId {
+    PersonId::from_uuid(uuid::Uuid::from_u128(
+        0x0190_f000_0000_7000_8000_0000_0000_0000 + n,
+    ))
+    .unwrap()
+}
+
+fn uai() -> Uai {
+    Uai::parse("0750655E").unwrap()
+}
+
+fn structure() -> Venue {
+    Venue::Structure(StructureId::parse("mediatheque").unwrap())
+}
+
+/// A log folded into both models as it is written.
+#[derive(Default)]
+struct Log {
+    position: u64,
+    model: Workshops,
+    establishments: Establishments,
+}
+
+impl Log {
+    fn append(&mut self, stream: &str, event_type: &str, json: serde_json::Value) -> u64 {
+        self.position += 1;
+        let data = json.to_string();
+        for_both(self, stream, event_type, &data);
+        self.position
+    }
+
+    fn workshop(&mut self, id: WorkshopId, events: Vec<WorkshopEvent>) {
+        for e in events {
+            self.append(&id.stream_name(), e.event_type(), e.to_json());
+        }
+    }
+
+    /// Runs commands on a workshop folded from nothing, appending what each decides.
+    fn run(&mut self, state: &mut Workshop, id: WorkshopId, commands: Vec<WorkshopCommand>) {
+        for c in commands {
+            let events = state.handle(c).unwrap();
+            events.iter().for_each(|e| state.apply(e));
+            self.workshop(id, events);
+        }
+    }
+
+    fn establishment(&mut self, command: EstablishmentCommand, state: &mut Establishment) {
+        for e in state.handle(command).unwrap() {
+            state.apply(&e);
+            self.append(&uai().stream_name(), e.event_type(), e.to_json());
+        }
+    }
+}
+
+fn for_both(log: &mut Log, stream: &str, event_type: &str, data: &str) {
+    let event = FoldEvent {
+        position: log.position,
+        stream,
+        event_type,
+        schema_version: 1,
+        data: data.as_bytes(),
+        recorded_at: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+    };
+    log.model.apply(event);
+    log.establishments.apply(event);
+}
+
+fn activity(
+    n: u128,
+    kind: ActivityKind,
+    date: NaiveDate,
+    minutes: i64,
+    themes: Vec<Theme>,
+    procedure_themes: Vec<ProcedureTheme>,
+    beneficiaries: Vec<Beneficiary>,
+) -> ActivityEvent {
+    Activity::default()
+        .handle(ActivityCommand::Record(RecordActivity {
+            id: ActivityId::from_uuid(uuid::Uuid::from_u128(0xa000 + n)).unwrap(),
+            venue: structure(),
+            venue_registered: true,
+            mediator: label("mediateur-1"),
+            kind,
+            date,
+            duration: Minutes::parse("duration", minutes).unwrap(),
+            place: Place::Structure,
+            equipment: vec![EquipmentUsed::Phone],
+            themes,
+            procedure_themes,
+            autonomy: None,
+            oriented_to: None,
+            beneficiaries,
+        }))
+        .unwrap()
+        .remove(0)
+}
+
+fn beneficiary(p: Option<PersonId>, gender: Gender) -> Beneficiary {
+    Beneficiary {
+        person: p,
+        gender,
+        age_band: AgeBand::From60To69,
+        situation: Situation::Retired,
+        commune: None,
+    }
+}
+
+fn design(id: WorkshopId, venue: Venue, publics: Vec<Public>) -> WorkshopCommand {
+    WorkshopCommand::Design(DesignWorkshop {
+        id,
+        venue,
+        venue_registered: true,
+        designer: label("mediateur-1"),
+        title: label("Messagerie"),
+        themes: vec![Theme::Email],
+        competences: vec![CompetenceCode::parse("2.1").unwrap()],
+        publics,
+        level: WorkshopLevel::Beginner,
+        objectives: vec![
+            Objective {
+                text: label("Envoyer un courriel"),
+                competence: Some(CompetenceCode::parse("2.1").unwrap()),
+            },
+            Objective {
+                text: label("Revenir la semaine suivante"),
+                competence: None,
+            },
+        ],
+        means: text("Salle"),
+        planned_sessions: 3,
+        capacity: 10,
+        evaluation_method: text("Questionnaire"),
+    })
+}
+
+fn validated(id: WorkshopId, venue: Venue, publics: Vec<Public>) -> Vec<WorkshopCommand> {
+    vec![
+        design(id, venue, publics),
+        WorkshopCommand::Submit { by: label("m") },
+        WorkshopCommand::Validate {
+            supervisor: label("chef"),
+        },
+    ]
+}
+
+fn held(
+    session: u16,
+    date: NaiveDate,
+    participants: Vec<Participant>,
+    anonymous: u16,
+) -> WorkshopCommand {
+    WorkshopCommand::RecordSessionHeld(RecordSessionHeld {
+        session,
+        date,
+        facilitators: vec![label("mediateur-2")],
+        participants,
+        anonymous,
+        duration: Minutes::parse("duration", 120).unwrap(),
+        equipment: vec![EquipmentUsed::Computer],
+        place: Place::Structure,
+        incidents: None,
+    })
+}
+
+fn participant(p: PersonId, group: Option<&str>) -> Participant {
+    Participant {
+        person: p,
+        subject_group: group.map(label),
+        gender: Gender::Male,
+        age_band: AgeBand::From25To39,
+        situation: Situation::Employed,
+    }
+}
+
+fn row(rows: &[Row], key: &str) -> (u32, u32) {
+    rows.iter()
+        .find(|r| r.key == key)
+        .map_or((0, 0), |r| (r.activities, r.beneficiaries))
+}
+
+fn log_with_activity_and_a_workshop() -> (Log, WorkshopId) {
+    let mut log = Log::default();
+    let events = [
+        activity(
+            1,
+            ActivityKind::IndividualAccompaniment,
+            day(10, 5),
+            45,
+            vec![Theme::Email, Theme::OnlineSafety],
+            vec![],
+            vec![beneficiary(Some(person(1)), Gender::Female)],
+        ),
+        activity(
+            2,
+            ActivityKind::AdministrativeProcedure,
+            day(10, 5),
+            20,
+            vec![],
+            vec![ProcedureTheme::MoneyTaxes],
+            vec![
+                beneficiary(None, Gender::Female),
+                beneficiary(None, Gender::Male),
+            ],
+        ),
+        activity(
+            3,
+            ActivityKind::IndividualAccompaniment,
+            day(11, 2),
+            90,
+            vec![Theme::Email],
+            vec![],
+            vec![beneficiary(Some(person(1)), Gender::Female)],
+        ),
+    ];
+    for (i, e) in events.iter().enumerate() {
+        log.append(
+            &format!("activity-{}", uuid::Uuid::from_u128(0xa001 + i as u128)),
+            e.event_type(),
+            e.to_json(),
+        );
+    }
+    let id = WorkshopId::from_uuid(uuid::Uuid::from_u128(0xb001)).unwrap();
+    let mut w = Workshop::default();
+    let mut commands = validated(id, structure(), vec![Public::Seniors]);
+    commands.extend([
+        WorkshopCommand::ScheduleSession { date: day(11, 10) },
+        WorkshopCommand::ScheduleSession { date: day(11, 17) },
+        WorkshopCommand::ScheduleSession { date: day(11, 24) },
+        held(
+            1,
+            day(11, 10),
+            vec![participant(person(1), None), participant(person(2), None)],
+            3,
+        ),
+        WorkshopCommand::CancelSession {
+            session: 3,
+            reason: text("Salle prise"),
+        },
+        WorkshopCommand::EvaluateSession(EvaluateSession {
+            session: 1,
+            satisfaction: vec![
+                Satisfaction::parse(4).unwrap(),
+                Satisfaction::parse(5).unwrap(),
+            ],
+            reached: vec![
+                ObjectiveReached {
+                    person: person(2),
+                    objective: 1,
+                    level: Some(Level::new(2).unwrap()),
+                },
+                ObjectiveReached {
+                    person: person(1),
+                    objective: 2,
+                    level: None,
+                },
+            ],
+            evaluator: label("mediateur-2"),
+        }),
+    ]);
+    log.run(&mut w, id, commands);
+    (log, id)
+}
+
+#[test]
+fn the_report_gives_the_coops_figures_counted_by_hand() {
+    let (log, _) = log_with_activity_and_a_workshop();
+    let venues = [structure()];
+    let r = log.model.report(
+        &ReportScope {
+            venues: Some(&venues),
+            ..ReportScope::default()
+        },
+        None,
+    );
+    // Three activities and one session held (2 followed + 3 anonymous).
+    assert_eq!((r.activities, r.beneficiaries), (4, 1 + 2 + 1 + 5));
+    assert_eq!(r.followed_persons, 2);
+    assert_eq!(r.anonymous_beneficiaries, 2 + 3);
+    assert_eq!(r.minutes, 45 + 20 + 90 + 120);
+    assert_eq!(row(&r.by_kind, "INDIVIDUAL_ACCOMPANIMENT"), (2, 2));
+    assert_eq!(row(&r.by_kind, "ADMINISTRATIVE_PROCEDURE"), (1, 2));
+    assert_eq!(row(&r.by_kind, "COLLECTIVE_WORKSHOP"), (1, 5));
+    assert_eq!(row(&r.by_theme, "EMAIL"), (3, 1 + 1 + 5));
+    assert_eq!(row(&r.by_theme, "ONLINE_SAFETY"), (1, 1));
+    assert_eq!(row(&r.by_procedure_theme, "MONEY_TAXES"), (1, 2));
+    assert_eq!(row(&r.by_duration_band, "UNDER_30_MIN"), (1, 2));
+    assert_eq!(row(&r.by_duration_band, "FROM_30_MIN_TO_1_H"), (1, 1));
+    assert_eq!(row(&r.by_duration_band, "FROM_1_H_TO_2_H"), (1, 1));
+    assert_eq!(row(&r.by_duration_band, "OVER_2_H"), (1, 5));
+    assert_eq!(row(&r.by_equipment, "PHONE"), (3, 4));
+    assert_eq!(row(&r.by_equipment, "COMPUTER"), (1, 5));
+    assert_eq!(row(&r.by_gender, "FEMALE"), (3, 3));
+    assert_eq!(row(&r.by_gender, "MALE"), (2, 3));
+    assert_eq!(row(&r.by_gender, "NOT_GIVEN"), (1, 3));
+    assert_eq!(row(&r.per_day, "2026-10-05"), (2, 3));
+    assert_eq!(row(&r.per_month, "2026-10"), (2, 3));
+    assert_eq!(row(&r.per_month, "2026-11"), (2, 6));
+    assert_eq!(row(&r.per_mediator, "mediateur-1"), (3, 4));
+    assert_eq!(row(&r.per_mediator, "mediateur-2"), (1, 5));
+    assert_eq!(row(&r.per_venue, "structure:mediatheque"), (4, 9));
+    // EMAIL exercises 2.1 and 1.2, ONLINE_SAFETY 4.1 and 4.2; the workshop targets 2.1.
+    assert_eq!(row(&r.competences, "2.1"), (3, 7));
+    assert_eq!(row(&r.competences, "4.1"), (1, 1));
+    assert_eq!(row(&r.competences, "1.2"), (2, 2));
+    let w = &r.workshops;
+    assert_eq!(
+        (
+            w.workshops,
+            w.planned_sessions,
+            w.scheduled_sessions,
+            w.held_sessions,
+            w.cancelled_sessions,
+            w.evaluated_sessions,
+            w.reports_filed
+        ),
+        (1, 3, 3, 1, 1, 1, 0)
+    );
+    assert_eq!(w.mean_satisfaction, Some(4.5));
+}
+
+#[test]
+fn reports_filter_by_dates_and_mediator() {
+    let (log, _) = log_with_activity_and_a_workshop();
+    let october = log.model.report(
+        &ReportScope {
+            from: Some(day(10, 1)),
+            to: Some(day(10, 31)),
+            ..ReportScope::default()
+        },
+        None,
+    );
+    assert_eq!((october.activities, october.beneficiaries), (2, 3));
+    assert_eq!(october.workshops.workshops, 0);
+    let second = log.model.report(
+        &ReportScope {
+            mediator: Some("mediateur-2"),
+            ..ReportScope::default()
+        },
+        None,
+    );
+    assert_eq!((second.activities, second.beneficiaries), (1, 5));
+    let nobody = log.model.report(
+        &ReportScope {
+            mediator: Some("inconnu"),
+            ..ReportScope::default()
+        },
+        None,
+    );
+    assert_eq!(nobody.activities, 0);
+    let none_reachable = log.model.report(&ReportScope::default(), Some(&|_| false));
+    assert_eq!(none_reachable.activities, 0);
+}
+
+#[test]
+fn observations_follow_objectives_tied_to_competences() {
+    let (log, id) = log_with_activity_and_a_workshop();
+    let seen = log.model.observations(&person(2));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].competence.as_str(), "2.1");
+    assert_eq!(seen[0].workshop, id);
+    assert_eq!(seen[0].level, Level::new(2).ok());
+    assert_eq!(seen[0].facilitators, ["mediateur-2"]);
+    assert_eq!(seen[0].date, day(11, 10));
+    // Person 1 reached an objective tied to no competence: nothing to observe.
+    assert!(log.model.observations(&person(1)).is_empty());
+}
+
+#[test]
+fn workshops_are_listed_by_venue_status_and_date() {
+    let (log, id) = log_with_activity_and_a_workshop();
+    let (page, more) = log.model.page(&structure(), None, None, None, None, 10);
+    assert_eq!(page.len(), 1);
+    assert!(!more);
+    assert_eq!(page[0].design.workshop_id, id);
+    assert_eq!(page[0].status, WorkshopStatus::Validated);
+    assert_eq!(page[0].history.len(), 3 + 3 + 1 + 1 + 1);
+    let (reported, _) = log.model.page(
+        &structure(),
+        Some(&[WorkshopStatus::Reported]),
+        None,
+        None,
+        None,
+        10,
+    );
+    assert!(reported.is_empty());
+    let (december, _) = log
+        .model
+        .page(&structure(), None, Some(day(12, 1)), None, None, 10);
+    assert!(december.is_empty());
+    let (november, _) = log.model.page(
+        &structure(),
+        None,
+        Some(day(11, 15)),
+        Some(day(11, 20)),
+        None,
+        10,
+    );
+    assert_eq!(november.len(), 1);
+}
+
+#[test]
+fn the_feed_lists_activities_and_sessions_in_log_order() {
+    let (log, id) = log_with_activity_and_a_workshop();
+    let feed = log.model.feed_after(0, 100);
+    assert_eq!(feed.len(), 4);
+    assert_eq!(feed[3].kind, ActivityKind::CollectiveWorkshop);
+    assert_eq!(feed[3].id, id.as_uuid());
+    assert_eq!(feed[3].session, Some(1));
+    assert_eq!(log.model.feed_after(feed[2].position, 100).len(), 1);
+}
+
+fn criterion(code: &str) -> CriterionCode {
+    CriterionCode::parse(code).unwrap()
+}
+
+fn attest(code: &str) -> EstablishmentCommand {
+    EstablishmentCommand::Attest(AttestCriterion {
+        criterion: criterion(code),
+        evidence: Evidence::parse("PV du conseil pédagogique").unwrap(),
+        attested_by: label("direction"),
+        effective_on: day(9, 1),
+    })
+}
+
+fn formation_axis(log: &Log) -> u8 {
+    let view = log.establishments.get(&uai()).unwrap();
+    let grid = MaturityGrid::academic();
+    let i = grid
+        .axes
+        .iter()
+        .position(|a| a.code == "FORMATION")
+        .unwrap();
+    view.tiers.axes()[i]
+}
+
+#[test]
+fn teachers_workshops_and_a_parents_programme_move_the_formation_axis() {
+    let mut log = Log::default();
+    let mut school = Establishment::default();
+    log.establishment(
+        EstablishmentCommand::Register(RegisterEstablishment {
+            uai: uai(),
+            name: label("Collège"),
+            kind: EstablishmentKind::College,
+            academy: label("Paris"),
+            district: label("Paris centre"),
+        }),
+        &mut school,
+    );
+    for code in [
+        "FORMATION.FORMATION_DES_REFERENTS.P1.1",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P1.1",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P1.2",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P1.3",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P2.1",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P2.2",
+        "FORMATION.FORMATION_INTERNE_ET_ELARGIE.P3.1",
+    ] {
+        log.establishment(attest(code), &mut school);
+    }
+    for group in ["Sciences", "Lettres"] {
+        log.establishment(
+            EstablishmentCommand::RecordTeachersTrained(RecordTeachersTrained {
+                subject_group: label(group),
+                trained: 0,
+                total: 3,
+            }),
+            &mut school,
+        );
+    }
+    assert_eq!(formation_axis(&log), 1);
+    let id = WorkshopId::from_uuid(uuid::Uuid::from_u128(0xc001)).unwrap();
+    let mut w = Workshop::default();
+    let mut commands = validated(id, Venue::Establishment(uai()), vec![Public::Teachers]);
+    commands.extend([
+        WorkshopCommand::ScheduleSession { date: day(10, 1) },
+        WorkshopCommand::ScheduleSession { date: day(10, 8) },
+        held(
+            1,
+            day(10, 1),
+            vec![participant(person(11), Some("Sciences"))],
+            0,
+        ),
+    ]);
+    log.run(&mut w, id, commands);
+    assert_eq!(
+        formation_axis(&log),
+        1,
+        "Lettres has no teacher trained yet"
+    );
+    log.run(
+        &mut w,
+        id,
+        vec![held(
+            2,
+            day(10, 8),
+            vec![
+                participant(person(12), Some("Lettres")),
+                participant(person(11), Some("Sciences")),
+            ],
+            0,
+        )],
+    );
+    assert_eq!(formation_axis(&log), 2);
+    let change = log.establishments.tier_changes_after(0, None, 100);
+    let last = change.last().unwrap();
+    assert_eq!(last.position, log.position);
+    assert!(
+        last.axes.contains(&("FORMATION".to_owned(), 1, 2)),
+        "{last:?}"
+    );
+    // Each group has 1 of 3 trained: more than half (P3.1) is not met.
+    let view = log.establishments.get(&uai()).unwrap();
+    assert!(
+        view.met_now
+            .contains(&criterion("FORMATION.FORMATION_DES_REFERENTS.P2.1"))
+    );
+    assert!(
+        !view
+            .met_now
+            .contains(&criterion("FORMATION.FORMATION_DES_REFERENTS.P3.1"))
+    );
+    assert!(!view.met_now.contains(&criterion(PARENTS_CRITERION)));
+
+    // Parents: the third session of one school year meets the palier-3 criterion.
+    let parents = WorkshopId::from_uuid(uuid::Uuid::from_u128(0xc002)).unwrap();
+    let mut p = Workshop::default();
+    let mut commands = validated(parents, Venue::Establishment(uai()), vec![Public::Parents]);
+    for (n, d) in [(1, day(10, 2)), (2, day(12, 2)), (3, day(12, 9))] {
+        commands.push(WorkshopCommand::ScheduleSession { date: d });
+        commands.push(held(n, d, vec![], 4));
+    }
+    for (i, c) in commands.into_iter().enumerate() {
+        log.run(&mut p, parents, vec![c]);
+        let met = log
+            .establishments
+            .get(&uai())
+            .unwrap()
+            .met_now
+            .contains(&criterion(PARENTS_CRITERION));
+        assert_eq!(met, i == 8, "after command {i}");
+    }
+}
+
+#[test]
+fn school_years_start_in_september() {
+    assert_eq!(school_year(day(8, 31)), 2025);
+    assert_eq!(school_year(day(9, 1)), 2026);
+}
