@@ -1,6 +1,6 @@
 // The establishment view: tier per axis and component, what is met and what is missing for the
-// next palier, the open tickets and the equipment in service, and the slot where workshop
-// activity will go once the API has it.
+// next palier, the open tickets and the equipment in service, and the workshop activity held
+// there (the activity report and the workshops, for keys that may read mediation).
 import { onReconnect, query, subscribe, tryQuery } from '../api';
 import type { Access, Position } from '../context';
 import { announce, h, note, put, section, table } from '../dom';
@@ -42,6 +42,23 @@ interface MaintenanceData {
   };
 }
 
+interface Row {
+  key: string;
+  activities: number;
+  beneficiaries: number;
+}
+
+interface WorkshopsData {
+  activityReport: {
+    activities: number;
+    beneficiaries: number;
+    minutes: number;
+    competences: Row[];
+    workshops: { workshops: number; plannedSessions: number; heldSessions: number; reportsFiled: number; meanSatisfaction: number | null };
+  };
+  workshops: { edges: { node: { id: string; title: string; status: string; publics: string[]; plannedSessions: number; sessions: { state: string }[] } }[] };
+}
+
 interface PersonsData {
   persons: { edges: { node: { id: string; role: string; totalPix: number } }[] };
 }
@@ -51,6 +68,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
   const tiersRegion = h('div', { id: 'tiers' });
   const nextRegion = h('div', { id: 'next-tier' });
   const maintenanceRegion = h('div', { id: 'maintenance' });
+  const workshopsRegion = h('div', { id: 'workshops', 'data-testid': 'workshops' });
   const personsRegion = h('div', { id: 'persons' });
   put(
     main,
@@ -58,10 +76,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
     section(t('axesAndComponents'), tiersRegion),
     section(t('criteria'), nextRegion),
     section(t('maintenance'), maintenanceRegion),
-    section(
-      t('workshops'),
-      h('p', { class: 'slot', 'data-testid': 'workshops-slot' }, h('strong', {}, `${t('workshops')} — `), t('workshopsSlot')),
-    ),
+    section(t('workshops'), workshopsRegion),
     access.persons ? section(t('personsOf'), personsRegion) : null,
   );
 
@@ -244,6 +259,56 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
     }
   }
 
+  async function loadWorkshops(): Promise<void> {
+    try {
+      const data = await tryQuery<WorkshopsData>(
+        `query($uai: String!, $min: Position) {
+           activityReport(establishment: $uai, minPosition: $min) { activities beneficiaries minutes
+             competences { key activities beneficiaries }
+             workshops { workshops plannedSessions heldSessions reportsFiled meanSatisfaction } }
+           workshops(establishment: $uai, first: 50) { edges { node { id title status publics plannedSessions sessions { state } } } } }`,
+        { uai, min },
+      );
+      if (data === 'FORBIDDEN') {
+        put(workshopsRegion, note(t('forbidden')));
+        return;
+      }
+      const r = data.activityReport;
+      const list = data.workshops.edges.map((e) => e.node);
+      put(
+        workshopsRegion,
+        h(
+          'dl',
+          { class: 'facts' },
+          h('div', {}, h('dt', {}, t('activities')), h('dd', { 'data-testid': 'activities' }, num(r.activities))),
+          h('div', {}, h('dt', {}, t('beneficiaries')), h('dd', {}, num(r.beneficiaries))),
+          h('div', {}, h('dt', {}, t('hours')), h('dd', {}, num(Math.round(r.minutes / 6) / 10))),
+          h('div', {}, h('dt', {}, t('workshopCount')), h('dd', { 'data-testid': 'workshop-count' }, num(r.workshops.workshops))),
+          h('div', {}, h('dt', {}, t('sessionsHeld')), h('dd', {}, `${num(r.workshops.heldSessions)} / ${num(r.workshops.plannedSessions)}`)),
+          r.workshops.meanSatisfaction === null ? null : h('div', {}, h('dt', {}, t('satisfaction')), h('dd', {}, `${num(r.workshops.meanSatisfaction)} / 5`)),
+        ),
+        list.length === 0
+          ? note(t('noWorkshops'))
+          : table(
+              t('workshopList'),
+              [t('workshopTitle'), t('status'), t('sessionsHeld')],
+              list.map((w) => [w.title, s().workshopStatuses[w.status] ?? w.status, `${num(w.sessions.filter((x) => x.state === 'HELD' || x.state === 'EVALUATED').length)} / ${num(w.plannedSessions)}`]),
+              { hideCaption: false, numeric: [2] },
+            ),
+        r.competences.length === 0
+          ? null
+          : table(
+              t('competencesWorked'),
+              [t('competence'), t('activities'), t('beneficiaries')],
+              r.competences.map((c) => [c.key, num(c.activities), num(c.beneficiaries)]),
+              { hideCaption: false, numeric: [1, 2] },
+            ),
+      );
+    } catch (err) {
+      put(workshopsRegion, errorNote(err));
+    }
+  }
+
   async function loadPersons(): Promise<void> {
     if (!access.persons) return;
     try {
@@ -270,7 +335,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
 
   const stops: (() => void)[] = [];
   const start = async () => {
-    const [first] = await Promise.all([loadEstablishment(), loadMaintenance(), loadPersons()]);
+    const [first] = await Promise.all([loadEstablishment(), loadMaintenance(), loadWorkshops(), loadPersons()]);
     if (first === null) return;
     stops.push(
       subscribe<{ establishmentTierChanged: { uai: string; previousTier: number; tier: number; position: Position } }>(
@@ -284,6 +349,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
           min = c.position;
           void loadEstablishment();
           void loadMaintenance();
+          void loadWorkshops();
           announce(t('lastChange', { name: uai, from: c.previousTier, to: c.tier }));
         },
       ),
@@ -306,6 +372,7 @@ export function establishmentView(main: HTMLElement, access: Access, uai: string
   const offReconnect = onReconnect(() => {
     void loadEstablishment();
     void loadMaintenance();
+    void loadWorkshops();
   });
   return () => {
     for (const stop of stops) stop();

@@ -205,7 +205,7 @@ try {
     expected0,
   );
 
-  // The establishment view: tiers, what is missing, the ticket queue, the workshop slot.
+  // The establishment view: tiers, what is missing, the ticket queue, the workshop activity.
   await page.click(`a[href="#/establishment/${site.uai}"]`);
   await page.waitForSelector('[data-testid="overall-tier"]');
   await page.waitForSelector('#maintenance table');
@@ -215,7 +215,19 @@ try {
   check((await testText(page, 'overall-tier')).endsWith(String(est.establishment.tier)), 'overall tier differs');
   for (const a of est.establishment.axes) check((await testText(page, `axis-tier-${a.code}`)).endsWith(String(a.tier)), `axis ${a.code} differs`);
   check((await page.locator('[data-testid="missing"] li').count()) === est.establishment.missingForNextTier.length, 'missing criteria differ');
-  check(await page.locator('[data-testid="workshops-slot"]').isVisible(), 'the workshop slot is shown');
+  await page.waitForSelector('[data-testid="activities"]');
+  const activity = await asLyon(
+    'query($u: String!) { activityReport(establishment: $u) { activities workshops { workshops } } }',
+    { u: site.uai },
+  );
+  check(
+    (await testText(page, 'activities')).replace(/[^\d]/g, '') === String(activity.activityReport.activities),
+    'workshop activities differ',
+  );
+  check(
+    (await testText(page, 'workshop-count')).replace(/[^\d]/g, '') === String(activity.activityReport.workshops.workshops),
+    'workshop count differs',
+  );
   const ticketsBefore = await page.locator('#maintenance table').nth(1).locator('tbody tr').count();
   check(ticketsBefore === est.ticketQueue.edges.length, `tickets: page ${ticketsBefore}, API ${est.ticketQueue.edges.length}`);
   report.live.ticketQueue = await liveDelay(
