@@ -458,6 +458,7 @@ async fn populate(
                         0.0
                     })
                     .map_err(refused)?,
+                    assessed_at: None,
                 });
             }
         }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::crcn::CompetenceCode;
@@ -249,10 +250,11 @@ pub enum KnowledgeElementStatus {
     Invalidated,
 }
 
-/// One assessed skill: the competence it belongs to, the skill, the outcome and the pix it
+/// One assessed skill: the competence it belongs to, the skill, the outcome, the pix it
 /// earned (frozen at recording time, so later changes to a skill's value do not rewrite
-/// history). JSON: `{"competence": "1.1", "skill": "…", "status": "VALIDATED",
-/// "earnedPix": 4.0}`.
+/// history) and when the answer was given. JSON: `{"competence": "1.1", "skill": "…",
+/// "status": "VALIDATED", "earnedPix": 4.0, "assessedAt": "2026-03-02T10:00:00Z"}`
+/// (`assessedAt` absent: assessed when the store recorded it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KnowledgeElement {
@@ -264,6 +266,11 @@ pub struct KnowledgeElement {
     pub status: KnowledgeElementStatus,
     /// Pix earned; 0 for an invalidated skill.
     pub earned_pix: EarnedPix,
+    /// When the answer was given (Pix orders knowledge elements by it). `None`: the event's
+    /// store time stands in (elements recorded before this field existed, and requests that
+    /// give no business time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessed_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -347,6 +354,7 @@ mod tests {
             skill: SkillId::parse("@rechInfo3").expect("valid"),
             status: KnowledgeElementStatus::Validated,
             earned_pix: EarnedPix::new(4.0).expect("valid"),
+            assessed_at: None,
         };
         let json = serde_json::to_value(&element).expect("ser");
         assert_eq!(
@@ -356,5 +364,15 @@ mod tests {
         );
         let back: KnowledgeElement = serde_json::from_value(json).expect("de");
         assert_eq!(back, element);
+        let dated = KnowledgeElement {
+            assessed_at: Some("2026-03-02T10:00:00Z".parse().expect("time")),
+            ..element
+        };
+        let json = serde_json::to_value(&dated).expect("ser");
+        assert_eq!(json["assessedAt"], "2026-03-02T10:00:00Z");
+        assert_eq!(
+            serde_json::from_value::<KnowledgeElement>(json).expect("de"),
+            dated
+        );
     }
 }

@@ -109,6 +109,10 @@ pub struct KnowledgeElementInput {
     pub status: ElementStatus,
     /// Pix earned (0 when invalidated), frozen as recorded.
     pub earned_pix: f64,
+    /// When the answer was given: orders the element among the others of its skill and
+    /// against resets (default: the request's `occurredAt`, else when the store records it).
+    #[serde(default)]
+    pub assessed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Records the outcome of an assessment.
@@ -120,7 +124,8 @@ pub struct RecordKnowledgeElementsInput {
     pub source: AssessmentSourceInput,
     /// Elements (1 … 2000).
     pub elements: Vec<KnowledgeElementInput>,
-    /// When the assessment happened (default: now).
+    /// When the assessment happened (business time): the assessment time of every element
+    /// that gives none (default: when the store records it).
     pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -131,6 +136,9 @@ pub struct ResetCompetenceInput {
     pub person: String,
     /// Competence code.
     pub competence: String,
+    /// When the reset happened: elements assessed before it stop counting, whenever they are
+    /// recorded (default: when the store records it).
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A per-domain level entered in the LSU.
@@ -239,9 +247,12 @@ fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, Ap
 
 /// The elements of an input, parsed; `prefix` names the input in errors
 /// (`input.elements[3].skill`).
+/// Each element's assessment time is its own, else the request's business time
+/// (`occurred_at`), else none (the store time stands in).
 pub(crate) fn knowledge_elements(
     prefix: &str,
     elements: Vec<KnowledgeElementInput>,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<KnowledgeElement>, ApiError> {
     let base = if prefix.is_empty() {
         "elements".to_owned()
@@ -269,6 +280,7 @@ pub(crate) fn knowledge_elements(
                 },
                 earned_pix: EarnedPix::new(e.earned_pix)
                     .map_err(|err| ApiError::from_parse(&field("earnedPix"), &err))?,
+                assessed_at: e.assessed_at.or(occurred_at),
             })
         })
         .collect()
@@ -342,7 +354,7 @@ impl MutationRoot {
         let person = person_id("input.person", &input.person)?;
         let command = RecordKnowledgeElements {
             source: source(input.source)?,
-            elements: knowledge_elements("input", input.elements)?,
+            elements: knowledge_elements("input", input.elements, input.occurred_at)?,
         };
         execute(ctx, command_ctx, person, command.into()).await
     }
@@ -353,10 +365,11 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: ResetCompetenceInput,
     ) -> async_graphql::Result<MutationPayload> {
-        let command_ctx = context(ctx, None)?;
+        let command_ctx = context(ctx, input.occurred_at)?;
         let person = person_id("input.person", &input.person)?;
         let command = ResetCompetence {
             competence: competence("input.competence", &input.competence)?,
+            reset_at: input.occurred_at,
         };
         execute(ctx, command_ctx, person, command.into()).await
     }
