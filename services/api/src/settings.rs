@@ -169,6 +169,11 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
+    /// FOR TESTS ONLY: start on a clock set by hand at this RFC 3339 time instead of the
+    /// system clock, and accept the admin's `setTestClock` mutation to move it (dated facts
+    /// then take effect when the test says). Never set it in production.
+    #[arg(long, env = "PALIER_TEST_CLOCK_START", global = true)]
+    pub test_clock_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Subcommands.
@@ -307,6 +312,8 @@ pub struct Settings {
     pub level_change_window: usize,
     /// Reader threads of the embedded store.
     pub store_readers: usize,
+    /// The clock dated facts follow: the system's, or a test clock (`PALIER_TEST_CLOCK_START`).
+    pub clock: palier_projections::Clock,
 }
 
 /// What one WebSocket connection may cost.
@@ -356,6 +363,7 @@ impl Settings {
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
             store_readers: 4,
+            clock: palier_projections::Clock::System,
         }
     }
 }
@@ -395,6 +403,10 @@ impl Cli {
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
             store_readers: self.store_readers.max(1),
+            clock: self.test_clock_start.map_or(
+                palier_projections::Clock::System,
+                palier_projections::Clock::settable,
+            ),
         })
     }
 }

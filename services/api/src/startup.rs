@@ -113,7 +113,20 @@ impl Application {
             store.clone(),
             Persons::with_change_window(max_level, window),
         );
-        let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
+        if settings.clock.is_settable() {
+            tracing::warn!(
+                now = %settings.clock.now(),
+                "PALIER_TEST_CLOCK_START is set: this server follows a test clock that the admin can move (setTestClock); never in production"
+            );
+        }
+        // Attestations and measures take effect on their own dates: the clock's scheduler
+        // applies them on that day, even if no event arrives then.
+        let establishments = ProjectionHandle::spawn_with_clock(
+            store.clone(),
+            Establishments::default(),
+            settings.clock.clone(),
+            std::time::Duration::from_secs(1),
+        );
         let maintenance = ProjectionHandle::spawn(
             store.clone(),
             palier_projections::maintenance::Maintenance::default(),
@@ -147,6 +160,7 @@ impl Application {
             maintenance,
             store,
             tokens: tokens.clone(),
+            clock: settings.clock.clone(),
         };
         let (shutdown, stopping) = tokio::sync::watch::channel(false);
         let http_state = web::Data::new(HttpState {

@@ -21,7 +21,6 @@ use palier_domain::establishment::{
     RecordTeachersTrained, RegisterEstablishment, WithdrawCriterion,
 };
 use palier_domain::maturity::{Assessment, CriterionCode, MaturityGrid};
-use palier_projections::ProjectionError;
 use palier_projections::establishments::{
     AcademySummary, EstablishmentView, TierChange, TierCounts,
 };
@@ -412,7 +411,10 @@ impl EstablishmentGql {
     }
     /// Last bandwidth measured, in Mb/s.
     async fn bandwidth_mbps(&self) -> Option<f64> {
-        self.view.state.measures().bandwidth_mbps
+        self.view
+            .state
+            .measures_on(self.view.assessed_on)
+            .bandwidth_mbps
     }
     /// Position of the registration.
     async fn registered_position(&self) -> Position {
@@ -812,9 +814,11 @@ impl EstablishmentMutation {
             evidence: Evidence::parse(&input.evidence)
                 .map_err(|e| ApiError::from_parse("input.evidence", &e))?,
             attested_by: label("input.attestedBy", &attested_by)?,
-            effective_on: input
-                .effective_on
-                .unwrap_or_else(|| Utc::now().date_naive()),
+            effective_on: input.effective_on.unwrap_or_else(|| {
+                state(ctx)
+                    .map_or_else(|_| Utc::now(), |s| s.clock.now())
+                    .date_naive()
+            }),
         });
         execute(ctx, &input.uai, command, command_ctx).await
     }
@@ -845,7 +849,11 @@ impl EstablishmentMutation {
         let command_ctx = context(ctx)?;
         let command = EstablishmentCommand::RecordBandwidth(RecordBandwidth {
             mbps: Mbps::new(input.mbps).map_err(|e| ApiError::from_parse("input.mbps", &e))?,
-            measured_on: input.measured_on.unwrap_or_else(|| Utc::now().date_naive()),
+            measured_on: input.measured_on.unwrap_or_else(|| {
+                state(ctx)
+                    .map_or_else(|_| Utc::now(), |s| s.clock.now())
+                    .date_naive()
+            }),
         });
         execute(ctx, &input.uai, command, command_ctx).await
     }
@@ -864,6 +872,41 @@ impl EstablishmentMutation {
             total: count_input("input.total", input.total)?,
         });
         execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// FOR TESTS ONLY (admin): moves the server's test clock to `now`, so that facts dated
+    /// up to that day take effect (`establishmentTierChanged` reports the tiers they change)
+    /// without waiting for the calendar. Only on a server started with
+    /// `PALIER_TEST_CLOCK_START`; elsewhere `FORBIDDEN`. The clock never goes back
+    /// (`BAD_USER_INPUT`). Returns the time set.
+    async fn set_test_clock(
+        &self,
+        ctx: &Context<'_>,
+        now: chrono::DateTime<Utc>,
+    ) -> async_graphql::Result<chrono::DateTime<Utc>> {
+        principal(ctx)?.require(Operation::SetTestClock, Target::Everywhere)?;
+        let state = state(ctx)?;
+        if !state.clock.is_settable() {
+            return Err(ApiError::Forbidden(
+                "this server follows the system clock; setTestClock works only on a server started with PALIER_TEST_CLOCK_START (tests only)".into(),
+            )
+            .into());
+        }
+        let current = state.clock.now();
+        if now < current {
+            return Err(ApiError::bad_input(
+                "now",
+                format!("the test clock reads {current} and never goes back"),
+            )
+            .into());
+        }
+        state
+            .clock
+            .set(now)
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+        // Apply what fell due now rather than at the scheduler's next tick.
+        state.establishments.tick(now);
+        Ok(now)
     }
 }
 
@@ -885,6 +928,10 @@ pub struct TierChangeGql {
     pub tier: i32,
     /// Axes whose tier changed.
     pub axes: Vec<AxisTierChange>,
+    /// Set when no event caused the change: the day a fact recorded earlier (an attestation's
+    /// effective date, a measure's date) took effect. `position` is then the last event
+    /// before that day came, and `recordedAt` when the clock passed it.
+    pub effective_on: Option<NaiveDate>,
 }
 
 /// One axis's change.
@@ -916,6 +963,7 @@ impl TierChangeGql {
                     tier: i32::from(*to),
                 })
                 .collect(),
+            effective_on: c.effective_on,
         }
     }
 }
@@ -944,22 +992,27 @@ impl EstablishmentSubscription {
             principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
         }
         let model = state(ctx)?.establishments.clone();
-        let start = after.map_or_else(|| model.position(), |p| p.0);
+        // The cursor is an index in the feed: changes the clock makes share the position of
+        // the event before them, so positions alone could skip one.
+        let start = match after {
+            Some(p) => model.read(|e| e.tier_change_index_after(p.0)),
+            None => model.read(|e| e.tier_change_index_after(u64::MAX)),
+        };
         Ok(futures::stream::unfold(
             (model, academy, start, VecDeque::<TierChangeGql>::new()),
-            move |(model, academy, mut last, mut ready)| {
+            move |(model, academy, mut next, mut ready)| {
                 let principal = principal.clone();
                 async move {
                     loop {
-                        if let Some(next) = ready.pop_front() {
-                            return Some((next, (model, academy, last, ready)));
+                        if let Some(change) = ready.pop_front() {
+                            return Some((change, (model, academy, next, ready)));
                         }
-                        let seen = model.position();
-                        // One tier change per event at most, so pages never split an event.
-                        let changes =
-                            model.read(|e| e.tier_changes_after(last, academy.as_deref(), PAGE));
-                        if let Some(newest) = changes.last() {
-                            last = newest.position;
+                        // Watch before reading, so a change made meanwhile still wakes us.
+                        let mut changed = model.watch();
+                        let (changes, following) =
+                            model.read(|e| e.tier_changes_from(next, academy.as_deref(), PAGE));
+                        next = following;
+                        if !changes.is_empty() {
                             // Each subscriber receives only what its scopes reach.
                             ready.extend(
                                 changes
@@ -978,10 +1031,10 @@ impl EstablishmentSubscription {
                             continue;
                         }
                         loop {
-                            match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                                Ok(()) => break,
-                                Err(ProjectionError::Timeout { .. }) => continue,
-                                Err(_) => return None,
+                            match tokio::time::timeout(IDLE_WAIT, changed.changed()).await {
+                                Ok(Ok(())) => break,
+                                Ok(Err(_)) => return None,
+                                Err(_) => continue,
                             }
                         }
                     }

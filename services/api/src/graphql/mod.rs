@@ -97,6 +97,8 @@ pub struct AppState {
     pub maintenance: ProjectionHandle<palier_projections::maintenance::Maintenance>,
     /// Equipment and ticket commands.
     pub maintenance_commands: crate::commands::MaintenanceCommands,
+    /// The clock dated facts follow (the system's, or a test clock).
+    pub clock: palier_projections::Clock,
 }
 
 /// Most nesting a query may have.

@@ -88,12 +88,19 @@ pub struct Attestation {
     pub effective_on: NaiveDate,
 }
 
-/// The state of one establishment, folded from its stream.
+/// The state of one establishment, folded from its stream. Its facts count from their own
+/// dates: an attestation from its effective date, a bandwidth measure from the day it was
+/// measured, the latest measure by that date standing (a backfilled older measure does not
+/// replace a newer one). What stands on a given day is [`Establishment::met_criteria`] of
+/// that day.
 #[derive(Debug, Clone, Default)]
 pub struct Establishment {
     registration: Option<EstablishmentRegistration>,
     attested: BTreeMap<CriterionCode, Attestation>,
+    /// The measures without a date of their own (teachers trained).
     measures: Measures,
+    /// Bandwidth measures by the day measured (one per day: the one recorded last).
+    bandwidth: BTreeMap<NaiveDate, f64>,
 }
 
 impl Establishment {
@@ -102,21 +109,56 @@ impl Establishment {
         self.registration.as_ref()
     }
 
-    /// The standing attestations.
+    /// The standing attestations, including those not yet effective.
     pub fn attested(&self) -> &BTreeMap<CriterionCode, Attestation> {
         &self.attested
     }
 
-    /// The latest measures.
-    pub fn measures(&self) -> &Measures {
-        &self.measures
+    /// The measures that stand on `today`: the bandwidth measured last on or before it.
+    pub fn measures_on(&self, today: NaiveDate) -> Measures {
+        Measures {
+            bandwidth_mbps: self
+                .bandwidth
+                .range(..=today)
+                .next_back()
+                .map(|(_, mbps)| *mbps),
+            ..self.measures.clone()
+        }
     }
 
-    /// Criteria met: those attested plus those the latest measures satisfy.
-    pub fn met_criteria(&self, grid: &'static MaturityGrid) -> BTreeSet<CriterionCode> {
-        let mut met: BTreeSet<CriterionCode> = self.attested.keys().cloned().collect();
-        met.extend(grid.measured(&self.measures));
+    /// Criteria met on `today`: those attested with an effective date on or before it, plus
+    /// those the measures standing that day satisfy.
+    pub fn met_criteria(
+        &self,
+        grid: &'static MaturityGrid,
+        today: NaiveDate,
+    ) -> BTreeSet<CriterionCode> {
+        let mut met: BTreeSet<CriterionCode> = self
+            .attested
+            .iter()
+            .filter(|(_, a)| a.effective_on <= today)
+            .map(|(c, _)| *c)
+            .collect();
+        met.extend(grid.measured(&self.measures_on(today)));
         met
+    }
+
+    /// The first day after `today` on which a fact already recorded takes effect (an
+    /// attestation effective then, a measure dated then): when what is met may change without
+    /// any new event.
+    pub fn next_effective_after(&self, today: NaiveDate) -> Option<NaiveDate> {
+        let attestation = self
+            .attested
+            .values()
+            .map(|a| a.effective_on)
+            .filter(|d| *d > today)
+            .min();
+        let measure = self
+            .bandwidth
+            .range((std::ops::Bound::Excluded(today), std::ops::Bound::Unbounded))
+            .next()
+            .map(|(d, _)| *d);
+        attestation.into_iter().chain(measure).min()
     }
 
     /// Decides a command.
@@ -243,7 +285,7 @@ impl Establishment {
                 self.attested.remove(&e.criterion);
             }
             EstablishmentEvent::BandwidthMeasured(e) => {
-                self.measures.bandwidth_mbps = Some(e.mbps.value())
+                self.bandwidth.insert(e.measured_on, e.mbps.value());
             }
             EstablishmentEvent::TeachersTrainedRecorded(e) => {
                 self.measures

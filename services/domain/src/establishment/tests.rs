@@ -40,6 +40,69 @@ fn bandwidth(mbps: f64) -> EstablishmentCommand {
     })
 }
 
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn measured(mbps: f64, on: NaiveDate) -> EstablishmentEvent {
+    EstablishmentEvent::BandwidthMeasured(BandwidthMeasured {
+        mbps: Mbps::new(mbps).unwrap(),
+        measured_on: on,
+    })
+}
+
+#[test]
+fn an_attestation_counts_from_its_effective_date() {
+    let events = given(&[registered()])
+        .handle(attest("PILOTAGE.CHARTE.P1.1"))
+        .unwrap();
+    let state = given(&[registered(), events[0].clone()]);
+    let charte = CriterionCode::parse("PILOTAGE.CHARTE.P1.1").unwrap();
+    let grid = MaturityGrid::academic();
+    // Effective on 2026-09-01.
+    assert!(!state.met_criteria(grid, day(2026, 8, 31)).contains(&charte));
+    assert!(state.met_criteria(grid, day(2026, 9, 1)).contains(&charte));
+    assert_eq!(
+        state.next_effective_after(day(2026, 8, 31)),
+        Some(day(2026, 9, 1))
+    );
+    assert_eq!(state.next_effective_after(day(2026, 9, 1)), None);
+}
+
+#[test]
+fn the_latest_measure_by_its_date_wins_whatever_the_order_recorded() {
+    let p = |n: u8| CriterionCode::parse(&format!("INFRASTRUCTURE.ACCES_INTERNET.P{n}.1")).unwrap();
+    let grid = MaturityGrid::academic();
+    // 60 Mb/s measured in October, then a backfill of 10 Mb/s measured in March.
+    let state = given(&[
+        registered(),
+        measured(60.0, day(2026, 10, 1)),
+        measured(10.0, day(2026, 3, 1)),
+    ]);
+    assert_eq!(
+        state.measures_on(day(2026, 11, 1)).bandwidth_mbps,
+        Some(60.0)
+    );
+    assert!(state.met_criteria(grid, day(2026, 11, 1)).contains(&p(3)));
+    // Between the two, the March measure stood.
+    assert_eq!(
+        state.measures_on(day(2026, 6, 1)).bandwidth_mbps,
+        Some(10.0)
+    );
+    assert!(!state.met_criteria(grid, day(2026, 6, 1)).contains(&p(2)));
+    // A measure dated in the future counts from its date.
+    let state = given(&[
+        registered(),
+        measured(60.0, day(2026, 10, 1)),
+        measured(5.0, day(2027, 2, 1)),
+    ]);
+    assert_eq!(
+        state.next_effective_after(day(2026, 11, 1)),
+        Some(day(2027, 2, 1))
+    );
+    assert_eq!(state.measures_on(day(2027, 2, 1)).bandwidth_mbps, Some(5.0));
+}
+
 #[test]
 fn nothing_before_registration() {
     let err = given(&[])
@@ -76,7 +139,7 @@ fn attest_then_withdraw() {
     let state = given(&[registered(), events[0].clone()]);
     assert!(
         state
-            .met_criteria(MaturityGrid::academic())
+            .met_criteria(MaturityGrid::academic(), day(2027, 1, 1))
             .contains(&CriterionCode::parse("PILOTAGE.CHARTE.P1.1").unwrap())
     );
     assert!(matches!(
@@ -89,7 +152,11 @@ fn attest_then_withdraw() {
     });
     let withdrawn = state.handle(withdraw.clone()).unwrap();
     let state = given(&[registered(), events[0].clone(), withdrawn[0].clone()]);
-    assert!(state.met_criteria(MaturityGrid::academic()).is_empty());
+    assert!(
+        state
+            .met_criteria(MaturityGrid::academic(), day(2027, 1, 1))
+            .is_empty()
+    );
     assert!(matches!(
         state.handle(withdraw),
         Err(EstablishmentError::NotAttested { .. })
@@ -110,11 +177,11 @@ fn a_new_measure_satisfies_or_unsatisfies_criteria() {
     let at_35 = state.handle(bandwidth(35.0)).unwrap();
     let state = given(&[registered(), at_35[0].clone()]);
     let p = |n: u8| CriterionCode::parse(&format!("INFRASTRUCTURE.ACCES_INTERNET.P{n}.1")).unwrap();
-    let met = state.met_criteria(MaturityGrid::academic());
+    let met = state.met_criteria(MaturityGrid::academic(), day(2027, 1, 1));
     assert!(met.contains(&p(1)) && met.contains(&p(2)) && !met.contains(&p(3)));
     let at_10 = state.handle(bandwidth(10.0)).unwrap();
     let state = given(&[registered(), at_35[0].clone(), at_10[0].clone()]);
-    let met = state.met_criteria(MaturityGrid::academic());
+    let met = state.met_criteria(MaturityGrid::academic(), day(2027, 1, 1));
     assert!(met.contains(&p(1)) && !met.contains(&p(2)));
 }
 
