@@ -222,6 +222,17 @@ impl Criterion {
 #[serde(transparent)]
 pub struct CriterionCodeText(pub String);
 
+/// Criteria of one component that describe one scale, lowest first: meeting a higher one
+/// implies meeting those below it (Palier's reading, with the reason in the seed: the grid is
+/// a bare table and says nothing of it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GradedScale {
+    /// The criteria of the scale, from the lowest palier to the highest.
+    pub criteria: Vec<CriterionCodeText>,
+    /// Why these cells read as one scale.
+    pub reason: String,
+}
+
 /// A component: a line of the grid.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Component {
@@ -231,6 +242,9 @@ pub struct Component {
     pub title: String,
     /// Its criteria, in the grid's row order.
     pub criteria: Vec<Criterion>,
+    /// When some of its cells are one graded scale: which, and why.
+    #[serde(default)]
+    pub graded: Option<GradedScale>,
 }
 
 /// An axis: a group of components.
@@ -272,6 +286,10 @@ pub struct MaturityGrid {
     /// of paliers 1..=p (so the tier rule is a few mask comparisons, see [`MaturityGrid::tiers`]).
     #[serde(skip)]
     component_masks: Vec<(usize, [u128; MAX_PALIER as usize + 1])>,
+    /// Per criterion of a graded scale: its bit, and the mask of the criteria below it that it
+    /// implies.
+    #[serde(skip)]
+    implications: Vec<(u128, u128)>,
 }
 
 /// Most axes a grid may have (the academic grid has five).
@@ -404,6 +422,38 @@ impl MaturityGrid {
         if grid.axes.len() > MAX_AXES {
             return Err(format!("a grid holds at most {MAX_AXES} axes"));
         }
+        let mut implications = Vec::new();
+        for component in grid.axes.iter().flat_map(|a| a.components.iter()) {
+            let Some(scale) = &component.graded else {
+                continue;
+            };
+            let mut below = 0u128;
+            let mut last_palier = 0;
+            for code in &scale.criteria {
+                let criterion = component
+                    .criteria
+                    .iter()
+                    .find(|c| c.code == *code)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: graded criterion {} is not one of its criteria",
+                            component.code, code.0
+                        )
+                    })?;
+                if criterion.palier <= last_palier {
+                    return Err(format!(
+                        "{}: a graded scale goes up one palier at a time, lowest first",
+                        component.code
+                    ));
+                }
+                last_palier = criterion.palier;
+                if below != 0 {
+                    implications.push((criterion.bit(), below));
+                }
+                below |= criterion.bit();
+            }
+        }
+        grid.implications = implications;
         grid.component_masks = grid
             .axes
             .iter()
@@ -430,6 +480,7 @@ impl MaturityGrid {
     /// greatest p whose criteria of paliers 1..=p are all met; its masks are cumulative, so
     /// that is one comparison per palier.
     pub fn tiers(&self, met: u128) -> Tiers {
+        let met = self.with_implied(met);
         let mut axes = [MAX_PALIER; MAX_AXES];
         for (axis, upto) in &self.component_masks {
             let tier = (1..=MAX_PALIER)
@@ -450,6 +501,52 @@ impl MaturityGrid {
             axis_count: u8::try_from(axis_count).unwrap_or(u8::MAX),
             met: u8::try_from(met.count_ones()).unwrap_or(u8::MAX),
         }
+    }
+
+    /// `met` with what its graded scales imply: every criterion below one met on its scale.
+    pub fn with_implied(&self, met: u128) -> u128 {
+        self.implications
+            .iter()
+            .filter(|(bit, _)| met & bit != 0)
+            .fold(met, |all, (_, below)| all | below)
+    }
+
+    /// The criteria `met` implies on graded scales without being met themselves, each with the
+    /// highest criterion of its scale met that implies it.
+    pub fn implied(
+        &'static self,
+        met: &BTreeSet<CriterionCode>,
+    ) -> Vec<(CriterionCode, CriterionCode)> {
+        let mut implied = Vec::new();
+        for component in self.axes.iter().flat_map(|a| a.components.iter()) {
+            let Some(scale) = &component.graded else {
+                continue;
+            };
+            let codes: Vec<CriterionCode> = scale
+                .criteria
+                .iter()
+                .filter_map(|c| self.criterion(&c.0))
+                .map(Criterion::to_code)
+                .collect();
+            let Some(top) = codes.iter().rposition(|c| met.contains(c)) else {
+                continue;
+            };
+            for code in &codes[..top] {
+                if !met.contains(code) {
+                    implied.push((*code, codes[top]));
+                }
+            }
+        }
+        implied
+    }
+
+    /// The graded scale a criterion belongs to, if any.
+    pub fn scale_of(&self, code: &str) -> Option<&GradedScale> {
+        let (a, c, _) = *self.index.get(code)?;
+        self.axes[a].components[c]
+            .graded
+            .as_ref()
+            .filter(|s| s.criteria.iter().any(|k| k.0 == code))
     }
 
     /// The mask of `met` (bit `rank` for each criterion).
@@ -486,6 +583,7 @@ impl MaturityGrid {
 
     /// [`MaturityGrid::assess`] on a mask of the criteria met.
     pub fn assess_mask(&'static self, met: u128) -> Assessment {
+        let met = self.with_implied(met);
         let is_met = |c: &Criterion| met & c.bit() != 0;
         let axes: Vec<AxisTier> = self
             .axes
@@ -715,6 +813,47 @@ mod tests {
             vec![CriterionCode::parse("RESSOURCES.VEILLE.P2.1").unwrap()]
         );
         assert_eq!(MaturityGrid::academic().assess(&all_up_to(3)).tier, 3);
+    }
+
+    #[test]
+    fn a_higher_cell_of_a_graded_scale_implies_the_lower_ones() {
+        let grid = MaturityGrid::academic();
+        let code = |c: &str| CriterionCode::parse(c).unwrap();
+        let tools = "INFRASTRUCTURE.OUTILS_MIS_A_DISPOSITION_DES_ELEVES";
+        let own = "INFRASTRUCTURE.OUTILS_PERSONNELS_DES_ELEVES";
+        let component = |a: &Assessment, which: &str| {
+            a.axes
+                .iter()
+                .flat_map(|x| x.components.iter())
+                .find(|c| c.code == which)
+                .map(|c| (c.tier, c.met))
+                .unwrap()
+        };
+        // « Usages réguliers pour toutes les disciplines » alone: palier 3, all three met.
+        let top = code(&format!("{tools}.P3.1"));
+        let met: BTreeSet<CriterionCode> = [top].into_iter().collect();
+        assert_eq!(component(&grid.assess(&met), tools), (3, 3));
+        assert_eq!(
+            grid.implied(&met),
+            vec![
+                (code(&format!("{tools}.P1.1")), top),
+                (code(&format!("{tools}.P2.1")), top),
+            ]
+        );
+        // Personal tools: palier 3 implies palier 2, not palier 1 (another fact).
+        let met: BTreeSet<CriterionCode> = [code(&format!("{own}.P3.1"))].into_iter().collect();
+        assert_eq!(grid.implied(&met).len(), 1);
+        assert_eq!(component(&grid.assess(&met), own), (0, 2));
+        // Every graded component says why.
+        let graded = grid
+            .axes
+            .iter()
+            .flat_map(|a| a.components.iter())
+            .filter(|c| c.graded.as_ref().is_some_and(|g| !g.reason.is_empty()))
+            .count();
+        assert_eq!(graded, 3);
+        assert!(grid.scale_of(&format!("{own}.P1.1")).is_none());
+        assert!(grid.scale_of(&format!("{own}.P2.1")).is_some());
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct MetCriterion {
     pub attested_by: Option<String>,
     /// Position of the event that met it.
     pub position: u64,
+    /// Set when it is met only because a higher criterion of its graded scale is: that one.
+    pub implied_by: Option<CriterionCode>,
 }
 
 /// One establishment.
@@ -72,9 +74,27 @@ impl EstablishmentView {
         grid.assess_mask(MaturityGrid::mask(&self.met_now))
     }
 
-    /// The criteria met, with their evidence.
+    /// The criteria met, with their evidence; then those implied by a higher criterion of
+    /// their graded scale.
     pub fn met(&self) -> Vec<MetCriterion> {
-        self.met_now
+        let grid = MaturityGrid::academic();
+        let implied = grid
+            .implied(&self.met_now)
+            .into_iter()
+            .map(|(criterion, by)| {
+                let reason = grid
+                    .scale_of(criterion.as_str())
+                    .map_or("", |s| s.reason.as_str());
+                MetCriterion {
+                    criterion,
+                    evidence: format!("implied by {by} (graded scale: {reason})"),
+                    attested_by: None,
+                    position: self.met_at.get(&by).copied().unwrap_or(0),
+                    implied_by: Some(by),
+                }
+            });
+        let mut met: Vec<MetCriterion> = self
+            .met_now
             .iter()
             .copied()
             .map(|criterion| {
@@ -85,16 +105,20 @@ impl EstablishmentView {
                         evidence: a.evidence.as_str().to_owned(),
                         attested_by: Some(a.attested_by.as_str().to_owned()),
                         position,
+                        implied_by: None,
                     },
                     None => MetCriterion {
                         evidence: measure_evidence(self, &criterion),
                         criterion,
                         attested_by: None,
                         position,
+                        implied_by: None,
                     },
                 }
             })
-            .collect()
+            .collect();
+        met.extend(implied);
+        met
     }
 }
 

@@ -152,6 +152,19 @@ pub struct FrameworkComponentGql {
     pub title: String,
     /// Its criteria.
     pub criteria: Vec<CriterionGql>,
+    /// When some of its cells read as one graded scale (Palier's reading, with its reason):
+    /// meeting a higher one of them implies meeting those below.
+    pub graded: Option<GradedScaleGql>,
+}
+
+/// Cells of a component read as one scale.
+#[derive(SimpleObject)]
+#[graphql(name = "MaturityGradedScale")]
+pub struct GradedScaleGql {
+    /// The criteria of the scale, lowest palier first.
+    pub criteria: Vec<String>,
+    /// Why they read as one scale.
+    pub reason: String,
 }
 
 /// An axis of the grid.
@@ -213,6 +226,10 @@ impl MaturityFrameworkGql {
                             .iter()
                             .filter_map(|k| criterion(&k.code.0))
                             .collect(),
+                        graded: c.graded.as_ref().map(|g| GradedScaleGql {
+                            criteria: g.criteria.iter().map(|k| k.0.clone()).collect(),
+                            reason: g.reason.clone(),
+                        }),
                     })
                     .collect(),
             })
@@ -238,10 +255,14 @@ pub struct MetCriterionGql {
     pub criterion: CriterionGql,
     /// Attested evidence (text or link), or the measure that satisfies it.
     pub evidence: String,
-    /// Who attested it (`null` for a measure).
+    /// Who attested it (`null` for a measure or an implied criterion).
     pub attested_by: Option<String>,
-    /// Position of the event that met it.
+    /// Position of the event that met it (for an implied criterion, the one that met the
+    /// criterion implying it).
     pub position: Position,
+    /// Set when it is met only because a higher criterion of its graded scale is met (see
+    /// `MaturityComponent.graded`): that criterion. Palier's reading, not the grid's.
+    pub implied_by: Option<CriterionGql>,
 }
 
 /// Tier and progress of a component of an establishment.
@@ -400,6 +421,7 @@ impl EstablishmentGql {
                     evidence: m.evidence,
                     attested_by: m.attested_by,
                     position: Position(m.position),
+                    implied_by: m.implied_by.and_then(|c| criterion(c.as_str())),
                 })
             })
             .collect()
