@@ -174,6 +174,11 @@ pub struct Cli {
     /// then take effect when the test says). Never set it in production.
     #[arg(long, env = "PALIER_TEST_CLOCK_START", global = true)]
     pub test_clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// The lower bound of « haut débit », in Mb/s: a bandwidth from it meets the grid's
+    /// palier-1 internet-access criterion. Default 0.512 (512 kbit/s: the European
+    /// Commission's broadband threshold, adopted by ARCEP; see the README).
+    #[arg(long, env = "PALIER_HIGH_SPEED_MIN_MBPS", default_value_t = palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS, global = true)]
+    pub high_speed_min_mbps: f64,
 }
 
 /// Subcommands.
@@ -314,6 +319,8 @@ pub struct Settings {
     pub store_readers: usize,
     /// The clock dated facts follow: the system's, or a test clock (`PALIER_TEST_CLOCK_START`).
     pub clock: palier_projections::Clock,
+    /// The lower bound of « haut débit », in Mb/s.
+    pub high_speed_min_mbps: f64,
 }
 
 /// What one WebSocket connection may cost.
@@ -364,6 +371,7 @@ impl Settings {
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
             store_readers: 4,
             clock: palier_projections::Clock::System,
+            high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
         }
     }
 }
@@ -407,6 +415,17 @@ impl Cli {
                 palier_projections::Clock::System,
                 palier_projections::Clock::settable,
             ),
+            high_speed_min_mbps: if self.high_speed_min_mbps.is_finite()
+                && self.high_speed_min_mbps > 0.0
+                && self.high_speed_min_mbps < 20.0
+            {
+                self.high_speed_min_mbps
+            } else {
+                bail!(
+                    "PALIER_HIGH_SPEED_MIN_MBPS must be above 0 and below 20 (the grid's palier 2), not {}",
+                    self.high_speed_min_mbps
+                );
+            },
         })
     }
 }

@@ -119,11 +119,12 @@ impl Application {
                 "PALIER_TEST_CLOCK_START is set: this server follows a test clock that the admin can move (setTestClock); never in production"
             );
         }
+        let high_speed = settings.high_speed_min_mbps;
         // Attestations and measures take effect on their own dates: the clock's scheduler
         // applies them on that day, even if no event arrives then.
         let establishments = ProjectionHandle::spawn_with_clock(
             store.clone(),
-            Establishments::default(),
+            Establishments::with_high_speed_min_mbps(high_speed),
             settings.clock.clone(),
             std::time::Duration::from_secs(1),
         );
@@ -142,11 +143,9 @@ impl Application {
             persons_as_of: Arc::new(AsOfCache::with_limit(8, Arc::clone(&rebuilds), move || {
                 Persons::with_change_window(max_level, window)
             })),
-            establishments_as_of: Arc::new(AsOfCache::with_limit(
-                8,
-                rebuilds,
-                Establishments::default,
-            )),
+            establishments_as_of: Arc::new(AsOfCache::with_limit(8, rebuilds, move || {
+                Establishments::with_high_speed_min_mbps(high_speed)
+            })),
             persons,
             establishments,
             min_position_wait: settings.min_position_wait,

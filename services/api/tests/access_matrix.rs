@@ -305,6 +305,20 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             ],
         },
         Case {
+            name: "declare subject groups",
+            query: "mutation($uai: String!) { declareSubjectGroups(input: {uai: $uai, groups: [{name: \"sciences\", referent: \"référent\"}]}) { position } }",
+            field: "declareSubjectGroups",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
             name: "the history",
             query: "query($s: String) { events(streamPrefix: $s, first: 5) { edges { node { position } } } }",
             field: "events",

@@ -14,8 +14,9 @@ use crate::ids::{SkillId, short_text};
 /// Pix earned by one knowledge element: a finite number from 0 to 64 inclusive.
 /// Serialised as a JSON number.
 ///
-/// A level is worth 8 pix and a competence has 8 levels, so no single skill can earn more
-/// than 64; anything above (or negative, NaN, infinite) is a bug in the sender.
+/// Palier's sanity bound, not a Pix rule: a level is worth 8 pix and the CRCN has 8 levels, so
+/// a whole competence is 64 pix and no single skill can earn more (Pix's skills are worth a
+/// few pix each); anything above (or negative, NaN, infinite) is a bug in the sender.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct EarnedPix(f64);
@@ -79,8 +80,10 @@ impl fmt::Display for EarnedPix {
     }
 }
 
-/// The global Pix score of a certification, 0 to 1024 (16 competences × 8 levels × 8 pix).
-/// Serialised as a number.
+/// The global Pix score of a certification, 0 to 1024 (16 competences × 8 levels × 8 pix: the
+/// top of the scale once the CRCN's level 8 opens). Serialised as a number. While levels stop
+/// lower, a certificate cannot score more than [`crate::scoring::max_pix_score`] (896 at
+/// level 7): the API refuses more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct PixScore(u32);

@@ -2,7 +2,8 @@
 //! (`seeds/maturity-grid.json`, transcribed from `school-digital-maturity-tiers.txt`), and the
 //! tier rule computed from the set of criteria an establishment meets.
 //!
-//! **The tier rule.** A component is at palier *p* when all its criteria of paliers 1..*p*
+//! **The tier rule** (Palier's reading: the grid states no aggregation; see [`TIER_RULE`]).
+//! A component is at palier *p* when all its criteria of paliers 1..*p*
 //! are met (0 when palier 1 is not); where the grid leaves a palier empty for a component,
 //! that palier asks nothing more than the one below. An axis is at the lowest palier of its
 //! components; the establishment at the lowest palier of its axes. The share of criteria met
@@ -18,6 +19,10 @@ use crate::error::ParseError;
 
 /// The highest palier of the grid.
 pub const MAX_PALIER: u8 = 3;
+
+/// The tier rule in words, as `maturityFramework { rule }` states it. It is Palier's reading:
+/// the reference grid is a bare table and states no aggregation.
+pub const TIER_RULE: &str = "Palier's reading, not the reference's: the grid (school-digital-maturity-tiers.txt) is a bare table of criteria per component and palier, and states no aggregation. Palier reads it so. A component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is not); where the grid leaves a palier empty for a component, that palier asks nothing more than the one below; where cells of a component read as one graded scale (its `graded` field, with the reason), meeting a higher cell implies the cells below it. An axis is at the lowest palier of its components, and the establishment at the lowest palier of its axes: one component behind holds the whole establishment back, so dashboards also get the palier and the share of criteria met of every axis and component. Facts count from their own dates (an attestation from its effective date, a measure from the day it was measured). Only schools (écoles, collèges, lycées) are tiered.";
 
 /// A criterion's stable code, e.g. `PILOTAGE.COMMISSION_NUMERIQUE.P1.1`; only codes of the
 /// grid can be built.
@@ -85,20 +90,23 @@ pub enum Measure {
     /// Internet bandwidth: met when the last measure is above (or from) `min_mbps`.
     #[serde(rename_all = "camelCase")]
     Bandwidth {
-        /// The lower bound of the band, in Mb/s.
-        min_mbps: f64,
+        /// The lower bound of the band, in Mb/s; `null` for « haut débit », whose lower bound
+        /// the grid does not state: [`Measures::high_speed_min_mbps`], a setting.
+        min_mbps: Option<f64>,
         /// Whether the bound itself is excluded (`> 50`) or included (`≥ 20`).
         strictly_above: bool,
         /// The band as the grid words it.
         band: String,
     },
-    /// Teachers trained: met when every subject group recorded has at least this many.
+    /// Teachers trained: met when the establishment has declared its subject groups and every
+    /// one has a référent and at least this many trained teachers.
     #[serde(rename_all = "camelCase")]
     TeachersTrainedAtLeast {
         /// Teachers per subject group.
         per_subject_group: u32,
     },
-    /// Teachers trained: met when in every subject group recorded, more than this share is.
+    /// Teachers trained: met when the establishment has declared its subject groups and in
+    /// every one, more than this share of the teachers is trained.
     #[serde(rename_all = "camelCase")]
     TeachersTrainedShareAbove {
         /// The share (0–1) to exceed.
@@ -129,21 +137,56 @@ pub struct TeachingSpace {
     pub wifi: bool,
 }
 
+/// The lower bound of « haut débit » by default: 512 kbit/s, the threshold the European
+/// Commission set for broadband and ARCEP adopted in France (« haut débit » from 512 kbit/s
+/// to 30 Mbit/s, « très haut débit » from 30 Mbit/s). The grid's palier 1 says only « accès
+/// internet à haut débit … (débit inférieur à 20Mb/s) ». `PALIER_HIGH_SPEED_MIN_MBPS` sets it.
+pub const DEFAULT_HIGH_SPEED_MIN_MBPS: f64 = 0.512;
+
 /// The latest measures of an establishment.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Measures {
     /// Last bandwidth measured, in Mb/s.
     pub bandwidth_mbps: Option<f64>,
     /// Per subject group: teachers trained, out of how many.
     pub teachers_trained: std::collections::BTreeMap<String, (u32, u32)>,
+    /// The subject groups the establishment declared, with their référents: what the
+    /// teachers-trained criteria are measured over (a group without a record counts 0).
+    pub subject_groups: std::collections::BTreeMap<String, String>,
+    /// The lower bound of « haut débit », in Mb/s (a setting, see
+    /// [`DEFAULT_HIGH_SPEED_MIN_MBPS`]): the bottom of the grid's palier-1 band.
+    pub high_speed_min_mbps: f64,
     /// Per teaching space known to the equipment inventory: what is in service there.
     pub teaching_spaces: std::collections::BTreeMap<String, TeachingSpace>,
 }
 
+impl Default for Measures {
+    fn default() -> Self {
+        Measures {
+            bandwidth_mbps: None,
+            teachers_trained: std::collections::BTreeMap::new(),
+            subject_groups: std::collections::BTreeMap::new(),
+            teaching_spaces: std::collections::BTreeMap::new(),
+            high_speed_min_mbps: DEFAULT_HIGH_SPEED_MIN_MBPS,
+        }
+    }
+}
+
+impl Measures {
+    /// Trained and total teachers of every declared subject group (0 of 0 when none is
+    /// recorded for it).
+    fn declared_groups(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.subject_groups
+            .keys()
+            .map(|group| self.teachers_trained.get(group).copied().unwrap_or((0, 0)))
+    }
+}
+
 impl Measure {
     /// Whether `measures` satisfy this threshold. Teacher thresholds hold for an
-    /// establishment only when at least one subject group is recorded and every recorded
-    /// group meets them ("par pôle disciplinaire").
+    /// establishment only when it has declared its subject groups (each with its référent)
+    /// and every declared group meets them ("par pôle disciplinaire"); records of groups not
+    /// declared are not measured.
     pub fn is_met(&self, measures: &Measures) -> bool {
         match self {
             Measure::Bandwidth {
@@ -151,18 +194,14 @@ impl Measure {
                 strictly_above,
                 ..
             } => measures.bandwidth_mbps.is_some_and(|b| {
-                if *strictly_above {
-                    b > *min_mbps
-                } else {
-                    b >= *min_mbps
-                }
+                let min = min_mbps.unwrap_or(measures.high_speed_min_mbps);
+                if *strictly_above { b > min } else { b >= min }
             }),
             Measure::TeachersTrainedAtLeast { per_subject_group } => {
-                !measures.teachers_trained.is_empty()
+                !measures.subject_groups.is_empty()
                     && measures
-                        .teachers_trained
-                        .values()
-                        .all(|(trained, _)| trained >= per_subject_group)
+                        .declared_groups()
+                        .all(|(trained, _)| trained >= *per_subject_group)
             }
             Measure::ProjectionInEveryTeachingSpace => {
                 !measures.teaching_spaces.is_empty()
@@ -174,9 +213,9 @@ impl Measure {
                     && measures.teaching_spaces.values().all(|s| s.wifi)
             }
             Measure::TeachersTrainedShareAbove { per_subject_group } => {
-                !measures.teachers_trained.is_empty()
-                    && measures.teachers_trained.values().all(|(trained, total)| {
-                        *total > 0 && f64::from(*trained) / f64::from(*total) > *per_subject_group
+                !measures.subject_groups.is_empty()
+                    && measures.declared_groups().all(|(trained, total)| {
+                        total > 0 && f64::from(trained) / f64::from(total) > *per_subject_group
                     })
             }
         }
@@ -914,6 +953,8 @@ mod tests {
         assert_eq!(with(50.0), [p(1), p(2)].into_iter().collect());
         assert_eq!(with(50.5), [p(1), p(2), p(3)].into_iter().collect());
         assert_eq!(with(10.0), [p(1)].into_iter().collect());
+        assert_eq!(with(0.512), [p(1)].into_iter().collect());
+        assert!(with(0.5).is_empty(), "below haut débit");
         assert!(with(0.0).is_empty());
         let teachers = |groups: &[(&str, u32, u32)]| {
             grid.measured(&Measures {
@@ -921,6 +962,10 @@ mod tests {
                 teachers_trained: groups
                     .iter()
                     .map(|(g, t, n)| ((*g).to_owned(), (*t, *n)))
+                    .collect(),
+                subject_groups: groups
+                    .iter()
+                    .map(|(g, _, _)| ((*g).to_owned(), format!("référent {g}")))
                     .collect(),
                 ..Measures::default()
             })

@@ -31,12 +31,25 @@ use crate::crcn::{CompetenceCode, Level};
 use crate::ids::SkillId;
 use crate::person::PersonEvent;
 
-/// Pix needed per level.
+/// Pix needed per level: Pix's `PIX_COUNT_BY_LEVEL` (1024pix/pix,
+/// `api/src/shared/domain/constants.js`).
 pub const PIX_PER_LEVEL: u32 = 8;
 
-/// The highest level Pix currently lets anyone reach (level 8 is not open yet); the default
-/// of [`PersonScores`].
+/// The highest level Pix currently lets anyone reach (Pix's `MAX_REACHABLE_LEVEL`, 7 since
+/// level 7 opened; the CRCN's level 8 is not open yet); the default of [`PersonScores`] and of
+/// `PALIER_MAX_REACHABLE_LEVEL`.
 pub const DEFAULT_MAX_REACHABLE_LEVEL: Level = Level::ALL[6];
+
+/// The highest global Pix score while levels stop at `max_reachable_level`: 16 competences ×
+/// 8 pix × that level (896 at level 7), as Pix computes a certificate's maximum
+/// (`COMPETENCE_COUNT × PIX_COUNT_BY_LEVEL × maxReachableLevelOnCertificationDate`). A
+/// certification is accepted up to it, and with levels up to `max_reachable_level`.
+#[must_use]
+pub fn max_pix_score(max_reachable_level: Level) -> u32 {
+    u32::try_from(CompetenceCode::COUNT).unwrap_or(16)
+        * PIX_PER_LEVEL
+        * u32::from(max_reachable_level.number())
+}
 
 /// Billionths of a pix per pix.
 const NANO_PER_PIX: i64 = 1_000_000_000;
@@ -390,6 +403,27 @@ mod tests {
         score.reset(at(60, 5));
         assert_eq!((score.real_pix(), score.counted_skills()), (0.0, 0));
         assert_eq!(score.last_reset(), Some(at(60, 5)));
+    }
+
+    #[test]
+    fn the_constants_agree_with_each_other() {
+        assert_eq!(max_pix_score(DEFAULT_MAX_REACHABLE_LEVEL), 896);
+        assert_eq!(max_pix_score(Level::MAX), crate::assessment::PixScore::MAX);
+        // A competence's score is capped at 8 × max; the total at 16 of those.
+        let mut scores = PersonScores::default();
+        for (i, code) in CompetenceCode::ALL.into_iter().enumerate() {
+            scores.record(
+                code,
+                &skill("@top"),
+                Validated,
+                pix(EarnedPix::MAX),
+                at(0, i as u64),
+            );
+        }
+        assert_eq!(
+            scores.total_pix_score(),
+            max_pix_score(DEFAULT_MAX_REACHABLE_LEVEL)
+        );
     }
 
     #[test]

@@ -158,11 +158,17 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
         );
     }
     let groups: Vec<String> = measures
-        .teachers_trained
+        .subject_groups
         .iter()
-        .map(|(g, (t, n))| format!("{g}: {t}/{n}"))
+        .map(|(g, referent)| {
+            let (t, n) = measures.teachers_trained.get(g).copied().unwrap_or((0, 0));
+            format!("{g} (référent {referent}): {t}/{n}")
+        })
         .collect();
-    format!("teachers trained per subject group: {}", groups.join(", "))
+    format!(
+        "teachers trained per declared subject group: {}",
+        groups.join(", ")
+    )
 }
 
 /// A change of an establishment's tiers.
@@ -237,6 +243,8 @@ pub struct Page<'a> {
 /// The establishments read model.
 #[derive(Debug)]
 pub struct Establishments {
+    /// The lower bound of « haut débit », in Mb/s (a setting).
+    high_speed_min_mbps: f64,
     /// The model's day: facts dated on or before it count.
     today: NaiveDate,
     /// The last position applied: where changes the clock makes are placed.
@@ -258,6 +266,7 @@ pub struct Establishments {
 impl Default for Establishments {
     fn default() -> Self {
         Establishments {
+            high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
             today: NaiveDate::MIN,
             last_position: 0,
             schedule: BTreeMap::new(),
@@ -275,6 +284,14 @@ impl Default for Establishments {
 }
 
 impl Establishments {
+    /// An empty model for which « haut débit » starts at `high_speed_min_mbps`.
+    pub fn with_high_speed_min_mbps(high_speed_min_mbps: f64) -> Self {
+        Establishments {
+            high_speed_min_mbps,
+            ..Establishments::default()
+        }
+    }
+
     /// The model's day: facts dated on or before it count.
     pub fn today(&self) -> NaiveDate {
         self.today
@@ -409,7 +426,7 @@ impl Establishments {
         };
         let mut matching = range.filter_map(|uai| self.by_uai.get(uai)).filter(|v| {
             district.is_none_or(|d| v.registration.district.as_str() == d)
-                && tier.is_none_or(|t| v.tiers.tier == t)
+                && tier.is_none_or(|t| v.registration.kind.is_school() && v.tiers.tier == t)
         });
         let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
         Page {
@@ -496,13 +513,27 @@ impl Projection for Establishments {
                 return;
             };
             let teaching_spaces = self.inventory.teaching_spaces(&uai);
-            let met_now = met(&state, &teaching_spaces, self.today);
+            let tiered = registration.kind.is_school();
+            let met_now = if tiered {
+                met(
+                    &state,
+                    &teaching_spaces,
+                    self.today,
+                    self.high_speed_min_mbps,
+                )
+            } else {
+                BTreeSet::new()
+            };
             let tiers = grid.tiers(MaturityGrid::mask(&met_now));
             let academy = registration.academy.as_str().to_owned();
-            self.summaries
-                .entry(academy.clone())
-                .or_default()
-                .add(&tiers, 1);
+            // Mediation places registered before they were refused are listed, not tiered:
+            // they count in no summary.
+            if tiered {
+                self.summaries
+                    .entry(academy.clone())
+                    .or_default()
+                    .add(&tiers, 1);
+            }
             self.by_academy
                 .entry(academy)
                 .or_default()
@@ -541,9 +572,10 @@ fn met(
     state: &Establishment,
     teaching_spaces: &BTreeMap<String, TeachingSpace>,
     today: NaiveDate,
+    high_speed_min_mbps: f64,
 ) -> BTreeSet<CriterionCode> {
     let grid = MaturityGrid::academic();
-    let mut met = state.met_criteria(grid, today);
+    let mut met = state.met_criteria(grid, today, high_speed_min_mbps);
     met.extend(grid.measured(&Measures {
         teaching_spaces: teaching_spaces.clone(),
         ..Measures::default()
@@ -583,12 +615,20 @@ impl Establishments {
             // Equipment of an establishment not registered (yet): the inventory keeps it.
             return;
         };
+        if !view.registration.kind.is_school() {
+            return; // a mediation place: not tiered by the school grid
+        }
         if let Some(next) = view.state.next_effective_after(today) {
             self.schedule.entry(next).or_default().insert(uai.clone());
         }
         view.assessed_on = today;
         view.teaching_spaces = self.inventory.teaching_spaces(uai);
-        let after_met = met(&view.state, &view.teaching_spaces, today);
+        let after_met = met(
+            &view.state,
+            &view.teaching_spaces,
+            today,
+            self.high_speed_min_mbps,
+        );
         let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
         for newly in after_met.difference(&before_met) {
             view.met_at.insert(*newly, cause.position);

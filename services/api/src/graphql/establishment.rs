@@ -17,8 +17,8 @@ use futures::Stream;
 use palier_domain::Label;
 use palier_domain::Uai;
 use palier_domain::establishment::{
-    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
-    RecordTeachersTrained, RegisterEstablishment, WithdrawCriterion,
+    AttestCriterion, DeclareSubjectGroups, EstablishmentCommand, EstablishmentKind, Evidence, Mbps,
+    RecordBandwidth, RecordTeachersTrained, RegisterEstablishment, SubjectGroup, WithdrawCriterion,
 };
 use palier_domain::maturity::{Assessment, CriterionCode, MaturityGrid};
 use palier_projections::establishments::{
@@ -36,7 +36,7 @@ use crate::access::{Operation, Target};
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
-const TIER_RULE: &str = "A component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is not); where the grid leaves a palier empty, that palier asks nothing more than the one below. An axis is at the lowest palier of its components; the establishment at the lowest palier of its axes.";
+use palier_domain::maturity::TIER_RULE;
 
 /// Largest page of `establishments`.
 pub const MAX_PAGE: usize = 500;
@@ -203,8 +203,13 @@ impl MaturityFrameworkGql {
     async fn source(&self) -> &str {
         &MaturityGrid::academic().source
     }
-    /// How tiers are computed.
+    /// How tiers are computed (the same text as `rule`).
     async fn tier_rule(&self) -> &str {
+        TIER_RULE
+    }
+    /// The tier rule in words. It is Palier's reading of the grid, not the reference's: the
+    /// grid is a bare table of criteria per component and palier and states no aggregation.
+    async fn rule(&self) -> &str {
         TIER_RULE
     }
     /// The five axes.
@@ -333,10 +338,12 @@ fn axes(assessment: &Assessment) -> Vec<AxisTierGql> {
         .collect()
 }
 
-/// An establishment and its digital-maturity tiers. The tier rule: a component is at palier p
-/// when all its criteria of paliers 1..p are met (0 when palier 1 is not; an empty palier
-/// asks nothing more than the one below); an axis is at the lowest palier of its components;
-/// the establishment at the lowest palier of its axes.
+/// An establishment and its digital-maturity tiers. The tier rule (Palier's reading: the
+/// reference grid states no aggregation; `maturityFramework { rule }` words it in full): a
+/// component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is
+/// not; an empty palier asks nothing more than the one below; a higher cell of a graded scale
+/// implies the lower ones); an axis is at the lowest palier of its components; the
+/// establishment at the lowest palier of its axes.
 pub struct EstablishmentGql {
     view: Arc<EstablishmentView>,
     as_of: Option<u64>,
@@ -431,6 +438,34 @@ impl EstablishmentGql {
     async fn missing_for_next_tier(&self) -> Vec<CriterionGql> {
         criteria(&self.detail().missing_for_next)
     }
+    /// Whether the school grid tiers it: `false` for a mediation place (EPN, médiathèque,
+    /// other) registered before such places were refused; its tiers then read 0 and it counts
+    /// in no summary.
+    async fn tiered(&self) -> bool {
+        self.view.registration.kind.is_school()
+    }
+    /// Its declared subject groups ("pôles disciplinaires"), each with its référent and the
+    /// teachers trained recorded for it: what the training criteria are measured over.
+    async fn subject_groups(&self) -> Vec<SubjectGroupGql> {
+        let measures = self.view.state.measures_on(self.view.assessed_on);
+        measures
+            .subject_groups
+            .iter()
+            .map(|(name, referent)| {
+                let (trained, total) = measures
+                    .teachers_trained
+                    .get(name)
+                    .copied()
+                    .unwrap_or((0, 0));
+                SubjectGroupGql {
+                    name: name.clone(),
+                    referent: referent.clone(),
+                    trained: i32::try_from(trained).unwrap_or(i32::MAX),
+                    total: i32::try_from(total).unwrap_or(i32::MAX),
+                }
+            })
+            .collect()
+    }
     /// Last bandwidth measured, in Mb/s.
     async fn bandwidth_mbps(&self) -> Option<f64> {
         self.view
@@ -450,6 +485,38 @@ impl EstablishmentGql {
     async fn as_of_position(&self) -> Option<Position> {
         self.as_of.map(Position)
     }
+}
+
+/// A declared subject group.
+#[derive(SimpleObject)]
+#[graphql(name = "SubjectGroup")]
+pub struct SubjectGroupGql {
+    /// Its name.
+    pub name: String,
+    /// Its référent (a role or a pseudonymous id).
+    pub referent: String,
+    /// Teachers trained, as last recorded (0 when none is).
+    pub trained: i32,
+    /// Teachers in the group, as last recorded.
+    pub total: i32,
+}
+
+/// One subject group to declare.
+#[derive(InputObject)]
+pub struct SubjectGroupInput {
+    /// Its name, as `recordTeachersTrained` names it.
+    pub name: String,
+    /// Its référent teacher: a role or a pseudonymous id, not a name.
+    pub referent: String,
+}
+
+/// Declares an establishment's subject groups.
+#[derive(InputObject)]
+pub struct DeclareSubjectGroupsInput {
+    /// UAI.
+    pub uai: String,
+    /// Every subject group, with its référent (replaces any earlier declaration).
+    pub groups: Vec<SubjectGroupInput>,
 }
 
 /// How many establishments stand at one tier.
@@ -517,6 +584,10 @@ fn summary(academy: String, s: &AcademySummary, as_of: Option<u64>) -> AcademySu
 
 fn parse_uai(field: &str, uai: &str) -> Result<Uai, ApiError> {
     Uai::parse(uai).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+fn label_at(field: &str, value: &str) -> Result<Label, ApiError> {
+    Label::parse("label", value).map_err(|e| ApiError::from_parse(field, &e))
 }
 
 fn label(field: &'static str, value: &str) -> Result<Label, ApiError> {
@@ -893,6 +964,32 @@ impl EstablishmentMutation {
             trained: count_input("input.trained", input.trained)?,
             total: count_input("input.total", input.total)?,
         });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// Declares the establishment's subject groups ("pôles disciplinaires") and their
+    /// référents, replacing any earlier declaration. The training criteria ask for « au moins
+    /// un enseignant référent par pôle disciplinaire » and « plus de la moitié des enseignants
+    /// par pôle disciplinaire »: they are measured over every declared group (a group with no
+    /// `recordTeachersTrained` counts 0), and not met until groups are declared.
+    async fn declare_subject_groups(
+        &self,
+        ctx: &Context<'_>,
+        input: DeclareSubjectGroupsInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let groups = input
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                Ok(SubjectGroup {
+                    name: label_at(&format!("input.groups[{i}].name"), &g.name)?,
+                    referent: label_at(&format!("input.groups[{i}].referent"), &g.referent)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let command = EstablishmentCommand::DeclareSubjectGroups(DeclareSubjectGroups { groups });
         execute(ctx, &input.uai, command, command_ctx).await
     }
 

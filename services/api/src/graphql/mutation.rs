@@ -402,6 +402,37 @@ impl MutationRoot {
     ) -> async_graphql::Result<MutationPayload> {
         let command_ctx = context(ctx, None)?;
         let person = person_id("input.person", &input.person)?;
+        // Pix's scale stops at the highest level it opens: a certificate cannot score or
+        // certify beyond it.
+        let max_level = state(ctx)?.max_reachable_level;
+        let max_score = palier_domain::scoring::max_pix_score(max_level);
+        if input.pix_score > i32::try_from(max_score).unwrap_or(i32::MAX) {
+            return Err(ApiError::bad_input(
+                "input.pixScore",
+                format!(
+                    "{} is above {max_score}, the highest score while levels stop at {}",
+                    input.pix_score,
+                    max_level.number()
+                ),
+            )
+            .into());
+        }
+        if let Some((i, l)) = input
+            .levels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.level > i32::from(max_level.number()))
+        {
+            return Err(ApiError::bad_input(
+                format!("input.levels[{i}].level"),
+                format!(
+                    "level {} is above {}, the highest level Pix opens (PALIER_MAX_REACHABLE_LEVEL)",
+                    l.level,
+                    max_level.number()
+                ),
+            )
+            .into());
+        }
         let pix_score = u32::try_from(input.pix_score)
             .ok()
             .and_then(|s| PixScore::new(s).ok())

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use super::command::{EstablishmentCommand, EstablishmentKind, Evidence};
 use super::event::{
     BandwidthMeasured, CriterionAttested, CriterionWithdrawn, EstablishmentEvent,
-    EstablishmentRegistered, TeachersTrainedRecorded,
+    EstablishmentRegistered, SubjectGroupsDeclared, TeachersTrainedRecorded,
 };
 use crate::assessment::Label;
 use crate::ids::Uai;
@@ -49,6 +49,20 @@ pub enum EstablishmentError {
     NotAttested {
         /// The criterion.
         criterion: String,
+    },
+    /// The school grid does not apply to this kind of place.
+    #[error(
+        "kind: a {kind:?} is a mediation place, not a school: the school maturity grid does not tier it (register it as a mediation structure)"
+    )]
+    NotASchool {
+        /// Its kind.
+        kind: EstablishmentKind,
+    },
+    /// No subject group, or one named twice.
+    #[error("groups: {reason}")]
+    InvalidSubjectGroups {
+        /// What is wrong.
+        reason: String,
     },
     /// Inconsistent teacher counts.
     #[error(
@@ -127,11 +141,13 @@ impl Establishment {
     }
 
     /// Criteria met on `today`: those attested with an effective date on or before it, plus
-    /// those the measures standing that day satisfy.
+    /// those the measures standing that day satisfy, « haut débit » starting at
+    /// `high_speed_min_mbps`.
     pub fn met_criteria(
         &self,
         grid: &'static MaturityGrid,
         today: NaiveDate,
+        high_speed_min_mbps: f64,
     ) -> BTreeSet<CriterionCode> {
         let mut met: BTreeSet<CriterionCode> = self
             .attested
@@ -139,7 +155,10 @@ impl Establishment {
             .filter(|(_, a)| a.effective_on <= today)
             .map(|(c, _)| *c)
             .collect();
-        met.extend(grid.measured(&self.measures_on(today)));
+        met.extend(grid.measured(&Measures {
+            high_speed_min_mbps,
+            ..self.measures_on(today)
+        }));
         met
     }
 
@@ -175,6 +194,9 @@ impl Establishment {
                     uai: r.uai.as_str().to_owned(),
                 });
             }
+            if !c.kind.is_school() {
+                return Err(EstablishmentError::NotASchool { kind: c.kind });
+            }
             return Ok(vec![EstablishmentEvent::Registered(
                 EstablishmentRegistered {
                     uai: c.uai,
@@ -185,8 +207,15 @@ impl Establishment {
                 },
             )]);
         }
-        if self.registration.is_none() {
+        let Some(registration) = &self.registration else {
             return Err(EstablishmentError::NotRegistered);
+        };
+        // Mediation places registered before they were refused keep their history, and get
+        // no new grid facts.
+        if !registration.kind.is_school() {
+            return Err(EstablishmentError::NotASchool {
+                kind: registration.kind,
+            });
         }
         let event = match command {
             EstablishmentCommand::Register(_) => return Err(EstablishmentError::NotRegistered),
@@ -255,6 +284,24 @@ impl Establishment {
                     total: c.total,
                 })
             }
+            EstablishmentCommand::DeclareSubjectGroups(c) => {
+                if c.groups.is_empty() {
+                    return Err(EstablishmentError::InvalidSubjectGroups {
+                        reason: "at least one subject group is required".into(),
+                    });
+                }
+                let mut names = BTreeSet::new();
+                for group in &c.groups {
+                    if !names.insert(group.name.as_str()) {
+                        return Err(EstablishmentError::InvalidSubjectGroups {
+                            reason: format!("subject group {} is declared twice", group.name),
+                        });
+                    }
+                }
+                EstablishmentEvent::SubjectGroupsDeclared(SubjectGroupsDeclared {
+                    groups: c.groups,
+                })
+            }
         };
         Ok(vec![event])
     }
@@ -291,6 +338,13 @@ impl Establishment {
                 self.measures
                     .teachers_trained
                     .insert(e.subject_group.as_str().to_owned(), (e.trained, e.total));
+            }
+            EstablishmentEvent::SubjectGroupsDeclared(e) => {
+                self.measures.subject_groups = e
+                    .groups
+                    .iter()
+                    .map(|g| (g.name.as_str().to_owned(), g.referent.as_str().to_owned()))
+                    .collect();
             }
         }
     }
