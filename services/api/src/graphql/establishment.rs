@@ -1098,7 +1098,10 @@ pub struct EstablishmentSubscription;
 impl EstablishmentSubscription {
     /// Every change of an establishment's tiers (overall or per axis), in position order:
     /// first those after `after` (default: from now on), then live. A reconnecting dashboard
-    /// passes the last `position` it received and misses nothing.
+    /// passes the last `position` it received and misses nothing, with one exception: a change
+    /// the clock makes (`effectiveOn` set) carries the position of the last event before it,
+    /// so a dashboard that received the event's change but not the clock's, resuming after
+    /// that position, misses the clock's; `establishment` shows the tiers as they stand.
     async fn establishment_tier_changed(
         &self,
         ctx: &Context<'_>,
