@@ -122,6 +122,13 @@ struct Latest {
     nano: Option<i64>,
 }
 
+/// What `latest` adds to the sum, if it counts: validated, and assessed after `reset`.
+fn counting(reset: Option<FactTime>, latest: Latest) -> Option<i64> {
+    latest
+        .nano
+        .filter(|_| reset.is_none_or(|reset| latest.time > reset))
+}
+
 /// The running score of one competence.
 #[derive(Debug, Clone, Default)]
 pub struct CompetenceScore {
@@ -143,13 +150,6 @@ impl CompetenceScore {
         Self::default()
     }
 
-    /// What `latest` adds to the sum, if it counts.
-    fn counting(&self, latest: Latest) -> Option<i64> {
-        latest
-            .nano
-            .filter(|_| self.reset.is_none_or(|reset| latest.time > reset))
-    }
-
     /// Folds one knowledge element of this competence assessed at `time`: it replaces the
     /// element of the same skill assessed before it, and is ignored when one assessed after it
     /// is known.
@@ -167,20 +167,24 @@ impl CompetenceScore {
                 KnowledgeElementStatus::Invalidated => None,
             },
         };
-        if let Some(previous) = self.latest.get(skill).copied() {
-            if previous.time > time {
-                return; // an older answer, recorded late
+        let reset = self.reset;
+        // In place for a skill already seen: no key to clone on the fold's hot path.
+        let previous = match self.latest.get_mut(skill) {
+            Some(previous) if previous.time > time => return, // an older answer, recorded late
+            Some(previous) => Some(std::mem::replace(previous, new)),
+            None => {
+                self.latest.insert(skill.clone(), new);
+                None
             }
-            if let Some(nano) = self.counting(previous) {
-                self.nano_pix -= nano;
-                self.counted -= 1;
-            }
+        };
+        if let Some(nano) = previous.and_then(|p| counting(reset, p)) {
+            self.nano_pix -= nano;
+            self.counted -= 1;
         }
-        if let Some(nano) = self.counting(new) {
+        if let Some(nano) = counting(reset, new) {
             self.nano_pix += nano;
             self.counted += 1;
         }
-        self.latest.insert(skill.clone(), new);
     }
 
     /// Folds a reset at `time`: elements assessed before it stop counting. A reset before the
@@ -192,7 +196,7 @@ impl CompetenceScore {
         self.reset = Some(time);
         let (mut sum, mut counted) = (0, 0);
         for latest in self.latest.values() {
-            if let Some(nano) = self.counting(*latest) {
+            if let Some(nano) = counting(self.reset, *latest) {
                 sum += nano;
                 counted += 1;
             }
