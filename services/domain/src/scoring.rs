@@ -114,19 +114,32 @@ impl FactTime {
     }
 }
 
-/// The latest element of one skill: when it was assessed and its pix in billionths (`None`
-/// when invalidated).
+/// The latest element of one skill, packed small (the fold keeps one per skill and person):
+/// when it was assessed (microseconds, then log position) and its pix in billionths
+/// (negative when invalidated).
 #[derive(Debug, Clone, Copy)]
 struct Latest {
-    time: FactTime,
-    nano: Option<i64>,
+    at: i64,
+    position: u64,
+    nano: i64,
+}
+
+impl Latest {
+    fn key(&self) -> (i64, u64) {
+        (self.at, self.position)
+    }
+}
+
+impl FactTime {
+    /// The order key, in microseconds then position.
+    fn key(self) -> (i64, u64) {
+        (self.at.timestamp_micros(), self.position)
+    }
 }
 
 /// What `latest` adds to the sum, if it counts: validated, and assessed after `reset`.
-fn counting(reset: Option<FactTime>, latest: Latest) -> Option<i64> {
-    latest
-        .nano
-        .filter(|_| reset.is_none_or(|reset| latest.time > reset))
+fn counting(reset: Option<(i64, u64)>, latest: Latest) -> Option<i64> {
+    (latest.nano >= 0 && reset.is_none_or(|reset| latest.key() > reset)).then_some(latest.nano)
 }
 
 /// The running score of one competence.
@@ -160,17 +173,19 @@ impl CompetenceScore {
         earned_pix: EarnedPix,
         time: FactTime,
     ) {
+        let (at, position) = time.key();
         let new = Latest {
-            time,
+            at,
+            position,
             nano: match status {
-                KnowledgeElementStatus::Validated => Some(earned_pix.nano_pix()),
-                KnowledgeElementStatus::Invalidated => None,
+                KnowledgeElementStatus::Validated => earned_pix.nano_pix(),
+                KnowledgeElementStatus::Invalidated => -1,
             },
         };
-        let reset = self.reset;
+        let reset = self.reset.map(FactTime::key);
         // In place for a skill already seen: no key to clone on the fold's hot path.
         let previous = match self.latest.get_mut(skill) {
-            Some(previous) if previous.time > time => return, // an older answer, recorded late
+            Some(previous) if previous.key() > new.key() => return, // older, recorded late
             Some(previous) => Some(std::mem::replace(previous, new)),
             None => {
                 self.latest.insert(skill.clone(), new);
@@ -196,7 +211,7 @@ impl CompetenceScore {
         self.reset = Some(time);
         let (mut sum, mut counted) = (0, 0);
         for latest in self.latest.values() {
-            if let Some(nano) = counting(self.reset, *latest) {
+            if let Some(nano) = counting(Some(time.key()), *latest) {
                 sum += nano;
                 counted += 1;
             }
