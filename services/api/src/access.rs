@@ -58,6 +58,8 @@ pub enum Operation {
     ManageKeys,
     /// Read `/metrics`.
     ReadMetrics,
+    /// Move a test clock (`setTestClock`; only on a server started with one).
+    SetTestClock,
 }
 
 impl Operation {
@@ -77,6 +79,7 @@ impl Operation {
             Operation::ReadHistory => "read the history",
             Operation::ManageKeys => "manage API keys",
             Operation::ReadMetrics => "read metrics",
+            Operation::SetTestClock => "set the test clock",
         }
     }
 }
@@ -119,6 +122,7 @@ pub fn role_allows(role: AccessRole, operation: Operation) -> bool {
         O::ManageKeys => role == R::Admin,
         // Checked on the key's `metrics` flag, whatever its role.
         O::ReadMetrics => role == R::Admin,
+        O::SetTestClock => role == R::Admin,
     }
 }
 

@@ -538,6 +538,10 @@ pub fn establishment_error(e: EstablishmentError) -> ApiError {
         EstablishmentError::InconsistentTeacherCount { .. } => {
             ApiError::bad_input("input.trained", message)
         }
+        EstablishmentError::NotASchool { .. } => ApiError::bad_input("input.kind", message),
+        EstablishmentError::InvalidSubjectGroups { .. } => {
+            ApiError::bad_input("input.groups", message)
+        }
         _ => ApiError::bad_input("input.criterion", message),
     }
 }

@@ -9,8 +9,8 @@
 //! The demo is deterministic: the same events, in the same order, every time.
 use chrono::NaiveDate;
 use palier_domain::establishment::{
-    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
-    RecordTeachersTrained, RegisterEstablishment,
+    AttestCriterion, DeclareSubjectGroups, EstablishmentCommand, EstablishmentKind, Evidence, Mbps,
+    RecordBandwidth, RecordTeachersTrained, RegisterEstablishment, SubjectGroup,
 };
 use palier_domain::maintenance::{
     EquipmentId, EquipmentKind, RegisterEquipment, Site as EquipmentSite, Space,
@@ -261,7 +261,7 @@ pub async fn seed(
     let (activities, workshops) = mediation(&store, &persons, &mut dice, &ctx).await?;
     let events = store.head().await?.map_or(0, |h| h.position);
     Ok(DemoSummary {
-        establishments: SITES.len(),
+        establishments: SITES.iter().filter(|s| s.kind.is_school()).count(),
         persons: person_count,
         structures: 1,
         activities,
@@ -287,6 +287,11 @@ async fn establish(
     site: &Site,
     ctx: &CommandContext,
 ) -> Result<(), DemoError> {
+    if !site.kind.is_school() {
+        // Mediation places are not tiered by the school grid (issue 13): the demo registers
+        // only their people.
+        return Ok(());
+    }
     commands
         .register(
             RegisterEstablishment {
@@ -310,6 +315,19 @@ async fn establish(
         mbps: Mbps::new(mbps).map_err(refused)?,
         measured_on: day(9, 15)?,
     })];
+    commands_for_site.push(EstablishmentCommand::DeclareSubjectGroups(
+        DeclareSubjectGroups {
+            groups: SUBJECT_GROUPS
+                .iter()
+                .map(|group| {
+                    Ok(SubjectGroup {
+                        name: label("name", group)?,
+                        referent: label("referent", &format!("référent {group}"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DemoError>>()?,
+        },
+    ));
     for group in SUBJECT_GROUPS {
         let trained = match site.palier {
             0 | 1 => 0,
@@ -478,6 +496,7 @@ async fn populate(
                         0.0
                     })
                     .map_err(refused)?,
+                    assessed_at: None,
                 });
             }
         }

@@ -169,6 +169,16 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
+    /// FOR TESTS ONLY: start on a clock set by hand at this RFC 3339 time instead of the
+    /// system clock, and accept the admin's `setTestClock` mutation to move it (dated facts
+    /// then take effect when the test says). Never set it in production.
+    #[arg(long, env = "PALIER_TEST_CLOCK_START", global = true)]
+    pub test_clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// The lower bound of « haut débit », in Mb/s: a bandwidth from it meets the grid's
+    /// palier-1 internet-access criterion. Default 0.512 (512 kbit/s: the European
+    /// Commission's broadband threshold, adopted by ARCEP; see the README).
+    #[arg(long, env = "PALIER_HIGH_SPEED_MIN_MBPS", default_value_t = palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS, global = true)]
+    pub high_speed_min_mbps: f64,
 }
 
 /// Subcommands.
@@ -335,6 +345,10 @@ pub struct Settings {
     pub level_change_window: usize,
     /// Reader threads of the embedded store.
     pub store_readers: usize,
+    /// The clock dated facts follow: the system's, or a test clock (`PALIER_TEST_CLOCK_START`).
+    pub clock: palier_projections::Clock,
+    /// The lower bound of « haut débit », in Mb/s.
+    pub high_speed_min_mbps: f64,
 }
 
 /// What one WebSocket connection may cost.
@@ -384,6 +398,8 @@ impl Settings {
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
             store_readers: 4,
+            clock: palier_projections::Clock::System,
+            high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
         }
     }
 }
@@ -423,6 +439,21 @@ impl Cli {
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
             store_readers: self.store_readers.max(1),
+            clock: self.test_clock_start.map_or(
+                palier_projections::Clock::System,
+                palier_projections::Clock::settable,
+            ),
+            high_speed_min_mbps: if self.high_speed_min_mbps.is_finite()
+                && self.high_speed_min_mbps > 0.0
+                && self.high_speed_min_mbps < 20.0
+            {
+                self.high_speed_min_mbps
+            } else {
+                bail!(
+                    "PALIER_HIGH_SPEED_MIN_MBPS must be above 0 and below 20 (the grid's palier 2), not {}",
+                    self.high_speed_min_mbps
+                );
+            },
         })
     }
 }

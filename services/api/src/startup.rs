@@ -219,7 +219,21 @@ impl Application {
             store.clone(),
             Persons::with_change_window(max_level, window),
         );
-        let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
+        if settings.clock.is_settable() {
+            tracing::warn!(
+                now = %settings.clock.now(),
+                "PALIER_TEST_CLOCK_START is set: this server follows a test clock that the admin can move (setTestClock); never in production"
+            );
+        }
+        let high_speed = settings.high_speed_min_mbps;
+        // Attestations and measures take effect on their own dates: the clock's scheduler
+        // applies them on that day, even if no event arrives then.
+        let establishments = ProjectionHandle::spawn_with_clock(
+            store.clone(),
+            Establishments::with_high_speed_min_mbps(high_speed),
+            settings.clock.clone(),
+            std::time::Duration::from_secs(1),
+        );
         let maintenance = ProjectionHandle::spawn(
             store.clone(),
             palier_projections::maintenance::Maintenance::default(),
@@ -245,11 +259,9 @@ impl Application {
             persons_as_of: Arc::new(AsOfCache::with_limit(8, Arc::clone(&rebuilds), move || {
                 Persons::with_change_window(max_level, window)
             })),
-            establishments_as_of: Arc::new(AsOfCache::with_limit(
-                8,
-                rebuilds,
-                Establishments::default,
-            )),
+            establishments_as_of: Arc::new(AsOfCache::with_limit(8, rebuilds, move || {
+                Establishments::with_high_speed_min_mbps(high_speed)
+            })),
             persons,
             establishments,
             min_position_wait: settings.min_position_wait,
@@ -265,6 +277,7 @@ impl Application {
             workshops,
             store,
             tokens: tokens.clone(),
+            clock: settings.clock.clone(),
         };
         let (shutdown, stopping) = tokio::sync::watch::channel(false);
         let http_state = web::Data::new(HttpState {

@@ -8,7 +8,7 @@ mod support;
 
 use palier_domain::Uai;
 use serde_json::{Value, json};
-use support::{TestApp, spawn_app};
+use support::{TestApp, spawn_app_with};
 
 /// What a call must give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,11 @@ async fn as_bearer(app: &TestApp, bearer: &str, query: &str, variables: Value) -
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
+    // A test clock reading now: it behaves as the system's until the last case moves it.
+    let app = spawn_app_with(|s| {
+        s.clock = palier_projections::Clock::settable(chrono::Utc::now());
+    })
+    .await;
     let paris = Uai::from_number(750_655).unwrap().as_str().to_owned();
     let lyon = Uai::from_number(690_026).unwrap().as_str().to_owned();
     for (uai, academy) in [(&paris, "Paris"), (&lyon, "Lyon")] {
@@ -336,6 +340,20 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             // attestation never meets an earlier one.
             inside: json!({ "uai": a, "c": "ROLE" }),
             outside: json!({ "uai": b, "c": "ROLE" }),
+            expect: [
+                (Data, Data),
+                (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            name: "declare subject groups",
+            query: "mutation($uai: String!) { declareSubjectGroups(input: {uai: $uai, groups: [{name: \"sciences\", referent: \"référent\"}]}) { position } }",
+            field: "declareSubjectGroups",
+            inside: json!({ "uai": a }),
+            outside: json!({ "uai": b }),
             expect: [
                 (Data, Data),
                 (Data, Forbidden),
@@ -642,8 +660,8 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
                 (Forbidden, Forbidden),
             ],
         },
-        // Last: it forgets the persons the cases above read (forgetting again is allowed and
-        // writes nothing, so later roles see `Data` too where they may).
+        // Near the end: it forgets the persons the cases above read (forgetting again is
+        // allowed and writes nothing, so later roles see `Data` too where they may).
         Case {
             name: "forget a person",
             query: "mutation($p: String!) { forgetPerson(person: $p) { position } }",
@@ -653,6 +671,21 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
             expect: [
                 (Data, Data),
                 (Data, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+                (Forbidden, Forbidden),
+            ],
+        },
+        Case {
+            // The world runs on a test clock (see `world`); last, since it moves the clock.
+            name: "set the test clock",
+            query: "mutation { setTestClock(now: \"2099-01-01T00:00:00Z\") }",
+            field: "setTestClock",
+            inside: json!({}),
+            outside: json!({}),
+            expect: [
+                (Data, Data),
+                (Forbidden, Forbidden),
                 (Forbidden, Forbidden),
                 (Forbidden, Forbidden),
                 (Forbidden, Forbidden),

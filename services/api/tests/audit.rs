@@ -262,9 +262,12 @@ async fn explain_spells_out_the_level() {
             .contains(&format!("before the reset at position {reset}"))
     );
     assert_eq!(elements[0]["position"], old);
-    assert!(elements[1]["reason"].as_str().unwrap().contains(&format!(
-        "superseded by a later element of the same skill at position {last}"
-    )));
+    let superseded = elements[1]["reason"].as_str().unwrap();
+    assert!(
+        superseded.starts_with("superseded by an element of the same skill assessed later")
+            && superseded.ends_with(&format!("position {last})")),
+        "{superseded}"
+    );
     assert_eq!(elements[3]["reason"], "invalidated: earns nothing");
 }
 

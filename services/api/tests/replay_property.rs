@@ -121,20 +121,21 @@ proptest! {
                                         status: if ok { KnowledgeElementStatus::Validated } else { KnowledgeElementStatus::Invalidated },
                                         // Invalidated elements earning pix are invalid commands too.
                                         earned_pix: EarnedPix::new(f64::from(pix) / 3.0).unwrap(),
+                                        assessed_at: None,
                                     })
                                     .collect();
                                 (id_of(i),
                                  RecordKnowledgeElements { source: AssessmentSource::CompetenceEvaluation, elements }.into())
                             }
                             Op::Reset(i, c) => (id_of(i),
-                                                ResetCompetence { competence: CompetenceCode::ALL[c] }.into()),
+                                                ResetCompetence { competence: CompetenceCode::ALL[c], reset_at: None }.into()),
                             Op::DomainLevel(i, d, l) => (id_of(i), RecordDomainLevel {
                                 domain: DomainCode::ALL[d],
                                 level: Level::new(l).unwrap(),
                                 school_year: SchoolYear::parse("2025-2026").unwrap(),
                                 grade: Grade::parse("5e").unwrap(),
                             }.into()),
-                            _ => (PersonId::new(), ResetCompetence { competence: CompetenceCode::ALL[0] }.into()),
+                            _ => (PersonId::new(), ResetCompetence { competence: CompetenceCode::ALL[0], reset_at: None }.into()),
                         };
                         commands.execute(person, command, &ctx, &|_| Ok(())).await.map(|_| ())
                     }

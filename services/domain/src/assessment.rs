@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::crcn::CompetenceCode;
@@ -13,8 +14,9 @@ use crate::ids::{SkillId, short_text};
 /// Pix earned by one knowledge element: a finite number from 0 to 64 inclusive.
 /// Serialised as a JSON number.
 ///
-/// A level is worth 8 pix and a competence has 8 levels, so no single skill can earn more
-/// than 64; anything above (or negative, NaN, infinite) is a bug in the sender.
+/// Palier's sanity bound, not a Pix rule: a level is worth 8 pix and the CRCN has 8 levels, so
+/// a whole competence is 64 pix and no single skill can earn more (Pix's skills are worth a
+/// few pix each); anything above (or negative, NaN, infinite) is a bug in the sender.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct EarnedPix(f64);
@@ -78,8 +80,10 @@ impl fmt::Display for EarnedPix {
     }
 }
 
-/// The global Pix score of a certification, 0 to 1024 (16 competences × 8 levels × 8 pix).
-/// Serialised as a number.
+/// The global Pix score of a certification, 0 to 1024 (16 competences × 8 levels × 8 pix: the
+/// top of the scale once the CRCN's level 8 opens). Serialised as a number. While levels stop
+/// lower, a certificate cannot score more than [`crate::scoring::max_pix_score`] (896 at
+/// level 7): the API refuses more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct PixScore(u32);
@@ -249,10 +253,11 @@ pub enum KnowledgeElementStatus {
     Invalidated,
 }
 
-/// One assessed skill: the competence it belongs to, the skill, the outcome and the pix it
+/// One assessed skill: the competence it belongs to, the skill, the outcome, the pix it
 /// earned (frozen at recording time, so later changes to a skill's value do not rewrite
-/// history). JSON: `{"competence": "1.1", "skill": "…", "status": "VALIDATED",
-/// "earnedPix": 4.0}`.
+/// history) and when the answer was given. JSON: `{"competence": "1.1", "skill": "…",
+/// "status": "VALIDATED", "earnedPix": 4.0, "assessedAt": "2026-03-02T10:00:00Z"}`
+/// (`assessedAt` absent: assessed when the store recorded it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KnowledgeElement {
@@ -264,6 +269,11 @@ pub struct KnowledgeElement {
     pub status: KnowledgeElementStatus,
     /// Pix earned; 0 for an invalidated skill.
     pub earned_pix: EarnedPix,
+    /// When the answer was given (Pix orders knowledge elements by it). `None`: the event's
+    /// store time stands in (elements recorded before this field existed, and requests that
+    /// give no business time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessed_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -347,6 +357,7 @@ mod tests {
             skill: SkillId::parse("@rechInfo3").expect("valid"),
             status: KnowledgeElementStatus::Validated,
             earned_pix: EarnedPix::new(4.0).expect("valid"),
+            assessed_at: None,
         };
         let json = serde_json::to_value(&element).expect("ser");
         assert_eq!(
@@ -356,5 +367,15 @@ mod tests {
         );
         let back: KnowledgeElement = serde_json::from_value(json).expect("de");
         assert_eq!(back, element);
+        let dated = KnowledgeElement {
+            assessed_at: Some("2026-03-02T10:00:00Z".parse().expect("time")),
+            ..element
+        };
+        let json = serde_json::to_value(&dated).expect("ser");
+        assert_eq!(json["assessedAt"], "2026-03-02T10:00:00Z");
+        assert_eq!(
+            serde_json::from_value::<KnowledgeElement>(json).expect("de"),
+            dated
+        );
     }
 }

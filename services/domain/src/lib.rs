@@ -53,5 +53,5 @@ pub use person::{
 };
 pub use role::Role;
 pub use schooling::{Grade, SchoolYear};
-pub use scoring::{CompetenceResult, CompetenceScore, PersonScores};
+pub use scoring::{CompetenceResult, CompetenceScore, FactTime, PersonScores};
 pub use target_profile::{Expectation, Gap, ProfileSource, TargetProfile, gap};

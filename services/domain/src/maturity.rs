@@ -2,7 +2,8 @@
 //! (`seeds/maturity-grid.json`, transcribed from `school-digital-maturity-tiers.txt`), and the
 //! tier rule computed from the set of criteria an establishment meets.
 //!
-//! **The tier rule.** A component is at palier *p* when all its criteria of paliers 1..*p*
+//! **The tier rule** (Palier's reading: the grid states no aggregation; see [`TIER_RULE`]).
+//! A component is at palier *p* when all its criteria of paliers 1..*p*
 //! are met (0 when palier 1 is not); where the grid leaves a palier empty for a component,
 //! that palier asks nothing more than the one below. An axis is at the lowest palier of its
 //! components; the establishment at the lowest palier of its axes. The share of criteria met
@@ -18,6 +19,10 @@ use crate::error::ParseError;
 
 /// The highest palier of the grid.
 pub const MAX_PALIER: u8 = 3;
+
+/// The tier rule in words, as `maturityFramework { rule }` states it. It is Palier's reading:
+/// the reference grid is a bare table and states no aggregation.
+pub const TIER_RULE: &str = "Palier's reading, not the reference's: the grid (school-digital-maturity-tiers.txt) is a bare table of criteria per component and palier, and states no aggregation. Palier reads it so. A component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is not); where the grid leaves a palier empty for a component, that palier asks nothing more than the one below; where cells of a component read as one graded scale (its `graded` field, with the reason), meeting a higher cell implies the cells below it. An axis is at the lowest palier of its components, and the establishment at the lowest palier of its axes: one component behind holds the whole establishment back, so dashboards also get the palier and the share of criteria met of every axis and component. Facts count from their own dates (an attestation from its effective date, a measure from the day it was measured). Only schools (écoles, collèges, lycées) are tiered.";
 
 /// A criterion's stable code, e.g. `PILOTAGE.COMMISSION_NUMERIQUE.P1.1`; only codes of the
 /// grid can be built.
@@ -85,20 +90,23 @@ pub enum Measure {
     /// Internet bandwidth: met when the last measure is above (or from) `min_mbps`.
     #[serde(rename_all = "camelCase")]
     Bandwidth {
-        /// The lower bound of the band, in Mb/s.
-        min_mbps: f64,
+        /// The lower bound of the band, in Mb/s; `null` for « haut débit », whose lower bound
+        /// the grid does not state: [`Measures::high_speed_min_mbps`], a setting.
+        min_mbps: Option<f64>,
         /// Whether the bound itself is excluded (`> 50`) or included (`≥ 20`).
         strictly_above: bool,
         /// The band as the grid words it.
         band: String,
     },
-    /// Teachers trained: met when every subject group recorded has at least this many.
+    /// Teachers trained: met when the establishment has declared its subject groups and every
+    /// one has a référent and at least this many trained teachers.
     #[serde(rename_all = "camelCase")]
     TeachersTrainedAtLeast {
         /// Teachers per subject group.
         per_subject_group: u32,
     },
-    /// Teachers trained: met when in every subject group recorded, more than this share is.
+    /// Teachers trained: met when the establishment has declared its subject groups and in
+    /// every one, more than this share of the teachers is trained.
     #[serde(rename_all = "camelCase")]
     TeachersTrainedShareAbove {
         /// The share (0–1) to exceed.
@@ -129,21 +137,56 @@ pub struct TeachingSpace {
     pub wifi: bool,
 }
 
+/// The lower bound of « haut débit » by default: 512 kbit/s, the threshold the European
+/// Commission set for broadband and ARCEP adopted in France (« haut débit » from 512 kbit/s
+/// to 30 Mbit/s, « très haut débit » from 30 Mbit/s). The grid's palier 1 says only « accès
+/// internet à haut débit … (débit inférieur à 20Mb/s) ». `PALIER_HIGH_SPEED_MIN_MBPS` sets it.
+pub const DEFAULT_HIGH_SPEED_MIN_MBPS: f64 = 0.512;
+
 /// The latest measures of an establishment.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Measures {
     /// Last bandwidth measured, in Mb/s.
     pub bandwidth_mbps: Option<f64>,
     /// Per subject group: teachers trained, out of how many.
     pub teachers_trained: std::collections::BTreeMap<String, (u32, u32)>,
+    /// The subject groups the establishment declared, with their référents: what the
+    /// teachers-trained criteria are measured over (a group without a record counts 0).
+    pub subject_groups: std::collections::BTreeMap<String, String>,
+    /// The lower bound of « haut débit », in Mb/s (a setting, see
+    /// [`DEFAULT_HIGH_SPEED_MIN_MBPS`]): the bottom of the grid's palier-1 band.
+    pub high_speed_min_mbps: f64,
     /// Per teaching space known to the equipment inventory: what is in service there.
     pub teaching_spaces: std::collections::BTreeMap<String, TeachingSpace>,
 }
 
+impl Default for Measures {
+    fn default() -> Self {
+        Measures {
+            bandwidth_mbps: None,
+            teachers_trained: std::collections::BTreeMap::new(),
+            subject_groups: std::collections::BTreeMap::new(),
+            teaching_spaces: std::collections::BTreeMap::new(),
+            high_speed_min_mbps: DEFAULT_HIGH_SPEED_MIN_MBPS,
+        }
+    }
+}
+
+impl Measures {
+    /// Trained and total teachers of every declared subject group (0 of 0 when none is
+    /// recorded for it).
+    fn declared_groups(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.subject_groups
+            .keys()
+            .map(|group| self.teachers_trained.get(group).copied().unwrap_or((0, 0)))
+    }
+}
+
 impl Measure {
     /// Whether `measures` satisfy this threshold. Teacher thresholds hold for an
-    /// establishment only when at least one subject group is recorded and every recorded
-    /// group meets them ("par pôle disciplinaire").
+    /// establishment only when it has declared its subject groups (each with its référent)
+    /// and every declared group meets them ("par pôle disciplinaire"); records of groups not
+    /// declared are not measured.
     pub fn is_met(&self, measures: &Measures) -> bool {
         match self {
             Measure::Bandwidth {
@@ -151,18 +194,14 @@ impl Measure {
                 strictly_above,
                 ..
             } => measures.bandwidth_mbps.is_some_and(|b| {
-                if *strictly_above {
-                    b > *min_mbps
-                } else {
-                    b >= *min_mbps
-                }
+                let min = min_mbps.unwrap_or(measures.high_speed_min_mbps);
+                if *strictly_above { b > min } else { b >= min }
             }),
             Measure::TeachersTrainedAtLeast { per_subject_group } => {
-                !measures.teachers_trained.is_empty()
+                !measures.subject_groups.is_empty()
                     && measures
-                        .teachers_trained
-                        .values()
-                        .all(|(trained, _)| trained >= per_subject_group)
+                        .declared_groups()
+                        .all(|(trained, _)| trained >= *per_subject_group)
             }
             Measure::ProjectionInEveryTeachingSpace => {
                 !measures.teaching_spaces.is_empty()
@@ -174,9 +213,9 @@ impl Measure {
                     && measures.teaching_spaces.values().all(|s| s.wifi)
             }
             Measure::TeachersTrainedShareAbove { per_subject_group } => {
-                !measures.teachers_trained.is_empty()
-                    && measures.teachers_trained.values().all(|(trained, total)| {
-                        *total > 0 && f64::from(*trained) / f64::from(*total) > *per_subject_group
+                !measures.subject_groups.is_empty()
+                    && measures.declared_groups().all(|(trained, total)| {
+                        total > 0 && f64::from(trained) / f64::from(total) > *per_subject_group
                     })
             }
         }
@@ -222,6 +261,17 @@ impl Criterion {
 #[serde(transparent)]
 pub struct CriterionCodeText(pub String);
 
+/// Criteria of one component that describe one scale, lowest first: meeting a higher one
+/// implies meeting those below it (Palier's reading, with the reason in the seed: the grid is
+/// a bare table and says nothing of it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GradedScale {
+    /// The criteria of the scale, from the lowest palier to the highest.
+    pub criteria: Vec<CriterionCodeText>,
+    /// Why these cells read as one scale.
+    pub reason: String,
+}
+
 /// A component: a line of the grid.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Component {
@@ -231,6 +281,9 @@ pub struct Component {
     pub title: String,
     /// Its criteria, in the grid's row order.
     pub criteria: Vec<Criterion>,
+    /// When some of its cells are one graded scale: which, and why.
+    #[serde(default)]
+    pub graded: Option<GradedScale>,
 }
 
 /// An axis: a group of components.
@@ -272,6 +325,10 @@ pub struct MaturityGrid {
     /// of paliers 1..=p (so the tier rule is a few mask comparisons, see [`MaturityGrid::tiers`]).
     #[serde(skip)]
     component_masks: Vec<(usize, [u128; MAX_PALIER as usize + 1])>,
+    /// Per criterion of a graded scale: its bit, and the mask of the criteria below it that it
+    /// implies.
+    #[serde(skip)]
+    implications: Vec<(u128, u128)>,
 }
 
 /// Most axes a grid may have (the academic grid has five).
@@ -404,6 +461,38 @@ impl MaturityGrid {
         if grid.axes.len() > MAX_AXES {
             return Err(format!("a grid holds at most {MAX_AXES} axes"));
         }
+        let mut implications = Vec::new();
+        for component in grid.axes.iter().flat_map(|a| a.components.iter()) {
+            let Some(scale) = &component.graded else {
+                continue;
+            };
+            let mut below = 0u128;
+            let mut last_palier = 0;
+            for code in &scale.criteria {
+                let criterion = component
+                    .criteria
+                    .iter()
+                    .find(|c| c.code == *code)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: graded criterion {} is not one of its criteria",
+                            component.code, code.0
+                        )
+                    })?;
+                if criterion.palier <= last_palier {
+                    return Err(format!(
+                        "{}: a graded scale goes up one palier at a time, lowest first",
+                        component.code
+                    ));
+                }
+                last_palier = criterion.palier;
+                if below != 0 {
+                    implications.push((criterion.bit(), below));
+                }
+                below |= criterion.bit();
+            }
+        }
+        grid.implications = implications;
         grid.component_masks = grid
             .axes
             .iter()
@@ -430,6 +519,7 @@ impl MaturityGrid {
     /// greatest p whose criteria of paliers 1..=p are all met; its masks are cumulative, so
     /// that is one comparison per palier.
     pub fn tiers(&self, met: u128) -> Tiers {
+        let met = self.with_implied(met);
         let mut axes = [MAX_PALIER; MAX_AXES];
         for (axis, upto) in &self.component_masks {
             let tier = (1..=MAX_PALIER)
@@ -450,6 +540,52 @@ impl MaturityGrid {
             axis_count: u8::try_from(axis_count).unwrap_or(u8::MAX),
             met: u8::try_from(met.count_ones()).unwrap_or(u8::MAX),
         }
+    }
+
+    /// `met` with what its graded scales imply: every criterion below one met on its scale.
+    pub fn with_implied(&self, met: u128) -> u128 {
+        self.implications
+            .iter()
+            .filter(|(bit, _)| met & bit != 0)
+            .fold(met, |all, (_, below)| all | below)
+    }
+
+    /// The criteria `met` implies on graded scales without being met themselves, each with the
+    /// highest criterion of its scale met that implies it.
+    pub fn implied(
+        &'static self,
+        met: &BTreeSet<CriterionCode>,
+    ) -> Vec<(CriterionCode, CriterionCode)> {
+        let mut implied = Vec::new();
+        for component in self.axes.iter().flat_map(|a| a.components.iter()) {
+            let Some(scale) = &component.graded else {
+                continue;
+            };
+            let codes: Vec<CriterionCode> = scale
+                .criteria
+                .iter()
+                .filter_map(|c| self.criterion(&c.0))
+                .map(Criterion::to_code)
+                .collect();
+            let Some(top) = codes.iter().rposition(|c| met.contains(c)) else {
+                continue;
+            };
+            for code in &codes[..top] {
+                if !met.contains(code) {
+                    implied.push((*code, codes[top]));
+                }
+            }
+        }
+        implied
+    }
+
+    /// The graded scale a criterion belongs to, if any.
+    pub fn scale_of(&self, code: &str) -> Option<&GradedScale> {
+        let (a, c, _) = *self.index.get(code)?;
+        self.axes[a].components[c]
+            .graded
+            .as_ref()
+            .filter(|s| s.criteria.iter().any(|k| k.0 == code))
     }
 
     /// The mask of `met` (bit `rank` for each criterion).
@@ -486,6 +622,7 @@ impl MaturityGrid {
 
     /// [`MaturityGrid::assess`] on a mask of the criteria met.
     pub fn assess_mask(&'static self, met: u128) -> Assessment {
+        let met = self.with_implied(met);
         let is_met = |c: &Criterion| met & c.bit() != 0;
         let axes: Vec<AxisTier> = self
             .axes
@@ -718,6 +855,47 @@ mod tests {
     }
 
     #[test]
+    fn a_higher_cell_of_a_graded_scale_implies_the_lower_ones() {
+        let grid = MaturityGrid::academic();
+        let code = |c: &str| CriterionCode::parse(c).unwrap();
+        let tools = "INFRASTRUCTURE.OUTILS_MIS_A_DISPOSITION_DES_ELEVES";
+        let own = "INFRASTRUCTURE.OUTILS_PERSONNELS_DES_ELEVES";
+        let component = |a: &Assessment, which: &str| {
+            a.axes
+                .iter()
+                .flat_map(|x| x.components.iter())
+                .find(|c| c.code == which)
+                .map(|c| (c.tier, c.met))
+                .unwrap()
+        };
+        // « Usages réguliers pour toutes les disciplines » alone: palier 3, all three met.
+        let top = code(&format!("{tools}.P3.1"));
+        let met: BTreeSet<CriterionCode> = [top].into_iter().collect();
+        assert_eq!(component(&grid.assess(&met), tools), (3, 3));
+        assert_eq!(
+            grid.implied(&met),
+            vec![
+                (code(&format!("{tools}.P1.1")), top),
+                (code(&format!("{tools}.P2.1")), top),
+            ]
+        );
+        // Personal tools: palier 3 implies palier 2, not palier 1 (another fact).
+        let met: BTreeSet<CriterionCode> = [code(&format!("{own}.P3.1"))].into_iter().collect();
+        assert_eq!(grid.implied(&met).len(), 1);
+        assert_eq!(component(&grid.assess(&met), own), (0, 2));
+        // Every graded component says why.
+        let graded = grid
+            .axes
+            .iter()
+            .flat_map(|a| a.components.iter())
+            .filter(|c| c.graded.as_ref().is_some_and(|g| !g.reason.is_empty()))
+            .count();
+        assert_eq!(graded, 3);
+        assert!(grid.scale_of(&format!("{own}.P1.1")).is_none());
+        assert!(grid.scale_of(&format!("{own}.P2.1")).is_some());
+    }
+
+    #[test]
     fn video_projection_and_wifi_in_teaching_spaces() {
         let grid = MaturityGrid::academic();
         let with = |spaces: &[(&str, bool, bool)]| {
@@ -775,6 +953,8 @@ mod tests {
         assert_eq!(with(50.0), [p(1), p(2)].into_iter().collect());
         assert_eq!(with(50.5), [p(1), p(2), p(3)].into_iter().collect());
         assert_eq!(with(10.0), [p(1)].into_iter().collect());
+        assert_eq!(with(0.512), [p(1)].into_iter().collect());
+        assert!(with(0.5).is_empty(), "below haut débit");
         assert!(with(0.0).is_empty());
         let teachers = |groups: &[(&str, u32, u32)]| {
             grid.measured(&Measures {
@@ -782,6 +962,10 @@ mod tests {
                 teachers_trained: groups
                     .iter()
                     .map(|(g, t, n)| ((*g).to_owned(), (*t, *n)))
+                    .collect(),
+                subject_groups: groups
+                    .iter()
+                    .map(|(g, _, _)| ((*g).to_owned(), format!("référent {g}")))
                     .collect(),
                 ..Measures::default()
             })

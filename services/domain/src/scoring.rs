@@ -1,9 +1,13 @@
 //! Pix scoring, following the rules of Pix's public scoring service
 //! (1024pix/pix, `scoring-service.js`) and knowledge-element repository:
 //!
-//! - per competence, only the **latest** knowledge element of each skill counts, in the
-//!   order they were recorded; invalidated ones earn nothing, and elements recorded before
-//!   the competence's latest **reset** are dropped;
+//! - per competence, only the **latest** knowledge element of each skill counts, latest by
+//!   when it was **assessed** (Pix orders elements by their creation, which is when the answer
+//!   was given); Palier breaks ties by log position, and an element without its own time
+//!   (recorded before elements had one) stands at its store time;
+//! - invalidated elements earn nothing, and elements assessed before the competence's latest
+//!   **reset** are dropped, whenever they were recorded (a late backfill of an old campaign
+//!   neither overrides newer results nor counts after a later reset);
 //! - `real` = the sum of the earned pix of the elements that count;
 //! - level = `min(floor(real / 8), max_reachable_level)` (0 is possible: below level 1);
 //! - pix score = `min(floor(real), 8 × max_reachable_level)`;
@@ -18,6 +22,7 @@
 //! [`CompetenceScore`] and [`PersonScores`] are pure folds, updated element by element
 //! (one hash-map lookup per element, an insertion the first time a skill is seen).
 
+use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 use serde::Serialize;
 
@@ -26,12 +31,25 @@ use crate::crcn::{CompetenceCode, Level};
 use crate::ids::SkillId;
 use crate::person::PersonEvent;
 
-/// Pix needed per level.
+/// Pix needed per level: Pix's `PIX_COUNT_BY_LEVEL` (1024pix/pix,
+/// `api/src/shared/domain/constants.js`).
 pub const PIX_PER_LEVEL: u32 = 8;
 
-/// The highest level Pix currently lets anyone reach (level 8 is not open yet); the default
-/// of [`PersonScores`].
+/// The highest level Pix currently lets anyone reach (Pix's `MAX_REACHABLE_LEVEL`, 7 since
+/// level 7 opened; the CRCN's level 8 is not open yet); the default of [`PersonScores`] and of
+/// `PALIER_MAX_REACHABLE_LEVEL`.
 pub const DEFAULT_MAX_REACHABLE_LEVEL: Level = Level::ALL[6];
+
+/// The highest global Pix score while levels stop at `max_reachable_level`: 16 competences ×
+/// 8 pix × that level (896 at level 7), as Pix computes a certificate's maximum
+/// (`COMPETENCE_COUNT × PIX_COUNT_BY_LEVEL × maxReachableLevelOnCertificationDate`). A
+/// certification is accepted up to it, and with levels up to `max_reachable_level`.
+#[must_use]
+pub fn max_pix_score(max_reachable_level: Level) -> u32 {
+    u32::try_from(CompetenceCode::COUNT).unwrap_or(16)
+        * PIX_PER_LEVEL
+        * u32::from(max_reachable_level.number())
+}
 
 /// Billionths of a pix per pix.
 const NANO_PER_PIX: i64 = 1_000_000_000;
@@ -75,14 +93,67 @@ fn nano_to_pix(nano: i64) -> f64 {
     nano as f64 / 1e9
 }
 
+/// When a fact counts from: its own business time, the log position breaking ties. Facts
+/// are ordered by it, whatever order they were recorded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FactTime {
+    /// Business time (an element's assessment, a reset's own time), else store time.
+    pub at: DateTime<Utc>,
+    /// Position of the event in the log.
+    pub position: u64,
+}
+
+impl FactTime {
+    /// `own` when the fact carries its time, else the event's store time; at `position`.
+    #[must_use]
+    pub fn of(own: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>, position: u64) -> Self {
+        FactTime {
+            at: own.unwrap_or(recorded_at),
+            position,
+        }
+    }
+}
+
+/// The latest element of one skill, packed small (the fold keeps one per skill and person):
+/// when it was assessed (microseconds, then log position) and its pix in billionths
+/// (negative when invalidated).
+#[derive(Debug, Clone, Copy)]
+struct Latest {
+    at: i64,
+    position: u64,
+    nano: i64,
+}
+
+impl Latest {
+    fn key(&self) -> (i64, u64) {
+        (self.at, self.position)
+    }
+}
+
+impl FactTime {
+    /// The order key, in microseconds then position.
+    fn key(self) -> (i64, u64) {
+        (self.at.timestamp_micros(), self.position)
+    }
+}
+
+/// What `latest` adds to the sum, if it counts: validated, and assessed after `reset`.
+fn counting(reset: Option<(i64, u64)>, latest: Latest) -> Option<i64> {
+    (latest.nano >= 0 && reset.is_none_or(|reset| latest.key() > reset)).then_some(latest.nano)
+}
+
 /// The running score of one competence.
 #[derive(Debug, Clone, Default)]
 pub struct CompetenceScore {
-    /// Skills whose latest element since the last reset is validated, with its pix in
-    /// billionths.
-    counted: HashMap<SkillId, i64>,
-    /// Sum of `counted`'s values.
+    /// The latest element of every skill ever assessed, reset or not (a reset is ordered by
+    /// its own time, so an element recorded later may still predate it).
+    latest: HashMap<SkillId, Latest>,
+    /// The competence's latest reset.
+    reset: Option<FactTime>,
+    /// Sum of the pix of the latest elements that count (validated, after the reset).
     nano_pix: i64,
+    /// How many skills count.
+    counted: usize,
 }
 
 impl CompetenceScore {
@@ -92,37 +163,61 @@ impl CompetenceScore {
         Self::default()
     }
 
-    /// Folds one knowledge element of this competence: it replaces any earlier element of
-    /// the same skill.
+    /// Folds one knowledge element of this competence assessed at `time`: it replaces the
+    /// element of the same skill assessed before it, and is ignored when one assessed after it
+    /// is known.
     pub fn record(
         &mut self,
         skill: &SkillId,
         status: KnowledgeElementStatus,
         earned_pix: EarnedPix,
+        time: FactTime,
     ) {
-        match status {
-            KnowledgeElementStatus::Validated => {
-                let nano = earned_pix.nano_pix();
-                if let Some(previous) = self.counted.get_mut(skill) {
-                    self.nano_pix += nano - *previous;
-                    *previous = nano;
-                } else {
-                    self.counted.insert(skill.clone(), nano);
-                    self.nano_pix += nano;
-                }
+        let (at, position) = time.key();
+        let new = Latest {
+            at,
+            position,
+            nano: match status {
+                KnowledgeElementStatus::Validated => earned_pix.nano_pix(),
+                KnowledgeElementStatus::Invalidated => -1,
+            },
+        };
+        let reset = self.reset.map(FactTime::key);
+        // In place for a skill already seen: no key to clone on the fold's hot path.
+        let previous = match self.latest.get_mut(skill) {
+            Some(previous) if previous.key() > new.key() => return, // older, recorded late
+            Some(previous) => Some(std::mem::replace(previous, new)),
+            None => {
+                self.latest.insert(skill.clone(), new);
+                None
             }
-            KnowledgeElementStatus::Invalidated => {
-                if let Some(previous) = self.counted.remove(skill) {
-                    self.nano_pix -= previous;
-                }
-            }
+        };
+        if let Some(nano) = previous.and_then(|p| counting(reset, p)) {
+            self.nano_pix -= nano;
+            self.counted -= 1;
+        }
+        if let Some(nano) = counting(reset, new) {
+            self.nano_pix += nano;
+            self.counted += 1;
         }
     }
 
-    /// Folds a reset: everything recorded so far stops counting.
-    pub fn reset(&mut self) {
-        self.counted.clear();
-        self.nano_pix = 0;
+    /// Folds a reset at `time`: elements assessed before it stop counting. A reset before the
+    /// latest one changes nothing.
+    pub fn reset(&mut self, time: FactTime) {
+        if self.reset.is_some_and(|reset| reset >= time) {
+            return;
+        }
+        self.reset = Some(time);
+        let (mut sum, mut counted) = (0, 0);
+        for latest in self.latest.values() {
+            if let Some(nano) = counting(Some(time.key()), *latest) {
+                sum += nano;
+                counted += 1;
+            }
+        }
+        self.nano_pix = sum;
+        self.counted = counted;
     }
 
     /// The exact sum of the pix that count.
@@ -131,10 +226,16 @@ impl CompetenceScore {
         nano_to_pix(self.nano_pix)
     }
 
-    /// Number of skills currently counting (latest element validated, since the last reset).
+    /// Number of skills currently counting (latest element validated, after the last reset).
     #[must_use]
     pub fn counted_skills(&self) -> usize {
-        self.counted.len()
+        self.counted
+    }
+
+    /// The competence's latest reset, if any.
+    #[must_use]
+    pub fn last_reset(&self) -> Option<FactTime> {
+        self.reset
     }
 
     /// Level and pix score with levels capped at `max_reachable_level`.
@@ -176,25 +277,27 @@ impl PersonScores {
         self.max_reachable_level
     }
 
-    /// Folds one knowledge element.
+    /// Folds one knowledge element assessed at `time`.
     pub fn record(
         &mut self,
         competence: CompetenceCode,
         skill: &SkillId,
         status: KnowledgeElementStatus,
         earned_pix: EarnedPix,
+        time: FactTime,
     ) {
-        self.competences[competence.index()].record(skill, status, earned_pix);
+        self.competences[competence.index()].record(skill, status, earned_pix, time);
     }
 
-    /// Folds a reset of `competence`.
-    pub fn reset(&mut self, competence: CompetenceCode) {
-        self.competences[competence.index()].reset();
+    /// Folds a reset of `competence` at `time`.
+    pub fn reset(&mut self, competence: CompetenceCode, time: FactTime) {
+        self.competences[competence.index()].reset(time);
     }
 
-    /// Folds a person event: knowledge elements and resets change scores, other events are
-    /// ignored.
-    pub fn apply(&mut self, event: &PersonEvent) {
+    /// Folds a person event recorded at `position` and store time `recorded_at` (the time of
+    /// its facts that carry none): knowledge elements and resets change scores, other events
+    /// are ignored.
+    pub fn apply(&mut self, event: &PersonEvent, position: u64, recorded_at: DateTime<Utc>) {
         match event {
             PersonEvent::KnowledgeElementsRecorded(recorded) => {
                 for element in &recorded.elements {
@@ -203,10 +306,14 @@ impl PersonScores {
                         &element.skill,
                         element.status,
                         element.earned_pix,
+                        FactTime::of(element.assessed_at, recorded_at, position),
                     );
                 }
             }
-            PersonEvent::CompetenceReset(reset) => self.reset(reset.competence),
+            PersonEvent::CompetenceReset(reset) => self.reset(
+                reset.competence,
+                FactTime::of(reset.reset_at, recorded_at, position),
+            ),
             PersonEvent::PersonRegistered(_)
             | PersonEvent::DomainLevelRecorded(_)
             | PersonEvent::CertificationDelivered(_)
@@ -271,16 +378,75 @@ mod tests {
         CompetenceCode::parse(raw).expect("valid code")
     }
 
-    /// A competence scored from `(skill, status, pix)` triples, reset where `None`.
+    /// A fact assessed `minute` minutes into 2026, recorded at `position`.
+    fn at(minute: i64, position: u64) -> FactTime {
+        FactTime {
+            at: DateTime::<Utc>::from_timestamp(1_767_225_600 + 60 * minute, 0).expect("time"),
+            position,
+        }
+    }
+
+    /// A competence scored from `(skill, status, pix)` triples, reset where `None`, each
+    /// assessed and recorded in the order given.
     fn scored(steps: &[Option<(&str, KnowledgeElementStatus, f64)>]) -> CompetenceScore {
         let mut score = CompetenceScore::new();
-        for step in steps {
+        for (i, step) in steps.iter().enumerate() {
+            let time = at(i as i64, i as u64 + 1);
             match step {
-                Some((s, status, p)) => score.record(&skill(s), *status, pix(*p)),
-                None => score.reset(),
+                Some((s, status, p)) => score.record(&skill(s), *status, pix(*p), time),
+                None => score.reset(time),
             }
         }
         score
+    }
+
+    #[test]
+    fn a_late_backfill_of_an_older_answer_does_not_override_a_newer_one() {
+        let mut score = CompetenceScore::new();
+        score.record(&skill("@a"), Validated, pix(3.0), at(100, 1));
+        // Recorded later, assessed earlier: superseded from the start.
+        score.record(&skill("@a"), Validated, pix(9.0), at(10, 2));
+        assert_eq!(score.real_pix(), 3.0);
+        // The same time: the later log position wins.
+        score.record(&skill("@a"), Validated, pix(5.0), at(100, 3));
+        assert_eq!(score.real_pix(), 5.0);
+    }
+
+    #[test]
+    fn a_reset_drops_elements_assessed_before_it_whenever_recorded() {
+        let mut score = CompetenceScore::new();
+        score.record(&skill("@a"), Validated, pix(4.0), at(50, 1));
+        score.reset(at(40, 2)); // a reset that happened before the answer
+        assert_eq!(score.real_pix(), 4.0, "assessed after the reset: counts");
+        score.record(&skill("@b"), Validated, pix(6.0), at(30, 3)); // backfill before it
+        assert_eq!(score.real_pix(), 4.0, "assessed before the reset: dropped");
+        assert_eq!(score.counted_skills(), 1);
+        score.reset(at(20, 4)); // an older reset changes nothing
+        assert_eq!(score.real_pix(), 4.0);
+        score.reset(at(60, 5));
+        assert_eq!((score.real_pix(), score.counted_skills()), (0.0, 0));
+        assert_eq!(score.last_reset(), Some(at(60, 5)));
+    }
+
+    #[test]
+    fn the_constants_agree_with_each_other() {
+        assert_eq!(max_pix_score(DEFAULT_MAX_REACHABLE_LEVEL), 896);
+        assert_eq!(max_pix_score(Level::MAX), crate::assessment::PixScore::MAX);
+        // A competence's score is capped at 8 × max; the total at 16 of those.
+        let mut scores = PersonScores::default();
+        for (i, code) in CompetenceCode::ALL.into_iter().enumerate() {
+            scores.record(
+                code,
+                &skill("@top"),
+                Validated,
+                pix(EarnedPix::MAX),
+                at(0, i as u64),
+            );
+        }
+        assert_eq!(
+            scores.total_pix_score(),
+            max_pix_score(DEFAULT_MAX_REACHABLE_LEVEL)
+        );
     }
 
     #[test]
@@ -415,7 +581,12 @@ mod tests {
         // Ten skills of 0.8 pix: 8 pix exactly, level 1 (IEEE doubles give 7.999999999999999).
         let mut score = CompetenceScore::new();
         for i in 0..10 {
-            score.record(&skill(&format!("@s{i}")), Validated, pix(0.8));
+            score.record(
+                &skill(&format!("@s{i}")),
+                Validated,
+                pix(0.8),
+                at(i, i as u64),
+            );
         }
         let result = score.result(DEFAULT_MAX_REACHABLE_LEVEL);
         assert_eq!(
@@ -435,11 +606,12 @@ mod tests {
     #[test]
     fn person_total_sums_capped_competence_scores() {
         let mut scores = PersonScores::default();
-        scores.record(code("1.1"), &skill("@a"), Validated, pix(30.0));
-        scores.record(code("1.1"), &skill("@b"), Validated, pix(30.0)); // 60 → capped 56
-        scores.record(code("2.1"), &skill("@c"), Validated, pix(8.0));
-        scores.record(code("2.1"), &skill("@d"), Validated, pix(7.9)); // 15.9 → 15
-        scores.record(code("5.2"), &skill("@e"), Invalidated, pix(0.0)); // 0
+        let t = at(0, 1);
+        scores.record(code("1.1"), &skill("@a"), Validated, pix(30.0), t);
+        scores.record(code("1.1"), &skill("@b"), Validated, pix(30.0), t); // 60 → capped 56
+        scores.record(code("2.1"), &skill("@c"), Validated, pix(8.0), t);
+        scores.record(code("2.1"), &skill("@d"), Validated, pix(7.9), t); // 15.9 → 15
+        scores.record(code("5.2"), &skill("@e"), Invalidated, pix(0.0), t); // 0
         assert_eq!(scores.total_pix_score(), 71);
         assert_eq!(scores.competence(code("1.1")).level, 7);
         assert_eq!(scores.competence(code("2.1")).level, 1);
@@ -447,8 +619,8 @@ mod tests {
         assert_eq!(levels, vec![7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         // With max 5 the 1.1 score is capped at 40: 40 + 15.
         let mut capped = PersonScores::new(level(5));
-        capped.record(code("1.1"), &skill("@a"), Validated, pix(60.0));
-        capped.record(code("2.1"), &skill("@c"), Validated, pix(15.9));
+        capped.record(code("1.1"), &skill("@a"), Validated, pix(60.0), t);
+        capped.record(code("2.1"), &skill("@c"), Validated, pix(15.9), t);
         assert_eq!(capped.total_pix_score(), 55);
     }
 
@@ -459,6 +631,7 @@ mod tests {
             skill: skill(s),
             status,
             earned_pix: pix(p),
+            assessed_at: None,
         };
         let events: Vec<PersonEvent> = vec![
             KnowledgeElementsRecorded {
@@ -471,6 +644,7 @@ mod tests {
             .into(),
             CompetenceReset {
                 competence: code("1.2"),
+                reset_at: None,
             }
             .into(),
             KnowledgeElementsRecorded {
@@ -480,19 +654,33 @@ mod tests {
             .into(),
         ];
         let mut scores = PersonScores::default();
-        for event in &events {
-            scores.apply(event);
+        for (i, event) in events.iter().enumerate() {
+            scores.apply(event, i as u64 + 1, at(i as i64, 0).at);
         }
         assert_eq!(scores.competence(code("1.1")).level, 1);
         assert_eq!(scores.competence(code("1.2")).real_pix, 1.0);
         assert_eq!(scores.total_pix_score(), 10);
     }
 
-    /// The rules computed from scratch over the whole history, as Pix does.
-    fn from_scratch(steps: &[Option<(u8, bool, u32)>], max: Level) -> (u8, u32) {
-        let last_reset = steps.iter().rposition(Option::is_none).map_or(0, |i| i + 1);
+    /// An element `(skill, validated, tenths of pix)`, or a reset (`None`).
+    type Step = Option<(u8, bool, u32)>;
+
+    /// The rules computed from scratch over the whole history, as Pix does: facts sorted by
+    /// (time, position), the latest reset, then the latest element of each skill after it.
+    /// A step is `(minute, element or reset)`; its position is its index.
+    fn from_scratch(steps: &[(i64, Step)], max: Level) -> (u8, u32) {
+        let mut sorted: Vec<(FactTime, Step)> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, (minute, step))| (at(*minute, i as u64), *step))
+            .collect();
+        sorted.sort_by_key(|(time, _)| *time);
+        let last_reset = sorted
+            .iter()
+            .rposition(|(_, s)| s.is_none())
+            .map_or(0, |i| i + 1);
         let mut latest: Vec<(u8, bool, u32)> = Vec::new();
-        for (s, valid, p) in steps[last_reset..].iter().flatten().copied() {
+        for (s, valid, p) in sorted[last_reset..].iter().filter_map(|(_, s)| *s) {
             latest.retain(|(other, _, _)| *other != s);
             latest.push((s, valid, p));
         }
@@ -514,14 +702,15 @@ mod tests {
         #[test]
         fn incremental_fold_matches_scoring_from_scratch(
             steps in prop::collection::vec(
-                prop::option::weighted(0.9, (0_u8..6, any::<bool>(), 0_u32..=200)),
+                (0_i64..20, prop::option::weighted(0.9, (0_u8..6, any::<bool>(), 0_u32..=200))),
                 0..60,
             ),
             max in 1_u8..=8,
         ) {
             let max = level(max);
             let mut score = CompetenceScore::new();
-            for step in &steps {
+            for (i, (minute, step)) in steps.iter().enumerate() {
+                let time = at(*minute, i as u64);
                 match step {
                     Some((s, valid, tenths)) => {
                         let (status, p) = if *valid {
@@ -529,9 +718,9 @@ mod tests {
                         } else {
                             (Invalidated, 0.0)
                         };
-                        score.record(&skill(&format!("@s{s}")), status, pix(p));
+                        score.record(&skill(&format!("@s{s}")), status, pix(p), time);
                     }
-                    None => score.reset(),
+                    None => score.reset(time),
                 }
             }
             let result = score.result(max);

@@ -41,6 +41,61 @@ impl<P: Projection> ProjectionHandle<P> {
     /// Starts the engine over `store` from position 0 (the whole log, unfiltered, so that the
     /// position follows the log even through events this model ignores).
     pub fn spawn<S: EventStore + Clone>(store: S, initial: P) -> Self {
+        Self::spawn_inner(store, initial)
+    }
+
+    /// Like [`ProjectionHandle::spawn`], for a read model whose facts take effect on their own
+    /// dates: a scheduler reads `clock` every `tick` (and on [`ProjectionHandle::tick`]) and
+    /// lets the model apply what fell due ([`Projection::advance_clock`]), waking every waiter
+    /// of [`ProjectionHandle::watch`] when that changed it.
+    pub fn spawn_with_clock<S: EventStore + Clone>(
+        store: S,
+        initial: P,
+        clock: crate::Clock,
+        tick: Duration,
+    ) -> Self {
+        let handle = Self::spawn_inner(store, initial);
+        let weak = Arc::downgrade(&handle.shared);
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Only once caught up: before, the model's own day follows the events' dates. The
+            // first advance comes as soon as it is, the next ones at every tick.
+            loop {
+                let Some(shared) = weak.upgrade() else {
+                    return; // every handle is gone
+                };
+                if shared.caught_up.load(Ordering::Acquire) {
+                    advance(&shared, clock.now());
+                    break;
+                }
+                drop(shared);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            loop {
+                interval.tick().await;
+                let Some(shared) = weak.upgrade() else {
+                    return;
+                };
+                advance(&shared, clock.now());
+            }
+        });
+        handle
+    }
+
+    /// Applies what fell due by `now` at once (the scheduler does it on its next tick anyway):
+    /// for a test clock just moved, or a read model that must be current before answering.
+    pub fn tick(&self, now: chrono::DateTime<chrono::Utc>) {
+        advance(&self.shared, now);
+    }
+
+    /// A receiver woken whenever the model changes: at each new position, and when the clock
+    /// makes facts take effect. Take it before reading, then wait on it.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.shared.position.subscribe()
+    }
+
+    fn spawn_inner<S: EventStore + Clone>(store: S, initial: P) -> Self {
         let (position, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             state: RwLock::new(initial),
@@ -170,6 +225,19 @@ async fn run<P: Projection, S: EventStore + Clone>(
         apply_chunk(shared, chunk.iter().map(RecordedEvent::as_fold));
         chunk.clear();
         publish(shared, last);
+    }
+}
+
+/// Lets the model apply what fell due by `now`; wakes the waiters when that changed it (the
+/// position stays: no event was applied).
+fn advance<P: Projection>(shared: &Shared<P>, now: chrono::DateTime<chrono::Utc>) {
+    let changed = shared
+        .state
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .advance_clock(now);
+    if changed {
+        shared.position.send_modify(|_| {});
     }
 }
 

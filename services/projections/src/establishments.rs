@@ -2,9 +2,18 @@
 //! with their evidence and the event that met them) and the tiers the grid's rule gives; per
 //! académie, how many establishments stand at each tier (overall and per axis), kept up to
 //! date incrementally; and the feed of tier changes that dashboards subscribe to.
+//!
+//! Facts count from their own dates (an attestation from its effective date, a measure from
+//! the day it was measured). The model has a day of its own: while folding it follows the
+//! days the events were recorded, and once live the clock moves it
+//! ([`Establishments::advance_clock`], driven by the engine's scheduler). When the day passes
+//! the date of a fact already recorded, the establishment is assessed again and a tier change
+//! is recorded then, without an event: it carries the date it took effect and the position of
+//! the last event applied before it. Replaying the log gives the same changes at the same
+//! positions, as long as the clock never ran ahead of the days the events were recorded.
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use palier_domain::Uai;
 use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
 use palier_domain::maturity::{
@@ -29,6 +38,8 @@ pub struct MetCriterion {
     pub attested_by: Option<String>,
     /// Position of the event that met it.
     pub position: u64,
+    /// Set when it is met only because a higher criterion of its graded scale is: that one.
+    pub implied_by: Option<CriterionCode>,
 }
 
 /// One establishment.
@@ -52,6 +63,8 @@ pub struct EstablishmentView {
     pub registered_position: u64,
     /// Position of its last event.
     pub last_changed_position: u64,
+    /// The day it was last assessed on (the measures shown are those standing that day).
+    pub assessed_on: NaiveDate,
 }
 
 impl EstablishmentView {
@@ -62,9 +75,27 @@ impl EstablishmentView {
         grid.assess_mask(MaturityGrid::mask(&self.met_now))
     }
 
-    /// The criteria met, with their evidence.
+    /// The criteria met, with their evidence; then those implied by a higher criterion of
+    /// their graded scale.
     pub fn met(&self) -> Vec<MetCriterion> {
-        self.met_now
+        let grid = MaturityGrid::academic();
+        let implied = grid
+            .implied(&self.met_now)
+            .into_iter()
+            .map(|(criterion, by)| {
+                let reason = grid
+                    .scale_of(criterion.as_str())
+                    .map_or("", |s| s.reason.as_str());
+                MetCriterion {
+                    criterion,
+                    evidence: format!("implied by {by} (graded scale: {reason})"),
+                    attested_by: None,
+                    position: self.met_at.get(&by).copied().unwrap_or(0),
+                    implied_by: Some(by),
+                }
+            });
+        let mut met: Vec<MetCriterion> = self
+            .met_now
             .iter()
             .copied()
             .map(|criterion| {
@@ -75,16 +106,20 @@ impl EstablishmentView {
                         evidence: a.evidence.as_str().to_owned(),
                         attested_by: Some(a.attested_by.as_str().to_owned()),
                         position,
+                        implied_by: None,
                     },
                     None => MetCriterion {
                         evidence: measure_evidence(self, &criterion),
                         criterion,
                         attested_by: None,
                         position,
+                        implied_by: None,
                     },
                 }
             })
-            .collect()
+            .collect();
+        met.extend(implied);
+        met
     }
 }
 
@@ -119,7 +154,7 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
             crate::workshops::PARENT_SESSIONS_PER_SCHOOL_YEAR
         );
     }
-    let measures = view.state.measures();
+    let measures = view.state.measures_on(view.assessed_on);
     if criterion
         .as_str()
         .starts_with("INFRASTRUCTURE.ACCES_INTERNET")
@@ -130,11 +165,17 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
         );
     }
     let groups: Vec<String> = measures
-        .teachers_trained
+        .subject_groups
         .iter()
-        .map(|(g, (t, n))| format!("{g}: {t}/{n}"))
+        .map(|(g, referent)| {
+            let (t, n) = measures.teachers_trained.get(g).copied().unwrap_or((0, 0));
+            format!("{g} (référent {referent}): {t}/{n}")
+        })
         .collect();
-    format!("teachers trained per subject group: {}", groups.join(", "))
+    format!(
+        "teachers trained per declared subject group: {}",
+        groups.join(", ")
+    )
 }
 
 /// A change of an establishment's tiers.
@@ -154,6 +195,9 @@ pub struct TierChange {
     pub to: u8,
     /// Axes whose tier changed: (axis code, from, to).
     pub axes: Vec<(String, u8, u8)>,
+    /// Set when the change came from the clock: the day a fact recorded earlier took effect
+    /// (`position` is then the last event applied before that day came).
+    pub effective_on: Option<NaiveDate>,
 }
 
 /// How many establishments stand at each tier (index 0–3).
@@ -204,8 +248,17 @@ pub struct Page<'a> {
 }
 
 /// The establishments read model.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Establishments {
+    /// The lower bound of « haut débit », in Mb/s (a setting).
+    high_speed_min_mbps: f64,
+    /// The model's day: facts dated on or before it count.
+    today: NaiveDate,
+    /// The last position applied: where changes the clock makes are placed.
+    last_position: u64,
+    /// Establishments with a fact taking effect on a later day, by that day (an entry may be
+    /// stale: assessing again then changes nothing).
+    schedule: BTreeMap<NaiveDate, BTreeSet<Uai>>,
     by_uai: HashMap<Uai, EstablishmentView>,
     by_academy: HashMap<String, BTreeSet<Uai>>,
     all: BTreeSet<Uai>,
@@ -219,7 +272,108 @@ pub struct Establishments {
     training: SchoolTraining,
 }
 
+impl Default for Establishments {
+    fn default() -> Self {
+        Establishments {
+            high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
+            today: NaiveDate::MIN,
+            last_position: 0,
+            schedule: BTreeMap::new(),
+            by_uai: HashMap::new(),
+            by_academy: HashMap::new(),
+            all: BTreeSet::new(),
+            summaries: HashMap::new(),
+            changes: Vec::new(),
+            changes_by_academy: HashMap::new(),
+            skipped: 0,
+            warned: HashSet::new(),
+            inventory: Inventory::default(),
+            training: SchoolTraining::default(),
+        }
+    }
+}
+
 impl Establishments {
+    /// An empty model for which « haut débit » starts at `high_speed_min_mbps`.
+    pub fn with_high_speed_min_mbps(high_speed_min_mbps: f64) -> Self {
+        Establishments {
+            high_speed_min_mbps,
+            ..Establishments::default()
+        }
+    }
+
+    /// The model's day: facts dated on or before it count.
+    pub fn today(&self) -> NaiveDate {
+        self.today
+    }
+
+    /// Moves the model's day to the date of `now` (never back) and assesses again the
+    /// establishments that have a fact taking effect by then; returns whether a tier changed.
+    pub fn advance_to(&mut self, now: DateTime<Utc>) -> bool {
+        let day = now.date_naive();
+        if day <= self.today {
+            return false;
+        }
+        self.today = day;
+        let later = match day.succ_opt() {
+            Some(next) => self.schedule.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let due = std::mem::replace(&mut self.schedule, later);
+        let before = self.changes.len();
+        for (effective_on, uais) in due {
+            for uai in uais {
+                let at = Cause {
+                    position: self.last_position,
+                    recorded_at: now,
+                    effective_on: Some(effective_on),
+                };
+                self.reassess_at(&uai, &at);
+            }
+        }
+        self.changes.len() > before
+    }
+
+    /// Tier changes from index `from` of the feed (every change ever made, in order),
+    /// optionally of one académie, at most `limit`; with the index to read from next. A
+    /// subscriber's cursor: changes the clock makes share the position of an event.
+    pub fn tier_changes_from(
+        &self,
+        from: usize,
+        academy: Option<&str>,
+        limit: usize,
+    ) -> (Vec<TierChange>, usize) {
+        match academy {
+            None => {
+                let start = from.min(self.changes.len());
+                let page: Vec<TierChange> =
+                    self.changes[start..].iter().take(limit).cloned().collect();
+                let next = start + page.len();
+                (page, next)
+            }
+            Some(a) => {
+                let Some(indexes) = self.changes_by_academy.get(a) else {
+                    return (Vec::new(), self.changes.len().max(from));
+                };
+                let start = indexes.partition_point(|&i| i < from);
+                let taken: Vec<usize> = indexes[start..].iter().take(limit).copied().collect();
+                let next = match taken.last() {
+                    Some(&last) if taken.len() == limit => last + 1,
+                    _ => self.changes.len().max(from),
+                };
+                (
+                    taken.iter().map(|&i| self.changes[i].clone()).collect(),
+                    next,
+                )
+            }
+        }
+    }
+
+    /// The feed index of the first change after `position`.
+    pub fn tier_change_index_after(&self, position: u64) -> usize {
+        self.changes.partition_point(|c| c.position <= position)
+    }
+
     /// An establishment by UAI.
     pub fn get(&self, uai: &Uai) -> Option<&EstablishmentView> {
         self.by_uai.get(uai)
@@ -282,7 +436,7 @@ impl Establishments {
         };
         let mut matching = range.filter_map(|uai| self.by_uai.get(uai)).filter(|v| {
             district.is_none_or(|d| v.registration.district.as_str() == d)
-                && tier.is_none_or(|t| v.tiers.tier == t)
+                && tier.is_none_or(|t| v.registration.kind.is_school() && v.tiers.tier == t)
         });
         let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
         Page {
@@ -332,7 +486,15 @@ impl Establishments {
 impl Projection for Establishments {
     const NAME: &'static str = "establishments";
 
+    fn advance_clock(&mut self, now: DateTime<Utc>) -> bool {
+        self.advance_to(now)
+    }
+
     fn apply(&mut self, event: FoldEvent<'_>) {
+        // The day an event was recorded has come: what fell due before it takes effect at the
+        // position before it, as it did live.
+        self.advance_to(event.recorded_at);
+        self.last_position = event.position;
         if !event.stream.starts_with(STREAM_PREFIX) {
             let touched = match self.inventory.apply(&event) {
                 Touched::Nothing => self.training.apply(&event),
@@ -365,14 +527,29 @@ impl Projection for Establishments {
                 return;
             };
             let teaching_spaces = self.inventory.teaching_spaces(&uai);
-            let mut met_now = met(&state, &teaching_spaces);
-            met_now.extend(self.training.met(&uai, state.measures()));
+            let tiered = registration.kind.is_school();
+            let met_now = if tiered {
+                let mut met_now = met(
+                    &state,
+                    &teaching_spaces,
+                    self.today,
+                    self.high_speed_min_mbps,
+                );
+                met_now.extend(self.training.met(&uai, &state.measures_on(self.today)));
+                met_now
+            } else {
+                BTreeSet::new()
+            };
             let tiers = grid.tiers(MaturityGrid::mask(&met_now));
             let academy = registration.academy.as_str().to_owned();
-            self.summaries
-                .entry(academy.clone())
-                .or_default()
-                .add(&tiers, 1);
+            // Mediation places registered before they were refused are listed, not tiered:
+            // they count in no summary.
+            if tiered {
+                self.summaries
+                    .entry(academy.clone())
+                    .or_default()
+                    .add(&tiers, 1);
+            }
             self.by_academy
                 .entry(academy)
                 .or_default()
@@ -389,6 +566,7 @@ impl Projection for Establishments {
                     teaching_spaces,
                     registered_position: event.position,
                     last_changed_position: event.position,
+                    assessed_on: self.today,
                 },
             );
             return;
@@ -409,9 +587,11 @@ impl Projection for Establishments {
 fn met(
     state: &Establishment,
     teaching_spaces: &BTreeMap<String, TeachingSpace>,
+    today: NaiveDate,
+    high_speed_min_mbps: f64,
 ) -> BTreeSet<CriterionCode> {
     let grid = MaturityGrid::academic();
-    let mut met = state.met_criteria(grid);
+    let mut met = state.met_criteria(grid, today, high_speed_min_mbps);
     met.extend(grid.measured(&Measures {
         teaching_spaces: teaching_spaces.clone(),
         ..Measures::default()
@@ -419,22 +599,56 @@ fn met(
     met
 }
 
+/// What made an establishment be assessed again: an event, or the clock.
+struct Cause {
+    position: u64,
+    recorded_at: DateTime<Utc>,
+    effective_on: Option<NaiveDate>,
+}
+
 impl Establishments {
     /// Applies the tier rule again to what `uai` meets now, after `event` changed its state or
     /// its inventory; records a tier change when one happened.
     fn reassess(&mut self, uai: &Uai, event: &FoldEvent<'_>) {
+        if let Some(view) = self.by_uai.get_mut(uai) {
+            view.last_changed_position = event.position;
+        }
+        let cause = Cause {
+            position: event.position,
+            recorded_at: event.recorded_at,
+            effective_on: None,
+        };
+        self.reassess_at(uai, &cause);
+    }
+
+    /// Applies the tier rule again to what `uai` meets on the model's day; records a tier
+    /// change (caused by `cause`) when one happened, and schedules the next day a fact of it
+    /// takes effect.
+    fn reassess_at(&mut self, uai: &Uai, cause: &Cause) {
         let grid = MaturityGrid::academic();
+        let today = self.today;
         let Some(view) = self.by_uai.get_mut(uai) else {
             // Equipment of an establishment not registered (yet): the inventory keeps it.
             return;
         };
+        if !view.registration.kind.is_school() {
+            return; // a mediation place: not tiered by the school grid
+        }
+        if let Some(next) = view.state.next_effective_after(today) {
+            self.schedule.entry(next).or_default().insert(uai.clone());
+        }
+        view.assessed_on = today;
         view.teaching_spaces = self.inventory.teaching_spaces(uai);
-        let mut after_met = met(&view.state, &view.teaching_spaces);
-        after_met.extend(self.training.met(uai, view.state.measures()));
+        let mut after_met = met(
+            &view.state,
+            &view.teaching_spaces,
+            today,
+            self.high_speed_min_mbps,
+        );
+        after_met.extend(self.training.met(uai, &view.state.measures_on(today)));
         let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
-        view.last_changed_position = event.position;
         for newly in after_met.difference(&before_met) {
-            view.met_at.insert(*newly, event.position);
+            view.met_at.insert(*newly, cause.position);
         }
         for gone in before_met.difference(&after_met) {
             view.met_at.remove(gone);
@@ -455,13 +669,14 @@ impl Establishments {
             .map(|(axis, (old, new))| (axis.code.clone(), *old, *new))
             .collect();
         let change = (tiers.tier != view.tiers.tier || !axes.is_empty()).then(|| TierChange {
-            position: event.position,
-            recorded_at: event.recorded_at,
+            position: cause.position,
+            recorded_at: cause.recorded_at,
             uai: uai.clone(),
             academy: academy.clone(),
             from: view.tiers.tier,
             to: tiers.tier,
             axes,
+            effective_on: cause.effective_on,
         });
         let summary = self.summaries.entry(academy.clone()).or_default();
         summary.add(&view.tiers, -1);

@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod change_index;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod establishments;
@@ -16,6 +17,7 @@ pub mod persons;
 pub mod workload;
 pub mod workshops;
 
+pub use clock::Clock;
 pub use engine::{ProjectionHandle, rebuild};
 pub use error::ProjectionError;
 
@@ -29,4 +31,12 @@ pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     /// Folds one event in.
     fn apply(&mut self, event: FoldEvent<'_>);
+
+    /// The clock reads `now`: a read model whose facts take effect on their own dates applies
+    /// what fell due, even though no event arrived. Returns whether its state changed. Most
+    /// read models have no dated facts and ignore it.
+    fn advance_clock(&mut self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let _ = now;
+        false
+    }
 }

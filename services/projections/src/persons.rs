@@ -578,7 +578,8 @@ impl Projection for Persons {
                     PersonEvent::CompetenceReset(e) => note(e.competence),
                     _ => {}
                 }
-                view.scores.apply(&decoded);
+                view.scores
+                    .apply(&decoded, event.position, event.recorded_at);
                 for competence in CompetenceCode::ALL {
                     let Some(from) = before[competence.index()] else {
                         continue;

@@ -71,6 +71,7 @@ pub async fn knowledge_elements<S: EventStore + ?Sized>(
                             },
                             earned_pix: EarnedPix::new(if invalidated { 0.0 } else { 1.5 })
                                 .map_err(invalid)?,
+                            assessed_at: None,
                         }],
                     },
                 ))?);

@@ -1362,8 +1362,11 @@ impl SchoolTraining {
         let mut met = BTreeSet::new();
         let grid = MaturityGrid::academic();
         if let Some(groups) = self.teachers.get(uai) {
+            // The declared subject groups come along: the training criteria are measured
+            // over them (a group without a record counts 0).
             let mut merged = Measures {
                 teachers_trained: recorded.teachers_trained.clone(),
+                subject_groups: recorded.subject_groups.clone(),
                 ..Measures::default()
             };
             for (group, (trained, total)) in merged.teachers_trained.iter_mut() {

@@ -43,6 +43,7 @@ fn elements(list: &[(&str, &str, bool, f64)]) -> PersonEvent {
                     KnowledgeElementStatus::Invalidated
                 },
                 earned_pix: EarnedPix::new(*pix).unwrap(),
+                assessed_at: None,
             })
             .collect(),
     })

@@ -46,6 +46,7 @@ fn elements(list: &[(&str, &str, bool, f64)]) -> PersonEvent {
                     KnowledgeElementStatus::Invalidated
                 },
                 earned_pix: EarnedPix::new(*pix).unwrap(),
+                assessed_at: None,
             })
             .collect(),
     })
@@ -54,6 +55,7 @@ fn elements(list: &[(&str, &str, bool, f64)]) -> PersonEvent {
 fn reset(c: &str) -> PersonEvent {
     PersonEvent::CompetenceReset(palier_domain::CompetenceReset {
         competence: code(c),
+        reset_at: None,
     })
 }
 

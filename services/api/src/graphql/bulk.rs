@@ -39,7 +39,8 @@ pub struct AssessmentResultInput {
     pub source: AssessmentSourceInput,
     /// The elements (1 … 2000).
     pub elements: Vec<KnowledgeElementInput>,
-    /// When the assessment happened (default: now).
+    /// When the assessment happened (business time): the assessment time of every element
+    /// that gives none (default: when the store records it).
     pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -126,7 +127,7 @@ async fn record_one(
     let person = resolve(state, &item)?;
     let command = RecordKnowledgeElements {
         source: source(item.source)?,
-        elements: knowledge_elements("", item.elements)?,
+        elements: knowledge_elements("", item.elements, item.occurred_at.or(ctx.occurred_at))?,
     };
     let mut ctx = ctx.clone();
     if item.occurred_at.is_some() {

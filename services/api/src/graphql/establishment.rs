@@ -17,11 +17,10 @@ use futures::Stream;
 use palier_domain::Label;
 use palier_domain::Uai;
 use palier_domain::establishment::{
-    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
-    RecordTeachersTrained, RegisterEstablishment, WithdrawCriterion,
+    AttestCriterion, DeclareSubjectGroups, EstablishmentCommand, EstablishmentKind, Evidence, Mbps,
+    RecordBandwidth, RecordTeachersTrained, RegisterEstablishment, SubjectGroup, WithdrawCriterion,
 };
 use palier_domain::maturity::{Assessment, CriterionCode, MaturityGrid};
-use palier_projections::ProjectionError;
 use palier_projections::establishments::{
     AcademySummary, EstablishmentView, TierChange, TierCounts,
 };
@@ -37,7 +36,7 @@ use crate::access::{Operation, Target};
 use crate::commands::CommandContext;
 use crate::error::ApiError;
 
-const TIER_RULE: &str = "A component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is not); where the grid leaves a palier empty, that palier asks nothing more than the one below. An axis is at the lowest palier of its components; the establishment at the lowest palier of its axes.";
+use palier_domain::maturity::TIER_RULE;
 
 /// Largest page of `establishments`.
 pub const MAX_PAGE: usize = 500;
@@ -153,6 +152,19 @@ pub struct FrameworkComponentGql {
     pub title: String,
     /// Its criteria.
     pub criteria: Vec<CriterionGql>,
+    /// When some of its cells read as one graded scale (Palier's reading, with its reason):
+    /// meeting a higher one of them implies meeting those below.
+    pub graded: Option<GradedScaleGql>,
+}
+
+/// Cells of a component read as one scale.
+#[derive(SimpleObject)]
+#[graphql(name = "MaturityGradedScale")]
+pub struct GradedScaleGql {
+    /// The criteria of the scale, lowest palier first.
+    pub criteria: Vec<String>,
+    /// Why they read as one scale.
+    pub reason: String,
 }
 
 /// An axis of the grid.
@@ -191,8 +203,13 @@ impl MaturityFrameworkGql {
     async fn source(&self) -> &str {
         &MaturityGrid::academic().source
     }
-    /// How tiers are computed.
+    /// How tiers are computed (the same text as `rule`).
     async fn tier_rule(&self) -> &str {
+        TIER_RULE
+    }
+    /// The tier rule in words. It is Palier's reading of the grid, not the reference's: the
+    /// grid is a bare table of criteria per component and palier and states no aggregation.
+    async fn rule(&self) -> &str {
         TIER_RULE
     }
     /// The five axes.
@@ -214,6 +231,10 @@ impl MaturityFrameworkGql {
                             .iter()
                             .filter_map(|k| criterion(&k.code.0))
                             .collect(),
+                        graded: c.graded.as_ref().map(|g| GradedScaleGql {
+                            criteria: g.criteria.iter().map(|k| k.0.clone()).collect(),
+                            reason: g.reason.clone(),
+                        }),
                     })
                     .collect(),
             })
@@ -239,10 +260,14 @@ pub struct MetCriterionGql {
     pub criterion: CriterionGql,
     /// Attested evidence (text or link), or the measure that satisfies it.
     pub evidence: String,
-    /// Who attested it (`null` for a measure).
+    /// Who attested it (`null` for a measure or an implied criterion).
     pub attested_by: Option<String>,
-    /// Position of the event that met it.
+    /// Position of the event that met it (for an implied criterion, the one that met the
+    /// criterion implying it).
     pub position: Position,
+    /// Set when it is met only because a higher criterion of its graded scale is met (see
+    /// `MaturityComponent.graded`): that criterion. Palier's reading, not the grid's.
+    pub implied_by: Option<CriterionGql>,
 }
 
 /// Tier and progress of a component of an establishment.
@@ -313,10 +338,12 @@ fn axes(assessment: &Assessment) -> Vec<AxisTierGql> {
         .collect()
 }
 
-/// An establishment and its digital-maturity tiers. The tier rule: a component is at palier p
-/// when all its criteria of paliers 1..p are met (0 when palier 1 is not; an empty palier
-/// asks nothing more than the one below); an axis is at the lowest palier of its components;
-/// the establishment at the lowest palier of its axes.
+/// An establishment and its digital-maturity tiers. The tier rule (Palier's reading: the
+/// reference grid states no aggregation; `maturityFramework { rule }` words it in full): a
+/// component is at palier p when all its criteria of paliers 1..p are met (0 when palier 1 is
+/// not; an empty palier asks nothing more than the one below; a higher cell of a graded scale
+/// implies the lower ones); an axis is at the lowest palier of its components; the
+/// establishment at the lowest palier of its axes.
 pub struct EstablishmentGql {
     view: Arc<EstablishmentView>,
     as_of: Option<u64>,
@@ -401,6 +428,7 @@ impl EstablishmentGql {
                     evidence: m.evidence,
                     attested_by: m.attested_by,
                     position: Position(m.position),
+                    implied_by: m.implied_by.and_then(|c| criterion(c.as_str())),
                 })
             })
             .collect()
@@ -410,9 +438,40 @@ impl EstablishmentGql {
     async fn missing_for_next_tier(&self) -> Vec<CriterionGql> {
         criteria(&self.detail().missing_for_next)
     }
+    /// Whether the school grid tiers it: `false` for a mediation place (EPN, médiathèque,
+    /// other) registered before such places were refused; its tiers then read 0 and it counts
+    /// in no summary.
+    async fn tiered(&self) -> bool {
+        self.view.registration.kind.is_school()
+    }
+    /// Its declared subject groups ("pôles disciplinaires"), each with its référent and the
+    /// teachers trained recorded for it: what the training criteria are measured over.
+    async fn subject_groups(&self) -> Vec<SubjectGroupGql> {
+        let measures = self.view.state.measures_on(self.view.assessed_on);
+        measures
+            .subject_groups
+            .iter()
+            .map(|(name, referent)| {
+                let (trained, total) = measures
+                    .teachers_trained
+                    .get(name)
+                    .copied()
+                    .unwrap_or((0, 0));
+                SubjectGroupGql {
+                    name: name.clone(),
+                    referent: referent.clone(),
+                    trained: i32::try_from(trained).unwrap_or(i32::MAX),
+                    total: i32::try_from(total).unwrap_or(i32::MAX),
+                }
+            })
+            .collect()
+    }
     /// Last bandwidth measured, in Mb/s.
     async fn bandwidth_mbps(&self) -> Option<f64> {
-        self.view.state.measures().bandwidth_mbps
+        self.view
+            .state
+            .measures_on(self.view.assessed_on)
+            .bandwidth_mbps
     }
     /// Position of the registration.
     async fn registered_position(&self) -> Position {
@@ -426,6 +485,38 @@ impl EstablishmentGql {
     async fn as_of_position(&self) -> Option<Position> {
         self.as_of.map(Position)
     }
+}
+
+/// A declared subject group.
+#[derive(SimpleObject)]
+#[graphql(name = "SubjectGroup")]
+pub struct SubjectGroupGql {
+    /// Its name.
+    pub name: String,
+    /// Its référent (a role or a pseudonymous id).
+    pub referent: String,
+    /// Teachers trained, as last recorded (0 when none is).
+    pub trained: i32,
+    /// Teachers in the group, as last recorded.
+    pub total: i32,
+}
+
+/// One subject group to declare.
+#[derive(InputObject)]
+pub struct SubjectGroupInput {
+    /// Its name, as `recordTeachersTrained` names it.
+    pub name: String,
+    /// Its référent teacher: a role or a pseudonymous id, not a name.
+    pub referent: String,
+}
+
+/// Declares an establishment's subject groups.
+#[derive(InputObject)]
+pub struct DeclareSubjectGroupsInput {
+    /// UAI.
+    pub uai: String,
+    /// Every subject group, with its référent (replaces any earlier declaration).
+    pub groups: Vec<SubjectGroupInput>,
 }
 
 /// How many establishments stand at one tier.
@@ -493,6 +584,10 @@ fn summary(academy: String, s: &AcademySummary, as_of: Option<u64>) -> AcademySu
 
 fn parse_uai(field: &str, uai: &str) -> Result<Uai, ApiError> {
     Uai::parse(uai).map_err(|e| ApiError::from_parse(field, &e))
+}
+
+fn label_at(field: &str, value: &str) -> Result<Label, ApiError> {
+    Label::parse("label", value).map_err(|e| ApiError::from_parse(field, &e))
 }
 
 fn label(field: &'static str, value: &str) -> Result<Label, ApiError> {
@@ -812,9 +907,11 @@ impl EstablishmentMutation {
             evidence: Evidence::parse(&input.evidence)
                 .map_err(|e| ApiError::from_parse("input.evidence", &e))?,
             attested_by: label("input.attestedBy", &attested_by)?,
-            effective_on: input
-                .effective_on
-                .unwrap_or_else(|| Utc::now().date_naive()),
+            effective_on: input.effective_on.unwrap_or_else(|| {
+                state(ctx)
+                    .map_or_else(|_| Utc::now(), |s| s.clock.now())
+                    .date_naive()
+            }),
         });
         execute(ctx, &input.uai, command, command_ctx).await
     }
@@ -845,7 +942,11 @@ impl EstablishmentMutation {
         let command_ctx = context(ctx)?;
         let command = EstablishmentCommand::RecordBandwidth(RecordBandwidth {
             mbps: Mbps::new(input.mbps).map_err(|e| ApiError::from_parse("input.mbps", &e))?,
-            measured_on: input.measured_on.unwrap_or_else(|| Utc::now().date_naive()),
+            measured_on: input.measured_on.unwrap_or_else(|| {
+                state(ctx)
+                    .map_or_else(|_| Utc::now(), |s| s.clock.now())
+                    .date_naive()
+            }),
         });
         execute(ctx, &input.uai, command, command_ctx).await
     }
@@ -864,6 +965,67 @@ impl EstablishmentMutation {
             total: count_input("input.total", input.total)?,
         });
         execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// Declares the establishment's subject groups ("pôles disciplinaires") and their
+    /// référents, replacing any earlier declaration. The training criteria ask for « au moins
+    /// un enseignant référent par pôle disciplinaire » and « plus de la moitié des enseignants
+    /// par pôle disciplinaire »: they are measured over every declared group (a group with no
+    /// `recordTeachersTrained` counts 0), and not met until groups are declared.
+    async fn declare_subject_groups(
+        &self,
+        ctx: &Context<'_>,
+        input: DeclareSubjectGroupsInput,
+    ) -> async_graphql::Result<MutationPayload> {
+        let command_ctx = context(ctx)?;
+        let groups = input
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                Ok(SubjectGroup {
+                    name: label_at(&format!("input.groups[{i}].name"), &g.name)?,
+                    referent: label_at(&format!("input.groups[{i}].referent"), &g.referent)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let command = EstablishmentCommand::DeclareSubjectGroups(DeclareSubjectGroups { groups });
+        execute(ctx, &input.uai, command, command_ctx).await
+    }
+
+    /// FOR TESTS ONLY (admin): moves the server's test clock to `now`, so that facts dated
+    /// up to that day take effect (`establishmentTierChanged` reports the tiers they change)
+    /// without waiting for the calendar. Only on a server started with
+    /// `PALIER_TEST_CLOCK_START`; elsewhere `FORBIDDEN`. The clock never goes back
+    /// (`BAD_USER_INPUT`). Returns the time set.
+    async fn set_test_clock(
+        &self,
+        ctx: &Context<'_>,
+        now: chrono::DateTime<Utc>,
+    ) -> async_graphql::Result<chrono::DateTime<Utc>> {
+        principal(ctx)?.require(Operation::SetTestClock, Target::Everywhere)?;
+        let state = state(ctx)?;
+        if !state.clock.is_settable() {
+            return Err(ApiError::Forbidden(
+                "this server follows the system clock; setTestClock works only on a server started with PALIER_TEST_CLOCK_START (tests only)".into(),
+            )
+            .into());
+        }
+        let current = state.clock.now();
+        if now < current {
+            return Err(ApiError::bad_input(
+                "now",
+                format!("the test clock reads {current} and never goes back"),
+            )
+            .into());
+        }
+        state
+            .clock
+            .set(now)
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+        // Apply what fell due now rather than at the scheduler's next tick.
+        state.establishments.tick(now);
+        Ok(now)
     }
 }
 
@@ -885,6 +1047,10 @@ pub struct TierChangeGql {
     pub tier: i32,
     /// Axes whose tier changed.
     pub axes: Vec<AxisTierChange>,
+    /// Set when no event caused the change: the day a fact recorded earlier (an attestation's
+    /// effective date, a measure's date) took effect. `position` is then the last event
+    /// before that day came, and `recordedAt` when the clock passed it.
+    pub effective_on: Option<NaiveDate>,
 }
 
 /// One axis's change.
@@ -916,6 +1082,7 @@ impl TierChangeGql {
                     tier: i32::from(*to),
                 })
                 .collect(),
+            effective_on: c.effective_on,
         }
     }
 }
@@ -931,7 +1098,10 @@ pub struct EstablishmentSubscription;
 impl EstablishmentSubscription {
     /// Every change of an establishment's tiers (overall or per axis), in position order:
     /// first those after `after` (default: from now on), then live. A reconnecting dashboard
-    /// passes the last `position` it received and misses nothing.
+    /// passes the last `position` it received and misses nothing, with one exception: a change
+    /// the clock makes (`effectiveOn` set) carries the position of the last event before it,
+    /// so a dashboard that received the event's change but not the clock's, resuming after
+    /// that position, misses the clock's; `establishment` shows the tiers as they stand.
     async fn establishment_tier_changed(
         &self,
         ctx: &Context<'_>,
@@ -944,22 +1114,27 @@ impl EstablishmentSubscription {
             principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
         }
         let model = state(ctx)?.establishments.clone();
-        let start = after.map_or_else(|| model.position(), |p| p.0);
+        // The cursor is an index in the feed: changes the clock makes share the position of
+        // the event before them, so positions alone could skip one.
+        let start = match after {
+            Some(p) => model.read(|e| e.tier_change_index_after(p.0)),
+            None => model.read(|e| e.tier_change_index_after(u64::MAX)),
+        };
         Ok(futures::stream::unfold(
             (model, academy, start, VecDeque::<TierChangeGql>::new()),
-            move |(model, academy, mut last, mut ready)| {
+            move |(model, academy, mut next, mut ready)| {
                 let principal = principal.clone();
                 async move {
                     loop {
-                        if let Some(next) = ready.pop_front() {
-                            return Some((next, (model, academy, last, ready)));
+                        if let Some(change) = ready.pop_front() {
+                            return Some((change, (model, academy, next, ready)));
                         }
-                        let seen = model.position();
-                        // One tier change per event at most, so pages never split an event.
-                        let changes =
-                            model.read(|e| e.tier_changes_after(last, academy.as_deref(), PAGE));
-                        if let Some(newest) = changes.last() {
-                            last = newest.position;
+                        // Watch before reading, so a change made meanwhile still wakes us.
+                        let mut changed = model.watch();
+                        let (changes, following) =
+                            model.read(|e| e.tier_changes_from(next, academy.as_deref(), PAGE));
+                        next = following;
+                        if !changes.is_empty() {
                             // Each subscriber receives only what its scopes reach.
                             ready.extend(
                                 changes
@@ -978,10 +1153,10 @@ impl EstablishmentSubscription {
                             continue;
                         }
                         loop {
-                            match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                                Ok(()) => break,
-                                Err(ProjectionError::Timeout { .. }) => continue,
-                                Err(_) => return None,
+                            match tokio::time::timeout(IDLE_WAIT, changed.changed()).await {
+                                Ok(Ok(())) => break,
+                                Ok(Err(_)) => return None,
+                                Err(_) => continue,
                             }
                         }
                     }

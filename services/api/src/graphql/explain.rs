@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
 use palier_domain::{
-    CompetenceCode, KnowledgeElementStatus, Level, PersonEvent, PersonId, PersonScores,
+    CompetenceCode, FactTime, KnowledgeElementStatus, Level, PersonEvent, PersonId, PersonScores,
 };
 use palier_store::{Direction, EventStore, SharedStore, StreamFrom, StreamName};
 
@@ -20,6 +20,9 @@ pub struct ExplainedElement {
     pub position: Position,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// When it was assessed: what orders it (its own time, else its store time), the
+    /// position breaking ties.
+    pub assessed_at: DateTime<Utc>,
     /// The skill.
     pub skill: String,
     /// VALIDATED or INVALIDATED.
@@ -47,9 +50,12 @@ pub struct CompetenceExplanation {
     pub max_reachable_level: i32,
     /// The computation, spelled out.
     pub formula: String,
-    /// The last reset of this competence, if any: what came before it does not count.
+    /// The last reset of this competence, if any (position of its event): what was assessed
+    /// before it does not count, whenever it was recorded.
     pub last_reset: Option<Position>,
-    /// Every element ever recorded for this competence, oldest first.
+    /// When that reset happened.
+    pub last_reset_at: Option<DateTime<Utc>>,
+    /// Every element ever recorded for this competence, in the order recorded.
     pub elements: Vec<ExplainedElement>,
 }
 
@@ -67,7 +73,7 @@ pub async fn explain(
         .await?;
     let mut scores = PersonScores::new(max_reachable_level);
     let mut elements = Vec::new();
-    let mut last_reset = None;
+    let mut times = Vec::new();
     for event in recorded
         .iter()
         .filter(|e| until.is_none_or(|u| e.position <= u))
@@ -76,43 +82,47 @@ pub async fn explain(
             .map_err(|e| {
                 ApiError::internal(&format!("{} at {}: {e}", event.stream, event.position))
             })?;
-        scores.apply(&decoded);
-        match &decoded {
-            PersonEvent::KnowledgeElementsRecorded(e) => {
-                for element in e.elements.iter().filter(|k| k.competence == competence) {
-                    elements.push(ExplainedElement {
-                        position: Position(event.position),
-                        recorded_at: event.recorded_at,
-                        skill: element.skill.as_str().to_owned(),
-                        status: match element.status {
-                            KnowledgeElementStatus::Validated => "VALIDATED".into(),
-                            KnowledgeElementStatus::Invalidated => "INVALIDATED".into(),
-                        },
-                        earned_pix: element.earned_pix.value(),
-                        counted: false,
-                        reason: String::new(),
-                    });
-                }
+        scores.apply(&decoded, event.position, event.recorded_at);
+        if let PersonEvent::KnowledgeElementsRecorded(e) = &decoded {
+            for element in e.elements.iter().filter(|k| k.competence == competence) {
+                let time = FactTime::of(element.assessed_at, event.recorded_at, event.position);
+                times.push(time);
+                elements.push(ExplainedElement {
+                    position: Position(event.position),
+                    recorded_at: event.recorded_at,
+                    assessed_at: time.at,
+                    skill: element.skill.as_str().to_owned(),
+                    status: match element.status {
+                        KnowledgeElementStatus::Validated => "VALIDATED".into(),
+                        KnowledgeElementStatus::Invalidated => "INVALIDATED".into(),
+                    },
+                    earned_pix: element.earned_pix.value(),
+                    counted: false,
+                    reason: String::new(),
+                });
             }
-            PersonEvent::CompetenceReset(r) if r.competence == competence => {
-                last_reset = Some(event.position)
-            }
-            _ => {}
         }
     }
-    // Newest first: the first element seen of a skill is the one that stands.
-    let mut latest: HashMap<String, u64> = HashMap::new();
-    for element in elements.iter_mut().rev() {
-        if last_reset.is_some_and(|r| element.position.0 <= r) {
+    let last_reset = scores.score(competence).last_reset();
+    // The element of each skill assessed last stands.
+    let mut latest: HashMap<String, FactTime> = HashMap::new();
+    for (element, time) in elements.iter().zip(&times) {
+        let entry = latest.entry(element.skill.clone()).or_insert(*time);
+        *entry = (*entry).max(*time);
+    }
+    for (element, time) in elements.iter_mut().zip(&times) {
+        let standing = latest.get(&element.skill).copied().unwrap_or(*time);
+        if let Some(reset) = last_reset.filter(|r| *time < *r) {
             element.reason = format!(
-                "recorded before the reset at position {}",
-                last_reset.unwrap_or(0)
+                "assessed before the reset at position {} ({})",
+                reset.position, reset.at
             );
-        } else if let Some(later) = latest.get(&element.skill) {
-            element.reason =
-                format!("superseded by a later element of the same skill at position {later}");
+        } else if standing != *time {
+            element.reason = format!(
+                "superseded by an element of the same skill assessed later ({}, position {})",
+                standing.at, standing.position
+            );
         } else {
-            latest.insert(element.skill.clone(), element.position.0);
             if element.status == "INVALIDATED" {
                 element.reason = "invalidated: earns nothing".into();
             } else {
@@ -137,7 +147,8 @@ pub async fn explain(
             cap = 8 * max,
             pix = result.pix_score
         ),
-        last_reset: last_reset.map(Position),
+        last_reset: last_reset.map(|r| Position(r.position)),
+        last_reset_at: last_reset.map(|r| r.at),
         elements,
     })
 }

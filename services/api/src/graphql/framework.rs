@@ -110,6 +110,15 @@ impl TargetProfileGql {
     async fn source(&self) -> String {
         format!("{} — {}", self.0.source().file(), self.0.source().section())
     }
+    /// The title the source gives the profile: the section of the reference document it is
+    /// transcribed from (for the mediator diploma, its annex's own heading).
+    async fn source_title(&self) -> &str {
+        self.0.source().section()
+    }
+    /// Notes on how the source was read (which column, which competence is absent, …).
+    async fn notes(&self) -> &[String] {
+        self.0.notes()
+    }
     /// Expected level per competence (competences absent from the profile expect nothing).
     async fn expectations(&self) -> Vec<ExpectationGql> {
         self.0
@@ -118,6 +127,7 @@ impl TargetProfileGql {
             .map(|e| ExpectationGql {
                 competence: e.competence().as_str().to_owned(),
                 level: i32::from(e.level().number()),
+                source_title: e.source_title().to_owned(),
             })
             .collect()
     }
@@ -131,4 +141,7 @@ pub struct ExpectationGql {
     pub competence: String,
     /// Expected level.
     pub level: i32,
+    /// The competence's title as the source words it (the annex may differ from the CRCN: for
+    /// 5.2 it says « Identifier les besoins et les réponses technologiques »).
+    pub source_title: String,
 }

@@ -105,6 +105,8 @@ pub struct AppState {
     pub workshops: ProjectionHandle<palier_projections::workshops::Workshops>,
     /// Mediation commands.
     pub mediation_commands: crate::commands::MediationCommands,
+    /// The clock dated facts follow (the system's, or a test clock).
+    pub clock: palier_projections::Clock,
 }
 
 /// Most nesting a query may have.

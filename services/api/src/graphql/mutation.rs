@@ -155,6 +155,10 @@ pub struct KnowledgeElementInput {
     pub status: ElementStatus,
     /// Pix earned (0 when invalidated), frozen as recorded.
     pub earned_pix: f64,
+    /// When the answer was given: orders the element among the others of its skill and
+    /// against resets (default: the request's `occurredAt`, else when the store records it).
+    #[serde(default)]
+    pub assessed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Records the outcome of an assessment.
@@ -166,7 +170,8 @@ pub struct RecordKnowledgeElementsInput {
     pub source: AssessmentSourceInput,
     /// Elements (1 … 2000).
     pub elements: Vec<KnowledgeElementInput>,
-    /// When the assessment happened (default: now).
+    /// When the assessment happened (business time): the assessment time of every element
+    /// that gives none (default: when the store records it).
     pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -177,6 +182,9 @@ pub struct ResetCompetenceInput {
     pub person: String,
     /// Competence code.
     pub competence: String,
+    /// When the reset happened: elements assessed before it stop counting, whenever they are
+    /// recorded (default: when the store records it).
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A per-domain level entered in the LSU.
@@ -301,9 +309,12 @@ fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, Ap
 
 /// The elements of an input, parsed; `prefix` names the input in errors
 /// (`input.elements[3].skill`).
+/// Each element's assessment time is its own, else the request's business time
+/// (`occurred_at`), else none (the store time stands in).
 pub(crate) fn knowledge_elements(
     prefix: &str,
     elements: Vec<KnowledgeElementInput>,
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<KnowledgeElement>, ApiError> {
     let base = if prefix.is_empty() {
         "elements".to_owned()
@@ -331,6 +342,7 @@ pub(crate) fn knowledge_elements(
                 },
                 earned_pix: EarnedPix::new(e.earned_pix)
                     .map_err(|err| ApiError::from_parse(&field("earnedPix"), &err))?,
+                assessed_at: e.assessed_at.or(occurred_at),
             })
         })
         .collect()
@@ -497,7 +509,7 @@ impl MutationRoot {
         let person = person_id("input.person", &input.person)?;
         let command = RecordKnowledgeElements {
             source: source(input.source)?,
-            elements: knowledge_elements("input", input.elements)?,
+            elements: knowledge_elements("input", input.elements, input.occurred_at)?,
         };
         execute(ctx, command_ctx, person, command.into()).await
     }
@@ -508,10 +520,11 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: ResetCompetenceInput,
     ) -> async_graphql::Result<MutationPayload> {
-        let command_ctx = context(ctx, None)?;
+        let command_ctx = context(ctx, input.occurred_at)?;
         let person = person_id("input.person", &input.person)?;
         let command = ResetCompetence {
             competence: competence("input.competence", &input.competence)?,
+            reset_at: input.occurred_at,
         };
         execute(ctx, command_ctx, person, command.into()).await
     }
@@ -544,6 +557,37 @@ impl MutationRoot {
     ) -> async_graphql::Result<MutationPayload> {
         let command_ctx = context(ctx, None)?;
         let person = person_id("input.person", &input.person)?;
+        // Pix's scale stops at the highest level it opens: a certificate cannot score or
+        // certify beyond it.
+        let max_level = state(ctx)?.max_reachable_level;
+        let max_score = palier_domain::scoring::max_pix_score(max_level);
+        if input.pix_score > i32::try_from(max_score).unwrap_or(i32::MAX) {
+            return Err(ApiError::bad_input(
+                "input.pixScore",
+                format!(
+                    "{} is above {max_score}, the highest score while levels stop at {}",
+                    input.pix_score,
+                    max_level.number()
+                ),
+            )
+            .into());
+        }
+        if let Some((i, l)) = input
+            .levels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.level > i32::from(max_level.number()))
+        {
+            return Err(ApiError::bad_input(
+                format!("input.levels[{i}].level"),
+                format!(
+                    "level {} is above {}, the highest level Pix opens (PALIER_MAX_REACHABLE_LEVEL)",
+                    l.level,
+                    max_level.number()
+                ),
+            )
+            .into());
+        }
         let pix_score = u32::try_from(input.pix_score)
             .ok()
             .and_then(|s| PixScore::new(s).ok())

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use super::command::{EstablishmentCommand, EstablishmentKind, Evidence};
 use super::event::{
     BandwidthMeasured, CriterionAttested, CriterionWithdrawn, EstablishmentEvent,
-    EstablishmentRegistered, TeachersTrainedRecorded,
+    EstablishmentRegistered, SubjectGroupsDeclared, TeachersTrainedRecorded,
 };
 use crate::assessment::Label;
 use crate::ids::Uai;
@@ -50,6 +50,20 @@ pub enum EstablishmentError {
         /// The criterion.
         criterion: String,
     },
+    /// The school grid does not apply to this kind of place.
+    #[error(
+        "kind: a {kind:?} is a mediation place, not a school: the school maturity grid does not tier it (register it as a mediation structure)"
+    )]
+    NotASchool {
+        /// Its kind.
+        kind: EstablishmentKind,
+    },
+    /// No subject group, or one named twice.
+    #[error("groups: {reason}")]
+    InvalidSubjectGroups {
+        /// What is wrong.
+        reason: String,
+    },
     /// Inconsistent teacher counts.
     #[error(
         "trained: {trained} trained out of {total} teachers is impossible (total ≥ 1 and trained ≤ total)"
@@ -88,12 +102,19 @@ pub struct Attestation {
     pub effective_on: NaiveDate,
 }
 
-/// The state of one establishment, folded from its stream.
+/// The state of one establishment, folded from its stream. Its facts count from their own
+/// dates: an attestation from its effective date, a bandwidth measure from the day it was
+/// measured, the latest measure by that date standing (a backfilled older measure does not
+/// replace a newer one). What stands on a given day is [`Establishment::met_criteria`] of
+/// that day.
 #[derive(Debug, Clone, Default)]
 pub struct Establishment {
     registration: Option<EstablishmentRegistration>,
     attested: BTreeMap<CriterionCode, Attestation>,
+    /// The measures without a date of their own (teachers trained).
     measures: Measures,
+    /// Bandwidth measures by the day measured (one per day: the one recorded last).
+    bandwidth: BTreeMap<NaiveDate, f64>,
 }
 
 impl Establishment {
@@ -102,21 +123,61 @@ impl Establishment {
         self.registration.as_ref()
     }
 
-    /// The standing attestations.
+    /// The standing attestations, including those not yet effective.
     pub fn attested(&self) -> &BTreeMap<CriterionCode, Attestation> {
         &self.attested
     }
 
-    /// The latest measures.
-    pub fn measures(&self) -> &Measures {
-        &self.measures
+    /// The measures that stand on `today`: the bandwidth measured last on or before it.
+    pub fn measures_on(&self, today: NaiveDate) -> Measures {
+        Measures {
+            bandwidth_mbps: self
+                .bandwidth
+                .range(..=today)
+                .next_back()
+                .map(|(_, mbps)| *mbps),
+            ..self.measures.clone()
+        }
     }
 
-    /// Criteria met: those attested plus those the latest measures satisfy.
-    pub fn met_criteria(&self, grid: &'static MaturityGrid) -> BTreeSet<CriterionCode> {
-        let mut met: BTreeSet<CriterionCode> = self.attested.keys().cloned().collect();
-        met.extend(grid.measured(&self.measures));
+    /// Criteria met on `today`: those attested with an effective date on or before it, plus
+    /// those the measures standing that day satisfy, « haut débit » starting at
+    /// `high_speed_min_mbps`.
+    pub fn met_criteria(
+        &self,
+        grid: &'static MaturityGrid,
+        today: NaiveDate,
+        high_speed_min_mbps: f64,
+    ) -> BTreeSet<CriterionCode> {
+        let mut met: BTreeSet<CriterionCode> = self
+            .attested
+            .iter()
+            .filter(|(_, a)| a.effective_on <= today)
+            .map(|(c, _)| *c)
+            .collect();
+        met.extend(grid.measured(&Measures {
+            high_speed_min_mbps,
+            ..self.measures_on(today)
+        }));
         met
+    }
+
+    /// The first day after `today` on which a fact already recorded takes effect (an
+    /// attestation effective then, a measure dated then): when what is met may change without
+    /// any new event.
+    pub fn next_effective_after(&self, today: NaiveDate) -> Option<NaiveDate> {
+        let attestation = self
+            .attested
+            .values()
+            .map(|a| a.effective_on)
+            .filter(|d| *d > today)
+            .min();
+        let measure = self
+            .bandwidth
+            .range((std::ops::Bound::Excluded(today), std::ops::Bound::Unbounded))
+            .next()
+            .map(|(d, _)| *d);
+        attestation.into_iter().chain(measure).min()
     }
 
     /// Decides a command.
@@ -133,6 +194,9 @@ impl Establishment {
                     uai: r.uai.as_str().to_owned(),
                 });
             }
+            if !c.kind.is_school() {
+                return Err(EstablishmentError::NotASchool { kind: c.kind });
+            }
             return Ok(vec![EstablishmentEvent::Registered(
                 EstablishmentRegistered {
                     uai: c.uai,
@@ -143,8 +207,15 @@ impl Establishment {
                 },
             )]);
         }
-        if self.registration.is_none() {
+        let Some(registration) = &self.registration else {
             return Err(EstablishmentError::NotRegistered);
+        };
+        // Mediation places registered before they were refused keep their history, and get
+        // no new grid facts.
+        if !registration.kind.is_school() {
+            return Err(EstablishmentError::NotASchool {
+                kind: registration.kind,
+            });
         }
         let event = match command {
             EstablishmentCommand::Register(_) => return Err(EstablishmentError::NotRegistered),
@@ -213,6 +284,24 @@ impl Establishment {
                     total: c.total,
                 })
             }
+            EstablishmentCommand::DeclareSubjectGroups(c) => {
+                if c.groups.is_empty() {
+                    return Err(EstablishmentError::InvalidSubjectGroups {
+                        reason: "at least one subject group is required".into(),
+                    });
+                }
+                let mut names = BTreeSet::new();
+                for group in &c.groups {
+                    if !names.insert(group.name.as_str()) {
+                        return Err(EstablishmentError::InvalidSubjectGroups {
+                            reason: format!("subject group {} is declared twice", group.name),
+                        });
+                    }
+                }
+                EstablishmentEvent::SubjectGroupsDeclared(SubjectGroupsDeclared {
+                    groups: c.groups,
+                })
+            }
         };
         Ok(vec![event])
     }
@@ -243,12 +332,19 @@ impl Establishment {
                 self.attested.remove(&e.criterion);
             }
             EstablishmentEvent::BandwidthMeasured(e) => {
-                self.measures.bandwidth_mbps = Some(e.mbps.value())
+                self.bandwidth.insert(e.measured_on, e.mbps.value());
             }
             EstablishmentEvent::TeachersTrainedRecorded(e) => {
                 self.measures
                     .teachers_trained
                     .insert(e.subject_group.as_str().to_owned(), (e.trained, e.total));
+            }
+            EstablishmentEvent::SubjectGroupsDeclared(e) => {
+                self.measures.subject_groups = e
+                    .groups
+                    .iter()
+                    .map(|g| (g.name.as_str().to_owned(), g.referent.as_str().to_owned()))
+                    .collect();
             }
         }
     }

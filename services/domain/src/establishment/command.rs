@@ -29,6 +29,18 @@ pub enum EstablishmentKind {
     Autre,
 }
 
+impl EstablishmentKind {
+    /// Whether the school grid applies: écoles, collèges, lycées. The grid speaks of pupils,
+    /// a CDI, an ENT and subject groups; mediation places (EPN, médiathèque, other structures)
+    /// are not tiered by it (they are mediation structures, `structure-<id>`).
+    pub fn is_school(self) -> bool {
+        matches!(
+            self,
+            Self::Ecole | Self::College | Self::Lycee | Self::LyceeProfessionnel
+        )
+    }
+}
+
 /// Evidence of an attestation: a text or a link, 1 to 2,000 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -181,6 +193,24 @@ pub struct RecordTeachersTrained {
     pub total: u32,
 }
 
+/// A subject group ("pôle disciplinaire") and its référent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectGroup {
+    /// Its name, as the records of trained teachers name it.
+    pub name: Label,
+    /// Its référent teacher: a role or a pseudonymous id, not a name (see "Personal data").
+    pub referent: Label,
+}
+
+/// Declares the establishment's subject groups and their référents (replacing any earlier
+/// declaration): the teachers-trained criteria are measured over every one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclareSubjectGroups {
+    /// The groups; at least one, names distinct.
+    pub groups: Vec<SubjectGroup>,
+}
+
 /// Every establishment command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EstablishmentCommand {
@@ -194,4 +224,6 @@ pub enum EstablishmentCommand {
     RecordBandwidth(RecordBandwidth),
     /// See [`RecordTeachersTrained`].
     RecordTeachersTrained(RecordTeachersTrained),
+    /// See [`DeclareSubjectGroups`].
+    DeclareSubjectGroups(DeclareSubjectGroups),
 }

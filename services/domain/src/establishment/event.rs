@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::command::{EstablishmentKind, Evidence, Mbps};
+use super::command::{EstablishmentKind, Evidence, Mbps, SubjectGroup};
 use crate::assessment::Label;
 use crate::ids::Uai;
 use crate::maturity::CriterionCode;
@@ -96,6 +96,20 @@ impl DomainEvent for TeachersTrainedRecorded {
     const SCHEMA_VERSION: u32 = 1;
 }
 
+/// The establishment declared its subject groups and their référents (the whole list: it
+/// replaces any earlier one). JSON: `{"groups": [{"name", "referent"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectGroupsDeclared {
+    /// The groups.
+    pub groups: Vec<SubjectGroup>,
+}
+
+impl DomainEvent for SubjectGroupsDeclared {
+    const EVENT_TYPE: &'static str = "SubjectGroupsDeclared";
+    const SCHEMA_VERSION: u32 = 1;
+}
+
 /// Every establishment event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EstablishmentEvent {
@@ -109,6 +123,8 @@ pub enum EstablishmentEvent {
     BandwidthMeasured(BandwidthMeasured),
     /// See [`TeachersTrainedRecorded`].
     TeachersTrainedRecorded(TeachersTrainedRecorded),
+    /// See [`SubjectGroupsDeclared`].
+    SubjectGroupsDeclared(SubjectGroupsDeclared),
 }
 
 impl EstablishmentEvent {
@@ -120,6 +136,7 @@ impl EstablishmentEvent {
             Self::CriterionWithdrawn(_) => CriterionWithdrawn::EVENT_TYPE,
             Self::BandwidthMeasured(_) => BandwidthMeasured::EVENT_TYPE,
             Self::TeachersTrainedRecorded(_) => TeachersTrainedRecorded::EVENT_TYPE,
+            Self::SubjectGroupsDeclared(_) => SubjectGroupsDeclared::EVENT_TYPE,
         }
     }
 
@@ -131,6 +148,7 @@ impl EstablishmentEvent {
             Self::CriterionWithdrawn(_) => CriterionWithdrawn::SCHEMA_VERSION,
             Self::BandwidthMeasured(_) => BandwidthMeasured::SCHEMA_VERSION,
             Self::TeachersTrainedRecorded(_) => TeachersTrainedRecorded::SCHEMA_VERSION,
+            Self::SubjectGroupsDeclared(_) => SubjectGroupsDeclared::SCHEMA_VERSION,
         }
     }
 
@@ -142,6 +160,7 @@ impl EstablishmentEvent {
             Self::CriterionWithdrawn(e) => serde_json::to_value(e),
             Self::BandwidthMeasured(e) => serde_json::to_value(e),
             Self::TeachersTrainedRecorded(e) => serde_json::to_value(e),
+            Self::SubjectGroupsDeclared(e) => serde_json::to_value(e),
         };
         // Cannot fail: strings, finite numbers and dates only (tests serialise every variant).
         #[allow(clippy::expect_used)]
@@ -170,6 +189,10 @@ impl EstablishmentEvent {
             TeachersTrainedRecorded::EVENT_TYPE => {
                 TeachersTrainedRecorded::decode_payload(schema_version, data)
                     .map(Self::TeachersTrainedRecorded)
+            }
+            SubjectGroupsDeclared::EVENT_TYPE => {
+                SubjectGroupsDeclared::decode_payload(schema_version, data)
+                    .map(Self::SubjectGroupsDeclared)
             }
             other => Err(DecodeError::UnknownEventType {
                 event_type: other.chars().take(128).collect(),

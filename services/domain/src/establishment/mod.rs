@@ -10,10 +10,10 @@ mod tests;
 
 pub use aggregate::{Attestation, Establishment, EstablishmentError, EstablishmentRegistration};
 pub use command::{
-    AttestCriterion, EstablishmentCommand, EstablishmentKind, Evidence, Mbps, RecordBandwidth,
-    RecordTeachersTrained, RegisterEstablishment, WithdrawCriterion,
+    AttestCriterion, DeclareSubjectGroups, EstablishmentCommand, EstablishmentKind, Evidence, Mbps,
+    RecordBandwidth, RecordTeachersTrained, RegisterEstablishment, SubjectGroup, WithdrawCriterion,
 };
 pub use event::{
     BandwidthMeasured, CriterionAttested, CriterionWithdrawn, EstablishmentEvent,
-    EstablishmentRegistered, TeachersTrainedRecorded,
+    EstablishmentRegistered, SubjectGroupsDeclared, TeachersTrainedRecorded,
 };

@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::assessment::{EarnedPix, KnowledgeElementStatus};
 use crate::crcn::CompetenceCode;
 use crate::ids::{PersonId, SkillId, Uai};
@@ -83,8 +85,11 @@ pub enum PersonError {
         /// The pix claimed.
         earned_pix: EarnedPix,
     },
-    /// `ResetCompetence` on a competence with no knowledge element since its last reset.
-    #[error("competence {competence}: nothing to reset")]
+    /// `ResetCompetence` on a competence with no knowledge element assessed after its last
+    /// reset, or dated no later than that reset.
+    #[error(
+        "competence {competence}: nothing to reset (no element assessed after its last reset, or the reset is not later than it)"
+    )]
     NothingToReset {
         /// The competence.
         competence: CompetenceCode,
@@ -116,6 +121,26 @@ pub struct Registration {
     pub personal: PersonalRecord,
 }
 
+/// When a fact of the stream happened, as far as the aggregate knows: its own business time
+/// when it carries one, and its place in the stream (which orders facts without a time, and
+/// breaks ties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    at: Option<DateTime<Utc>>,
+    revision: u64,
+}
+
+impl Stamp {
+    /// Whether `self` comes after `other`: by business time when both have one (the revision
+    /// breaking ties), else in stream order.
+    fn is_after(self, other: Stamp) -> bool {
+        match (self.at, other.at) {
+            (Some(a), Some(b)) => (a, self.revision) > (b, other.revision),
+            _ => self.revision > other.revision,
+        }
+    }
+}
+
 /// The state of one person, folded from their stream; just what the rules need.
 #[derive(Debug, Clone, Default)]
 pub struct Person {
@@ -123,8 +148,10 @@ pub struct Person {
     registration: Option<Registration>,
     /// The competence each skill was first recorded under.
     skill_competences: HashMap<SkillId, CompetenceCode>,
-    /// Per competence (by index): a knowledge element was recorded since the last reset.
-    assessed_since_reset: [bool; CompetenceCode::COUNT],
+    /// Per competence (by index): when its latest knowledge element was assessed.
+    latest_element: [Option<Stamp>; CompetenceCode::COUNT],
+    /// Per competence (by index): when it was last reset.
+    latest_reset: [Option<Stamp>; CompetenceCode::COUNT],
     /// Set by `PersonForgotten`.
     forgotten: bool,
     /// The aliases linked (`ExternalRefLinked`).
@@ -259,11 +286,25 @@ impl Person {
                         self.skill_competences
                             .insert(element.skill.clone(), element.competence);
                     }
-                    self.assessed_since_reset[element.competence.index()] = true;
+                    let stamp = Stamp {
+                        at: element.assessed_at,
+                        revision: self.version,
+                    };
+                    let latest = &mut self.latest_element[element.competence.index()];
+                    if latest.is_none_or(|l| stamp.is_after(l)) {
+                        *latest = Some(stamp);
+                    }
                 }
             }
             PersonEvent::CompetenceReset(e) => {
-                self.assessed_since_reset[e.competence.index()] = false;
+                let stamp = Stamp {
+                    at: e.reset_at,
+                    revision: self.version,
+                };
+                let latest = &mut self.latest_reset[e.competence.index()];
+                if latest.is_none_or(|l| stamp.is_after(l)) {
+                    *latest = Some(stamp);
+                }
             }
             PersonEvent::PersonForgotten(_) => self.forgotten = true,
             PersonEvent::ExternalRefLinked(e) => {
@@ -378,13 +419,31 @@ impl Person {
         ])
     }
 
-    /// Rules of [`ResetCompetence`].
+    /// Rules of [`ResetCompetence`]: a reset must be able to drop something, so the competence
+    /// needs an element assessed after its latest reset, and a reset dated no later than the
+    /// latest one (which already dropped everything before it) is refused.
     fn reset_competence(&self, command: ResetCompetence) -> Result<Vec<PersonEvent>, PersonError> {
         let competence = command.competence;
-        if !self.assessed_since_reset[competence.index()] {
+        let latest_reset = self.latest_reset[competence.index()];
+        let nothing_since = match (self.latest_element[competence.index()], latest_reset) {
+            (None, _) => true,
+            (Some(element), Some(reset)) => !element.is_after(reset),
+            (Some(_), None) => false,
+        };
+        let not_later = match (command.reset_at, latest_reset.and_then(|r| r.at)) {
+            (Some(at), Some(last)) => at <= last,
+            _ => false,
+        };
+        if nothing_since || not_later {
             return Err(PersonError::NothingToReset { competence });
         }
-        Ok(vec![CompetenceReset { competence }.into()])
+        Ok(vec![
+            CompetenceReset {
+                competence,
+                reset_at: command.reset_at,
+            }
+            .into(),
+        ])
     }
 
     /// Rules of [`RecordDomainLevel`].

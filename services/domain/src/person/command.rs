@@ -2,7 +2,7 @@
 //! the rules that depend on the person's history are checked by
 //! [`super::Person::handle`].
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::assessment::{AssessmentSource, KnowledgeElement, PixScore};
 use crate::crcn::{CompetenceCode, DomainCode, Level};
@@ -56,16 +56,19 @@ pub struct ForgetPerson;
 pub struct RecordKnowledgeElements {
     /// Where the elements come from.
     pub source: AssessmentSource,
-    /// The elements; not empty, each skill at most once, invalidated ones earn 0 pix.
+    /// The elements; not empty, each skill at most once, invalidated ones earn 0 pix. Each
+    /// carries when it was assessed (`None`: when the store records it).
     pub elements: Vec<KnowledgeElement>,
 }
 
-/// Reset a competence: its earlier knowledge elements stop counting (as Pix's « remise à
-/// zéro »); later ones count again.
+/// Reset a competence: the knowledge elements assessed before it stop counting (as Pix's
+/// « remise à zéro »), whenever they are recorded; those assessed after it count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetCompetence {
     /// The competence to reset.
     pub competence: CompetenceCode,
+    /// When it was reset (business time); `None`: when the store records it.
+    pub reset_at: Option<DateTime<Utc>>,
 }
 
 /// Record the level a teacher entered in the LSU for a CRCN domain (end of CM2, 6e…).

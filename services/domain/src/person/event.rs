@@ -1,7 +1,7 @@
 //! The events of a person's stream, their stable type names and schema versions, their
 //! JSON payloads (camelCase), and decoding from the store with upcasting of older versions.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -229,9 +229,11 @@ impl DomainEvent for PersonForgotten {
     const SCHEMA_VERSION: u32 = 1;
 }
 
-/// Knowledge elements were recorded, with the pix each earned frozen in.
+/// Knowledge elements were recorded, with the pix each earned frozen in and, since v2, when
+/// each was assessed.
 /// JSON: `{"source": {"kind", …}, "elements": [{"competence", "skill", "status",
-/// "earnedPix"}]}`.
+/// "earnedPix", "assessedAt"?}]}`. v1 had no `assessedAt`: its elements are upcast without
+/// one, and count as assessed when the store recorded them (the order they always had).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KnowledgeElementsRecorded {
@@ -243,21 +245,58 @@ pub struct KnowledgeElementsRecorded {
 
 impl DomainEvent for KnowledgeElementsRecorded {
     const EVENT_TYPE: &'static str = "KnowledgeElementsRecorded";
-    const SCHEMA_VERSION: u32 = 1;
+    const SCHEMA_VERSION: u32 = 2;
+
+    fn decode_payload(schema_version: u32, data: &[u8]) -> Result<Self, DecodeError> {
+        match schema_version {
+            // v1 is v2 without times; a time found in a v1 payload was never written by
+            // Palier and is not trusted.
+            1 => payload::<Self>(Self::EVENT_TYPE, 1, data).map(|mut v1| {
+                v1.elements.iter_mut().for_each(|e| e.assessed_at = None);
+                v1
+            }),
+            2 => payload(Self::EVENT_TYPE, 2, data),
+            _ => Err(unsupported::<Self>(schema_version)),
+        }
+    }
 }
 
-/// A competence was reset: knowledge elements recorded before stop counting.
-/// JSON: `{"competence": "1.1"}`.
+/// The error for a version this build cannot read.
+fn unsupported<E: DomainEvent>(schema_version: u32) -> DecodeError {
+    DecodeError::UnsupportedSchemaVersion {
+        event_type: E::EVENT_TYPE,
+        schema_version,
+        current: E::SCHEMA_VERSION,
+    }
+}
+
+/// A competence was reset: knowledge elements assessed before it stop counting, whenever
+/// they are recorded. JSON: `{"competence": "1.1", "resetAt"?: "2026-03-02T10:00:00Z"}`
+/// (v1 had no `resetAt`; without one the reset happened when the store recorded it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CompetenceReset {
     /// The competence reset.
     pub competence: CompetenceCode,
+    /// When the reset happened (business time); `None`: its store time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<DateTime<Utc>>,
 }
 
 impl DomainEvent for CompetenceReset {
     const EVENT_TYPE: &'static str = "CompetenceReset";
-    const SCHEMA_VERSION: u32 = 1;
+    const SCHEMA_VERSION: u32 = 2;
+
+    fn decode_payload(schema_version: u32, data: &[u8]) -> Result<Self, DecodeError> {
+        match schema_version {
+            1 => payload::<Self>(Self::EVENT_TYPE, 1, data).map(|v1| Self {
+                reset_at: None,
+                ..v1
+            }),
+            2 => payload(Self::EVENT_TYPE, 2, data),
+            _ => Err(unsupported::<Self>(schema_version)),
+        }
+    }
 }
 
 /// An LSU level was recorded for a CRCN domain.
@@ -517,11 +556,13 @@ mod tests {
                     skill: SkillId::parse("@rechInfo3").expect("skill"),
                     status: KnowledgeElementStatus::Validated,
                     earned_pix: EarnedPix::new(2.5).expect("pix"),
+                    assessed_at: Some("2026-03-02T10:00:00Z".parse().expect("time")),
                 }],
             }
             .into(),
             CompetenceReset {
                 competence: code("3.4"),
+                reset_at: None,
             }
             .into(),
             DomainLevelRecorded {
@@ -565,10 +606,11 @@ mod tests {
         let types: Vec<&str> = events.iter().map(PersonEvent::event_type).collect();
         assert_eq!(types, PersonEvent::EVENT_TYPES);
         for event in events {
-            let expected = if event.event_type() == "PersonRegistered" {
-                2
-            } else {
-                1
+            let expected = match event {
+                PersonEvent::PersonRegistered(_)
+                | PersonEvent::KnowledgeElementsRecorded(_)
+                | PersonEvent::CompetenceReset(_) => 2,
+                _ => 1,
             };
             assert_eq!(event.schema_version(), expected);
             let bytes = serde_json::to_vec(&event.to_json()).expect("bytes");
@@ -590,7 +632,8 @@ mod tests {
                                                "ciphertext": "BAUG"}}}),
                 json!({"source": {"kind": "CAMPAIGN", "campaignCode": "SCO123"},
                        "elements": [{"competence": "1.1", "skill": "@rechInfo3",
-                                     "status": "VALIDATED", "earnedPix": 2.5}]}),
+                                     "status": "VALIDATED", "earnedPix": 2.5,
+                                     "assessedAt": "2026-03-02T10:00:00Z"}]}),
                 json!({"competence": "3.4"}),
                 json!({"domain": "2", "level": 2, "schoolYear": "2025-2026", "grade": "CM2"}),
                 json!({"deliveredOn": "2026-06-30", "pixScore": 312,
@@ -626,14 +669,14 @@ mod tests {
             PersonEvent::decode("CompetenceErased", 1, data),
             Err(DecodeError::UnknownEventType { event_type }) if event_type == "CompetenceErased"
         ));
-        for version in [0, 2] {
+        for version in [0, 3] {
             let error = PersonEvent::decode("CompetenceReset", version, data).expect_err("version");
             assert!(
                 matches!(
                     error,
                     DecodeError::UnsupportedSchemaVersion {
                         event_type: "CompetenceReset",
-                        current: 1,
+                        current: 2,
                         ..
                     }
                 ),
@@ -656,6 +699,34 @@ mod tests {
             assert!(matches!(error, DecodeError::InvalidPayload { .. }), "{error}");
             assert!(error.to_string().starts_with(&format!("{event_type} v1: invalid payload")));
         }
+    }
+
+    #[test]
+    fn v1_payloads_without_times_are_upcast() {
+        let v1 = br#"{"source":{"kind":"CERTIFICATION"},"elements":[{"competence":"1.1","skill":"@a1","status":"VALIDATED","earnedPix":2,"assessedAt":"2020-01-01T00:00:00Z"}]}"#;
+        let Ok(PersonEvent::KnowledgeElementsRecorded(e)) =
+            PersonEvent::decode("KnowledgeElementsRecorded", 1, v1)
+        else {
+            panic!("v1 decodes");
+        };
+        assert_eq!(e.elements[0].assessed_at, None, "v1 carries no time");
+        let Ok(PersonEvent::CompetenceReset(r)) =
+            PersonEvent::decode("CompetenceReset", 1, br#"{"competence":"1.1"}"#)
+        else {
+            panic!("v1 decodes");
+        };
+        assert_eq!(r.reset_at, None);
+        let Ok(PersonEvent::CompetenceReset(r)) = PersonEvent::decode(
+            "CompetenceReset",
+            2,
+            br#"{"competence":"1.1","resetAt":"2026-01-01T00:00:00Z"}"#,
+        ) else {
+            panic!("v2 decodes");
+        };
+        assert_eq!(
+            r.reset_at,
+            Some("2026-01-01T00:00:00Z".parse().expect("time"))
+        );
     }
 
     /// How a future v2 would be read: the old shape is kept and converted.

@@ -85,6 +85,7 @@ fn element(
         skill: SkillId::parse(skill).expect("valid skill"),
         status,
         earned_pix: EarnedPix::new(pix).expect("valid pix"),
+        assessed_at: None,
     }
 }
 
@@ -153,6 +154,7 @@ fn every_other_command_needs_a_registered_person() {
         record(vec![validated("1.1", "@a", 1.0)]).into(),
         ResetCompetence {
             competence: code("1.1"),
+            reset_at: None,
         }
         .into(),
         domain_level(2).into(),
@@ -261,10 +263,12 @@ fn resetting_an_assessed_competence_records_the_reset() {
     ])
     .when(ResetCompetence {
         competence: code("4.2"),
+        reset_at: None,
     })
     .then(vec![
         CompetenceReset {
             competence: code("4.2"),
+            reset_at: None,
         }
         .into(),
     ]);
@@ -279,6 +283,7 @@ fn resetting_with_nothing_since_the_last_reset_is_refused() {
     given(&never_assessed)
         .when(ResetCompetence {
             competence: code("4.2"),
+            reset_at: None,
         })
         .then_error(PersonError::NothingToReset {
             competence: code("4.2"),
@@ -288,12 +293,14 @@ fn resetting_with_nothing_since_the_last_reset_is_refused() {
         recorded(vec![validated("4.2", "@p", 3.0)]),
         CompetenceReset {
             competence: code("4.2"),
+            reset_at: None,
         }
         .into(),
     ];
     given(&already_reset)
         .when(ResetCompetence {
             competence: code("4.2"),
+            reset_at: None,
         })
         .then_error(PersonError::NothingToReset {
             competence: code("4.2"),
@@ -303,6 +310,7 @@ fn resetting_with_nothing_since_the_last_reset_is_refused() {
         recorded(vec![validated("4.2", "@p", 3.0)]),
         CompetenceReset {
             competence: code("4.2"),
+            reset_at: None,
         }
         .into(),
         recorded(vec![validated("4.2", "@p", 3.0)]),
@@ -310,13 +318,84 @@ fn resetting_with_nothing_since_the_last_reset_is_refused() {
     given(&assessed_again)
         .when(ResetCompetence {
             competence: code("4.2"),
+            reset_at: None,
         })
         .then(vec![
             CompetenceReset {
                 competence: code("4.2"),
+                reset_at: None,
             }
             .into(),
         ]);
+}
+
+fn minute(n: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_767_225_600 + 60 * n, 0).expect("time")
+}
+
+fn assessed(competence: &str, skill: &str, pix: f64, at: i64) -> KnowledgeElement {
+    KnowledgeElement {
+        assessed_at: Some(minute(at)),
+        ..validated(competence, skill, pix)
+    }
+}
+
+fn reset_at(competence: &str, at: i64) -> ResetCompetence {
+    ResetCompetence {
+        competence: code(competence),
+        reset_at: Some(minute(at)),
+    }
+}
+
+#[test]
+fn elements_carry_their_assessment_time_into_the_event() {
+    given(&[registered(Role::Learner)])
+        .when(record(vec![assessed("1.1", "@a", 2.0, 5)]))
+        .then(vec![recorded(vec![assessed("1.1", "@a", 2.0, 5)])]);
+}
+
+#[test]
+fn a_reset_is_ordered_by_its_own_time_not_by_when_it_was_recorded() {
+    // An element assessed after a reset was recorded before it: the reset dropped nothing
+    // more than what came before it, so the competence still holds something to reset.
+    let history = [
+        registered(Role::Learner),
+        recorded(vec![assessed("2.1", "@a", 2.0, 50)]),
+        CompetenceReset {
+            competence: code("2.1"),
+            reset_at: Some(minute(40)),
+        }
+        .into(),
+    ];
+    given(&history).when(reset_at("2.1", 60)).then(vec![
+        CompetenceReset {
+            competence: code("2.1"),
+            reset_at: Some(minute(60)),
+        }
+        .into(),
+    ]);
+    // A reset dated no later than the last one drops nothing more.
+    given(&history)
+        .when(reset_at("2.1", 30))
+        .then_error(PersonError::NothingToReset {
+            competence: code("2.1"),
+        });
+    // Only an old backfill since the reset: nothing assessed after it.
+    let backfilled = [
+        registered(Role::Learner),
+        recorded(vec![assessed("2.1", "@a", 2.0, 10)]),
+        CompetenceReset {
+            competence: code("2.1"),
+            reset_at: Some(minute(40)),
+        }
+        .into(),
+        recorded(vec![assessed("2.1", "@b", 2.0, 20)]),
+    ];
+    given(&backfilled)
+        .when(reset_at("2.1", 60))
+        .then_error(PersonError::NothingToReset {
+            competence: code("2.1"),
+        });
 }
 
 #[test]
@@ -396,6 +475,7 @@ fn nothing_is_recorded_for_a_forgotten_person() {
         record(vec![validated("1.1", "@a", 1.0)]).into(),
         ResetCompetence {
             competence: code("1.1"),
+            reset_at: None,
         }
         .into(),
         domain_level(2).into(),
