@@ -121,7 +121,7 @@ pub enum Measure {
 }
 
 /// What a teaching space has in service, as the equipment inventory tells it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeachingSpace {
     /// A video projector or an interactive display.
     pub projection: bool,
@@ -130,7 +130,7 @@ pub struct TeachingSpace {
 }
 
 /// The latest measures of an establishment.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measures {
     /// Last bandwidth measured, in Mb/s.
     pub bandwidth_mbps: Option<f64>,
@@ -279,7 +279,7 @@ pub const MAX_AXES: usize = 8;
 
 /// The tiers the rule gives, without the detail: what a read model keeps per establishment and
 /// compares event after event ([`MaturityGrid::assess_mask`] gives the detail when asked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tiers {
     /// Palier reached: the lowest of its axes.
     pub tier: u8,

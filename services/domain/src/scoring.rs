@@ -19,7 +19,7 @@
 //! (one hash-map lookup per element, an insertion the first time a skill is seen).
 
 use foldhash::HashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::assessment::{EarnedPix, KnowledgeElementStatus};
 use crate::crcn::{CompetenceCode, Level};
@@ -76,7 +76,7 @@ fn nano_to_pix(nano: i64) -> f64 {
 }
 
 /// The running score of one competence.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CompetenceScore {
     /// Skills whose latest element since the last reset is validated, with its pix in
     /// billionths.
@@ -145,7 +145,7 @@ impl CompetenceScore {
 }
 
 /// The running scores of one person on the 16 competences.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonScores {
     /// One score per competence, by [`CompetenceCode::index`].
     competences: [CompetenceScore; CompetenceCode::COUNT],

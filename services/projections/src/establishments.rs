@@ -11,14 +11,15 @@ use palier_domain::maturity::{
     Assessment, CriterionCode, MAX_AXES, MAX_PALIER, MaturityGrid, Measures, TeachingSpace, Tiers,
 };
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-use crate::Projection;
 use crate::inventory::{Inventory, Touched};
+use crate::{Projection, Snapshot};
 
 const STREAM_PREFIX: &str = "establishment-";
 
 /// How a criterion came to be met.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetCriterion {
     /// The criterion.
     pub criterion: CriterionCode,
@@ -31,7 +32,7 @@ pub struct MetCriterion {
 }
 
 /// One establishment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EstablishmentView {
     /// Registration (UAI, name, kind, académie, district).
     pub registration: EstablishmentRegistration,
@@ -131,7 +132,7 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
 }
 
 /// A change of an establishment's tiers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierChange {
     /// Position of the event that caused it.
     pub position: u64,
@@ -150,11 +151,11 @@ pub struct TierChange {
 }
 
 /// How many establishments stand at each tier (index 0–3).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCounts(pub [u32; MAX_PALIER as usize + 1]);
 
 /// An académie's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcademySummary {
     /// Establishments registered.
     pub establishments: u32,
@@ -197,7 +198,7 @@ pub struct Page<'a> {
 }
 
 /// The establishments read model.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Establishments {
     by_uai: HashMap<Uai, EstablishmentView>,
     by_academy: HashMap<String, BTreeSet<Uai>>,
@@ -206,6 +207,8 @@ pub struct Establishments {
     changes: Vec<TierChange>,
     changes_by_academy: HashMap<String, Vec<usize>>,
     skipped: u64,
+    /// Which unreadable events were logged already (not kept in snapshots).
+    #[serde(skip)]
     warned: HashSet<(String, u32)>,
     inventory: Inventory,
 }
@@ -318,6 +321,10 @@ impl Establishments {
                 "establishments projection skips an event it cannot read (further ones are counted)");
         }
     }
+}
+
+impl Snapshot for Establishments {
+    const SNAPSHOT_VERSION: u32 = 1;
 }
 
 impl Projection for Establishments {

@@ -16,8 +16,9 @@ use palier_domain::maintenance::{
 };
 use palier_domain::maturity::TeachingSpace;
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Item {
     uai: Uai,
     projects: bool,
@@ -47,7 +48,7 @@ pub enum Touched {
 }
 
 /// Equipment of establishments, as far as the grid counts it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Inventory {
     items: HashMap<EquipmentId, Item>,
     by_uai: HashMap<Uai, Vec<EquipmentId>>,

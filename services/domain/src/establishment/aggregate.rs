@@ -63,7 +63,7 @@ pub enum EstablishmentError {
 }
 
 /// How an establishment was registered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EstablishmentRegistration {
     /// UAI.
     pub uai: Uai,
@@ -78,7 +78,7 @@ pub struct EstablishmentRegistration {
 }
 
 /// A standing attestation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attestation {
     /// Evidence.
     pub evidence: Evidence,
@@ -89,7 +89,7 @@ pub struct Attestation {
 }
 
 /// The state of one establishment, folded from its stream.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Establishment {
     registration: Option<EstablishmentRegistration>,
     attested: BTreeMap<CriterionCode, Attestation>,
