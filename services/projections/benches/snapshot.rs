@@ -11,6 +11,8 @@
 //! 1,000,000; PALIER_BENCH_PERSONS, default 10,000; PALIER_BENCH_AFTER, default 100,000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -21,19 +23,7 @@ use palier_projections::persons::Persons;
 use palier_projections::{Projection, ProjectionHandle, Snapshot, SnapshotSettings};
 use palier_store::{EventStore, SqliteOptions, SqliteStore};
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use support::{env_u64, runtime};
 
 async fn open(dir: &Path) -> SqliteStore {
     // The previous start's store may still be closing on its runtime's threads.

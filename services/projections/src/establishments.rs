@@ -2,7 +2,9 @@
 //! with their evidence and the event that met them) and the tiers the grid's rule gives; per
 //! académie, how many establishments stand at each tier (overall and per axis), kept up to
 //! date incrementally; and the feed of tier changes that dashboards subscribe to.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use palier_domain::Uai;
@@ -52,6 +54,14 @@ pub struct EstablishmentView {
     pub registered_position: u64,
     /// Position of its last event.
     pub last_changed_position: u64,
+    /// `met_now` as a mask: what each event is compared with, without building a set.
+    met_mask: u128,
+    /// The criteria the establishment's own measures meet, as a mask: it changes only with a
+    /// measure, so attestations reuse it.
+    measures_mask: u128,
+    /// The criteria the inventory measures (`teaching_spaces`), as a mask: it changes only
+    /// with the inventory, so the establishment's own events reuse it.
+    inventory_mask: u128,
 }
 
 impl EstablishmentView {
@@ -335,7 +345,7 @@ impl Projection for Establishments {
             match self.inventory.apply(&event) {
                 Touched::Nothing => {}
                 Touched::Unreadable(reason) => self.skip(event, &reason),
-                Touched::Establishment(uai) => self.reassess(&uai, &event),
+                Touched::Establishment(uai) => self.reassess(uai.as_str(), &event, true),
             }
             return;
         }
@@ -344,57 +354,86 @@ impl Projection for Establishments {
                 Ok(decoded) => decoded,
                 Err(e) => return self.skip(event, &e),
             };
+        if !matches!(decoded, EstablishmentEvent::Registered(_)) {
+            // Found by the stream name's text: no `Uai` built per event (one that is not a
+            // valid UAI was never registered, and is skipped as such).
+            let key = &event.stream[STREAM_PREFIX.len()..];
+            let Some(view) = self.by_uai.get_mut(key) else {
+                return self.skip(
+                    event,
+                    &"event for an establishment that was never registered",
+                );
+            };
+            let measured = matches!(
+                decoded,
+                EstablishmentEvent::BandwidthMeasured(_)
+                    | EstablishmentEvent::TeachersTrainedRecorded(_)
+            );
+            view.state.apply_owned(decoded);
+            if measured {
+                view.measures_mask = MaturityGrid::academic().measured_mask(view.state.measures());
+            }
+            return self.reassess(key, &event, false);
+        }
         let uai = match Uai::from_stream_name(event.stream) {
             Ok(uai) => uai,
             Err(e) => return self.skip(event, &e),
         };
         let grid = MaturityGrid::academic();
-        if let EstablishmentEvent::Registered(_) = &decoded {
-            if self.by_uai.contains_key(&uai) {
-                return self.skip(event, &"establishment registered twice");
-            }
-            let mut state = Establishment::default();
-            state.apply(&decoded);
-            let Some(registration) = state.registration().cloned() else {
-                return;
-            };
-            let teaching_spaces = self.inventory.teaching_spaces(&uai);
-            let met_now = met(&state, &teaching_spaces);
-            let tiers = grid.tiers(MaturityGrid::mask(&met_now));
-            let academy = registration.academy.as_str().to_owned();
-            self.summaries
-                .entry(academy.clone())
-                .or_default()
-                .add(&tiers, 1);
-            self.by_academy
-                .entry(academy)
-                .or_default()
-                .insert(uai.clone());
-            self.all.insert(uai.clone());
-            self.by_uai.insert(
-                uai,
-                EstablishmentView {
-                    registration,
-                    state,
-                    tiers,
-                    met_at: BTreeMap::new(),
-                    met_now,
-                    teaching_spaces,
-                    registered_position: event.position,
-                    last_changed_position: event.position,
-                },
-            );
-            return;
+        if self.by_uai.contains_key(&uai) {
+            return self.skip(event, &"establishment registered twice");
         }
-        let Some(view) = self.by_uai.get_mut(&uai) else {
-            return self.skip(
-                event,
-                &"event for an establishment that was never registered",
-            );
+        let mut state = Establishment::default();
+        state.apply(&decoded);
+        let Some(registration) = state.registration().cloned() else {
+            return;
         };
-        view.state.apply(&decoded);
-        self.reassess(&uai, &event);
+        let teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
+        let inventory_mask = inventory_mask(&teaching_spaces);
+        let measures_mask = grid.measured_mask(state.measures());
+        let met_mask = attested_mask(&state) | measures_mask | inventory_mask;
+        let met_now = met(&state, &teaching_spaces);
+        let tiers = grid.tiers(met_mask);
+        let academy = registration.academy.as_str().to_owned();
+        self.summaries
+            .entry(academy.clone())
+            .or_default()
+            .add(&tiers, 1);
+        self.by_academy
+            .entry(academy)
+            .or_default()
+            .insert(uai.clone());
+        self.all.insert(uai.clone());
+        self.by_uai.insert(
+            uai,
+            EstablishmentView {
+                registration,
+                state,
+                tiers,
+                met_at: BTreeMap::new(),
+                met_now,
+                teaching_spaces,
+                registered_position: event.position,
+                last_changed_position: event.position,
+                met_mask,
+                measures_mask,
+                inventory_mask,
+            },
+        );
     }
+}
+
+/// The criteria an establishment attests, as a mask.
+fn attested_mask(state: &Establishment) -> u128 {
+    state.attested().keys().fold(0, |mask, c| mask | c.bit())
+}
+
+/// The criteria the inventory's teaching spaces meet, as a mask.
+fn inventory_mask(teaching_spaces: &BTreeMap<String, TeachingSpace>) -> u128 {
+    MaturityGrid::academic().measured_mask(&Measures {
+        teaching_spaces: teaching_spaces.clone(),
+        ..Measures::default()
+    })
 }
 
 /// What an establishment meets: its attestations and measures, and what the inventory
@@ -414,27 +453,42 @@ fn met(
 
 impl Establishments {
     /// Applies the tier rule again to what `uai` meets now, after `event` changed its state or
-    /// its inventory; records a tier change when one happened.
-    fn reassess(&mut self, uai: &Uai, event: &FoldEvent<'_>) {
+    /// (`inventory_changed`) its inventory; records a tier change when one happened.
+    ///
+    /// What is met is compared as masks (a few bit operations per event); only the criteria
+    /// whose bit changed touch the sets kept for answers.
+    fn reassess(&mut self, uai: &str, event: &FoldEvent<'_>, inventory_changed: bool) {
         let grid = MaturityGrid::academic();
         let Some(view) = self.by_uai.get_mut(uai) else {
             // Equipment of an establishment not registered (yet): the inventory keeps it.
             return;
         };
-        view.teaching_spaces = self.inventory.teaching_spaces(uai);
-        let after_met = met(&view.state, &view.teaching_spaces);
-        let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
+        if inventory_changed {
+            view.teaching_spaces = self.inventory.teaching_spaces(uai);
+            view.inventory_mask = inventory_mask(&view.teaching_spaces);
+        }
         view.last_changed_position = event.position;
-        for newly in after_met.difference(&before_met) {
-            view.met_at.insert(*newly, event.position);
-        }
-        for gone in before_met.difference(&after_met) {
-            view.met_at.remove(gone);
-        }
-        if before_met == after_met {
+        let after = attested_mask(&view.state) | view.measures_mask | view.inventory_mask;
+        let before = std::mem::replace(&mut view.met_mask, after);
+        if before == after {
             return;
         }
-        let tiers = grid.tiers(MaturityGrid::mask(&after_met));
+        let mut changed = before ^ after;
+        while changed != 0 {
+            let rank = changed.trailing_zeros();
+            changed &= changed - 1;
+            let Some(criterion) = grid.code_of_rank(rank) else {
+                continue;
+            };
+            if after & criterion.bit() != 0 {
+                view.met_now.insert(criterion);
+                view.met_at.insert(criterion, event.position);
+            } else {
+                view.met_now.remove(&criterion);
+                view.met_at.remove(&criterion);
+            }
+        }
+        let tiers = grid.tiers(after);
         if tiers == view.tiers {
             return; // what is met changed, not where it stands
         }
@@ -449,7 +503,7 @@ impl Establishments {
         let change = (tiers.tier != view.tiers.tier || !axes.is_empty()).then(|| TierChange {
             position: event.position,
             recorded_at: event.recorded_at,
-            uai: uai.clone(),
+            uai: view.registration.uai.clone(),
             academy: academy.clone(),
             from: view.tiers.tier,
             to: tiers.tier,

@@ -145,7 +145,7 @@ impl Inventory {
 
     /// The teaching spaces of `uai` (named by its equipment not retired), and what each has
     /// in service: video projection (a projector or an interactive display), Wi-Fi.
-    pub fn teaching_spaces(&self, uai: &Uai) -> BTreeMap<String, TeachingSpace> {
+    pub fn teaching_spaces(&self, uai: &str) -> BTreeMap<String, TeachingSpace> {
         let mut spaces: BTreeMap<String, TeachingSpace> = BTreeMap::new();
         for item in self
             .by_uai
