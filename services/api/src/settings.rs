@@ -166,6 +166,23 @@ pub struct Cli {
     /// pooled read connections.
     #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
     pub store_readers: usize,
+    /// Write each read model's snapshot (into `<data dir>/snapshots`) once this many events
+    /// were folded since the last one; 0 turns snapshots off (every start folds the whole log).
+    #[arg(
+        long,
+        env = "PALIER_SNAPSHOT_EVERY_EVENTS",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub snapshot_every_events: u64,
+    /// Or once this many seconds went by since the last one, if anything was folded.
+    #[arg(
+        long,
+        env = "PALIER_SNAPSHOT_EVERY_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub snapshot_every_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "PALIER_LOG_FORMAT", default_value = "text", global = true)]
     pub log: String,
@@ -349,6 +366,21 @@ pub struct Settings {
     pub clock: palier_projections::Clock,
     /// The lower bound of « haut débit », in Mb/s.
     pub high_speed_min_mbps: f64,
+    /// Read-model snapshots (`None`: off).
+    pub snapshots: Option<palier_projections::SnapshotSettings>,
+}
+
+/// Snapshots in `<data dir>/snapshots`, every `every_events` events (0: off) or `every_secs`.
+fn snapshot_settings(
+    data_dir: &std::path::Path,
+    every_events: u64,
+    every_secs: u64,
+) -> Option<palier_projections::SnapshotSettings> {
+    (every_events > 0).then(|| palier_projections::SnapshotSettings {
+        dir: data_dir.join("snapshots"),
+        every_events,
+        every: std::time::Duration::from_secs(every_secs.max(1)),
+    })
 }
 
 /// What one WebSocket connection may cost.
@@ -383,6 +415,7 @@ impl Settings {
         Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             store: StoreLocation::Sqlite(data_dir.join("events.db")),
+            snapshots: snapshot_settings(&data_dir, 100_000, 300),
             data_dir,
             admin_token: None,
             max_reachable_level: palier_domain::scoring::DEFAULT_MAX_REACHABLE_LEVEL,
@@ -454,6 +487,11 @@ impl Cli {
                     self.high_speed_min_mbps
                 );
             },
+            snapshots: snapshot_settings(
+                &self.data_dir,
+                self.snapshot_every_events,
+                self.snapshot_every_secs,
+            ),
         })
     }
 }

@@ -180,6 +180,21 @@ async fn reconcile_forgotten(
     }
 }
 
+/// Starts a read model that can be snapshotted: from its last snapshot when snapshots are on
+/// (see `palier_projections::snapshot`), else from the log.
+fn spawn_model<P: palier_projections::Snapshot>(
+    store: &SharedStore,
+    initial: P,
+    snapshots: Option<&palier_projections::SnapshotSettings>,
+) -> ProjectionHandle<P> {
+    match snapshots {
+        Some(settings) => {
+            ProjectionHandle::spawn_with_snapshots(store.clone(), initial, settings.clone())
+        }
+        None => ProjectionHandle::spawn(store.clone(), initial),
+    }
+}
+
 /// Opens the configured store for reading only: the auditor's commands (`verify`, `export`,
 /// `replay`) run beside a server that holds the store.
 pub async fn open_store_read_only(settings: &Settings) -> anyhow::Result<SharedStore> {
@@ -205,7 +220,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let vault = open_vault(&settings).await?;
         let admin_token = auth::admin_token(settings.admin_token.as_deref(), &settings.data_dir)?;
-        let api_keys = ProjectionHandle::spawn(store.clone(), ApiKeys::default());
+        let api_keys = spawn_model(&store, ApiKeys::default(), settings.snapshots.as_ref());
         let mut tokens = Tokens::new(&admin_token, Some(api_keys.clone()));
         if let Some(jwt) = &settings.jwt {
             tokens = tokens.with_jwt(
@@ -215,9 +230,10 @@ impl Application {
         }
         let max_level = settings.max_reachable_level;
         let window = settings.level_change_window;
-        let persons = ProjectionHandle::spawn(
-            store.clone(),
+        let persons = spawn_model(
+            &store,
             Persons::with_change_window(max_level, window),
+            settings.snapshots.as_ref(),
         );
         if settings.clock.is_settable() {
             tracing::warn!(
@@ -234,9 +250,10 @@ impl Application {
             settings.clock.clone(),
             std::time::Duration::from_secs(1),
         );
-        let maintenance = ProjectionHandle::spawn(
-            store.clone(),
+        let maintenance = spawn_model(
+            &store,
             palier_projections::maintenance::Maintenance::default(),
+            settings.snapshots.as_ref(),
         );
         tokio::spawn(reconcile_forgotten(
             store.clone(),

@@ -119,7 +119,13 @@ impl<'de> Deserialize<'de> for DomainCode {
                 DomainCode::from_number(number).map_err(E::custom)
             }
         }
-        deserializer.deserialize_any(DomainVisitor)
+        // Binary formats (read-model snapshots) cannot say what comes next: there the code
+        // is the string it was serialised as.
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(DomainVisitor)
+        } else {
+            deserializer.deserialize_str(DomainVisitor)
+        }
     }
 }
 

@@ -232,6 +232,14 @@ impl Uai {
     }
 }
 
+/// Lets maps keyed by UAI be searched with the text of a stream name, without building (and
+/// allocating) a `Uai` for each event: a text that is not a valid UAI simply finds nothing.
+impl std::borrow::Borrow<str> for Uai {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for Uai {
     type Error = ParseError;
     fn try_from(raw: String) -> Result<Self, Self::Error> {

@@ -9,7 +9,9 @@
 //! components; the establishment at the lowest palier of its axes. The share of criteria met
 //! (overall, per axis, per component) shows progress inside a palier, and the criteria still
 //! missing to reach the next palier are listed at every level.
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -29,11 +31,25 @@ pub const TIER_RULE: &str = "Palier's reading, not the reference's: the grid (sc
 ///
 /// It refers to the code's text inside the static grid and carries the criterion's rank in
 /// it: copying one costs nothing and the tier rule tests membership with a bit mask rather than
-/// by hashing text. Codes order and compare by their text (the rank follows from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// by hashing text. Codes order and compare by their text: ranks are given in the order of the
+/// codes' text, so comparing ranks (one byte) orders them as their text would, which the sets
+/// and maps of criteria that read models keep do on every insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CriterionCode {
     code: &'static str,
     rank: u8,
+}
+
+impl PartialOrd for CriterionCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CriterionCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank.cmp(&other.rank)
+    }
 }
 
 impl Serialize for CriterionCode {
@@ -65,7 +81,8 @@ impl CriterionCode {
         self.code
     }
 
-    fn bit(&self) -> u128 {
+    /// Its bit in a mask of criteria (see [`MaturityGrid::mask`]).
+    pub fn bit(&self) -> u128 {
         1u128 << self.rank
     }
 }
@@ -129,7 +146,7 @@ pub enum Measure {
 }
 
 /// What a teaching space has in service, as the equipment inventory tells it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeachingSpace {
     /// A video projector or an interactive display.
     pub projection: bool,
@@ -144,7 +161,7 @@ pub struct TeachingSpace {
 pub const DEFAULT_HIGH_SPEED_MIN_MBPS: f64 = 0.512;
 
 /// The latest measures of an establishment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measures {
     /// Last bandwidth measured, in Mb/s.
     pub bandwidth_mbps: Option<f64>,
@@ -321,6 +338,9 @@ pub struct MaturityGrid {
     pub footnotes: Vec<Footnote>,
     #[serde(skip)]
     index: HashMap<String, (usize, usize, usize)>,
+    /// Where each rank's criterion is (axis, component, criterion), by rank.
+    #[serde(skip)]
+    by_rank: Vec<(usize, usize, usize)>,
     /// Per component, in grid order: its axis, and for each palier p the mask of its criteria
     /// of paliers 1..=p (so the tier rule is a few mask comparisons, see [`MaturityGrid::tiers`]).
     #[serde(skip)]
@@ -336,7 +356,7 @@ pub const MAX_AXES: usize = 8;
 
 /// The tiers the rule gives, without the detail: what a read model keeps per establishment and
 /// compares event after event ([`MaturityGrid::assess_mask`] gives the detail when asked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tiers {
     /// Palier reached: the lowest of its axes.
     pub tier: u8,
@@ -432,16 +452,28 @@ impl MaturityGrid {
     /// When the JSON does not describe a grid, or a code repeats or a palier is out of 1–3.
     pub fn from_json(json: &str) -> Result<Self, String> {
         let mut grid: MaturityGrid = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        let mut rank: u8 = 0;
+        // Ranks follow the codes' text (see `CriterionCode`'s order).
+        let mut places: Vec<(String, (usize, usize, usize))> = Vec::new();
+        for (a, axis) in grid.axes.iter().enumerate() {
+            for (c, component) in axis.components.iter().enumerate() {
+                for (k, criterion) in component.criteria.iter().enumerate() {
+                    places.push((criterion.code.0.clone(), (a, c, k)));
+                }
+            }
+        }
+        // Membership is a 128-bit mask (see `CriterionCode`).
+        if places.len() > 128 {
+            return Err("a grid holds at most 128 criteria".to_owned());
+        }
+        places.sort();
+        for (rank, (_, (a, c, k))) in places.iter().enumerate() {
+            grid.axes[*a].components[*c].criteria[*k].rank =
+                u8::try_from(rank).map_err(|_| "too many criteria".to_owned())?;
+        }
+        grid.by_rank = places.into_iter().map(|(_, place)| place).collect();
         for (a, axis) in grid.axes.iter_mut().enumerate() {
             for (c, component) in axis.components.iter_mut().enumerate() {
                 for (k, criterion) in component.criteria.iter_mut().enumerate() {
-                    // Membership is a 128-bit mask (see `CriterionCode`).
-                    if rank >= 128 {
-                        return Err("a grid holds at most 128 criteria".to_owned());
-                    }
-                    criterion.rank = rank;
-                    rank += 1;
                     if !(1..=MAX_PALIER).contains(&criterion.palier) {
                         return Err(format!(
                             "{}: palier {} out of 1–3",
@@ -615,6 +647,19 @@ impl MaturityGrid {
             .collect()
     }
 
+    /// [`MaturityGrid::measured`] as a mask, without building a set.
+    pub fn measured_mask(&'static self, measures: &Measures) -> u128 {
+        self.criteria()
+            .filter(|c| c.measure.as_ref().is_some_and(|m| m.is_met(measures)))
+            .fold(0, |mask, c| mask | c.bit())
+    }
+
+    /// The criterion whose bit is `1 << rank`, if the grid has one.
+    pub fn code_of_rank(&'static self, rank: u32) -> Option<CriterionCode> {
+        let &(a, c, k) = self.by_rank.get(usize::try_from(rank).ok()?)?;
+        Some(self.axes[a].components[c].criteria[k].to_code())
+    }
+
     /// Applies the tier rule (see the module documentation) to the criteria `met`.
     pub fn assess(&'static self, met: &BTreeSet<CriterionCode>) -> Assessment {
         self.assess_mask(Self::mask(met))
@@ -702,6 +747,20 @@ fn missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_order_by_their_text_and_ranks_find_them_back() {
+        let grid = MaturityGrid::academic();
+        let mut by_order: Vec<CriterionCode> = grid.criteria().map(Criterion::to_code).collect();
+        let mut by_text = by_order.clone();
+        by_order.sort();
+        by_text.sort_by_key(|c| c.as_str());
+        assert_eq!(by_order, by_text);
+        for code in by_order {
+            assert_eq!(grid.code_of_rank(code.bit().trailing_zeros()), Some(code));
+        }
+        assert_eq!(grid.code_of_rank(127), None);
+    }
 
     #[test]
     fn tiers_from_the_mask_agree_with_the_detailed_assessment() {

@@ -24,7 +24,7 @@
 
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::assessment::{EarnedPix, KnowledgeElementStatus};
 use crate::crcn::{CompetenceCode, Level};
@@ -95,7 +95,7 @@ fn nano_to_pix(nano: i64) -> f64 {
 
 /// When a fact counts from: its own business time, the log position breaking ties. Facts
 /// are ordered by it, whatever order they were recorded in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct FactTime {
     /// Business time (an element's assessment, a reset's own time), else store time.
     pub at: DateTime<Utc>,
@@ -117,7 +117,7 @@ impl FactTime {
 /// The latest element of one skill, packed small (the fold keeps one per skill and person):
 /// when it was assessed (microseconds, then log position) and its pix in billionths
 /// (negative when invalidated).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Latest {
     at: i64,
     position: u64,
@@ -143,7 +143,7 @@ fn counting(reset: Option<(i64, u64)>, latest: Latest) -> Option<i64> {
 }
 
 /// The running score of one competence.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CompetenceScore {
     /// The latest element of every skill ever assessed, reset or not (a reset is ordered by
     /// its own time, so an element recorded later may still predate it).
@@ -246,7 +246,7 @@ impl CompetenceScore {
 }
 
 /// The running scores of one person on the 16 competences.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonScores {
     /// One score per competence, by [`CompetenceCode::index`].
     competences: [CompetenceScore; CompetenceCode::COUNT],

@@ -9,18 +9,15 @@
 //! 1,000,000; PALIER_BENCH_PERSONS, default 10,000). Prints a Markdown table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Instant;
 
 use palier_projections::persons::Persons;
 use palier_projections::rebuild;
 use palier_store::{EventFilter, EventStore, SqliteOptions, SqliteStore};
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::env_u64;
 
 fn best_of_3(mut run: impl FnMut() -> f64) -> f64 {
     (0..3).map(|_| run()).fold(0.0, f64::max)
@@ -78,22 +75,7 @@ fn main() {
     let mut pages: Vec<palier_store::FoldPage> = Vec::new();
     let lean_read = best_of_3(|| {
         let start = Instant::now();
-        pages = runtime.block_on(async {
-            let (mut next, mut pages) = (1, Vec::new());
-            loop {
-                let page = store
-                    .read_all_for_fold(next, &EventFilter::all(), 4096)
-                    .await
-                    .unwrap();
-                next = page.scanned_to + 1;
-                let end = page.is_end;
-                pages.push(page);
-                if end {
-                    break;
-                }
-            }
-            pages
-        });
+        pages = runtime.block_on(support::lean_pages(&store));
         let n: usize = pages.iter().map(palier_store::FoldPage::len).sum();
         n as f64 / start.elapsed().as_secs_f64()
     });

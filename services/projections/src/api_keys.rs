@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use palier_domain::access::{AccessRole, ApiKeyEvent, ApiKeyId, KeyScopes, SecretHash};
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-use crate::Projection;
+use crate::{Projection, Snapshot};
 
 const STREAM_PREFIX: &str = "apikey-";
 
 /// One key, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyView {
     /// Id.
     pub id: ApiKeyId,
@@ -38,7 +39,7 @@ impl KeyView {
 }
 
 /// Every key.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ApiKeys {
     by_id: BTreeMap<ApiKeyId, KeyView>,
     by_hash: HashMap<SecretHash, ApiKeyId>,
@@ -79,6 +80,10 @@ impl ApiKeys {
         tracing::warn!(position = event.position, event_type = %event.event_type, %reason,
             "API keys projection skips an event it cannot read");
     }
+}
+
+impl Snapshot for ApiKeys {
+    const SNAPSHOT_VERSION: u32 = 1;
 }
 
 impl Projection for ApiKeys {

@@ -8,7 +8,7 @@
 //! the live size in memory). A change by the entity that changed last just moves its entry,
 //! which keeps a batch of one person's events from leaving stale entries behind.
 /// Entities of id `I` ordered by (position of their last change, id).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ChangeIndex<I> {
     entries: Vec<(u64, I)>,
     live: usize,

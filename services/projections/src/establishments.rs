@@ -526,7 +526,7 @@ impl Projection for Establishments {
             let Some(registration) = state.registration().cloned() else {
                 return;
             };
-            let teaching_spaces = self.inventory.teaching_spaces(&uai);
+            let teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
             let tiered = registration.kind.is_school();
             let met_now = if tiered {
                 let mut met_now = met(
@@ -638,7 +638,7 @@ impl Establishments {
             self.schedule.entry(next).or_default().insert(uai.clone());
         }
         view.assessed_on = today;
-        view.teaching_spaces = self.inventory.teaching_spaces(uai);
+        view.teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
         let mut after_met = met(
             &view.state,
             &view.teaching_spaces,

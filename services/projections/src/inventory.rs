@@ -16,8 +16,9 @@ use palier_domain::maintenance::{
 };
 use palier_domain::maturity::TeachingSpace;
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Item {
     uai: Uai,
     projects: bool,
@@ -47,7 +48,7 @@ pub enum Touched {
 }
 
 /// Equipment of establishments, as far as the grid counts it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Inventory {
     items: HashMap<EquipmentId, Item>,
     by_uai: HashMap<Uai, Vec<EquipmentId>>,
@@ -144,7 +145,7 @@ impl Inventory {
 
     /// The teaching spaces of `uai` (named by its equipment not retired), and what each has
     /// in service: video projection (a projector or an interactive display), Wi-Fi.
-    pub fn teaching_spaces(&self, uai: &Uai) -> BTreeMap<String, TeachingSpace> {
+    pub fn teaching_spaces(&self, uai: &str) -> BTreeMap<String, TeachingSpace> {
         let mut spaces: BTreeMap<String, TeachingSpace> = BTreeMap::new();
         for item in self
             .by_uai

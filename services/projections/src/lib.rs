@@ -14,12 +14,14 @@ pub mod establishments;
 pub mod inventory;
 pub mod maintenance;
 pub mod persons;
+pub mod snapshot;
 pub mod workload;
 pub mod workshops;
 
 pub use clock::Clock;
 pub use engine::{ProjectionHandle, rebuild};
 pub use error::ProjectionError;
+pub use snapshot::{Snapshot, SnapshotSettings};
 
 use palier_store::FoldEvent;
 

@@ -18,11 +18,12 @@ use palier_domain::maintenance::{
 };
 use palier_domain::{DecodeError, DomainEvent, Label};
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-use crate::Projection;
+use crate::{Projection, Snapshot};
 
 /// One piece of equipment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EquipmentView {
     /// Id.
     pub id: EquipmentId,
@@ -57,7 +58,7 @@ pub struct EquipmentView {
 }
 
 /// A preventive task and when it is next due.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreventiveTask {
     /// Its name.
     pub task: String,
@@ -117,18 +118,19 @@ impl EquipmentView {
 }
 
 /// One step of a ticket's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketStep {
     /// Its position in the log.
     pub position: u64,
     /// Its event type (`TicketAssigned`…).
-    pub event_type: &'static str,
+    #[serde(with = "event_type_text")]
+    pub event_type: EventTypeName,
     /// When it was recorded.
     pub at: DateTime<Utc>,
 }
 
 /// One ticket.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketView {
     /// How it was opened.
     pub opened: TicketOpened,
@@ -260,7 +262,7 @@ pub struct ServiceLevel {
 }
 
 /// A ticket that changed, for the live feed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketChange {
     /// The position of the change.
     pub position: u64,
@@ -271,11 +273,37 @@ pub struct TicketChange {
     /// Its status after the change.
     pub status: TicketStatus,
     /// The event type.
-    pub event_type: &'static str,
+    #[serde(with = "event_type_text")]
+    pub event_type: EventTypeName,
+}
+
+/// An event type's name, the domain's constant (an alias, so that serde reads it through
+/// [`event_type_text`] rather than borrowing it from the input).
+pub type EventTypeName = &'static str;
+
+/// Event types are the domain's own `&'static str`s: a snapshot keeps their text and reads
+/// back the domain's constant of that text (an unknown one fails the snapshot, which is then
+/// ignored and the model rebuilt).
+mod event_type_text {
+    use palier_domain::maintenance::{EquipmentEvent, TicketEvent};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(event_type: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(event_type)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        std::iter::once("")
+            .chain(TicketEvent::EVENT_TYPES.iter().copied())
+            .chain(EquipmentEvent::EVENT_TYPES.iter().copied())
+            .find(|known| *known == text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event type {text:?}")))
+    }
 }
 
 /// Every piece of equipment and every ticket.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Maintenance {
     equipment: HashMap<EquipmentId, EquipmentView>,
     equipment_by_site: HashMap<Site, Vec<EquipmentId>>,
@@ -745,6 +773,10 @@ fn read_step(event: &FoldEvent<'_>) -> Result<(Step, &'static str), DecodeError>
         TicketEvent::Reopened(_) => Step::Reopened,
     };
     Ok((step, event_type))
+}
+
+impl Snapshot for Maintenance {
+    const SNAPSHOT_VERSION: u32 = 1;
 }
 
 impl Projection for Maintenance {

@@ -15,14 +15,15 @@ use palier_domain::{
     SchoolYear, Uai,
 };
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
-use crate::Projection;
 use crate::change_index::ChangeIndex;
+use crate::{Projection, Snapshot};
 
 const STREAM_PREFIX: &str = "person-";
 
 /// A change of level in one competence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelChange {
     /// Position of the event that caused it.
     pub position: u64,
@@ -41,7 +42,7 @@ pub struct LevelChange {
 }
 
 /// A level entered in the LSU.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LsuEntry {
     /// The level.
     pub level: Level,
@@ -52,7 +53,7 @@ pub struct LsuEntry {
 }
 
 /// The last certification delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificationView {
     /// Delivery date.
     pub delivered_on: NaiveDate,
@@ -65,7 +66,7 @@ pub struct CertificationView {
 }
 
 /// One person as the read model knows them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonView {
     /// Id.
     pub id: PersonId,
@@ -138,7 +139,7 @@ pub struct ChangesTrimmed {
 
 /// How many persons of a scope (everyone, or one establishment) have each role, and each level
 /// in each competence: what answers "can this filter match anyone?" without a scan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Census {
     by_role: [u32; 4],
     by_level: [[u32; 9]; CompetenceCode::COUNT],
@@ -212,7 +213,7 @@ pub struct Page<'a> {
 }
 
 /// The persons read model.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Persons {
     max_reachable_level: Level,
     by_id: HashMap<PersonId, PersonView>,
@@ -238,6 +239,9 @@ pub struct Persons {
     trimmed_by_establishment: HashMap<Uai, u64>,
     change_window: usize,
     skipped: u64,
+    /// Which unreadable events were logged already (not kept in snapshots: after a restart
+    /// they are logged once more).
+    #[serde(skip)]
     warned: HashSet<(String, u32)>,
 }
 
@@ -500,6 +504,18 @@ fn is_last_change(by_id: &HashMap<PersonId, PersonView>, position: u64, id: &Per
     by_id
         .get(id)
         .is_some_and(|view| view.last_changed_position == position)
+}
+
+impl Snapshot for Persons {
+    const SNAPSHOT_VERSION: u32 = 1;
+
+    fn fingerprint(&self) -> String {
+        format!(
+            "max_reachable_level={} change_window={}",
+            self.max_reachable_level.number(),
+            self.change_window
+        )
+    }
 }
 
 impl Projection for Persons {

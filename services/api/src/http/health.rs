@@ -37,10 +37,14 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     let readable = store["readable"] == true;
     let body = json!({
         "store": store,
-        "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up() },
-        "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up() },
-        "maintenance": { "position": maintenance.position(), "caughtUp": maintenance.is_caught_up() },
-        "workshops": { "position": workshops.position(), "caughtUp": workshops.is_caught_up() },
+        "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up(),
+            "restoredFrom": persons.restored_from(), "eventsFolded": persons.events_folded() },
+        "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up(),
+            "restoredFrom": establishments.restored_from(), "eventsFolded": establishments.events_folded() },
+        "maintenance": { "position": maintenance.position(), "caughtUp": maintenance.is_caught_up(),
+            "restoredFrom": maintenance.restored_from(), "eventsFolded": maintenance.events_folded() },
+        "workshops": { "position": workshops.position(), "caughtUp": workshops.is_caught_up(),
+            "restoredFrom": workshops.restored_from(), "eventsFolded": workshops.events_folded() },
     });
     if readable
         && persons.is_caught_up()

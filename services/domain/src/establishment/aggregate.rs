@@ -77,7 +77,7 @@ pub enum EstablishmentError {
 }
 
 /// How an establishment was registered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EstablishmentRegistration {
     /// UAI.
     pub uai: Uai,
@@ -92,7 +92,7 @@ pub struct EstablishmentRegistration {
 }
 
 /// A standing attestation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attestation {
     /// Evidence.
     pub evidence: Evidence,
@@ -107,7 +107,7 @@ pub struct Attestation {
 /// measured, the latest measure by that date standing (a backfilled older measure does not
 /// replace a newer one). What stands on a given day is [`Establishment::met_criteria`] of
 /// that day.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Establishment {
     registration: Option<EstablishmentRegistration>,
     attested: BTreeMap<CriterionCode, Attestation>,
@@ -308,22 +308,28 @@ impl Establishment {
 
     /// Folds an event.
     pub fn apply(&mut self, event: &EstablishmentEvent) {
+        self.apply_owned(event.clone());
+    }
+
+    /// [`Establishment::apply`] taking the event by value: its texts move into the state
+    /// instead of being copied (what a read model folding decoded events does).
+    pub fn apply_owned(&mut self, event: EstablishmentEvent) {
         match event {
             EstablishmentEvent::Registered(e) => {
                 self.registration = Some(EstablishmentRegistration {
-                    uai: e.uai.clone(),
-                    name: e.name.clone(),
+                    uai: e.uai,
+                    name: e.name,
                     kind: e.kind,
-                    academy: e.academy.clone(),
-                    district: e.district.clone(),
+                    academy: e.academy,
+                    district: e.district,
                 });
             }
             EstablishmentEvent::CriterionAttested(e) => {
                 self.attested.insert(
                     e.criterion,
                     Attestation {
-                        evidence: e.evidence.clone(),
-                        attested_by: e.attested_by.clone(),
+                        evidence: e.evidence,
+                        attested_by: e.attested_by,
                         effective_on: e.effective_on,
                     },
                 );
@@ -337,7 +343,7 @@ impl Establishment {
             EstablishmentEvent::TeachersTrainedRecorded(e) => {
                 self.measures
                     .teachers_trained
-                    .insert(e.subject_group.as_str().to_owned(), (e.trained, e.total));
+                    .insert(String::from(e.subject_group), (e.trained, e.total));
             }
             EstablishmentEvent::SubjectGroupsDeclared(e) => {
                 self.measures.subject_groups = e

@@ -24,6 +24,9 @@ macro_rules! event_enum {
         }
 
         impl $name {
+            /// Every type name of this enum.
+            pub const EVENT_TYPES: &'static [&'static str] = &[$($payload::EVENT_TYPE),+];
+
             /// The stable type name.
             pub fn event_type(&self) -> &'static str {
                 match self {
