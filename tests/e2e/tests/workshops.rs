@@ -452,6 +452,12 @@ async fn teachers_workshop_attendance_moves_the_tier_seen_on_the_subscription() 
         )
         .await;
     }
+    // The training criteria are measured over the subject groups the school declares.
+    app.data(
+        "mutation($uai: String!) { declareSubjectGroups(input: {uai: $uai, groups: [{name: \"Sciences\", referent: \"référent sciences\"}, {name: \"Lettres\", referent: \"référent lettres\"}]}) { position } }",
+        json!({ "uai": UAI }),
+    )
+    .await;
     for group in ["Sciences", "Lettres"] {
         app.data(
             "mutation($uai: String!, $g: String!) { recordTeachersTrained(input: {uai: $uai, subjectGroup: $g, trained: 0, total: 3}) { position } }",

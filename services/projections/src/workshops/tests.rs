@@ -5,8 +5,8 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use palier_domain::access::StructureId;
 use palier_domain::establishment::{
-    AttestCriterion, Establishment, EstablishmentCommand, EstablishmentKind, Evidence,
-    RecordTeachersTrained, RegisterEstablishment,
+    AttestCriterion, DeclareSubjectGroups, Establishment, EstablishmentCommand, EstablishmentKind,
+    Evidence, RecordTeachersTrained, RegisterEstablishment, SubjectGroup,
 };
 use palier_domain::maintenance::Description;
 use palier_domain::maturity::CriterionCode;
@@ -489,6 +489,19 @@ fn teachers_workshops_and_a_parents_programme_move_the_formation_axis() {
     ] {
         log.establishment(attest(code), &mut school);
     }
+    // The training criteria are measured over the subject groups the school declares.
+    log.establishment(
+        EstablishmentCommand::DeclareSubjectGroups(DeclareSubjectGroups {
+            groups: ["Sciences", "Lettres"]
+                .into_iter()
+                .map(|g| SubjectGroup {
+                    name: label(g),
+                    referent: label("référent"),
+                })
+                .collect(),
+        }),
+        &mut school,
+    );
     for group in ["Sciences", "Lettres"] {
         log.establishment(
             EstablishmentCommand::RecordTeachersTrained(RecordTeachersTrained {
