@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod jwt;
+pub mod level_signals;
 pub mod metrics;
 pub mod migrate;
 pub mod personal_data;

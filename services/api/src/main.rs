@@ -6,6 +6,12 @@ use palier_api::Application;
 use palier_api::settings::{Cli, Command};
 use palier_api::telemetry::{self, TraceExport};
 
+/// mimalloc rather than glibc's allocator: a one-element write allocates a few hundred small
+/// blocks across threads (the request, the parsed input, the event, the answer), and glibc's
+/// `malloc`/`free` took about 15% of the server's CPU under `scripts/bench-writes.sh` (perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

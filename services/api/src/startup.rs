@@ -279,6 +279,7 @@ impl Application {
             establishments_as_of: Arc::new(AsOfCache::with_limit(8, rebuilds, move || {
                 Establishments::with_high_speed_min_mbps(high_speed)
             })),
+            level_signals: crate::level_signals::LevelSignals::spawn(persons.clone()),
             persons,
             establishments,
             min_position_wait: settings.min_position_wait,
@@ -310,6 +311,7 @@ impl Application {
                 settings.rate_limit.1,
             ),
             shutdown: stopping,
+            documents: http::documents::DocumentCache::default(),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -77,6 +77,8 @@ pub struct AppState {
     pub store: SharedStore,
     /// Per-person competence levels.
     pub persons: ProjectionHandle<Persons>,
+    /// Wakes `personLevelChanged` subscribers when a change concerns them.
+    pub level_signals: crate::level_signals::LevelSignals,
     /// Person commands.
     pub commands: PersonCommands,
     /// How long `minPosition` may wait.

@@ -8,7 +8,6 @@ use std::time::Duration;
 use async_graphql::{Context, Subscription};
 use futures::Stream;
 use palier_domain::Uai;
-use palier_projections::ProjectionError;
 
 use super::person::LevelChangeGql;
 use super::scalars::Position;
@@ -51,25 +50,31 @@ impl SubscriptionRoot {
         persons
             .read(|p| p.level_changes_after(start, establishment.as_ref(), 0))
             .map_err(ApiError::from)?;
+        let signal = app.level_signals.receiver(establishment.as_ref());
         Ok(futures::stream::unfold(
             Some((
                 persons,
                 establishment,
                 start,
                 VecDeque::<LevelChangeGql>::new(),
+                signal,
             )),
             move |state| {
                 let (app, principal) = (app.clone(), principal.clone());
                 async move {
                     // `None`: the feed told its subscriber to resync, and ends.
-                    let (persons, establishment, mut last, mut ready) = state?;
+                    let (persons, establishment, mut last, mut ready, mut signal) = state?;
                     loop {
                         if let Some(next) = ready.pop_front() {
-                            return Some((Ok(next), Some((persons, establishment, last, ready))));
+                            return Some((
+                                Ok(next),
+                                Some((persons, establishment, last, ready, signal)),
+                            ));
                         }
-                        // Read the position before the changes, so that a change landing between
-                        // the two is seen by the wait below rather than missed.
-                        let seen = persons.position();
+                        // Mark the signal seen before reading the changes, so that a change
+                        // landing between the two wakes the wait below rather than being missed
+                        // (see `level_signals`).
+                        signal.borrow_and_update();
                         let changes = persons
                             .read(|p| p.level_changes_after(last, establishment.as_ref(), PAGE));
                         let mut changes = match changes {
@@ -106,13 +111,11 @@ impl SubscriptionRoot {
                             );
                             continue;
                         }
-                        loop {
-                            match persons.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                                Ok(()) => break,
-                                Err(ProjectionError::Timeout { .. }) => continue,
-                                // The projection stopped: end the stream.
-                                Err(_) => return None,
-                            }
+                        // Woken only by level changes this subscriber may want; a wait that
+                        // lasts IDLE_WAIT is renewed; a closed signal means the model stopped.
+                        match tokio::time::timeout(IDLE_WAIT, signal.changed()).await {
+                            Ok(Ok(())) | Err(_) => {}
+                            Ok(Err(_)) => return None,
                         }
                     }
                 }

@@ -52,6 +52,8 @@ pub struct HttpState {
     pub rate_limits: crate::rate_limit::RateLimits,
     /// Turns `true` when the server starts shutting down: open WebSockets close.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Documents already parsed.
+    pub documents: super::documents::DocumentCache,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -393,7 +395,7 @@ async fn execute(
             );
         }
     };
-    let document = match async_graphql::parser::parse_query(&query) {
+    let document = match state.documents.parse(&query) {
         Ok(document) => document,
         Err(e) => {
             // Never echo the query back: a syntax error's message quotes its whole line.
@@ -440,6 +442,8 @@ async fn execute(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
+    // Parsed above (or long ago, see `documents`): the schema does not parse it again.
+    request.set_parsed_query(std::sync::Arc::unwrap_or_clone(document));
     let mut response = state.schema.execute(request).await;
     // Errors raised by async-graphql itself (validation, limits, coercion of inputs) have no
     // code: they are all about the request, and get theirs from the one mapping (which also

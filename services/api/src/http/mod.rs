@@ -2,6 +2,7 @@
 //! metrics, the NDJSON export, the activity CSV, the dashboard page.
 pub mod activity_csv;
 pub mod dashboard;
+pub mod documents;
 pub mod explorer;
 pub mod export;
 pub mod graphql;

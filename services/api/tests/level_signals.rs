@@ -1,0 +1,112 @@
+//! Issue 16, subscriptions at scale: a write wakes only the `personLevelChanged` subscribers
+//! it concerns — those of the establishment whose learner's level changed, and those watching
+//! every establishment — never the others, and never for an event that changes no level.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use palier_domain::Uai;
+use support::spawn_app;
+
+const A: &str = "0750655E";
+const B: &str = "0690026D";
+
+#[tokio::test]
+async fn a_level_change_wakes_the_subscribers_of_its_establishment_only() {
+    let app = spawn_app().await;
+    let alice = app.register(A, "moodle", "alice").await;
+    let bob = app.register(B, "moodle", "bob").await;
+    let signals = &app.state.level_signals;
+    let (a, b) = (Uai::parse(A).unwrap(), Uai::parse(B).unwrap());
+    let mut at_a = signals.receiver(Some(&a));
+    let mut at_b = signals.receiver(Some(&b));
+    let mut everywhere = signals.receiver(None);
+    assert_eq!(signals.watched_establishments(), 2);
+    at_a.borrow_and_update();
+    at_b.borrow_and_update();
+    everywhere.borrow_and_update();
+
+    // At A, an element that changes no level; then at B, one that does (9 pix: level 1).
+    app.record(&alice, &[("1.1", "@a1", false, 0.0)]).await;
+    let changed_at_b = app.record(&bob, &[("1.1", "@b1", true, 9.0)]).await;
+
+    // The follower reads events in order: once B's subscriber is woken, A's event was seen.
+    tokio::time::timeout(Duration::from_secs(10), at_b.changed())
+        .await
+        .expect("B's subscribers are woken")
+        .unwrap();
+    assert_eq!(*at_b.borrow_and_update(), changed_at_b);
+    assert!(
+        everywhere.has_changed().unwrap(),
+        "a subscriber to every establishment is woken too"
+    );
+    assert!(
+        !at_a.has_changed().unwrap(),
+        "neither the event at A that changed no level nor B's change wake A's subscribers"
+    );
+
+    // A's turn: its level change wakes A's subscribers.
+    let changed_at_a = app.record(&alice, &[("1.1", "@a2", true, 9.0)]).await;
+    tokio::time::timeout(Duration::from_secs(10), at_a.changed())
+        .await
+        .expect("A's subscribers are woken")
+        .unwrap();
+    assert_eq!(*at_a.borrow_and_update(), changed_at_a);
+    assert!(!at_b.has_changed().unwrap());
+
+    // An establishment nobody watches any more is forgotten.
+    drop(at_b);
+    assert_eq!(signals.watched_establishments(), 1);
+}
+
+#[tokio::test]
+async fn every_subscriber_of_an_establishment_gets_every_change_in_order() {
+    let app = spawn_app().await;
+    let learners = [
+        app.register(A, "moodle", "l1").await,
+        app.register(A, "moodle", "l2").await,
+    ];
+    let other = app.register(B, "moodle", "other").await;
+    let subscription = "subscription($uai: String!) { personLevelChanged(establishment: $uai) { personId competence to position } }";
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        let mut ws = app.websocket("graphql-transport-ws").await;
+        ws.send(serde_json::json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } })).await;
+        assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+        ws.send(serde_json::json!({ "id": format!("s{i}"), "type": "subscribe", "payload": { "query": subscription, "variables": { "uai": A } } })).await;
+        clients.push(ws);
+    }
+    // Let the subscriptions start before writing (they begin at the head).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut expected = Vec::new();
+    for round in 0..4 {
+        // Noise at B between A's changes: it must reach nobody here.
+        app.record(&other, &[("2.1", &format!("@o{round}"), true, 9.0)])
+            .await;
+        for (k, learner) in learners.iter().enumerate() {
+            let position = app
+                .record(learner, &[("1.1", &format!("@l{round}-{k}"), true, 9.0)])
+                .await;
+            expected.push(position);
+        }
+    }
+    for ws in &mut clients {
+        let mut got = Vec::new();
+        while got.len() < expected.len() {
+            let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("every change arrives")
+                .unwrap();
+            if message["type"] == "next" {
+                got.push(
+                    message["payload"]["data"]["personLevelChanged"]["position"]
+                        .as_u64()
+                        .unwrap(),
+                );
+            }
+        }
+        assert_eq!(got, expected);
+    }
+}
