@@ -6,17 +6,21 @@
 # mutation's send to each receipt), messages delivered, and the server's resident memory with
 # the subscribers connected.
 # Usage: scripts/bench-fanout.sh [subscriber counts, default "100 1000"] [rounds, default 5].
+# FANOUT_NOISE=<writes/s> adds writes at another establishment meanwhile (see fanout.mjs);
+# PALIER_BIN=<path> runs that binary instead of building this checkout's (to compare builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=${1:-100 1000}
 rounds=${2:-5}
-cargo build --release --locked -p palier-api --bin palier
-palier=${CARGO_TARGET_DIR:-target}/release/palier
+if [ -z "${PALIER_BIN:-}" ]; then
+  cargo build --release --locked -p palier-api --bin palier
+fi
+palier=${PALIER_BIN:-${CARGO_TARGET_DIR:-target}/release/palier}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"   # a socket per subscriber, on both sides
 [ -d tests/e2e/js/node_modules ] || (cd tests/e2e/js && npm ci --silent --no-audit --no-fund)
 token=bench-token
-echo "| subscribers | rounds | delivered / expected | p50 | p99 | max | last subscriber per round (ms) | server RSS |"
-echo "|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "| subscribers | noise (writes/s elsewhere) | rounds | delivered / expected | p50 | p99 | max | last subscriber per round (ms) | server RSS |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for n in $counts; do
   dir=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -32,7 +36,7 @@ for n in $counts; do
   python3 - "$out" "$rss" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); rss = int(sys.argv[2] or 0)
-print(f"| {r['subscribers']:,} | {r['rounds']} | {r['delivered']:,} / {r['expected']:,} | {r['p50']} ms | {r['p99']} ms | {r['max']} ms | {', '.join(str(t) for t in r['lastPerRound'])} | {rss / 1024:.0f} MB |")
+print(f"| {r['subscribers']:,} | {r.get('noisePerSecond', 0):,} | {r['rounds']} | {r['delivered']:,} / {r['expected']:,} | {r['p50']} ms | {r['p99']} ms | {r['max']} ms | {', '.join(str(t) for t in r['lastPerRound'])} | {rss / 1024:.0f} MB |")
 PY
   rm -rf "$dir"
 done

@@ -91,6 +91,17 @@ pub struct Cli {
         global = true
     )]
     pub ws_send_timeout_secs: u64,
+    /// Most WebSocket connections open at once on this instance; one more is refused with
+    /// 503 and `Retry-After` before the upgrade. What bounds the memory subscriptions take: a
+    /// connection holds at most a few frames and one page of changes (about 25–45 KB measured
+    /// with 10,000 open, `scripts/bench-fanout.sh`).
+    #[arg(
+        long,
+        env = "PALIER_WS_MAX_CONNECTIONS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub ws_max_connections: usize,
     /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before the
     /// process exits anyway, in seconds (keep it under the orchestrator's grace period).
     #[arg(
@@ -394,6 +405,8 @@ pub struct WsLimits {
     pub max_subscriptions: usize,
     /// Longest wait on a client that does not read.
     pub send_timeout: std::time::Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for WsLimits {
@@ -403,6 +416,7 @@ impl Default for WsLimits {
             init_timeout: std::time::Duration::from_secs(10),
             max_subscriptions: 50,
             send_timeout: std::time::Duration::from_secs(10),
+            max_connections: 20_000,
         }
     }
 }
@@ -463,6 +477,7 @@ impl Cli {
                 init_timeout: std::time::Duration::from_secs(self.ws_init_timeout_secs),
                 max_subscriptions: self.ws_max_subscriptions,
                 send_timeout: std::time::Duration::from_secs(self.ws_send_timeout_secs),
+                max_connections: self.ws_max_connections,
             },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             jwt: self.jwt_settings(),

@@ -312,6 +312,7 @@ impl Application {
             ),
             shutdown: stopping,
             documents: http::documents::DocumentCache::default(),
+            ws_open: std::sync::atomic::AtomicUsize::new(0),
         });
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;

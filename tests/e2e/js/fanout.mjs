@@ -4,7 +4,9 @@
 // the mutation is sent to each subscriber's receipt (so it includes the write, about a
 // millisecond). A first round, not counted, confirms every subscription is live. Prints one
 // JSON line: subscribers, rounds, delivered/expected, p50/p99/max in ms, and per round the time
-// until the last subscriber had it. Usage:
+// until the last subscriber had it. With FANOUT_NOISE=<writes per second>, learners of another
+// establishment level up that often meanwhile (what a national instance sees: writes elsewhere
+// that these subscribers must not pay for). Usage:
 //   node fanout.mjs <http graphql url> <bearer token> <subscribers> [rounds, default 5]
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -17,6 +19,8 @@ if (!url || !token || !subscribersArg) {
 const subscribers = Number(subscribersArg);
 const rounds = Math.min(Number(roundsArg ?? 5), 6); // 9 pix a round: levels 1..7
 const uai = '0750655E';
+const noiseUai = '0690026D';
+const noisePerSecond = Number(process.env.FANOUT_NOISE ?? 0);
 
 async function graphql(query, variables) {
   const response = await fetch(url, {
@@ -107,12 +111,46 @@ const warm = await levelUp(0);
 if (warm === 'timeout') {
   console.error(`warm-up: only ${receivedThisRound} of ${subscribers} subscribers received the change`);
 }
+// Noise: level changes at another establishment, spread over every second of the rounds.
+let noiseSent = 0;
+let noiseTimer = null;
+if (noisePerSecond > 0) {
+  const noisy = [];
+  for (let i = 0; i < 50; i += 1) {
+    const { registerPerson: p } = await graphql(
+      'mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { personId } }',
+      { input: { establishment: noiseUai, role: 'LEARNER', externalRef: { source: 'noise', id: `n-${Date.now()}-${i}` } } },
+    );
+    noisy.push(p.personId);
+  }
+  const tick = 20; // ms
+  const perTick = Math.max(1, Math.round((noisePerSecond * tick) / 1000));
+  noiseTimer = setInterval(() => {
+    for (let k = 0; k < perTick; k += 1) {
+      noiseSent += 1;
+      graphql(
+        'mutation($input: RecordKnowledgeElementsInput!) { recordKnowledgeElements(input: $input) { position } }',
+        {
+          input: {
+            person: noisy[noiseSent % noisy.length],
+            source: { kind: 'CAMPAIGN', campaignCode: 'NOISE1' },
+            elements: [{ competence: `${1 + (noiseSent % 5)}.1`, skill: `@noise${noiseSent}`, status: 'VALIDATED', earnedPix: 1 }],
+          },
+        },
+      ).catch(() => { errors += 1; });
+    }
+  }, tick);
+  await new Promise((resolve) => { setTimeout(resolve, 1000); });
+}
+const noiseStarted = performance.now();
 for (round = 0; round < rounds; round += 1) {
   const outcome = await levelUp(round + 1);
   if (outcome === 'timeout') lastPerRound.push(null);
   await new Promise((resolve) => { setTimeout(resolve, 200); });
 }
 
+if (noiseTimer) clearInterval(noiseTimer);
+const noiseRate = noisePerSecond > 0 ? Math.round(noiseSent / ((performance.now() - noiseStarted) / 1000 + 1)) : 0;
 latencies.sort((a, b) => a - b);
 const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))];
 console.log(JSON.stringify({
@@ -125,6 +163,7 @@ console.log(JSON.stringify({
   p99: Number(at(99)?.toFixed(1)),
   max: Number(latencies[latencies.length - 1]?.toFixed(1)),
   lastPerRound: lastPerRound.map((t) => (t === null ? null : Number(t.toFixed(1)))),
+  noisePerSecond: noiseRate,
 }));
 await Promise.all(clients.map((c) => c.dispose()));
 process.exit(0);

@@ -54,6 +54,8 @@ pub struct HttpState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Documents already parsed.
     pub documents: super::documents::DocumentCache,
+    /// WebSocket connections open now.
+    pub ws_open: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -9,6 +9,8 @@
 //! not the server's memory), and at shutdown every open connection is closed with a proper
 //! close frame (1001, going away) so that clients reconnect elsewhere instead of seeing a reset.
 use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -39,20 +41,44 @@ pub async fn websocket(
             .content_type("text/plain; charset=utf-8")
             .body("Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws"));
     };
+    let Some(slot) = Slot::take(&state) else {
+        return Ok(HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "5"))
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "this instance holds its most WebSocket connections ({}); retry shortly or on another instance",
+                state.ws.max_connections
+            )));
+    };
     let (response, session, messages) = actix_ws::handle_with_protocols(&req, body, &PROTOCOLS)?;
     let messages = messages
         .max_frame_size(state.ws.max_frame_bytes)
         .aggregate_continuations()
         .max_continuation_size(state.ws.max_frame_bytes);
     let principal = authenticate(&req, &state);
-    actix_web::rt::spawn(serve(
-        state.into_inner(),
-        protocol,
-        principal,
-        session,
-        messages,
-    ));
+    actix_web::rt::spawn(async move {
+        serve(state.into_inner(), protocol, principal, session, messages).await;
+        drop(slot);
+    });
     Ok(response)
+}
+
+/// One of the `max_connections` places, given back when the connection ends.
+struct Slot(Arc<HttpState>);
+
+impl Slot {
+    fn take(state: &web::Data<HttpState>) -> Option<Slot> {
+        let open = state.ws_open.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(state.clone().into_inner());
+        // Over the cap: dropping the slot gives the place back.
+        (open < state.ws.max_connections).then_some(slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.ws_open.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The first subprotocol the client offers that Palier speaks.

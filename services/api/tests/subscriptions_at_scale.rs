@@ -1,6 +1,7 @@
-//! Issue 16, subscriptions at scale: a write wakes only the `personLevelChanged` subscribers
+//! Issue 16, subscriptions at scale. A write wakes only the `personLevelChanged` subscribers
 //! it concerns — those of the establishment whose learner's level changed, and those watching
-//! every establishment — never the others, and never for an event that changes no level.
+//! every establishment — never the others, and never for an event that changes no level; and
+//! an instance holds at most `PALIER_WS_MAX_CONNECTIONS` connections.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -108,5 +109,42 @@ async fn every_subscriber_of_an_establishment_gets_every_change_in_order() {
             }
         }
         assert_eq!(got, expected);
+    }
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_before_the_upgrade_and_places_come_back() {
+    let app = support::spawn_app_with(|s| s.ws.max_connections = 2).await;
+    let url = format!("ws://127.0.0.1:{}/graphql", app.port);
+    let request = || {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut request = url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        request
+    };
+    let first = app.websocket("graphql-transport-ws").await;
+    let _second = app.websocket("graphql-transport-ws").await;
+    match tokio_tungstenite::connect_async(request()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()["retry-after"], "5");
+        }
+        other => panic!("a third connection must be refused with 503, got {other:?}"),
+    }
+    // A connection that ends gives its place back.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio_tungstenite::connect_async(request()).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place of a closed connection is given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
