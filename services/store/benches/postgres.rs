@@ -228,7 +228,22 @@ async fn ours_append(url: &str, instances: u64, writers: u64, batch: u64, second
     for t in tasks {
         t.await.unwrap();
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let rate = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    // Every event of one group commit shares its store time: how many events each commit took.
+    let row = connect(url)
+        .await
+        .query_one(
+            "SELECT count(*), count(DISTINCT recorded_at) FROM palier.events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (events, commits): (i64, i64) = (row.get(0), row.get(1));
+    eprintln!(
+        "  {rate:.0} events/s: {events} events in {commits} commits ({:.1} per commit)",
+        events as f64 / commits.max(1) as f64
+    );
+    rate
 }
 
 async fn fill(store: &PostgresStore, total: u64) {
