@@ -345,7 +345,12 @@ fn main() {
             aim: "≥ 0.80×",
         });
         }
-        for batch in [100u64, 1000].into_iter().filter(|_| part("batch")) {
+        // PALIER_BENCH_BATCHES=1000 measures only that batch size (100 and 1000 by default).
+        let batches: Vec<u64> = std::env::var("PALIER_BENCH_BATCHES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![100, 1000]);
+        for batch in batches.into_iter().filter(|_| part("batch")) {
             eprintln!("batches of {batch} ...");
             let raw = best_of_3(|| async { raw_batch(&fresh().await, batch, seconds).await }).await;
             let ours = best_of_3(|| async {

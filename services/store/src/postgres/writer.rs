@@ -13,9 +13,7 @@
 //!
 //! **Round trips.** A group costs two: (1) `BEGIN`, the lock, the head and the state of the
 //! streams appended to, pipelined; (2) the insert of new streams, one multi-row insert of every
-//! event (arrays through `unnest`), `pg_notify` and `COMMIT`, pipelined; a group of
-//! [`COPY_MIN_ROWS`] events or more sends its rows with a binary `COPY` instead, which costs a
-//! third round trip (the server accepts the copy before the rows follow). Expectations,
+//! event (arrays through `unnest`), `pg_notify` and `COMMIT`, pipelined. Expectations,
 //! revisions, positions and hashes are decided in between, in memory. Both tables are
 //! insert-only (a stream's last revision is its last event's), so no row is updated at every
 //! commit.
@@ -28,9 +26,7 @@
 //! one is resolved as a retry (the original positions) or a conflict.
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use bytes::{BufMut as _, Bytes, BytesMut};
 use chrono::Utc;
-use futures::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -51,16 +47,6 @@ use super::{Connector, LOCK_APPEND, LOCK_CLASS, NOTIFY_CHANNEL, map_pg};
 const MAX_GROUP_APPENDS: usize = 1024;
 /// A group stops growing once it holds this many events.
 const MAX_GROUP_EVENTS: usize = 20_000;
-/// Groups of at least this many events are written with `COPY … (FORMAT binary)` rather than
-/// one `INSERT … SELECT FROM unnest(…)`: the server then reads the rows as they are instead of
-/// building sixteen arrays and taking them apart again (an insert of 1,000 events took 8.4 ms
-/// through `unnest`). The copy costs one more round trip (the server must accept the copy
-/// before the rows are sent), which small groups would feel more than they gain.
-const COPY_MIN_ROWS: usize = 128;
-/// The columns of `palier.events`, in the order the writer sends them.
-const EVENT_COLUMN_LIST: &str = "position, stream_id, stream, revision, event_id, event_type, \
-    schema_version, data, actor, correlation_id, causation_id, trace_id, tenant, occurred_at, \
-    recorded_at, hash";
 
 /// One append waiting for the writer.
 pub struct AppendRequest {
@@ -103,7 +89,6 @@ struct Conn {
     stream_events: Statement,
     insert_streams: Statement,
     insert_events: Statement,
-    copy_events: Statement,
     notify: Statement,
 }
 
@@ -163,17 +148,16 @@ impl Conn {
                     .into(),
             )
             .await?,
-            insert_events: prepare(format!(
-                "INSERT INTO palier.events ({EVENT_COLUMN_LIST}) \
+            insert_events: prepare(
+                "INSERT INTO palier.events (position, stream_id, stream, revision, event_id, \
+                   event_type, schema_version, data, actor, correlation_id, causation_id, \
+                   trace_id, tenant, occurred_at, recorded_at, hash) \
                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
                    $5::uuid[], $6::text[], $7::bigint[], $8::bytea[], $9::text[], $10::uuid[], \
                    $11::uuid[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], \
                    $16::bytea[])"
-            ))
-            .await?,
-            copy_events: prepare(format!(
-                "COPY palier.events ({EVENT_COLUMN_LIST}) FROM STDIN (FORMAT binary)"
-            ))
+                    .into(),
+            )
             .await?,
             notify: prepare(format!("SELECT pg_notify('{NOTIFY_CHANNEL}', $1)")).await?,
             client,
@@ -260,7 +244,7 @@ struct Rows<'a> {
     tenant: Vec<Option<&'a str>>,
     occurred_at: Vec<Option<i64>>,
     recorded_at: Vec<i64>,
-    hash: Vec<Hash>,
+    hash: Vec<Vec<u8>>,
 }
 
 impl<'a> Rows<'a> {
@@ -295,74 +279,11 @@ impl<'a> Rows<'a> {
         self.occurred_at
             .push(metadata.occurred_at.map(|t| t.timestamp_micros()));
         self.recorded_at.push(recorded_at);
-        self.hash.push(hash);
+        self.hash.push(hash.0.to_vec());
     }
 
     fn is_empty(&self) -> bool {
         self.position.is_empty()
-    }
-
-    fn len(&self) -> usize {
-        self.position.len()
-    }
-
-    /// The rows in PostgreSQL's binary `COPY` format (a header, then per row its field count
-    /// and each field as a length and its binary value, -1 for NULL; a trailer).
-    fn copy_data(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(21 + self.len() * 400);
-        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.put_i32(0); // flags: no OIDs
-        buf.put_i32(0); // no header extension
-        for i in 0..self.len() {
-            buf.put_i16(16);
-            put_i64(&mut buf, Some(self.position[i]));
-            put_i64(&mut buf, Some(self.stream_id[i]));
-            put_bytes(&mut buf, Some(self.stream[i].as_bytes()));
-            put_i64(&mut buf, Some(self.revision[i]));
-            put_bytes(&mut buf, Some(self.event_id[i].as_bytes()));
-            put_bytes(&mut buf, Some(self.event_type[i].as_bytes()));
-            put_i64(&mut buf, Some(self.schema_version[i]));
-            put_bytes(&mut buf, Some(self.data[i]));
-            put_bytes(&mut buf, self.actor[i].map(str::as_bytes));
-            put_bytes(
-                &mut buf,
-                self.correlation_id[i].as_ref().map(|u| &u.as_bytes()[..]),
-            );
-            put_bytes(
-                &mut buf,
-                self.causation_id[i].as_ref().map(|u| &u.as_bytes()[..]),
-            );
-            put_bytes(&mut buf, self.trace_id[i].map(str::as_bytes));
-            put_bytes(&mut buf, self.tenant[i].map(str::as_bytes));
-            put_i64(&mut buf, self.occurred_at[i]);
-            put_i64(&mut buf, Some(self.recorded_at[i]));
-            put_bytes(&mut buf, Some(&self.hash[i].0[..]));
-        }
-        buf.put_i16(-1);
-        buf.freeze()
-    }
-}
-
-/// A `bigint` field of a binary copy.
-fn put_i64(buf: &mut BytesMut, value: Option<i64>) {
-    match value {
-        Some(v) => {
-            buf.put_i32(8);
-            buf.put_i64(v);
-        }
-        None => buf.put_i32(-1),
-    }
-}
-
-/// A `text`, `bytea` or `uuid` field of a binary copy (their binary forms are the bytes
-/// themselves). Every value is far below 2 GiB: the store refuses larger payloads on entry.
-fn put_bytes(buf: &mut BytesMut, value: Option<&[u8]>) {
-    match value {
-        Some(b) => {
-            buf.put_i32(i32::try_from(b.len()).unwrap_or(i32::MAX));
-            buf.put_slice(b);
-        }
-        None => buf.put_i32(-1),
     }
 }
 
@@ -775,30 +696,6 @@ async fn finish(
     }
     let payload = last_position.to_string();
     let stream_params: [&(dyn ToSql + Sync); 4] = [&ids, &names, &first_pos, &created];
-    let notify_params: [&(dyn ToSql + Sync); 1] = [&payload];
-    if rows.len() >= COPY_MIN_ROWS {
-        // Pipelined as well: the client sends nothing after the copy's statement until the
-        // copy is done, so the COMMIT queued behind it follows the rows. The notification is
-        // sent before the rows (it is delivered at commit either way).
-        let data = rows.copy_data();
-        let copy = async {
-            let sink = c.client.copy_in::<_, Bytes>(&c.copy_events).await?;
-            let mut sink = std::pin::pin!(sink);
-            sink.as_mut().send(data).await?;
-            sink.finish().await
-        };
-        let (upserted, notified, copied, committed) = futures::join!(
-            c.client.execute(&c.insert_streams, &stream_params),
-            c.client.execute(&c.notify, &notify_params),
-            copy,
-            c.client.batch_execute("COMMIT"),
-        );
-        return match upserted.and(notified).and(copied).and(committed) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(fail(c, e).await),
-        };
-    }
-    let hashes: Vec<&[u8]> = rows.hash.iter().map(|h| &h.0[..]).collect();
     let event_params: [&(dyn ToSql + Sync); 16] = [
         &rows.position,
         &rows.stream_id,
@@ -815,8 +712,9 @@ async fn finish(
         &rows.tenant,
         &rows.occurred_at,
         &rows.recorded_at,
-        &hashes,
+        &rows.hash,
     ];
+    let notify_params: [&(dyn ToSql + Sync); 1] = [&payload];
     let (upserted, inserted, notified, committed) = futures::join!(
         c.client.execute(&c.insert_streams, &stream_params),
         c.client.execute(&c.insert_events, &event_params),
