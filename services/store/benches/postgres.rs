@@ -228,7 +228,22 @@ async fn ours_append(url: &str, instances: u64, writers: u64, batch: u64, second
     for t in tasks {
         t.await.unwrap();
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let rate = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    // Every event of one group commit shares its store time: how many events each commit took.
+    let row = connect(url)
+        .await
+        .query_one(
+            "SELECT count(*), count(DISTINCT recorded_at) FROM palier.events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (events, commits): (i64, i64) = (row.get(0), row.get(1));
+    eprintln!(
+        "  {rate:.0} events/s: {events} events in {commits} commits ({:.1} per commit)",
+        events as f64 / commits.max(1) as f64
+    );
+    rate
 }
 
 async fn fill(store: &PostgresStore, total: u64) {
@@ -330,7 +345,12 @@ fn main() {
             aim: "≥ 0.80×",
         });
         }
-        for batch in [100u64, 1000].into_iter().filter(|_| part("batch")) {
+        // PALIER_BENCH_BATCHES=1000 measures only that batch size (100 and 1000 by default).
+        let batches: Vec<u64> = std::env::var("PALIER_BENCH_BATCHES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![100, 1000]);
+        for batch in batches.into_iter().filter(|_| part("batch")) {
             eprintln!("batches of {batch} ...");
             let raw = best_of_3(|| async { raw_batch(&fresh().await, batch, seconds).await }).await;
             let ours = best_of_3(|| async {

@@ -65,7 +65,8 @@ macro_rules! store_contract_tests {
             data_survives_restart,
             export_then_import_reproduces_the_log,
             import_refuses_altered_or_incomplete_exports,
-            position_at_maps_store_time_to_positions);
+            position_at_maps_store_time_to_positions,
+            large_appends_keep_every_field_and_the_chain);
     };
     (@cases $factory:path; $wrap:tt; $($case:ident),* $(,)?) => {
         $(
@@ -1204,4 +1205,81 @@ pub async fn position_at_maps_store_time_to_positions<H: Harness>(h: &mut H) {
         4,
         "inclusive of that instant"
     );
+}
+
+/// Appends of hundreds of events (which a backend may write by another path than small ones,
+/// PostgreSQL's binary `COPY`): every field and NULL round-trips, the chain verifies, a retry
+/// is recognised, a reused id is refused without writing anything, and the log imports.
+pub async fn large_appends_keep_every_field_and_the_chain<H: Harness>(h: &mut H) {
+    let store = h.store();
+    store
+        .append_to_stream(&unique_stream("small"), ExpectedRevision::Any, events(3))
+        .await
+        .unwrap();
+    let s = unique_stream("large");
+    let occurred = chrono::DateTime::parse_from_rfc3339("2025-06-30T08:00:00.123456Z")
+        .unwrap()
+        .to_utc();
+    let batch: Vec<EventData> = (0..300u64)
+        .map(|i| {
+            let some = |k: u64| i % k == 0;
+            let metadata = Metadata {
+                actor: some(2).then(|| format!("lms:é-{i}")),
+                correlation_id: some(3).then(Uuid::new_v4),
+                causation_id: some(5).then(Uuid::new_v4),
+                trace_id: some(7).then(|| "4bf92f3577b34da6a3ce929d0e0e4736".into()),
+                tenant: some(11).then(|| "créteil".into()),
+                occurred_at: some(13).then_some(occurred),
+            };
+            EventData::json("ThingHappened", &json!({"n": i, "text": "é\u{1F600}"}))
+                .unwrap()
+                .with_schema_version(1 + (i % 3) as u32)
+                .with_metadata(metadata)
+        })
+        .collect();
+    let first = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.positions, Some(4..=303));
+    assert_eq!(first.current_revision, CurrentRevision::Current(299));
+    let got = read_whole_stream(&store, &s).await;
+    assert_eq!(got.len(), 300);
+    for (i, (sent, recorded)) in batch.iter().zip(&got).enumerate() {
+        assert!(sent.same_fact_as(recorded), "event {i}: {recorded:?}");
+        assert_eq!(recorded.event_id, sent.event_id());
+        assert_eq!(recorded.metadata, *sent.metadata());
+        assert_eq!(recorded.revision, i as u64);
+        assert_eq!(recorded.position, 4 + i as u64);
+    }
+    let retry = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, batch.clone())
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.positions, first.positions);
+    let head = store.head().await.unwrap();
+    let mut reusing = events(200);
+    reusing[150] = event("ThingHappened", 7).with_id(batch[42].event_id());
+    assert!(matches!(
+        store
+            .append_to_stream(&s, ExpectedRevision::Any, reusing)
+            .await,
+        Err(StoreError::IdempotencyConflict { .. })
+    ));
+    assert_eq!(store.head().await.unwrap(), head);
+    store
+        .append_to_stream(&s, ExpectedRevision::Exact(299), events(200))
+        .await
+        .unwrap();
+    let report = verify::verify(&store, None).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checked, 503);
+    let target = h.another().await;
+    let n = palier_store::ndjson::import(&target, export_all(&store).await.as_slice())
+        .await
+        .unwrap();
+    assert_eq!(n, 503);
+    assert_eq!(all_events(&target).await, all_events(&store).await);
+    assert!(verify::verify(&target, None).await.unwrap().is_ok());
 }
