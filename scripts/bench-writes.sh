@@ -4,11 +4,15 @@
 # (one element per request, random persons) at 1 / 32 / 64 connections, each with req/s, p50,
 # p99 and errors (HTTP or GraphQL); then the store's own 64-writer figure from the same run.
 # Usage: scripts/bench-writes.sh [seconds per row, default 10]. Prints a Markdown table.
+# PALIER_BIN=<path> runs that binary instead of building this checkout's (to compare builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --locked -p palier-api --bin palier
+if [ -z "${PALIER_BIN:-}" ]; then
+  cargo build --release --locked -p palier-api --bin palier
+fi
+palier=${PALIER_BIN:-${CARGO_TARGET_DIR:-target}/release/palier}
 export TOKEN=bench-token
 rows=()
 row() { # name persons connections script
@@ -28,7 +32,7 @@ for persons in 300 3000; do
   dir=$(mktemp -d)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
-    target/release/palier serve & pid=$!
+    "$palier" serve & pid=$!
   url="http://127.0.0.1:$port/graphql"
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua"
