@@ -591,15 +591,21 @@ fn lean_attested(schema_version: u32, data: &[u8]) -> Result<CriterionAttested, 
             CriterionAttested::SCHEMA_VERSION
         ));
     }
-    let text = std::str::from_utf8(data).map_err(|e| format!("CriterionAttested: {e}"))?;
-    let lean = match flat_strings(text, ["criterion", "evidence", "attestedBy", "effectiveOn"]) {
-        Some([criterion, evidence, attested_by, effective_on]) => LeanAttested {
-            criterion: Cow::Borrowed(criterion),
-            evidence: Cow::Borrowed(evidence),
-            attested_by: Cow::Borrowed(attested_by),
-            effective_on: Cow::Borrowed(effective_on),
+    let flat = flat_strings(data, ["criterion", "evidence", "attestedBy", "effectiveOn"]).and_then(
+        |fields| {
+            let [criterion, evidence, attested_by, effective_on] =
+                fields.map(|f| std::str::from_utf8(f).ok());
+            Some(LeanAttested {
+                criterion: Cow::Borrowed(criterion?),
+                evidence: Cow::Borrowed(evidence?),
+                attested_by: Cow::Borrowed(attested_by?),
+                effective_on: Cow::Borrowed(effective_on?),
+            })
         },
-        None => serde_json::from_str(text).map_err(|e| format!("CriterionAttested: {e}"))?,
+    );
+    let lean = match flat {
+        Some(lean) => lean,
+        None => serde_json::from_slice(data).map_err(|e| format!("CriterionAttested: {e}"))?,
     };
     let invalid = |e: palier_domain::ParseError| format!("CriterionAttested: {e}");
     Ok(CriterionAttested {
@@ -618,40 +624,62 @@ fn lean_attested(schema_version: u32, data: &[u8]) -> Result<CriterionAttested, 
 /// The string fields `names` of a JSON object written as `serde_json` writes one: no
 /// whitespace, every field a string without escapes, each name once, no other field. `None`
 /// for anything else, which serde then reads (so what is accepted does not change: for such
-/// an object serde gives the same texts).
-fn flat_strings<'a, const N: usize>(text: &'a str, names: [&str; N]) -> Option<[&'a str; N]> {
-    /// The text up to the closing quote, and what follows it; `None` at an escape or a
-    /// control character.
-    fn string(rest: &str) -> Option<(&str, &str)> {
-        let end = rest
-            .bytes()
-            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-        (rest.as_bytes()[end] == b'"').then(|| (&rest[..end], &rest[end + 1..]))
-    }
-    let mut found: [Option<&'a str>; N] = [None; N];
-    let mut rest = text.strip_prefix('{')?;
-    loop {
-        let (name, after) = string(rest.strip_prefix('"')?)?;
-        let (value, after) = string(after.strip_prefix(":\"")?)?;
-        let slot = names.iter().position(|n| *n == name)?;
+/// an object serde gives the same texts). Bytes: the values are checked as UTF-8 by the
+/// caller, the rest is matched against ASCII.
+fn flat_strings<'a, const N: usize>(text: &'a [u8], names: [&str; N]) -> Option<[&'a [u8]; N]> {
+    let mut found: [Option<&'a [u8]>; N] = [None; N];
+    let mut rest = text.strip_prefix(b"{")?;
+    for field in 0.. {
+        let (name, after) = json_string(rest.strip_prefix(b"\"")?)?;
+        let (value, after) = json_string(after.strip_prefix(b":\"")?)?;
+        // The fields come in one order: try the expected one first.
+        let slot = match names.get(field) {
+            Some(expected) if expected.as_bytes() == name => field,
+            _ => names.iter().position(|n| n.as_bytes() == name)?,
+        };
         if found[slot].replace(value).is_some() {
             return None;
         }
-        match after.strip_prefix(',') {
+        match after.strip_prefix(b",") {
             Some(next) => rest = next,
-            None => {
-                if after != "}" {
-                    return None;
-                }
-                break;
-            }
+            None if after == b"}" => break,
+            None => return None,
         }
     }
-    let mut values = [""; N];
+    let mut values: [&[u8]; N] = [b""; N];
     for (value, found) in values.iter_mut().zip(found) {
         *value = found?;
     }
     Some(values)
+}
+
+/// A JSON string's content up to its closing quote, and what follows the quote; `None` at an
+/// escape or a control character. Eight bytes at a time: a word is tested at once for a
+/// quote, a backslash or a byte below 0x20 (the lowest flagged byte is always a true one).
+fn json_string(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut at = 0;
+    let end = loop {
+        let Some(chunk) = rest.get(at..at + 8) else {
+            break at
+                + rest[at..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        };
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let flagged = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if flagged != 0 {
+            break at + (flagged.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    };
+    (rest[end] == b'"').then(|| (&rest[..end], &rest[end + 1..]))
 }
 
 /// A `YYYY-MM-DD` day, read directly when it has that exact shape, else by chrono's parser
@@ -721,6 +749,9 @@ fn measured_on(
 
 /// The criteria the inventory's teaching spaces meet, as a mask.
 fn inventory_mask(teaching_spaces: &BTreeMap<String, TeachingSpace>) -> u128 {
+    if teaching_spaces.is_empty() {
+        return 0; // no teaching space known: no inventory criterion is met
+    }
     MaturityGrid::academic().measured_mask(&Measures {
         teaching_spaces: teaching_spaces.clone(),
         ..Measures::default()
@@ -1085,25 +1116,62 @@ mod tests {
         .unwrap();
         assert!(
             flat_strings(
-                &written,
+                written.as_bytes(),
                 ["criterion", "evidence", "attestedBy", "effectiveOn"]
             )
             .is_some()
         );
+        let mut payloads: Vec<Vec<u8>> = payloads.into_iter().map(String::into_bytes).collect();
+        // Not UTF-8, in a value and in a name.
+        for bad in ["evidence\":\"p", "attested"] {
+            let mut payload = format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            )
+            .into_bytes();
+            let at = payload
+                .windows(bad.len())
+                .position(|w| w == bad.as_bytes())
+                .unwrap()
+                + bad.len();
+            payload.insert(at, 0xff);
+            payloads.push(payload);
+        }
         for payload in &payloads {
+            let shown = String::from_utf8_lossy(payload);
             for version in [1, 2] {
-                let domain = EstablishmentEvent::decode(
-                    CriterionAttested::EVENT_TYPE,
-                    version,
-                    payload.as_bytes(),
-                );
-                let lean = lean_attested(version, payload.as_bytes());
+                let domain =
+                    EstablishmentEvent::decode(CriterionAttested::EVENT_TYPE, version, payload);
+                let lean = lean_attested(version, payload);
                 match (domain, lean) {
                     (Ok(EstablishmentEvent::CriterionAttested(d)), Ok(l)) => {
-                        assert_eq!(d, l, "{payload}");
+                        assert_eq!(d, l, "{shown}");
                     }
                     (Err(_), Err(_)) => {}
-                    (d, l) => panic!("{payload} v{version}: domain {d:?}, lean {l:?}"),
+                    (d, l) => panic!("{shown} v{version}: domain {d:?}, lean {l:?}"),
+                }
+            }
+        }
+    }
+
+    /// The word-at-a-time scan finds the first quote, backslash or control character wherever
+    /// it is, as a byte-by-byte scan does.
+    #[test]
+    fn json_strings_end_where_a_byte_by_byte_scan_says() {
+        for length in 0..40 {
+            for special in [b'"', b'\\', 0x1f, 0x00, 0x7f, 0xc3] {
+                for at in 0..=length {
+                    let mut text: Vec<u8> = "é".repeat(length).into_bytes();
+                    text.truncate(length);
+                    text.extend_from_slice(b"abc\"x");
+                    if at < length {
+                        text[at] = special;
+                    }
+                    let naive = text
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                        .filter(|&end| text[end] == b'"')
+                        .map(|end| (&text[..end], &text[end + 1..]));
+                    assert_eq!(json_string(&text), naive, "{text:?}");
                 }
             }
         }
