@@ -244,12 +244,21 @@ impl Application {
         let high_speed = settings.high_speed_min_mbps;
         // Attestations and measures take effect on their own dates: the clock's scheduler
         // applies them on that day, even if no event arrives then.
-        let establishments = ProjectionHandle::spawn_with_clock(
-            store.clone(),
-            Establishments::with_high_speed_min_mbps(high_speed),
-            settings.clock.clone(),
-            std::time::Duration::from_secs(1),
-        );
+        let establishments = match settings.snapshots.as_ref() {
+            Some(snapshots) => ProjectionHandle::spawn_with_clock_and_snapshots(
+                store.clone(),
+                Establishments::with_high_speed_min_mbps(high_speed),
+                settings.clock.clone(),
+                std::time::Duration::from_secs(1),
+                snapshots.clone(),
+            ),
+            None => ProjectionHandle::spawn_with_clock(
+                store.clone(),
+                Establishments::with_high_speed_min_mbps(high_speed),
+                settings.clock.clone(),
+                std::time::Duration::from_secs(1),
+            ),
+        };
         let maintenance = spawn_model(
             &store,
             palier_projections::maintenance::Maintenance::default(),

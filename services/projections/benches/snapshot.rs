@@ -5,10 +5,12 @@
 //! that many events).
 //!
 //! Each start opens the store anew on a runtime of its own, dropped afterwards, as a process
-//! restart would. The log is seeded through the store directly.
+//! restart would. The log is seeded through the store directly: establishments first (20
+//! events each: registration, a bandwidth measure, attestations), then knowledge elements.
 //!
 //! Run: `cargo bench -p palier-projections --bench snapshot` (PALIER_BENCH_EVENTS, default
-//! 1,000,000; PALIER_BENCH_PERSONS, default 10,000; PALIER_BENCH_AFTER, default 100,000).
+//! 1,000,000; PALIER_BENCH_PERSONS, default 10,000; PALIER_BENCH_AFTER, default 100,000;
+//! PALIER_BENCH_ESTABLISHMENTS, default 5,000, × 20 events, part of the events).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -73,9 +75,7 @@ fn start(dir: &Path, snapshots: Option<&SnapshotSettings>, write: bool) -> Start
         let head = store.head().await.unwrap().map_or(0, |h| h.position);
         let start = Instant::now();
         let persons = spawn(&store, Persons::default(), snapshots);
-        // Establishments are not snapshotted (their dated facts follow a clock; see the
-        // README): they fold the log at every start, as the server does.
-        let establishments = ProjectionHandle::spawn(store.clone(), Establishments::default());
+        let establishments = spawn(&store, Establishments::default(), snapshots);
         let maintenance = spawn(&store, Maintenance::default(), snapshots);
         let api_keys = spawn(&store, ApiKeys::default(), snapshots);
         ready(&persons, head).await;
@@ -85,6 +85,7 @@ fn start(dir: &Path, snapshots: Option<&SnapshotSettings>, write: bool) -> Start
         let elapsed = start.elapsed();
         if write {
             while persons.last_snapshot() < head
+                || establishments.last_snapshot() < head
                 || maintenance.last_snapshot() < head
                 || api_keys.last_snapshot() < head
             {
@@ -93,8 +94,8 @@ fn start(dir: &Path, snapshots: Option<&SnapshotSettings>, write: bool) -> Start
         }
         Started {
             ready: elapsed,
-            // The snapshotted models' (establishments always fold the whole log).
             folded: persons.events_folded()
+                + establishments.events_folded()
                 + maintenance.events_folded()
                 + api_keys.events_folded(),
             restored_from: persons.restored_from(),
@@ -123,6 +124,7 @@ fn main() {
     let events = env_u64("PALIER_BENCH_EVENTS", 1_000_000);
     let persons = env_u64("PALIER_BENCH_PERSONS", 10_000);
     let after = env_u64("PALIER_BENCH_AFTER", 100_000);
+    let establishments = env_u64("PALIER_BENCH_ESTABLISHMENTS", 5_000);
     let dir = tempfile::tempdir().unwrap();
     let settings = SnapshotSettings {
         dir: dir.path().join("snapshots"),
@@ -134,15 +136,18 @@ fn main() {
         ..settings.clone()
     };
     eprintln!(
-        "filling {} events for {persons} persons ...",
+        "filling {} events: {establishments} establishments × 20, the rest for {persons} persons ...",
         events - after
     );
     runtime().block_on(async {
         let store = open(dir.path()).await;
+        palier_projections::workload::establishments(&store, establishments as u32, 20, 30)
+            .await
+            .unwrap();
         palier_projections::workload::knowledge_elements(
             &store,
             "0750655E",
-            events - after,
+            events - after - establishments * 20,
             persons,
         )
         .await
@@ -171,8 +176,8 @@ fn main() {
     start(dir.path(), Some(&settings), true);
     eprintln!("restoring from snapshots at the head ...");
     let warm = best_of_3(|| start(dir.path(), Some(&never), false));
-    // Three snapshotted models count in `folded` (establishments fold the log every time).
-    let total = cold.folded / 3;
+    // Four models count in `folded`.
+    let total = cold.folded / 4;
     assert_eq!(warm.folded, 0);
     assert_eq!(warm.restored_from, total);
     println!(
@@ -182,20 +187,20 @@ fn main() {
     println!(
         "| cold: rebuilt from the log | {} | {} | 1.00× | |",
         ms(cold.ready),
-        cold.folded / 3
+        cold.folded / 4
     );
     println!(
         "| restored from snapshots at the head ({:.1} MB) | {} | {} | {:.2}× | < 1 s ({:.2}× of it) |",
         snapshot_bytes as f64 / 1e6,
         ms(warm.ready),
-        warm.folded / 3,
+        warm.folded / 4,
         warm.ready.as_secs_f64() / cold.ready.as_secs_f64(),
         warm.ready.as_secs_f64()
     );
     println!(
         "| restored from snapshots {after} events behind, folding the rest | {} | {} | {:.2}× | |",
         ms(behind.ready),
-        behind.folded / 3,
+        behind.folded / 4,
         behind.ready.as_secs_f64() / cold.ready.as_secs_f64()
     );
 }

@@ -77,7 +77,31 @@ impl<P: Projection> ProjectionHandle<P> {
         tick: Duration,
     ) -> Self {
         let handle = Self::start(store, initial, None);
-        let weak = Arc::downgrade(&handle.shared);
+        handle.follow_clock(clock, tick);
+        handle
+    }
+
+    /// [`ProjectionHandle::spawn_with_clock`] starting from the model's last snapshot, as
+    /// [`ProjectionHandle::spawn_with_snapshots`] does (the model's own day and what it still
+    /// waits for are part of its snapshot).
+    pub fn spawn_with_clock_and_snapshots<S: EventStore + Clone>(
+        store: S,
+        initial: P,
+        clock: crate::Clock,
+        tick: Duration,
+        settings: SnapshotSettings,
+    ) -> Self
+    where
+        P: Snapshot,
+    {
+        let handle = Self::spawn_with_snapshots(store, initial, settings);
+        handle.follow_clock(clock, tick);
+        handle
+    }
+
+    /// The scheduler of [`ProjectionHandle::spawn_with_clock`].
+    fn follow_clock(&self, clock: crate::Clock, tick: Duration) {
+        let weak = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,7 +126,6 @@ impl<P: Projection> ProjectionHandle<P> {
                 advance(&shared, clock.now());
             }
         });
-        handle
     }
 
     /// Applies what fell due by `now` at once (the scheduler does it on its next tick anyway):

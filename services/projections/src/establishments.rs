@@ -11,15 +11,21 @@
 //! is recorded then, without an event: it carries the date it took effect and the position of
 //! the last event applied before it. Replaying the log gives the same changes at the same
 //! positions, as long as the clock never ran ahead of the days the events were recorded.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use palier_domain::Uai;
-use palier_domain::establishment::{Establishment, EstablishmentEvent, EstablishmentRegistration};
+use foldhash::HashMap;
+use palier_domain::establishment::{
+    CriterionAttested, Establishment, EstablishmentEvent, EstablishmentRegistration, Evidence,
+};
 use palier_domain::maturity::{
     Assessment, CriterionCode, MAX_AXES, MAX_PALIER, MaturityGrid, Measures, TeachingSpace, Tiers,
 };
+use palier_domain::person::DomainEvent as _;
+use palier_domain::{Label, Uai};
 use palier_store::FoldEvent;
+use serde::{Deserialize, Serialize};
 
 use crate::Projection;
 use crate::inventory::{Inventory, Touched};
@@ -43,7 +49,7 @@ pub struct MetCriterion {
 }
 
 /// One establishment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EstablishmentView {
     /// Registration (UAI, name, kind, académie, district).
     pub registration: EstablishmentRegistration,
@@ -53,8 +59,7 @@ pub struct EstablishmentView {
     pub tiers: Tiers,
     /// Position of the event that made each criterion hold (attestation or measure).
     pub met_at: BTreeMap<CriterionCode, u64>,
-    /// The criteria met now (attested or measured), kept so an event is compared with it
-    /// rather than recomputing it.
+    /// The criteria met now (attested or measured).
     pub met_now: BTreeSet<CriterionCode>,
     /// The teaching spaces the equipment inventory knows, and what each has in service
     /// (the measures of the visualisation and network infrastructure criteria).
@@ -65,14 +70,25 @@ pub struct EstablishmentView {
     pub last_changed_position: u64,
     /// The day it was last assessed on (the measures shown are those standing that day).
     pub assessed_on: NaiveDate,
+    /// The criteria met now (attested or measured), as a mask: what each event's outcome is
+    /// compared with (`met_now` lists them).
+    met_mask: u128,
+    /// The criteria attested and effective on `assessed_on`, as a mask: it changes with an
+    /// attestation, a withdrawal, or the day.
+    attested_mask: u128,
+    /// The criteria its own measures standing on `assessed_on` and the workshops held in it
+    /// meet, as a mask: it changes with a measure, a workshop session, or the day.
+    measured_mask: u128,
+    /// The criteria the inventory measures (`teaching_spaces`), as a mask: it changes only
+    /// with the inventory.
+    inventory_mask: u128,
 }
 
 impl EstablishmentView {
     /// The tier rule applied to what is met, in detail (components, progress, what is missing),
     /// built when asked: the read model keeps only the tiers.
     pub fn assessment(&self) -> Assessment {
-        let grid = MaturityGrid::academic();
-        grid.assess_mask(MaturityGrid::mask(&self.met_now))
+        MaturityGrid::academic().assess_mask(self.met_mask)
     }
 
     /// The criteria met, with their evidence; then those implied by a higher criterion of
@@ -179,7 +195,7 @@ fn measure_evidence(view: &EstablishmentView, criterion: &CriterionCode) -> Stri
 }
 
 /// A change of an establishment's tiers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierChange {
     /// Position of the event that caused it.
     pub position: u64,
@@ -201,11 +217,11 @@ pub struct TierChange {
 }
 
 /// How many establishments stand at each tier (index 0–3).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCounts(pub [u32; MAX_PALIER as usize + 1]);
 
 /// An académie's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcademySummary {
     /// Establishments registered.
     pub establishments: u32,
@@ -248,7 +264,11 @@ pub struct Page<'a> {
 }
 
 /// The establishments read model.
-#[derive(Debug)]
+///
+/// Snapshotted whole ([`crate::Snapshot`]): with the model's day and the establishments
+/// waiting for a dated fact to take effect, so that a restored model goes on as the model
+/// rebuilt from the log would.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Establishments {
     /// The lower bound of « haut débit », in Mb/s (a setting).
     high_speed_min_mbps: f64,
@@ -266,6 +286,8 @@ pub struct Establishments {
     changes: Vec<TierChange>,
     changes_by_academy: HashMap<String, Vec<usize>>,
     skipped: u64,
+    /// Which kinds of unreadable events were logged already (a restored model warns again).
+    #[serde(skip)]
     warned: HashSet<(String, u32)>,
     inventory: Inventory,
     /// Workshops held in schools: teachers trained, parents' programme (issue 11).
@@ -279,12 +301,12 @@ impl Default for Establishments {
             today: NaiveDate::MIN,
             last_position: 0,
             schedule: BTreeMap::new(),
-            by_uai: HashMap::new(),
-            by_academy: HashMap::new(),
+            by_uai: HashMap::default(),
+            by_academy: HashMap::default(),
             all: BTreeSet::new(),
-            summaries: HashMap::new(),
+            summaries: HashMap::default(),
             changes: Vec::new(),
-            changes_by_academy: HashMap::new(),
+            changes_by_academy: HashMap::default(),
             skipped: 0,
             warned: HashSet::new(),
             inventory: Inventory::default(),
@@ -328,7 +350,7 @@ impl Establishments {
                     recorded_at: now,
                     effective_on: Some(effective_on),
                 };
-                self.reassess_at(&uai, &at);
+                self.reassess_at(uai.as_str(), &at, Change::Clock);
             }
         }
         self.changes.len() > before
@@ -495,108 +517,245 @@ impl Projection for Establishments {
         // position before it, as it did live.
         self.advance_to(event.recorded_at);
         self.last_position = event.position;
-        if !event.stream.starts_with(STREAM_PREFIX) {
-            let touched = match self.inventory.apply(&event) {
-                Touched::Nothing => self.training.apply(&event),
-                other => other,
+        let Some(key) = event.stream.strip_prefix(STREAM_PREFIX) else {
+            let (touched, change) = match self.inventory.apply(&event) {
+                Touched::Nothing => (self.training.apply(&event), Change::Training),
+                other => (other, Change::Inventory),
             };
             match touched {
                 Touched::Nothing => {}
                 Touched::Unreadable(reason) => self.skip(event, &reason),
-                Touched::Establishment(uai) => self.reassess(&uai, &event),
+                Touched::Establishment(uai) => self.reassess(uai.as_str(), &event, change),
             }
             return;
+        };
+        // Attestations are most of the log: read without building the whole event, their
+        // texts checked as the domain's decoding checks them.
+        if event.event_type == CriterionAttested::EVENT_TYPE {
+            let attested = match lean_attested(event.schema_version, event.data) {
+                Ok(attested) => attested,
+                Err(e) => return self.skip(event, &e),
+            };
+            let change = Change::Attested {
+                bit: attested.criterion.bit(),
+                effective_on: attested.effective_on,
+            };
+            return self.fold_own(
+                key,
+                &event,
+                EstablishmentEvent::CriterionAttested(attested),
+                change,
+            );
         }
         let decoded =
             match EstablishmentEvent::decode(event.event_type, event.schema_version, event.data) {
                 Ok(decoded) => decoded,
                 Err(e) => return self.skip(event, &e),
             };
-        let uai = match Uai::from_stream_name(event.stream) {
-            Ok(uai) => uai,
-            Err(e) => return self.skip(event, &e),
+        let change = match &decoded {
+            EstablishmentEvent::Registered(_) => return self.register(event, decoded),
+            EstablishmentEvent::CriterionAttested(a) => Change::Attested {
+                bit: a.criterion.bit(),
+                effective_on: a.effective_on,
+            },
+            EstablishmentEvent::CriterionWithdrawn(w) => Change::Withdrawn(w.criterion.bit()),
+            EstablishmentEvent::BandwidthMeasured(m) => Change::Measured(Some(m.measured_on)),
+            EstablishmentEvent::TeachersTrainedRecorded(_)
+            | EstablishmentEvent::SubjectGroupsDeclared(_) => Change::Measured(None),
         };
-        let grid = MaturityGrid::academic();
-        if let EstablishmentEvent::Registered(_) = &decoded {
-            if self.by_uai.contains_key(&uai) {
-                return self.skip(event, &"establishment registered twice");
-            }
-            let mut state = Establishment::default();
-            state.apply(&decoded);
-            let Some(registration) = state.registration().cloned() else {
-                return;
-            };
-            let teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
-            let tiered = registration.kind.is_school();
-            let met_now = if tiered {
-                let mut met_now = met(
-                    &state,
-                    &teaching_spaces,
-                    self.today,
-                    self.high_speed_min_mbps,
-                );
-                met_now.extend(self.training.met(&uai, &state.measures_on(self.today)));
-                met_now
-            } else {
-                BTreeSet::new()
-            };
-            let tiers = grid.tiers(MaturityGrid::mask(&met_now));
-            let academy = registration.academy.as_str().to_owned();
-            // Mediation places registered before they were refused are listed, not tiered:
-            // they count in no summary.
-            if tiered {
-                self.summaries
-                    .entry(academy.clone())
-                    .or_default()
-                    .add(&tiers, 1);
-            }
-            self.by_academy
-                .entry(academy)
-                .or_default()
-                .insert(uai.clone());
-            self.all.insert(uai.clone());
-            self.by_uai.insert(
-                uai,
-                EstablishmentView {
-                    registration,
-                    state,
-                    tiers,
-                    met_at: BTreeMap::new(),
-                    met_now,
-                    teaching_spaces,
-                    registered_position: event.position,
-                    last_changed_position: event.position,
-                    assessed_on: self.today,
-                },
-            );
-            return;
-        }
-        let Some(view) = self.by_uai.get_mut(&uai) else {
-            return self.skip(
-                event,
-                &"event for an establishment that was never registered",
-            );
-        };
-        view.state.apply(&decoded);
-        self.reassess(&uai, &event);
+        self.fold_own(key, &event, decoded, change);
     }
 }
 
-/// What an establishment meets: its attestations and measures, and what the inventory
-/// measures.
-fn met(
+/// A `CriterionAttested` payload as read by the fold: texts borrowed from the payload until
+/// they are checked (and owned once, in the state).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanAttested<'a> {
+    #[serde(borrow)]
+    criterion: Cow<'a, str>,
+    #[serde(borrow)]
+    evidence: Cow<'a, str>,
+    #[serde(borrow)]
+    attested_by: Cow<'a, str>,
+    #[serde(borrow)]
+    effective_on: Cow<'a, str>,
+}
+
+/// Reads a `CriterionAttested` payload; accepts and refuses what
+/// [`EstablishmentEvent::decode`] does (the same checks of each field), faster.
+fn lean_attested(schema_version: u32, data: &[u8]) -> Result<CriterionAttested, String> {
+    if schema_version != CriterionAttested::SCHEMA_VERSION {
+        return Err(format!(
+            "CriterionAttested: schema version {schema_version} is not supported (current {})",
+            CriterionAttested::SCHEMA_VERSION
+        ));
+    }
+    let flat = flat_strings(data, ["criterion", "evidence", "attestedBy", "effectiveOn"]).and_then(
+        |fields| {
+            let [criterion, evidence, attested_by, effective_on] =
+                fields.map(|f| std::str::from_utf8(f).ok());
+            Some(LeanAttested {
+                criterion: Cow::Borrowed(criterion?),
+                evidence: Cow::Borrowed(evidence?),
+                attested_by: Cow::Borrowed(attested_by?),
+                effective_on: Cow::Borrowed(effective_on?),
+            })
+        },
+    );
+    let lean = match flat {
+        Some(lean) => lean,
+        None => serde_json::from_slice(data).map_err(|e| format!("CriterionAttested: {e}"))?,
+    };
+    let invalid = |e: palier_domain::ParseError| format!("CriterionAttested: {e}");
+    Ok(CriterionAttested {
+        criterion: CriterionCode::parse(&lean.criterion).map_err(invalid)?,
+        evidence: Evidence::parse(&lean.evidence).map_err(invalid)?,
+        attested_by: Label::parse("label", &lean.attested_by).map_err(invalid)?,
+        effective_on: day(&lean.effective_on).ok_or_else(|| {
+            format!(
+                "CriterionAttested: effectiveOn {:?} is not a date",
+                lean.effective_on
+            )
+        })?,
+    })
+}
+
+/// The string fields `names` of a JSON object written as `serde_json` writes one: no
+/// whitespace, every field a string without escapes, each name once, no other field. `None`
+/// for anything else, which serde then reads (so what is accepted does not change: for such
+/// an object serde gives the same texts). Bytes: the values are checked as UTF-8 by the
+/// caller, the rest is matched against ASCII.
+fn flat_strings<'a, const N: usize>(text: &'a [u8], names: [&str; N]) -> Option<[&'a [u8]; N]> {
+    let mut found: [Option<&'a [u8]>; N] = [None; N];
+    let mut rest = text.strip_prefix(b"{")?;
+    for field in 0.. {
+        let (name, after) = json_string(rest.strip_prefix(b"\"")?)?;
+        let (value, after) = json_string(after.strip_prefix(b":\"")?)?;
+        // The fields come in one order: try the expected one first.
+        let slot = match names.get(field) {
+            Some(expected) if expected.as_bytes() == name => field,
+            _ => names.iter().position(|n| n.as_bytes() == name)?,
+        };
+        if found[slot].replace(value).is_some() {
+            return None;
+        }
+        match after.strip_prefix(b",") {
+            Some(next) => rest = next,
+            None if after == b"}" => break,
+            None => return None,
+        }
+    }
+    let mut values: [&[u8]; N] = [b""; N];
+    for (value, found) in values.iter_mut().zip(found) {
+        *value = found?;
+    }
+    Some(values)
+}
+
+/// A JSON string's content up to its closing quote, and what follows the quote; `None` at an
+/// escape or a control character. Eight bytes at a time: a word is tested at once for a
+/// quote, a backslash or a byte below 0x20 (the lowest flagged byte is always a true one).
+fn json_string(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut at = 0;
+    let end = loop {
+        let Some(chunk) = rest.get(at..at + 8) else {
+            break at
+                + rest[at..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        };
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let flagged = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if flagged != 0 {
+            break at + (flagged.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    };
+    (rest[end] == b'"').then(|| (&rest[..end], &rest[end + 1..]))
+}
+
+/// A `YYYY-MM-DD` day, read directly when it has that exact shape, else by chrono's parser
+/// (which serde's `NaiveDate` uses): the same days either way.
+fn day(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10))
+    {
+        return i32::try_from(y)
+            .ok()
+            .and_then(|y| NaiveDate::from_ymd_opt(y, m, d));
+    }
+    text.parse().ok()
+}
+
+/// What changed an establishment's facts, so that only the masks it touches are computed
+/// again.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// An attestation of the criterion `bit`, effective on that day.
+    Attested { bit: u128, effective_on: NaiveDate },
+    /// The attestation of the criterion `bit` was withdrawn.
+    Withdrawn(u128),
+    /// Its own measures (a bandwidth measured on that day, teachers trained, subject groups).
+    Measured(Option<NaiveDate>),
+    /// Its equipment inventory.
+    Inventory,
+    /// Workshops held in it.
+    Training,
+    /// The model's day moved.
+    Clock,
+}
+
+/// The criteria attested with an effective date on or before `today`, as a mask.
+fn attested_on(state: &Establishment, today: NaiveDate) -> u128 {
+    state
+        .attested()
+        .iter()
+        .filter(|(_, a)| a.effective_on <= today)
+        .fold(0, |mask, (c, _)| mask | c.bit())
+}
+
+/// The criteria an establishment's own measures standing on `today` meet, with what workshops
+/// held in it make it meet, as a mask.
+fn measured_on(
     state: &Establishment,
-    teaching_spaces: &BTreeMap<String, TeachingSpace>,
+    training: &SchoolTraining,
+    uai: &Uai,
     today: NaiveDate,
     high_speed_min_mbps: f64,
-) -> BTreeSet<CriterionCode> {
-    let grid = MaturityGrid::academic();
-    let mut met = state.met_criteria(grid, today, high_speed_min_mbps);
-    met.extend(grid.measured(&Measures {
+) -> u128 {
+    let measures = state.measures_on(today);
+    let training = MaturityGrid::mask(&training.met(uai, &measures));
+    MaturityGrid::academic().measured_mask(&Measures {
+        high_speed_min_mbps,
+        ..measures
+    }) | training
+}
+
+/// The criteria the inventory's teaching spaces meet, as a mask.
+fn inventory_mask(teaching_spaces: &BTreeMap<String, TeachingSpace>) -> u128 {
+    if teaching_spaces.is_empty() {
+        return 0; // no teaching space known: no inventory criterion is met
+    }
+    MaturityGrid::academic().measured_mask(&Measures {
         teaching_spaces: teaching_spaces.clone(),
         ..Measures::default()
-    }));
-    met
+    })
 }
 
 /// What made an establishment be assessed again: an event, or the clock.
@@ -606,59 +765,231 @@ struct Cause {
     effective_on: Option<NaiveDate>,
 }
 
+/// What assessing one establishment again reads and updates besides it: the model's fields
+/// other than the establishments, borrowed beside the one establishment looked up once.
+struct Tally<'a> {
+    today: NaiveDate,
+    high_speed_min_mbps: f64,
+    schedule: &'a mut BTreeMap<NaiveDate, BTreeSet<Uai>>,
+    inventory: &'a Inventory,
+    training: &'a SchoolTraining,
+    summaries: &'a mut HashMap<String, AcademySummary>,
+    changes: &'a mut Vec<TierChange>,
+    changes_by_academy: &'a mut HashMap<String, Vec<usize>>,
+}
+
 impl Establishments {
-    /// Applies the tier rule again to what `uai` meets now, after `event` changed its state or
-    /// its inventory; records a tier change when one happened.
-    fn reassess(&mut self, uai: &Uai, event: &FoldEvent<'_>) {
-        if let Some(view) = self.by_uai.get_mut(uai) {
-            view.last_changed_position = event.position;
+    /// The establishment whose UAI is `uai` (found by its text, without building a `Uai`: a
+    /// text that is not a valid UAI was never registered), and the rest of the model.
+    fn split(&mut self, uai: &str) -> Option<(&mut EstablishmentView, Tally<'_>)> {
+        let view = self.by_uai.get_mut(uai)?;
+        Some((
+            view,
+            Tally {
+                today: self.today,
+                high_speed_min_mbps: self.high_speed_min_mbps,
+                schedule: &mut self.schedule,
+                inventory: &self.inventory,
+                training: &self.training,
+                summaries: &mut self.summaries,
+                changes: &mut self.changes,
+                changes_by_academy: &mut self.changes_by_academy,
+            },
+        ))
+    }
+
+    /// Registers an establishment (decoded from `event`).
+    fn register(&mut self, event: FoldEvent<'_>, decoded: EstablishmentEvent) {
+        let uai = match Uai::from_stream_name(event.stream) {
+            Ok(uai) => uai,
+            Err(e) => return self.skip(event, &e),
+        };
+        if self.by_uai.contains_key(&uai) {
+            return self.skip(event, &"establishment registered twice");
         }
-        let cause = Cause {
+        let grid = MaturityGrid::academic();
+        let mut state = Establishment::default();
+        state.apply_owned(decoded);
+        let Some(registration) = state.registration().cloned() else {
+            return;
+        };
+        let teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
+        let tiered = registration.kind.is_school();
+        let (attested_mask, measured_mask, inventory_mask) = if tiered {
+            (
+                attested_on(&state, self.today),
+                measured_on(
+                    &state,
+                    &self.training,
+                    &uai,
+                    self.today,
+                    self.high_speed_min_mbps,
+                ),
+                inventory_mask(&teaching_spaces),
+            )
+        } else {
+            (0, 0, 0)
+        };
+        let met_mask = attested_mask | measured_mask | inventory_mask;
+        let tiers = grid.tiers(met_mask);
+        let academy = registration.academy.as_str().to_owned();
+        // Mediation places registered before they were refused are listed, not tiered:
+        // they count in no summary.
+        if tiered {
+            self.summaries
+                .entry(academy.clone())
+                .or_default()
+                .add(&tiers, 1);
+        }
+        self.by_academy
+            .entry(academy)
+            .or_default()
+            .insert(uai.clone());
+        self.all.insert(uai.clone());
+        self.by_uai.insert(
+            uai,
+            EstablishmentView {
+                registration,
+                state,
+                tiers,
+                met_at: BTreeMap::new(),
+                met_now: codes(met_mask).collect(),
+                teaching_spaces,
+                registered_position: event.position,
+                last_changed_position: event.position,
+                assessed_on: self.today,
+                met_mask,
+                attested_mask,
+                measured_mask,
+                inventory_mask,
+            },
+        );
+    }
+
+    /// Folds an event of the establishment whose UAI is `key` into its state, then assesses it
+    /// again.
+    fn fold_own(
+        &mut self,
+        key: &str,
+        event: &FoldEvent<'_>,
+        decoded: EstablishmentEvent,
+        change: Change,
+    ) {
+        let Some((view, mut tally)) = self.split(key) else {
+            return self.skip(
+                *event,
+                &"event for an establishment that was never registered",
+            );
+        };
+        view.state.apply_owned(decoded);
+        view.last_changed_position = event.position;
+        tally.reassess(view, &Cause::event(event), change);
+    }
+
+    /// Assesses `uai` again after `event` changed its inventory or the workshops held in it.
+    fn reassess(&mut self, uai: &str, event: &FoldEvent<'_>, change: Change) {
+        if let Some((view, mut tally)) = self.split(uai) {
+            view.last_changed_position = event.position;
+            tally.reassess(view, &Cause::event(event), change);
+        }
+        // Else equipment of an establishment not registered (yet): the inventory keeps it.
+    }
+
+    /// Assesses `uai` again on the model's day (the clock moved it).
+    fn reassess_at(&mut self, uai: &str, cause: &Cause, change: Change) {
+        if let Some((view, mut tally)) = self.split(uai) {
+            tally.reassess(view, cause, change);
+        }
+    }
+}
+
+impl Cause {
+    fn event(event: &FoldEvent<'_>) -> Self {
+        Cause {
             position: event.position,
             recorded_at: event.recorded_at,
             effective_on: None,
-        };
-        self.reassess_at(uai, &cause);
+        }
     }
+}
 
-    /// Applies the tier rule again to what `uai` meets on the model's day; records a tier
-    /// change (caused by `cause`) when one happened, and schedules the next day a fact of it
-    /// takes effect.
-    fn reassess_at(&mut self, uai: &Uai, cause: &Cause) {
+impl Tally<'_> {
+    /// Applies the tier rule again to what `view` meets on the model's day; records a tier
+    /// change (caused by `cause`) when one happened, and schedules the day a fact recorded
+    /// now takes effect.
+    ///
+    /// What is met is kept as three masks, each computed again only by what changes it
+    /// (attestations, own measures and workshops, the inventory), and compared as a mask; only
+    /// the criteria whose bit changed touch the map kept for answers.
+    fn reassess(&mut self, view: &mut EstablishmentView, cause: &Cause, change: Change) {
         let grid = MaturityGrid::academic();
         let today = self.today;
-        let Some(view) = self.by_uai.get_mut(uai) else {
-            // Equipment of an establishment not registered (yet): the inventory keeps it.
-            return;
-        };
         if !view.registration.kind.is_school() {
             return; // a mediation place: not tiered by the school grid
         }
-        if let Some(next) = view.state.next_effective_after(today) {
-            self.schedule.entry(next).or_default().insert(uai.clone());
+        let later = match change {
+            Change::Attested { effective_on, .. } | Change::Measured(Some(effective_on)) => {
+                Some(effective_on).filter(|d| *d > today)
+            }
+            _ => None,
+        };
+        if let Some(later) = later {
+            self.schedule
+                .entry(later)
+                .or_default()
+                .insert(view.registration.uai.clone());
+        }
+        let measure = |view: &EstablishmentView| {
+            measured_on(
+                &view.state,
+                self.training,
+                &view.registration.uai,
+                today,
+                self.high_speed_min_mbps,
+            )
+        };
+        if view.assessed_on != today || matches!(change, Change::Clock) {
+            // Another day: what stands may have changed with it.
+            view.attested_mask = attested_on(&view.state, today);
+            view.measured_mask = measure(view);
+        } else {
+            match change {
+                Change::Attested { bit, effective_on } if effective_on <= today => {
+                    view.attested_mask |= bit;
+                }
+                Change::Attested { bit, .. } | Change::Withdrawn(bit) => {
+                    view.attested_mask &= !bit;
+                }
+                Change::Measured(_) | Change::Training => view.measured_mask = measure(view),
+                Change::Inventory | Change::Clock => {}
+            }
+        }
+        if matches!(change, Change::Inventory) {
+            view.teaching_spaces = self
+                .inventory
+                .teaching_spaces(view.registration.uai.as_str());
+            view.inventory_mask = inventory_mask(&view.teaching_spaces);
         }
         view.assessed_on = today;
-        view.teaching_spaces = self.inventory.teaching_spaces(uai.as_str());
-        let mut after_met = met(
-            &view.state,
-            &view.teaching_spaces,
-            today,
-            self.high_speed_min_mbps,
-        );
-        after_met.extend(self.training.met(uai, &view.state.measures_on(today)));
-        let before_met = std::mem::replace(&mut view.met_now, after_met.clone());
-        for newly in after_met.difference(&before_met) {
-            view.met_at.insert(*newly, cause.position);
-        }
-        for gone in before_met.difference(&after_met) {
-            view.met_at.remove(gone);
-        }
-        if before_met == after_met {
+        let after = view.attested_mask | view.measured_mask | view.inventory_mask;
+        let before = std::mem::replace(&mut view.met_mask, after);
+        if before == after {
             return;
         }
-        let tiers = grid.tiers(MaturityGrid::mask(&after_met));
-        if tiers == view.tiers {
-            return; // what is met changed, not where it stands
+        for criterion in codes(before ^ after) {
+            if after & criterion.bit() != 0 {
+                view.met_now.insert(criterion);
+                view.met_at.insert(criterion, cause.position);
+            } else {
+                view.met_now.remove(&criterion);
+                view.met_at.remove(&criterion);
+            }
+        }
+        let tiers = grid.tiers(after);
+        if tiers.tier == view.tiers.tier && tiers.axes == view.tiers.axes {
+            // What is met changed, not where it stands: the summaries stay.
+            view.tiers = tiers;
+            return;
         }
         let academy = view.registration.academy.as_str().to_owned();
         let axes: Vec<(String, u8, u8)> = grid
@@ -668,26 +999,181 @@ impl Establishments {
             .filter(|(_, (old, new))| old != new)
             .map(|(axis, (old, new))| (axis.code.clone(), *old, *new))
             .collect();
-        let change = (tiers.tier != view.tiers.tier || !axes.is_empty()).then(|| TierChange {
+        let change = TierChange {
             position: cause.position,
             recorded_at: cause.recorded_at,
-            uai: uai.clone(),
+            uai: view.registration.uai.clone(),
             academy: academy.clone(),
             from: view.tiers.tier,
             to: tiers.tier,
             axes,
             effective_on: cause.effective_on,
-        });
+        };
         let summary = self.summaries.entry(academy.clone()).or_default();
         summary.add(&view.tiers, -1);
         summary.add(&tiers, 1);
         view.tiers = tiers;
-        if let Some(change) = change {
-            self.changes_by_academy
-                .entry(academy)
-                .or_default()
-                .push(self.changes.len());
-            self.changes.push(change);
+        self.changes_by_academy
+            .entry(academy)
+            .or_default()
+            .push(self.changes.len());
+        self.changes.push(change);
+    }
+}
+
+/// The criteria of a mask, by rank.
+fn codes(mut mask: u128) -> impl Iterator<Item = CriterionCode> {
+    let grid = MaturityGrid::academic();
+    std::iter::from_fn(move || {
+        while mask != 0 {
+            let rank = mask.trailing_zeros();
+            mask &= mask - 1;
+            if let Some(code) = grid.code_of_rank(rank) {
+                return Some(code);
+            }
+        }
+        None
+    })
+}
+
+impl crate::Snapshot for Establishments {
+    // 1: the model, its day, and the establishments waiting for a dated fact.
+    const SNAPSHOT_VERSION: u32 = 1;
+
+    /// « Haut débit »'s lower bound decides which bandwidth criteria are met.
+    fn fingerprint(&self) -> String {
+        format!("high_speed_min_mbps={}", self.high_speed_min_mbps)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The lean reading of an attestation accepts and refuses what the domain's decoding does,
+    /// and reads the same attestation.
+    #[test]
+    fn attestations_read_lean_as_the_domain_reads_them() {
+        let code = "PILOTAGE.COMMISSION_NUMERIQUE.P1.1";
+        let payloads = [
+            format!(
+                r#"{{"attestedBy":"référent","criterion":"{code}","effectiveOn":"2026-09-01","evidence":"pv du conseil"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            ),
+            format!(
+                r#" {{ "criterion" : "{code}", "evidence":"pv", "attestedBy":"r", "effectiveOn":"2026-09-01" }} "#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"p\"v\u00e9","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01","extra":"x"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            ),
+            format!(r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r"}}"#),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-02-30"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"+2026-09-01"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"   ","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            ),
+            format!(
+                "{{\"criterion\":\"{code}\",\"evidence\":\"p\tv\",\"attestedBy\":\"r\",\"effectiveOn\":\"2026-09-01\"}}"
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r\u0007","effectiveOn":"2026-09-01"}}"#
+            ),
+            r#"{"criterion":"NOT.A.CODE","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}"#
+                .to_owned(),
+            format!(
+                r#"{{"criterion":" {code} ","evidence":" pv ","attestedBy":" r ","effectiveOn":"2026-09-01"}}"#
+            ),
+            format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}}x"#
+            ),
+            format!(r#"{{"criterion":"{code}","evidence":1,"attestedBy":"r","effectiveOn":"2026-09-01"}}"#),
+            "{}".to_owned(),
+            String::new(),
+        ];
+        // What the log holds goes the lean way.
+        let written = serde_json::to_string(
+            &EstablishmentEvent::CriterionAttested(CriterionAttested {
+                criterion: CriterionCode::parse(code).unwrap(),
+                evidence: Evidence::parse("pv").unwrap(),
+                attested_by: Label::parse("attestedBy", "référent").unwrap(),
+                effective_on: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            })
+            .to_json(),
+        )
+        .unwrap();
+        assert!(
+            flat_strings(
+                written.as_bytes(),
+                ["criterion", "evidence", "attestedBy", "effectiveOn"]
+            )
+            .is_some()
+        );
+        let mut payloads: Vec<Vec<u8>> = payloads.into_iter().map(String::into_bytes).collect();
+        // Not UTF-8, in a value and in a name.
+        for bad in ["evidence\":\"p", "attested"] {
+            let mut payload = format!(
+                r#"{{"criterion":"{code}","evidence":"pv","attestedBy":"r","effectiveOn":"2026-09-01"}}"#
+            )
+            .into_bytes();
+            let at = payload
+                .windows(bad.len())
+                .position(|w| w == bad.as_bytes())
+                .unwrap()
+                + bad.len();
+            payload.insert(at, 0xff);
+            payloads.push(payload);
+        }
+        for payload in &payloads {
+            let shown = String::from_utf8_lossy(payload);
+            for version in [1, 2] {
+                let domain =
+                    EstablishmentEvent::decode(CriterionAttested::EVENT_TYPE, version, payload);
+                let lean = lean_attested(version, payload);
+                match (domain, lean) {
+                    (Ok(EstablishmentEvent::CriterionAttested(d)), Ok(l)) => {
+                        assert_eq!(d, l, "{shown}");
+                    }
+                    (Err(_), Err(_)) => {}
+                    (d, l) => panic!("{shown} v{version}: domain {d:?}, lean {l:?}"),
+                }
+            }
+        }
+    }
+
+    /// The word-at-a-time scan finds the first quote, backslash or control character wherever
+    /// it is, as a byte-by-byte scan does.
+    #[test]
+    fn json_strings_end_where_a_byte_by_byte_scan_says() {
+        for length in 0..40 {
+            for special in [b'"', b'\\', 0x1f, 0x00, 0x7f, 0xc3] {
+                for at in 0..=length {
+                    let mut text: Vec<u8> = "é".repeat(length).into_bytes();
+                    text.truncate(length);
+                    text.extend_from_slice(b"abc\"x");
+                    if at < length {
+                        text[at] = special;
+                    }
+                    let naive = text
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                        .filter(|&end| text[end] == b'"')
+                        .map(|end| (&text[..end], &text[end + 1..]));
+                    assert_eq!(json_string(&text), naive, "{text:?}");
+                }
+            }
         }
     }
 }

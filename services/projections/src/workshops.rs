@@ -1221,7 +1221,7 @@ pub fn school_year(day: NaiveDate) -> i32 {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 struct SchoolWorkshop {
     uai: Uai,
     teachers: bool,
@@ -1232,7 +1232,7 @@ struct SchoolWorkshop {
 /// trained per subject group, and sessions for parents per school year. Folded inside the
 /// establishments read model (as the equipment inventory is), so a session held changes the
 /// tier at the position of the event that held it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, Deserialize)]
 pub struct SchoolTraining {
     workshops: HashMap<WorkshopId, SchoolWorkshop>,
     teachers: HashMap<Uai, BTreeMap<String, HashSet<PersonId>>>,

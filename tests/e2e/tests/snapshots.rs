@@ -11,8 +11,8 @@ use std::time::Duration;
 use palier_e2e::{Server, ServerOptions};
 use serde_json::{Value, json};
 
-// Establishments are not snapshotted: their dated facts follow the clock (see the README).
-const MODELS: [&str; 3] = ["persons", "maintenance", "api_keys"];
+// Establishments too: their model's day and pending dated facts are in their snapshot.
+const MODELS: [&str; 4] = ["persons", "maintenance", "api_keys", "establishments"];
 
 async fn start(dir: &Path) -> Server {
     Server::start_with(ServerOptions {
@@ -113,7 +113,7 @@ async fn a_restart_starts_from_the_snapshots_and_a_damaged_one_is_rebuilt() {
 
     let restarted = start(dir.path()).await;
     let status = ready(&restarted).await;
-    for model in ["persons", "maintenance"] {
+    for model in ["persons", "maintenance", "establishments"] {
         assert_eq!(status[model]["restoredFrom"], events, "{model}: {status}");
         assert_eq!(status[model]["eventsFolded"], 0, "{model}: {status}");
     }
