@@ -96,6 +96,7 @@ fn log(activities: u64, workshops: u64) -> Vec<(String, Vec<EventData>)> {
                         commune: None,
                     })
                     .collect(),
+                persons_found: Default::default(),
             }))
             .unwrap();
         let palier_domain::mediation::ActivityEvent::Recorded(r) = &events[0];
@@ -158,6 +159,7 @@ fn log(activities: u64, workshops: u64) -> Vec<(String, Vec<EventData>)> {
                         situation: Situation::Employed,
                     })
                     .collect(),
+                persons_found: Default::default(),
                 anonymous: 3,
                 duration: Minutes::parse("d", 90).unwrap(),
                 equipment: vec![EquipmentUsed::Computer],
