@@ -175,6 +175,8 @@ struct Entry {
     more_mediators: bool,
     /// Followed persons: `Workshops::followed[start..start + len]`.
     followed: (u32, u32),
+    /// The communes of the beneficiaries who gave one: `Workshops::lives_in[start..start + len]`.
+    communes: (u32, u32),
 }
 
 /// One row of a breakdown: a category, its activities and their beneficiaries.
@@ -240,6 +242,9 @@ pub struct ActivityReport {
     pub by_age_band: Vec<Row>,
     /// By situation.
     pub by_situation: Vec<Row>,
+    /// By commune, for the beneficiaries who gave theirs (beneficiaries of that commune;
+    /// activities with at least one), by name.
+    pub by_commune: Vec<Row>,
     /// Per day (YYYY-MM-DD).
     pub per_day: Vec<Row>,
     /// Per month (YYYY-MM).
@@ -301,6 +306,10 @@ pub struct Workshops {
     mediator_ix: foldhash::HashMap<String, u32>,
     entries: Vec<Entry>,
     followed: Vec<u128>,
+    communes: Vec<String>,
+    commune_ix: foldhash::HashMap<String, u32>,
+    /// The commune of each beneficiary who gave one, activity after activity.
+    lives_in: Vec<u32>,
     more_mediators: HashMap<u32, Box<[u32]>>,
     entries_by_venue: Vec<Vec<u32>>,
     entries_by_mediator: Vec<Vec<u32>>,
@@ -344,7 +353,8 @@ struct LeanActivity<'a> {
     themes: Mask<Theme>,
     #[serde(default)]
     procedure_themes: Mask<ProcedureTheme>,
-    beneficiaries: Vec<LeanBeneficiary>,
+    #[serde(borrow)]
+    beneficiaries: Vec<LeanBeneficiary<'a>>,
 }
 
 impl<'a> LeanActivity<'a> {
@@ -453,12 +463,29 @@ enum LeanVenue<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LeanBeneficiary {
+struct LeanBeneficiary<'a> {
     #[serde(default)]
     person: Option<uuid::Uuid>,
     gender: Gender,
     age_band: AgeBand,
     situation: Situation,
+    #[serde(default, borrow)]
+    commune: Option<Cow<'a, str>>,
+}
+
+/// The number of a commune, given it the first time it is seen.
+fn intern_commune(
+    names: &mut Vec<String>,
+    index: &mut foldhash::HashMap<String, u32>,
+    name: &str,
+) -> u32 {
+    if let Some(ix) = index.get(name) {
+        return *ix;
+    }
+    let ix = u32::try_from(names.len()).unwrap_or(u32::MAX);
+    index.insert(name.to_owned(), ix);
+    names.push(name.to_owned());
+    ix
 }
 
 fn profile_add(profile: &mut [u16; PROFILE], gender: Gender, age: AgeBand, situation: Situation) {
@@ -492,6 +519,9 @@ impl Workshops {
             mediator_ix: foldhash::HashMap::default(),
             entries: Vec::new(),
             followed: Vec::new(),
+            communes: Vec::new(),
+            commune_ix: foldhash::HashMap::default(),
+            lives_in: Vec::new(),
             more_mediators: HashMap::new(),
             entries_by_venue: Vec::new(),
             entries_by_mediator: Vec::new(),
@@ -590,6 +620,11 @@ impl Workshops {
     fn followed_of(&self, e: &Entry) -> &[u128] {
         let (start, len) = (e.followed.0 as usize, e.followed.1 as usize);
         self.followed.get(start..start + len).unwrap_or(&[])
+    }
+
+    fn communes_of(&self, e: &Entry) -> &[u32] {
+        let (start, len) = (e.communes.0 as usize, e.communes.1 as usize);
+        self.lives_in.get(start..start + len).unwrap_or(&[])
     }
 
     fn venue_index(&self, venue: &Venue) -> Option<u32> {
@@ -693,7 +728,9 @@ impl Workshops {
         let mut scratch = std::mem::take(&mut self.scratch);
         // The hand-written reader first; what it does not read plainly, serde reads.
         let parsed: LeanActivity<'_>;
-        let facts = match lean::read_activity(text, &mut scratch) {
+        let (names, index) = (&mut self.communes, &mut self.commune_ix);
+        let mut commune = |name: &str| intern_commune(names, index, name);
+        let facts = match lean::read_activity(text, &mut scratch, &mut commune) {
             Some(a) => a,
             None => match serde_json::from_str::<LeanActivity<'_>>(text) {
                 Ok(a) => {
@@ -704,6 +741,7 @@ impl Workshops {
                         gender: b.gender,
                         age_band: b.age_band,
                         situation: b.situation,
+                        commune: b.commune.as_deref().map(&mut commune),
                     }));
                     parsed.facts()
                 }
@@ -742,6 +780,10 @@ impl Workshops {
             }
         }
         let end = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
+        let first_commune = u32::try_from(self.lives_in.len()).unwrap_or(u32::MAX);
+        self.lives_in
+            .extend(beneficiaries.iter().filter_map(|b| b.commune));
+        let last_commune = u32::try_from(self.lives_in.len()).unwrap_or(u32::MAX);
         let count = u32::try_from(beneficiaries.len()).unwrap_or(u32::MAX);
         self.activities += 1;
         self.push_feed(FeedItem {
@@ -769,6 +811,7 @@ impl Workshops {
                 mediator,
                 more_mediators: false,
                 followed: (start, end - start),
+                communes: (first_commune, last_commune - first_commune),
             },
             Vec::new(),
         );
@@ -985,6 +1028,8 @@ impl Workshops {
                 mediator,
                 more_mediators: !mediators.is_empty(),
                 followed: (start, end - start),
+                // Participants of a session give no commune.
+                communes: (0, 0),
             },
             mediators,
         );
@@ -1064,7 +1109,12 @@ impl Workshops {
                 {
                     continue;
                 }
-                acc.add(e, self.followed_of(e), self.mediators_of(*ix, e));
+                acc.add(
+                    e,
+                    self.followed_of(e),
+                    self.communes_of(e),
+                    self.mediators_of(*ix, e),
+                );
             }
         }
         let mut report = acc.finish(self);
@@ -1155,6 +1205,7 @@ struct Accumulator {
     per_day: foldhash::HashMap<NaiveDate, (u32, u32)>,
     per_mediator: foldhash::HashMap<u32, (u32, u32)>,
     per_venue: foldhash::HashMap<u32, (u32, u32)>,
+    per_commune: foldhash::HashMap<u32, (u32, u32)>,
 }
 
 impl Default for Accumulator {
@@ -1176,6 +1227,7 @@ impl Default for Accumulator {
             per_day: foldhash::HashMap::default(),
             per_mediator: foldhash::HashMap::default(),
             per_venue: foldhash::HashMap::default(),
+            per_commune: foldhash::HashMap::default(),
         }
     }
 }
@@ -1197,7 +1249,13 @@ fn bits(mask: u32, cells: &mut [(u32, u32)], beneficiaries: u32) {
 }
 
 impl Accumulator {
-    fn add(&mut self, e: &Entry, followed: &[u128], mediators: impl Iterator<Item = u32>) {
+    fn add(
+        &mut self,
+        e: &Entry,
+        followed: &[u128],
+        communes: &[u32],
+        mediators: impl Iterator<Item = u32>,
+    ) {
         let b = e.beneficiaries;
         self.activities += 1;
         self.beneficiaries += b;
@@ -1225,6 +1283,14 @@ impl Accumulator {
             bump(self.per_mediator.entry(m).or_default(), b);
         }
         bump(self.per_venue.entry(e.venue).or_default(), b);
+        // Each commune once per activity, with its beneficiaries.
+        for (i, c) in communes.iter().enumerate() {
+            let cell = self.per_commune.entry(*c).or_default();
+            if !communes[..i].contains(c) {
+                cell.0 += 1;
+            }
+            cell.1 += 1;
+        }
     }
 
     fn finish(self, model: &Workshops) -> ActivityReport {
@@ -1299,6 +1365,9 @@ impl Accumulator {
                     .map(|(d, c)| (d.format("%Y-%m-%d").to_string(), *c))
                     .collect(),
             ),
+            by_commune: keyed(self.per_commune, &|c| {
+                model.communes.get(c as usize).cloned().unwrap_or_default()
+            }),
             per_month: flat(per_month),
             per_mediator: keyed(self.per_mediator, &|m| {
                 model.mediators.get(m as usize).cloned().unwrap_or_default()

@@ -61,7 +61,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
 
     // Two activities in October.
     app.data(
-        "mutation($p: String!) { recordActivity(input: {structure: \"mediatheque-centre\", mediator: \"mediateur-1\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 45, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL, ONLINE_SAFETY], autonomy: TOOK_PART, beneficiaries: [{person: $p, gender: FEMALE, ageBand: FROM_60_TO_69, situation: RETIRED}]}) { id position } }",
+        "mutation($p: String!) { recordActivity(input: {structure: \"mediatheque-centre\", mediator: \"mediateur-1\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 45, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL, ONLINE_SAFETY], autonomy: TOOK_PART, beneficiaries: [{person: $p, gender: FEMALE, ageBand: FROM_60_TO_69, situation: RETIRED, commune: \"Nouméa\"}]}) { id position } }",
         json!({ "p": alice }),
     )
     .await;
@@ -303,7 +303,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     // - session 2, 17 Nov, 90 min, alice + 2 anonymous, EMAIL (2.1, 4.2)            → 3
     let report = app
         .data(
-            "query($p: Position) { activityReport(structure: \"mediatheque-centre\", from: \"2026-10-01\", to: \"2026-11-30\", minPosition: $p) { activities beneficiaries followedPersons anonymousBeneficiaries minutes byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byProcedureTheme { key activities beneficiaries } byPlace { key activities beneficiaries } byEquipment { key activities beneficiaries } byDurationBand { key activities beneficiaries } byGender { key activities beneficiaries } perDay { key activities beneficiaries } perMonth { key activities beneficiaries } perMediator { key activities beneficiaries } competences { key activities beneficiaries } workshops { workshops plannedSessions scheduledSessions heldSessions cancelledSessions evaluatedSessions reportsFiled meanSatisfaction } } }",
+            "query($p: Position) { activityReport(structure: \"mediatheque-centre\", from: \"2026-10-01\", to: \"2026-11-30\", minPosition: $p) { activities beneficiaries followedPersons anonymousBeneficiaries minutes byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byProcedureTheme { key activities beneficiaries } byPlace { key activities beneficiaries } byEquipment { key activities beneficiaries } byDurationBand { key activities beneficiaries } byGender { key activities beneficiaries } byCommune { key activities beneficiaries } perDay { key activities beneficiaries } perMonth { key activities beneficiaries } perMediator { key activities beneficiaries } competences { key activities beneficiaries } workshops { workshops plannedSessions scheduledSessions heldSessions cancelledSessions evaluatedSessions reportsFiled meanSatisfaction } } }",
             json!({ "p": last }),
         )
         .await;
@@ -331,6 +331,11 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     assert_eq!(row(&r["byGender"], "FEMALE"), (3, 1 + 2 + 1));
     assert_eq!(row(&r["byGender"], "MALE"), (1, 1));
     assert_eq!(row(&r["byGender"], "NOT_GIVEN"), (3, 1 + 1 + 2));
+    // Only alice's accompaniment gave a commune (session participants give none).
+    assert_eq!(
+        r["byCommune"],
+        json!([{ "key": "Nouméa", "activities": 1, "beneficiaries": 1 }])
+    );
     assert_eq!(row(&r["perDay"], "2026-11-10"), (1, 3));
     assert_eq!(row(&r["perMonth"], "2026-10"), (2, 3));
     assert_eq!(row(&r["perMonth"], "2026-11"), (2, 6));
@@ -403,6 +408,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
         "theme,EMAIL,3,7",
         "kind,COLLECTIVE_WORKSHOP,2,6",
         "competence,2.1,3,7",
+        "commune,Nouméa,1,1",
         "workshops,heldSessions,2,",
     ] {
         assert!(

@@ -810,6 +810,8 @@ pub struct ActivityReportGql {
     pub by_age_band: Vec<RowGql>,
     /// By situation.
     pub by_situation: Vec<RowGql>,
+    /// By commune, for the beneficiaries who gave theirs (by name).
+    pub by_commune: Vec<RowGql>,
     /// Per day.
     pub per_day: Vec<RowGql>,
     /// Per month.
@@ -840,6 +842,7 @@ fn report_gql(r: &ActivityReport) -> ActivityReportGql {
         by_gender: rows(&r.by_gender),
         by_age_band: rows(&r.by_age_band),
         by_situation: rows(&r.by_situation),
+        by_commune: rows(&r.by_commune),
         per_day: rows(&r.per_day),
         per_month: rows(&r.per_month),
         per_mediator: rows(&r.per_mediator),
@@ -861,6 +864,7 @@ pub fn report_dimensions(r: &ActivityReport) -> Vec<(&'static str, &[Row])> {
         ("gender", &r.by_gender),
         ("ageBand", &r.by_age_band),
         ("situation", &r.by_situation),
+        ("commune", &r.by_commune),
         ("day", &r.per_day),
         ("month", &r.per_month),
         ("mediator", &r.per_mediator),

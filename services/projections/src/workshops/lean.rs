@@ -27,6 +27,8 @@ pub(super) struct BeneficiaryFacts {
     pub gender: Gender,
     pub age_band: AgeBand,
     pub situation: Situation,
+    /// Their commune, interned by the caller (see [`read_activity`]).
+    pub commune: Option<u32>,
 }
 
 /// The facts of one `ActivityRecorded` the read model keeps (its beneficiaries go to a buffer
@@ -45,10 +47,12 @@ pub(super) struct ActivityFacts<'a> {
 }
 
 /// Reads `text` (an `ActivityRecorded` payload), its beneficiaries into `beneficiaries`
-/// (cleared first); `None` when it is not the plain JSON this reader knows (see the module).
+/// (cleared first), their communes through `commune` (which gives each its number);
+/// `None` when it is not the plain JSON this reader knows (see the module).
 pub(super) fn read_activity<'a>(
     text: &'a str,
     beneficiaries: &mut Vec<BeneficiaryFacts>,
+    commune: &mut impl FnMut(&str) -> u32,
 ) -> Option<ActivityFacts<'a>> {
     beneficiaries.clear();
     let mut c = Cursor {
@@ -96,7 +100,7 @@ pub(super) fn read_activity<'a>(
                     c.mask(|s| code::<ProcedureTheme>(s).map(ProcedureTheme::index))?;
             }
             9 => c.array(|c| {
-                beneficiaries.push(c.beneficiary()?);
+                beneficiaries.push(c.beneficiary(commune)?);
                 Some(())
             })?,
             // Fields the read model does not keep (the id comes from the stream's name).
@@ -238,6 +242,16 @@ impl<'a> Cursor<'a> {
         Some(n)
     }
 
+    /// `null` (`Some(None)`) or a string without escapes.
+    fn nullable_string(&mut self) -> Option<Option<&'a str>> {
+        self.ws();
+        if self.peek()? == b'n' {
+            self.literal("null")?;
+            return Some(None);
+        }
+        self.string().map(Some)
+    }
+
     fn literal(&mut self, word: &str) -> Option<()> {
         self.ws();
         let end = self.at + word.len();
@@ -317,8 +331,9 @@ impl<'a> Cursor<'a> {
         venue
     }
 
-    fn beneficiary(&mut self) -> Option<BeneficiaryFacts> {
+    fn beneficiary(&mut self, commune: &mut impl FnMut(&str) -> u32) -> Option<BeneficiaryFacts> {
         let (mut person, mut gender, mut age_band, mut situation) = (None, None, None, None);
+        let mut lives_in = None;
         let mut seen = 0u8;
         self.object(|c, key| {
             let bit = match key {
@@ -335,18 +350,15 @@ impl<'a> Cursor<'a> {
             seen |= 1 << bit;
             match bit {
                 0 => {
-                    c.ws();
-                    person = if c.peek()? == b'n' {
-                        c.literal("null")?;
-                        None
-                    } else {
-                        Some(uuid::Uuid::try_parse(c.string()?).ok()?)
+                    person = match c.nullable_string()? {
+                        Some(id) => Some(uuid::Uuid::try_parse(id).ok()?),
+                        None => None,
                     };
                 }
                 1 => gender = Some(code(c.string()?)?),
                 2 => age_band = Some(code(c.string()?)?),
                 3 => situation = Some(code(c.string()?)?),
-                _ => c.skip_value()?,
+                _ => lives_in = c.nullable_string()?.map(&mut *commune),
             }
             Some(())
         })?;
@@ -355,6 +367,7 @@ impl<'a> Cursor<'a> {
             gender: gender?,
             age_band: age_band?,
             situation: situation?,
+            commune: lives_in,
         })
     }
 

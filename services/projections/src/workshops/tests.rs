@@ -757,10 +757,14 @@ type Read = (
     u16,
     Place,
     [u32; 3],
-    Vec<lean::BeneficiaryFacts>,
+    Vec<(lean::BeneficiaryFacts, Option<String>)>,
 );
 
-fn owned(f: &lean::ActivityFacts<'_>, beneficiaries: &[lean::BeneficiaryFacts]) -> Read {
+fn owned(
+    f: &lean::ActivityFacts<'_>,
+    beneficiaries: &[lean::BeneficiaryFacts],
+    names: &[String],
+) -> Read {
     let venue = match f.venue {
         lean::VenueRef::Structure(s) => format!("structure:{s}"),
         lean::VenueRef::Establishment(u) => format!("establishment:{u}"),
@@ -773,13 +777,37 @@ fn owned(f: &lean::ActivityFacts<'_>, beneficiaries: &[lean::BeneficiaryFacts]) 
         f.duration,
         f.place,
         [f.equipment, f.themes, f.procedure_themes],
-        beneficiaries.to_vec(),
+        beneficiaries
+            .iter()
+            .map(|b| {
+                let name = b.commune.map(|c| names[c as usize].clone());
+                (
+                    lean::BeneficiaryFacts {
+                        commune: None,
+                        ..*b
+                    },
+                    name,
+                )
+            })
+            .collect(),
     )
+}
+
+/// A commune's number: its place in `names` (the numbers of two readers differ; names do not).
+fn number(names: &mut Vec<String>, name: &str) -> u32 {
+    match names.iter().position(|n| n == name) {
+        Some(i) => i as u32,
+        None => {
+            names.push(name.to_owned());
+            names.len() as u32 - 1
+        }
+    }
 }
 
 /// What serde reads of a payload, or why not.
 fn by_serde(text: &str) -> Result<Read, String> {
     let parsed: LeanActivity<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut names = vec!["(first)".to_owned()];
     let beneficiaries: Vec<lean::BeneficiaryFacts> = parsed
         .beneficiaries
         .iter()
@@ -788,9 +816,10 @@ fn by_serde(text: &str) -> Result<Read, String> {
             gender: b.gender,
             age_band: b.age_band,
             situation: b.situation,
+            commune: b.commune.as_deref().map(|c| number(&mut names, c)),
         })
         .collect();
-    Ok(owned(&parsed.facts(), &beneficiaries))
+    Ok(owned(&parsed.facts(), &beneficiaries, &names))
 }
 
 /// What the hand-written reader reads of a payload (into a buffer that held something).
@@ -800,9 +829,11 @@ fn by_hand(text: &str) -> Option<Read> {
         gender: Gender::Male,
         age_band: AgeBand::Under12,
         situation: Situation::Employed,
+        commune: Some(0),
     }];
-    let facts = lean::read_activity(text, &mut beneficiaries)?;
-    Some(owned(&facts, &beneficiaries))
+    let mut names = Vec::new();
+    let facts = lean::read_activity(text, &mut beneficiaries, &mut |c| number(&mut names, c))?;
+    Some(owned(&facts, &beneficiaries, &names))
 }
 
 /// The hand-written reader reads what serde reads, or leaves it to serde.
@@ -982,4 +1013,52 @@ proptest! {
         let naive = bytes.iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
         prop_assert_eq!(lean::string_end(&bytes), naive);
     }
+}
+
+#[test]
+fn the_report_counts_beneficiaries_by_commune() {
+    let mut log = Log::default();
+    let from = |commune: Option<&str>| Beneficiary {
+        commune: commune.map(label),
+        ..beneficiary(None, Gender::Female)
+    };
+    let activities = [
+        vec![from(Some("Nouméa")), from(Some("Nouméa")), from(None)],
+        vec![from(Some("Dumbéa"))],
+        vec![from(Some("Nouméa"))],
+    ];
+    for (i, beneficiaries) in activities.into_iter().enumerate() {
+        let e = activity(
+            i as u128,
+            ActivityKind::IndividualAccompaniment,
+            day(10, 5),
+            30,
+            vec![Theme::Email],
+            vec![],
+            beneficiaries,
+        );
+        log.append(
+            &format!("activity-{}", uuid::Uuid::from_u128(0xa000 + i as u128)),
+            e.event_type(),
+            e.to_json(),
+        );
+    }
+    let r = log.model.report(&ReportScope::default(), None);
+    // Nouméa: two activities, three of their beneficiaries; one beneficiary gave none.
+    assert_eq!(
+        r.by_commune,
+        [
+            Row {
+                key: "Dumbéa".into(),
+                activities: 1,
+                beneficiaries: 1
+            },
+            Row {
+                key: "Nouméa".into(),
+                activities: 2,
+                beneficiaries: 3
+            },
+        ]
+    );
+    assert_eq!(r.beneficiaries, 5);
 }
