@@ -8,6 +8,10 @@
 //! activity with its participants as beneficiaries). Each activity is kept as one compact
 //! [`Entry`] (masks and counters), so a report over a structure's year is one pass over its
 //! entries. Dates are business dates (the day it happened), never the store's time.
+//!
+//! The fold reads `ActivityRecorded` with a hand-written reader (`workshops/lean.rs`), serde
+//! reading what it leaves; the live feed keeps a window of the last activities
+//! ([`DEFAULT_FEED_WINDOW`]).
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
