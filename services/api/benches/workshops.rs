@@ -93,9 +93,11 @@ fn log(activities: u64, workshops: u64) -> Vec<(String, Vec<EventData>)> {
                         gender: Gender::ALL[(n % 3) as usize],
                         age_band: AgeBand::ALL[(n % 8) as usize],
                         situation: Situation::ALL[(n % 5) as usize],
-                        commune: None,
+                        // Half the beneficiaries give a commune, among 30.
+                        commune: (b % 2 == 0).then(|| label(&format!("commune-{}", n % 30))),
                     })
                     .collect(),
+                persons_found: Default::default(),
             }))
             .unwrap();
         let palier_domain::mediation::ActivityEvent::Recorded(r) = &events[0];
@@ -158,6 +160,7 @@ fn log(activities: u64, workshops: u64) -> Vec<(String, Vec<EventData>)> {
                         situation: Situation::Employed,
                     })
                     .collect(),
+                persons_found: Default::default(),
                 anonymous: 3,
                 duration: Minutes::parse("d", 90).unwrap(),
                 equipment: vec![EquipmentUsed::Computer],
@@ -232,7 +235,7 @@ fn main() {
         tokio::spawn(app.run_until_stopped());
         model.wait_for(total, Duration::from_secs(300)).await.unwrap();
         let client = reqwest::Client::new();
-        let query = "{ activityReport(structure: \"bench\", from: \"2026-01-01\", to: \"2026-12-31\") { activities beneficiaries followedPersons byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byPlace { key activities } byEquipment { key activities } byDurationBand { key activities } byGender { key beneficiaries } byAgeBand { key beneficiaries } bySituation { key beneficiaries } perDay { key activities } perMonth { key activities beneficiaries } perMediator { key activities } competences { key activities } workshops { workshops plannedSessions heldSessions reportsFiled meanSatisfaction } } }";
+        let query = "{ activityReport(structure: \"bench\", from: \"2026-01-01\", to: \"2026-12-31\") { activities beneficiaries followedPersons byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byPlace { key activities } byEquipment { key activities } byDurationBand { key activities } byGender { key beneficiaries } byAgeBand { key beneficiaries } bySituation { key beneficiaries } byCommune { key activities beneficiaries } perDay { key activities } perMonth { key activities beneficiaries } perMediator { key activities } competences { key activities } workshops { workshops plannedSessions heldSessions reportsFiled meanSatisfaction } } }";
         let mut latencies = Vec::with_capacity(requests);
         for i in 0..requests + 20 {
             let start = Instant::now();

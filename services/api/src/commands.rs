@@ -176,6 +176,12 @@ impl PersonCommands {
         }))
     }
 
+    /// Whether `person` is registered (`Some`), and then whether they were forgotten (`true`);
+    /// `None` when never registered. Read from their stream, the authority.
+    pub async fn standing(&self, person: PersonId) -> Result<Option<bool>, ApiError> {
+        Ok(self.registration(person).await?.map(|f| f.forgotten))
+    }
+
     /// Registers a person, idempotently on (establishment, external reference): the same
     /// reference at the same establishment is the same person (nothing is written again,
     /// whatever the role or personal data given), at another establishment another person.

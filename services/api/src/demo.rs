@@ -681,6 +681,8 @@ async fn mediation(
                 autonomy: None,
                 oriented_to: None,
                 beneficiaries: vec![beneficiary],
+                // The demo registered every person it follows, a moment before.
+                persons_found: Default::default(),
             };
             commands
                 .record_activity(command, &at(date))
@@ -784,6 +786,7 @@ async fn mediation(
                             situation: Situation::Retired,
                         })
                         .collect(),
+                    persons_found: Default::default(),
                     anonymous: 2,
                     duration: minutes(120)?,
                     equipment: vec![EquipmentUsed::Computer],

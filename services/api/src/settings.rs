@@ -173,6 +173,15 @@ pub struct Cli {
         global = true
     )]
     pub level_change_window: usize,
+    /// Activities kept in the live feed of `activityRecorded` for subscribers resuming with
+    /// `after` (older resume points are told to resync).
+    #[arg(
+        long,
+        env = "PALIER_ACTIVITY_FEED_WINDOW",
+        default_value_t = palier_projections::workshops::DEFAULT_FEED_WINDOW,
+        global = true
+    )]
+    pub activity_feed_window: usize,
     /// Threads reading the embedded store (each with its own connection); on PostgreSQL,
     /// pooled read connections.
     #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
@@ -371,6 +380,8 @@ pub struct Settings {
     pub max_concurrent_rebuilds: usize,
     /// Level changes kept for resuming subscribers.
     pub level_change_window: usize,
+    /// Activities kept in the live feed of `activityRecorded`.
+    pub activity_feed_window: usize,
     /// Reader threads of the embedded store.
     pub store_readers: usize,
     /// The clock dated facts follow: the system's, or a test clock (`PALIER_TEST_CLOCK_START`).
@@ -444,6 +455,7 @@ impl Settings {
             shutdown_timeout: std::time::Duration::from_secs(20),
             max_concurrent_rebuilds: 2,
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
+            activity_feed_window: palier_projections::workshops::DEFAULT_FEED_WINDOW,
             store_readers: 4,
             clock: palier_projections::Clock::System,
             high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
@@ -486,6 +498,7 @@ impl Cli {
             max_ingest_bytes: self.max_ingest_bytes,
             max_concurrent_rebuilds: self.max_concurrent_rebuilds.max(1),
             level_change_window: self.level_change_window.max(1),
+            activity_feed_window: self.activity_feed_window.max(1),
             store_readers: self.store_readers.max(1),
             clock: self.test_clock_start.map_or(
                 palier_projections::Clock::System,

@@ -271,7 +271,9 @@ impl Application {
         ));
         let workshops = ProjectionHandle::spawn(
             store.clone(),
-            palier_projections::workshops::Workshops::default(),
+            palier_projections::workshops::Workshops::with_feed_window(
+                settings.activity_feed_window,
+            ),
         );
         // One limit for every `asOf` rebuild, whichever model it folds.
         let rebuilds = Arc::new(Semaphore::new(settings.max_concurrent_rebuilds.max(1)));

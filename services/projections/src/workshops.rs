@@ -8,8 +8,12 @@
 //! activity with its participants as beneficiaries). Each activity is kept as one compact
 //! [`Entry`] (masks and counters), so a report over a structure's year is one pass over its
 //! entries. Dates are business dates (the day it happened), never the store's time.
+//!
+//! The fold reads `ActivityRecorded` with a hand-written reader (`workshops/lean.rs`), serde
+//! reading what it leaves; the live feed keeps a window of the last activities
+//! ([`DEFAULT_FEED_WINDOW`]).
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{Datelike, NaiveDate};
 use palier_domain::maturity::{CriterionCode, MaturityGrid, Measures};
@@ -175,6 +179,8 @@ struct Entry {
     more_mediators: bool,
     /// Followed persons: `Workshops::followed[start..start + len]`.
     followed: (u32, u32),
+    /// The communes of the beneficiaries who gave one: `Workshops::lives_in[start..start + len]`.
+    communes: (u32, u32),
 }
 
 /// One row of a breakdown: a category, its activities and their beneficiaries.
@@ -240,6 +246,9 @@ pub struct ActivityReport {
     pub by_age_band: Vec<Row>,
     /// By situation.
     pub by_situation: Vec<Row>,
+    /// By commune, for the beneficiaries who gave theirs (beneficiaries of that commune;
+    /// activities with at least one), by name.
+    pub by_commune: Vec<Row>,
     /// Per day (YYYY-MM-DD).
     pub per_day: Vec<Row>,
     /// Per month (YYYY-MM).
@@ -275,8 +284,22 @@ pub fn venue_key(venue: &Venue) -> String {
     }
 }
 
+/// How many activities the live feed of `activityRecorded` keeps by default (about 5 MB: 48
+/// bytes each): enough for a subscriber to resume after a reconnection, not the whole log. A
+/// subscriber resuming from before the window, or falling that far behind, is told to resync
+/// ([`FeedTrimmed`]), as for the feeds of level changes and ticket changes.
+pub const DEFAULT_FEED_WINDOW: usize = 100_000;
+
+/// A resume point older than the feed's window: the activities after it are no longer all kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("activities up to position {trimmed_through} are no longer kept in the live feed; resync")]
+pub struct FeedTrimmed {
+    /// The last position whose activity was dropped: resuming at or after it is possible.
+    pub trimmed_through: u64,
+}
+
 /// The mediation read model.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Workshops {
     structures: HashMap<String, StructureView>,
     workshops: HashMap<WorkshopId, WorkshopView>,
@@ -287,18 +310,37 @@ pub struct Workshops {
     mediator_ix: foldhash::HashMap<String, u32>,
     entries: Vec<Entry>,
     followed: Vec<u128>,
+    communes: Vec<String>,
+    commune_ix: foldhash::HashMap<String, u32>,
+    /// The commune of each beneficiary who gave one, activity after activity.
+    lives_in: Vec<u32>,
     more_mediators: HashMap<u32, Box<[u32]>>,
     entries_by_venue: Vec<Vec<u32>>,
     entries_by_mediator: Vec<Vec<u32>>,
     workshops_by_venue: Vec<Vec<WorkshopId>>,
+    /// Per person, ordered by business time (the session's day), the log position breaking
+    /// ties.
     observations: HashMap<PersonId, Vec<Observation>>,
-    feed: Vec<FeedItem>,
+    /// The live feed's window: the last `feed_window` activities, oldest first.
+    feed: VecDeque<FeedItem>,
+    feed_window: usize,
+    /// The position of the last activity dropped from the feed (0: none).
+    feed_trimmed_through: u64,
     activities: u64,
     skipped: u64,
     warned: HashSet<(String, u32)>,
+    /// The beneficiaries of the activity being folded (reused: no allocation per event).
+    scratch: Vec<lean::BeneficiaryFacts>,
 }
 
-/// The lean view of `ActivityRecorded` a fold reads (borrowed strings, no id).
+impl Default for Workshops {
+    fn default() -> Self {
+        Workshops::with_feed_window(DEFAULT_FEED_WINDOW)
+    }
+}
+
+/// The lean view of `ActivityRecorded` serde reads (borrowed strings, no id): the fold's way
+/// for payloads the hand-written reader ([`lean::read_activity`]) leaves to serde.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LeanActivity<'a> {
@@ -315,7 +357,28 @@ struct LeanActivity<'a> {
     themes: Mask<Theme>,
     #[serde(default)]
     procedure_themes: Mask<ProcedureTheme>,
-    beneficiaries: Vec<LeanBeneficiary>,
+    #[serde(borrow)]
+    beneficiaries: Vec<LeanBeneficiary<'a>>,
+}
+
+impl<'a> LeanActivity<'a> {
+    /// The facts the read model keeps, as the hand-written reader gives them.
+    fn facts(&'a self) -> lean::ActivityFacts<'a> {
+        lean::ActivityFacts {
+            venue: match &self.venue {
+                LeanVenue::Structure(s) => lean::VenueRef::Structure(s),
+                LeanVenue::Establishment(u) => lean::VenueRef::Establishment(u),
+            },
+            mediator: &self.mediator,
+            kind: self.kind,
+            date: self.date.0,
+            duration: self.duration,
+            place: self.place,
+            equipment: self.equipment.0,
+            themes: self.themes.0,
+            procedure_themes: self.procedure_themes.0,
+        }
+    }
 }
 
 /// A day written `YYYY-MM-DD`, read without chrono's general format parser (the fold reads one
@@ -325,18 +388,7 @@ struct LeanDate(NaiveDate);
 impl<'de> Deserialize<'de> for LeanDate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <Cow<'de, str>>::deserialize(d)?;
-        let b = text.as_bytes();
-        let digits = |r: std::ops::Range<usize>| {
-            b.get(r).and_then(|part| {
-                part.iter().try_fold(0u32, |n, c| {
-                    c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-                })
-            })
-        };
-        let parsed = (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
-            .then(|| (digits(0..4), digits(5..7), digits(8..10)))
-            .and_then(|(y, m, d)| NaiveDate::from_ymd_opt(i32::try_from(y?).ok()?, m?, d?));
-        parsed
+        lean::day(&text)
             .map(LeanDate)
             .ok_or_else(|| serde::de::Error::custom("not a date (YYYY-MM-DD)"))
     }
@@ -415,12 +467,29 @@ enum LeanVenue<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LeanBeneficiary {
+struct LeanBeneficiary<'a> {
     #[serde(default)]
     person: Option<uuid::Uuid>,
     gender: Gender,
     age_band: AgeBand,
     situation: Situation,
+    #[serde(default, borrow)]
+    commune: Option<Cow<'a, str>>,
+}
+
+/// The number of a commune, given it the first time it is seen.
+fn intern_commune(
+    names: &mut Vec<String>,
+    index: &mut foldhash::HashMap<String, u32>,
+    name: &str,
+) -> u32 {
+    if let Some(ix) = index.get(name) {
+        return *ix;
+    }
+    let ix = u32::try_from(names.len()).unwrap_or(u32::MAX);
+    index.insert(name.to_owned(), ix);
+    names.push(name.to_owned());
+    ix
 }
 
 fn profile_add(profile: &mut [u16; PROFILE], gender: Gender, age: AgeBand, situation: Situation) {
@@ -442,6 +511,36 @@ fn themes_mask(themes: &[Theme]) -> u16 {
 }
 
 impl Workshops {
+    /// An empty model whose live feed keeps the last `window` activities (at least one).
+    pub fn with_feed_window(window: usize) -> Self {
+        Workshops {
+            structures: HashMap::new(),
+            workshops: HashMap::new(),
+            venues: Vec::new(),
+            structure_ix: foldhash::HashMap::default(),
+            establishment_ix: foldhash::HashMap::default(),
+            mediators: Vec::new(),
+            mediator_ix: foldhash::HashMap::default(),
+            entries: Vec::new(),
+            followed: Vec::new(),
+            communes: Vec::new(),
+            commune_ix: foldhash::HashMap::default(),
+            lives_in: Vec::new(),
+            more_mediators: HashMap::new(),
+            entries_by_venue: Vec::new(),
+            entries_by_mediator: Vec::new(),
+            workshops_by_venue: Vec::new(),
+            observations: HashMap::new(),
+            feed: VecDeque::new(),
+            feed_window: window.max(1),
+            feed_trimmed_through: 0,
+            activities: 0,
+            skipped: 0,
+            warned: HashSet::new(),
+            scratch: Vec::new(),
+        }
+    }
+
     /// A structure by id.
     pub fn structure(&self, id: &str) -> Option<&StructureView> {
         self.structures.get(id)
@@ -467,16 +566,54 @@ impl Workshops {
         self.skipped
     }
 
-    /// A person's observations, oldest first.
+    /// A person's observations, in business time: by the session's day, the log position
+    /// breaking ties.
     pub fn observations(&self, person: &PersonId) -> &[Observation] {
         self.observations.get(person).map_or(&[], Vec::as_slice)
     }
 
+    /// A person's observations as of log position `position` (the evaluations recorded at or
+    /// before it), in the same order. The same as folding the log up to `position`: an
+    /// observation never changes once made (its workshop's design is fixed from validation
+    /// on, its session is held once) and none is ever removed.
+    pub fn observations_as_of(
+        &self,
+        person: &PersonId,
+        position: u64,
+    ) -> impl Iterator<Item = &Observation> {
+        self.observations(person)
+            .iter()
+            .filter(move |o| o.position <= position)
+    }
+
     /// Activities recorded after `after`, oldest first, at most `limit`.
-    pub fn feed_after(&self, after: u64, limit: usize) -> &[FeedItem] {
+    ///
+    /// # Errors
+    /// [`FeedTrimmed`] when activities after `after` have left the window: the caller would
+    /// miss them, so it must resync instead.
+    pub fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedItem>, FeedTrimmed> {
+        if after < self.feed_trimmed_through {
+            return Err(FeedTrimmed {
+                trimmed_through: self.feed_trimmed_through,
+            });
+        }
         let start = self.feed.partition_point(|f| f.position <= after);
-        let end = start.saturating_add(limit).min(self.feed.len());
-        &self.feed[start..end]
+        Ok(self.feed.range(start..).take(limit).cloned().collect())
+    }
+
+    /// Activities the live feed holds now (at most its window).
+    pub fn feed_len(&self) -> usize {
+        self.feed.len()
+    }
+
+    /// Appends to the live feed, dropping the oldest beyond the window.
+    fn push_feed(&mut self, item: FeedItem) {
+        if self.feed.len() >= self.feed_window
+            && let Some(oldest) = self.feed.pop_front()
+        {
+            self.feed_trimmed_through = oldest.position;
+        }
+        self.feed.push_back(item);
     }
 
     /// The venue of a feed item.
@@ -487,6 +624,11 @@ impl Workshops {
     fn followed_of(&self, e: &Entry) -> &[u128] {
         let (start, len) = (e.followed.0 as usize, e.followed.1 as usize);
         self.followed.get(start..start + len).unwrap_or(&[])
+    }
+
+    fn communes_of(&self, e: &Entry) -> &[u32] {
+        let (start, len) = (e.communes.0 as usize, e.communes.1 as usize);
+        self.lives_in.get(start..start + len).unwrap_or(&[])
     }
 
     fn venue_index(&self, venue: &Venue) -> Option<u32> {
@@ -549,18 +691,18 @@ impl Workshops {
 
     fn push_entry(&mut self, entry: Entry, more_mediators: Vec<u32>) {
         let ix = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        if !more_mediators.is_empty() {
-            self.more_mediators
-                .insert(ix, more_mediators.into_boxed_slice());
-        }
         if let Some(list) = self.entries_by_venue.get_mut(entry.venue as usize) {
             list.push(ix);
         }
-        let mediators: Vec<u32> = self.mediators_of(ix, &entry).collect();
-        for m in mediators {
+        // Every mediator of the entry, as `mediators_of` will list them (no vector per event).
+        for m in std::iter::once(entry.mediator).chain(more_mediators.iter().copied()) {
             if let Some(list) = self.entries_by_mediator.get_mut(m as usize) {
                 list.push(ix);
             }
+        }
+        if !more_mediators.is_empty() {
+            self.more_mediators
+                .insert(ix, more_mediators.into_boxed_slice());
         }
         self.entries.push(entry);
     }
@@ -587,50 +729,93 @@ impl Workshops {
         let Ok(text) = std::str::from_utf8(event.data) else {
             return self.skip(event, &"payload is not UTF-8");
         };
-        let a: LeanActivity<'_> = match serde_json::from_str(text) {
-            Ok(a) => a,
-            Err(e) => return self.skip(event, &e),
+        let mut scratch = std::mem::take(&mut self.scratch);
+        // The hand-written reader first; what it does not read plainly, serde reads.
+        let parsed: LeanActivity<'_>;
+        let (names, index) = (&mut self.communes, &mut self.commune_ix);
+        let mut commune = |name: &str| intern_commune(names, index, name);
+        let facts = match lean::read_activity(text, &mut scratch, &mut commune) {
+            Some(a) => a,
+            None => match serde_json::from_str::<LeanActivity<'_>>(text) {
+                Ok(a) => {
+                    parsed = a;
+                    scratch.clear();
+                    scratch.extend(parsed.beneficiaries.iter().map(|b| lean::BeneficiaryFacts {
+                        person: b.person,
+                        gender: b.gender,
+                        age_band: b.age_band,
+                        situation: b.situation,
+                        commune: b.commune.as_deref().map(&mut commune),
+                    }));
+                    parsed.facts()
+                }
+                Err(e) => {
+                    self.scratch = scratch;
+                    return self.skip(event, &e);
+                }
+            },
         };
-        let Some(venue) = self.intern_venue(&a.venue) else {
+        self.fold_activity(event, id, &facts, &scratch);
+        self.scratch = scratch;
+    }
+
+    fn fold_activity(
+        &mut self,
+        event: &FoldEvent<'_>,
+        id: uuid::Uuid,
+        a: &lean::ActivityFacts<'_>,
+        beneficiaries: &[lean::BeneficiaryFacts],
+    ) {
+        let position = event.position;
+        let venue = match a.venue {
+            lean::VenueRef::Structure(s) => LeanVenue::Structure(Cow::Borrowed(s)),
+            lean::VenueRef::Establishment(u) => LeanVenue::Establishment(Cow::Borrowed(u)),
+        };
+        let Some(venue) = self.intern_venue(&venue) else {
             return self.skip(event, &"invalid venue");
         };
-        let mediator = self.intern_mediator(&a.mediator);
+        let mediator = self.intern_mediator(a.mediator);
         let mut profile = [0u16; PROFILE];
         let start = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
-        for b in &a.beneficiaries {
+        for b in beneficiaries {
             profile_add(&mut profile, b.gender, b.age_band, b.situation);
             if let Some(p) = b.person {
                 self.followed.push(p.as_u128());
             }
         }
         let end = u32::try_from(self.followed.len()).unwrap_or(u32::MAX);
-        let beneficiaries = u32::try_from(a.beneficiaries.len()).unwrap_or(u32::MAX);
+        let first_commune = u32::try_from(self.lives_in.len()).unwrap_or(u32::MAX);
+        self.lives_in
+            .extend(beneficiaries.iter().filter_map(|b| b.commune));
+        let last_commune = u32::try_from(self.lives_in.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(beneficiaries.len()).unwrap_or(u32::MAX);
         self.activities += 1;
-        self.feed.push(FeedItem {
-            position: event.position,
+        self.push_feed(FeedItem {
+            position,
             venue,
             kind: a.kind,
-            date: a.date.0,
+            date: a.date,
             id,
             session: None,
-            beneficiaries,
+            beneficiaries: count,
         });
         self.push_entry(
             Entry {
-                date: a.date.0,
+                date: a.date,
                 venue,
                 kind: a.kind,
                 place: a.place,
                 minutes: a.duration,
-                equipment: u8::try_from(a.equipment.0).unwrap_or(u8::MAX),
-                themes: u16::try_from(a.themes.0).unwrap_or(u16::MAX),
-                procedure_themes: u16::try_from(a.procedure_themes.0).unwrap_or(u16::MAX),
-                competences: competences_of_themes(a.themes.0),
-                beneficiaries,
+                equipment: u8::try_from(a.equipment).unwrap_or(u8::MAX),
+                themes: u16::try_from(a.themes).unwrap_or(u16::MAX),
+                procedure_themes: u16::try_from(a.procedure_themes).unwrap_or(u16::MAX),
+                competences: competences_of_themes(a.themes),
+                beneficiaries: count,
                 profile,
                 mediator,
                 more_mediators: false,
                 followed: (start, end - start),
+                communes: (first_commune, last_commune - first_commune),
             },
             Vec::new(),
         );
@@ -751,10 +936,13 @@ impl Workshops {
                     let Some(competence) = objective.competence else {
                         continue;
                     };
-                    self.observations
-                        .entry(reached.person)
-                        .or_default()
-                        .push(Observation {
+                    let list = self.observations.entry(reached.person).or_default();
+                    // Business time first: a session evaluated late sorts by its own day.
+                    let at =
+                        list.partition_point(|o| (o.date, o.position) <= (e.date, event.position));
+                    list.insert(
+                        at,
+                        Observation {
                             competence,
                             workshop: id,
                             workshop_title: view.design.title.as_str().to_owned(),
@@ -763,7 +951,8 @@ impl Workshops {
                             level: reached.level,
                             date: e.date,
                             position: event.position,
-                        });
+                        },
+                    );
                 }
                 if let Some(s) = view.sessions.get_mut(&e.session) {
                     s.state = SessionState::Evaluated;
@@ -815,7 +1004,7 @@ impl Workshops {
         }
         let beneficiaries =
             u32::try_from(h.participants.len()).unwrap_or(u32::MAX) + u32::from(h.anonymous);
-        self.feed.push(FeedItem {
+        self.push_feed(FeedItem {
             position,
             venue,
             kind: ActivityKind::CollectiveWorkshop,
@@ -843,6 +1032,8 @@ impl Workshops {
                 mediator,
                 more_mediators: !mediators.is_empty(),
                 followed: (start, end - start),
+                // Participants of a session give no commune.
+                communes: (0, 0),
             },
             mediators,
         );
@@ -922,7 +1113,12 @@ impl Workshops {
                 {
                     continue;
                 }
-                acc.add(e, self.followed_of(e), self.mediators_of(*ix, e));
+                acc.add(
+                    e,
+                    self.followed_of(e),
+                    self.communes_of(e),
+                    self.mediators_of(*ix, e),
+                );
             }
         }
         let mut report = acc.finish(self);
@@ -1013,6 +1209,7 @@ struct Accumulator {
     per_day: foldhash::HashMap<NaiveDate, (u32, u32)>,
     per_mediator: foldhash::HashMap<u32, (u32, u32)>,
     per_venue: foldhash::HashMap<u32, (u32, u32)>,
+    per_commune: foldhash::HashMap<u32, (u32, u32)>,
 }
 
 impl Default for Accumulator {
@@ -1034,6 +1231,7 @@ impl Default for Accumulator {
             per_day: foldhash::HashMap::default(),
             per_mediator: foldhash::HashMap::default(),
             per_venue: foldhash::HashMap::default(),
+            per_commune: foldhash::HashMap::default(),
         }
     }
 }
@@ -1055,7 +1253,13 @@ fn bits(mask: u32, cells: &mut [(u32, u32)], beneficiaries: u32) {
 }
 
 impl Accumulator {
-    fn add(&mut self, e: &Entry, followed: &[u128], mediators: impl Iterator<Item = u32>) {
+    fn add(
+        &mut self,
+        e: &Entry,
+        followed: &[u128],
+        communes: &[u32],
+        mediators: impl Iterator<Item = u32>,
+    ) {
         let b = e.beneficiaries;
         self.activities += 1;
         self.beneficiaries += b;
@@ -1083,6 +1287,14 @@ impl Accumulator {
             bump(self.per_mediator.entry(m).or_default(), b);
         }
         bump(self.per_venue.entry(e.venue).or_default(), b);
+        // Each commune once per activity, with its beneficiaries.
+        for (i, c) in communes.iter().enumerate() {
+            let cell = self.per_commune.entry(*c).or_default();
+            if !communes[..i].contains(c) {
+                cell.0 += 1;
+            }
+            cell.1 += 1;
+        }
     }
 
     fn finish(self, model: &Workshops) -> ActivityReport {
@@ -1157,6 +1369,9 @@ impl Accumulator {
                     .map(|(d, c)| (d.format("%Y-%m-%d").to_string(), *c))
                     .collect(),
             ),
+            by_commune: keyed(self.per_commune, &|c| {
+                model.communes.get(c as usize).cloned().unwrap_or_default()
+            }),
             per_month: flat(per_month),
             per_mediator: keyed(self.per_mediator, &|m| {
                 model.mediators.get(m as usize).cloned().unwrap_or_default()
@@ -1386,5 +1601,6 @@ impl SchoolTraining {
     }
 }
 
+mod lean;
 #[cfg(test)]
 mod tests;

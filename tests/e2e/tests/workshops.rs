@@ -61,7 +61,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
 
     // Two activities in October.
     app.data(
-        "mutation($p: String!) { recordActivity(input: {structure: \"mediatheque-centre\", mediator: \"mediateur-1\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 45, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL, ONLINE_SAFETY], autonomy: TOOK_PART, beneficiaries: [{person: $p, gender: FEMALE, ageBand: FROM_60_TO_69, situation: RETIRED}]}) { id position } }",
+        "mutation($p: String!) { recordActivity(input: {structure: \"mediatheque-centre\", mediator: \"mediateur-1\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 45, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL, ONLINE_SAFETY], autonomy: TOOK_PART, beneficiaries: [{person: $p, gender: FEMALE, ageBand: FROM_60_TO_69, situation: RETIRED, commune: \"Nouméa\"}]}) { id position } }",
         json!({ "p": alice }),
     )
     .await;
@@ -303,7 +303,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     // - session 2, 17 Nov, 90 min, alice + 2 anonymous, EMAIL (2.1, 4.2)            → 3
     let report = app
         .data(
-            "query($p: Position) { activityReport(structure: \"mediatheque-centre\", from: \"2026-10-01\", to: \"2026-11-30\", minPosition: $p) { activities beneficiaries followedPersons anonymousBeneficiaries minutes byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byProcedureTheme { key activities beneficiaries } byPlace { key activities beneficiaries } byEquipment { key activities beneficiaries } byDurationBand { key activities beneficiaries } byGender { key activities beneficiaries } perDay { key activities beneficiaries } perMonth { key activities beneficiaries } perMediator { key activities beneficiaries } competences { key activities beneficiaries } workshops { workshops plannedSessions scheduledSessions heldSessions cancelledSessions evaluatedSessions reportsFiled meanSatisfaction } } }",
+            "query($p: Position) { activityReport(structure: \"mediatheque-centre\", from: \"2026-10-01\", to: \"2026-11-30\", minPosition: $p) { activities beneficiaries followedPersons anonymousBeneficiaries minutes byKind { key activities beneficiaries } byTheme { key activities beneficiaries } byProcedureTheme { key activities beneficiaries } byPlace { key activities beneficiaries } byEquipment { key activities beneficiaries } byDurationBand { key activities beneficiaries } byGender { key activities beneficiaries } byCommune { key activities beneficiaries } perDay { key activities beneficiaries } perMonth { key activities beneficiaries } perMediator { key activities beneficiaries } competences { key activities beneficiaries } workshops { workshops plannedSessions scheduledSessions heldSessions cancelledSessions evaluatedSessions reportsFiled meanSatisfaction } } }",
             json!({ "p": last }),
         )
         .await;
@@ -331,6 +331,11 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
     assert_eq!(row(&r["byGender"], "FEMALE"), (3, 1 + 2 + 1));
     assert_eq!(row(&r["byGender"], "MALE"), (1, 1));
     assert_eq!(row(&r["byGender"], "NOT_GIVEN"), (3, 1 + 1 + 2));
+    // Only alice's accompaniment gave a commune (session participants give none).
+    assert_eq!(
+        r["byCommune"],
+        json!([{ "key": "Nouméa", "activities": 1, "beneficiaries": 1 }])
+    );
     assert_eq!(row(&r["perDay"], "2026-11-10"), (1, 3));
     assert_eq!(row(&r["perMonth"], "2026-10"), (2, 3));
     assert_eq!(row(&r["perMonth"], "2026-11"), (2, 6));
@@ -403,6 +408,7 @@ async fn a_workshop_from_design_to_report_and_the_activity_report_counted_by_han
         "theme,EMAIL,3,7",
         "kind,COLLECTIVE_WORKSHOP,2,6",
         "competence,2.1,3,7",
+        "commune,Nouméa,1,1",
         "workshops,heldSessions,2,",
     ] {
         assert!(
@@ -550,4 +556,236 @@ async fn teachers_workshop_attendance_moves_the_tier_seen_on_the_subscription() 
         )
         .await;
     assert_eq!(formation(&now), 2);
+}
+
+const SEMINAR: &str = "mutation($s: String!) { designWorkshop(input: {structure: $s, designer: \"mediateur-1\", title: \"Messagerie\", themes: [EMAIL], competences: [\"2.1\"], publics: [SENIORS], level: BEGINNER, objectives: [{text: \"Envoyer un courriel\", competence: \"2.1\"}], means: \"8 postes\", plannedSessions: 2, capacity: 8, evaluationMethod: \"Questionnaire\"}) { id } }";
+
+/// Registers `structure` and a workshop there, validated, with sessions on `dates`; its id.
+async fn validated_workshop(app: &Server, structure: &str, dates: &[&str]) -> String {
+    app.data(
+        "mutation($s: String!) { registerStructure(input: {id: $s, name: \"Médiathèque\", commune: \"Nouméa\"}) { position } }",
+        json!({ "s": structure }),
+    )
+    .await;
+    let w = app.data(SEMINAR, json!({ "s": structure })).await["designWorkshop"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.data(
+        "mutation($w: String!) { submitWorkshop(workshop: $w, by: \"mediateur-1\") { position } validateWorkshop(workshop: $w, supervisor: \"chef\") { position } }",
+        json!({ "w": w }),
+    )
+    .await;
+    for d in dates {
+        app.data(SCHEDULE, json!({ "w": w, "d": d })).await;
+    }
+    w
+}
+
+/// Asserts `query` is refused as bad input at `field`, naming `person`, writing nothing.
+async fn refused_naming(app: &Server, query: &str, variables: Value, field: &str, person: &str) {
+    let head = app.head().await;
+    let body = app.graphql(query, variables).await;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(error["extensions"]["field"], field, "{body}");
+    assert!(
+        error["message"].as_str().unwrap().contains(person),
+        "the error names {person}: {body}"
+    );
+    assert_eq!(app.head().await, head, "a refused step appended: {body}");
+}
+
+const ACCOMPANY: &str = "mutation($p: String) { recordActivity(input: {structure: \"mediatheque-centre\", mediator: \"mediateur-1\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-05\", durationMinutes: 45, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL], beneficiaries: [{}, {person: $p}]}) { id position } }";
+
+#[tokio::test]
+async fn followed_persons_must_be_registered_and_not_forgotten() {
+    let app = Server::start().await;
+    let w = validated_workshop(&app, STRUCTURE, &["2026-11-10"]).await;
+    let alice = app.register(UAI, "lms", "alice").await;
+    let carol = app.register(UAI, "lms", "carol").await;
+    app.data(
+        "mutation($p: String!) { forgetPerson(person: $p) { position } }",
+        json!({ "p": carol }),
+    )
+    .await;
+    // Well formed, never registered.
+    let ghost = "0190f000-0000-7000-8000-00000000dead";
+
+    refused_naming(
+        &app,
+        ACCOMPANY,
+        json!({ "p": ghost }),
+        "input.beneficiaries",
+        ghost,
+    )
+    .await;
+    refused_naming(
+        &app,
+        ACCOMPANY,
+        json!({ "p": carol }),
+        "input.beneficiaries",
+        &carol,
+    )
+    .await;
+    app.data(ACCOMPANY, json!({ "p": alice })).await;
+
+    let p = |id: &str| json!({ "person": id, "gender": "FEMALE", "ageBand": "FROM_70", "situation": "RETIRED" });
+    let held = |participants: Value| json!({ "input": { "workshop": w, "session": 1, "date": "2026-11-10", "facilitators": ["mediateur-2"], "participants": participants, "durationMinutes": 120, "equipment": ["COMPUTER"] } });
+    refused_naming(
+        &app,
+        HELD,
+        held(json!([p(&alice), p(ghost)])),
+        "input.participants",
+        ghost,
+    )
+    .await;
+    refused_naming(
+        &app,
+        HELD,
+        held(json!([p(&carol), p(&alice)])),
+        "input.participants",
+        &carol,
+    )
+    .await;
+    app.data(HELD, held(json!([p(&alice)]))).await;
+}
+
+#[tokio::test]
+async fn observations_read_as_of_a_past_point_in_business_time() {
+    let app = Server::start().await;
+    let w = validated_workshop(&app, STRUCTURE, &["2026-11-10", "2026-11-17"]).await;
+    let alice = app.register(UAI, "lms", "alice").await;
+    for (session, date) in [(1, "2026-11-10"), (2, "2026-11-17")] {
+        app.data(
+            HELD,
+            json!({ "input": { "workshop": w, "session": session, "date": date, "facilitators": ["mediateur-2"], "participants": [{ "person": alice }], "durationMinutes": 60, "equipment": ["COMPUTER"] } }),
+        )
+        .await;
+    }
+    let evaluate = |session: u64| json!({ "input": { "workshop": w, "session": session, "satisfaction": [5], "reached": [{ "person": alice, "objective": 1 }], "evaluator": "mediateur-2" } });
+    // The later session is evaluated first.
+    let second = app.data(EVALUATE, evaluate(2)).await["evaluateSession"]["position"]
+        .as_u64()
+        .unwrap();
+    let first = app.data(EVALUATE, evaluate(1)).await["evaluateSession"]["position"]
+        .as_u64()
+        .unwrap();
+    let observations = |as_of: Value| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            app.data(
+                "query($a: String!, $asOf: AsOf, $p: Position) { person(id: $a, asOf: $asOf, minPosition: $p) { asOfPosition observations { date position } } }",
+                json!({ "a": alice, "asOf": as_of, "p": first }),
+            )
+            .await["person"]
+                .clone()
+        }
+    };
+    // Now: in business time, the first session's first though it was evaluated last.
+    assert_eq!(
+        observations(Value::Null).await["observations"],
+        json!([{ "date": "2026-11-10", "position": first }, { "date": "2026-11-17", "position": second }])
+    );
+    // As of the first evaluation recorded: only that one; before any: none.
+    let then = observations(json!({ "position": second })).await;
+    assert_eq!(then["asOfPosition"], second);
+    assert_eq!(
+        then["observations"],
+        json!([{ "date": "2026-11-17", "position": second }])
+    );
+    assert_eq!(
+        observations(json!({ "position": second - 1 })).await["observations"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_receives_every_activity_of_its_structure_in_order_and_resumes() {
+    let app = Server::start_with(palier_e2e::ServerOptions {
+        env: vec![("PALIER_ACTIVITY_FEED_WINDOW".into(), "8".into())],
+        ..Default::default()
+    })
+    .await;
+    let w = validated_workshop(&app, STRUCTURE, &["2026-11-10"]).await;
+    app.data(
+        "mutation { registerStructure(input: {id: \"annexe\", name: \"Annexe\", commune: \"Nouméa\"}) { position } }",
+        json!({}),
+    )
+    .await;
+    let mut ws = app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } })).await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    ws.send(json!({ "id": "live", "type": "subscribe", "payload": { "query": "subscription { activityRecorded(structure: \"mediatheque-centre\") { id kind session position } }" } })).await;
+    // Give the subscription its starting point before writing.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Six activities here, others at the annex between them, then a session held here: at
+    // most the window (8) of this structure's and the annex's activities at once.
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        let here = app.data(ACCOMPANY, json!({ "p": null })).await["recordActivity"]["position"]
+            .as_u64()
+            .unwrap();
+        expected.push(here);
+        if i % 2 == 0 {
+            app.data(
+                "mutation { recordActivity(input: {structure: \"annexe\", mediator: \"m\", kind: INDIVIDUAL_ACCOMPANIMENT, date: \"2026-10-06\", durationMinutes: 20, place: STRUCTURE, equipment: [PHONE], themes: [EMAIL], beneficiaries: [{}]}) { id } }",
+                json!({}),
+            )
+            .await;
+        }
+    }
+    let session = app
+        .data(
+            HELD,
+            json!({ "input": { "workshop": w, "session": 1, "date": "2026-11-10", "facilitators": ["mediateur-2"], "participants": [], "anonymous": 4, "durationMinutes": 60, "equipment": ["COMPUTER"] } }),
+        )
+        .await["recordSessionHeld"]["position"]
+        .as_u64()
+        .unwrap();
+    expected.push(session);
+    let mut received = Vec::new();
+    while received.len() < expected.len() {
+        let message = ws.next().await.unwrap();
+        assert_eq!(message["type"], "next", "{message}");
+        let item = &message["payload"]["data"]["activityRecorded"];
+        received.push(item["position"].as_u64().unwrap());
+        if item["position"] == session {
+            assert_eq!(item["kind"], "COLLECTIVE_WORKSHOP");
+            assert_eq!(item["session"], 1);
+            assert_eq!(item["id"], w.as_str());
+        }
+    }
+    assert_eq!(
+        received, expected,
+        "every activity of the structure, once, in log order"
+    );
+
+    // Resuming from the middle replays what followed; from before the window, resync.
+    ws.send(json!({ "id": "resume", "type": "subscribe", "payload": { "query": "subscription($after: Position) { activityRecorded(structure: \"mediatheque-centre\", after: $after) { position } }", "variables": { "after": expected[3] } } })).await;
+    let mut replayed = Vec::new();
+    while replayed.len() < 3 {
+        let message = ws.next().await.unwrap();
+        if message["id"] == "resume" {
+            replayed.push(
+                message["payload"]["data"]["activityRecorded"]["position"]
+                    .as_u64()
+                    .unwrap(),
+            );
+        }
+    }
+    assert_eq!(replayed, expected[4..]);
+    ws.send(json!({ "id": "old", "type": "subscribe", "payload": { "query": "subscription { activityRecorded(structure: \"mediatheque-centre\", after: 1) { position } }" } })).await;
+    let message = loop {
+        let m = ws.next().await.unwrap();
+        if m["id"] == "old" {
+            break m;
+        }
+    };
+    let code = message["payload"][0]["extensions"]["code"]
+        .as_str()
+        .or_else(|| message["payload"]["errors"][0]["extensions"]["code"].as_str());
+    assert_eq!(code, Some("RESYNC_REQUIRED"), "{message}");
 }

@@ -357,12 +357,14 @@ impl PersonGql {
         self.view.forgotten_position.map(Position)
     }
     /// Competences observed in workshops (an objective tied to a CRCN competence reached):
-    /// evidence beside the Pix results, never counted in them.
+    /// evidence beside the Pix results, never counted in them. In business time (the
+    /// session's day, the log position breaking ties); under `asOf`, those evaluated up to the
+    /// position applied.
     async fn observations(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<super::workshops::ObservationGql>> {
-        super::workshops::observations_of(ctx, self.view.id)
+        super::workshops::observations_of(ctx, self.view.id, self.as_of).await
     }
     /// Position of its registration.
     async fn registered_position(&self) -> Position {

@@ -15,8 +15,8 @@ use palier_domain::access::StructureId;
 use palier_domain::maintenance::Description;
 use palier_domain::mediation::{
     ActivityId, Beneficiary, DesignWorkshop, EvaluateSession, Minutes, Objective, ObjectiveReached,
-    Participant, RecordActivity, RecordSessionHeld, RegisterStructure, Satisfaction, Siret, Venue,
-    WorkshopCommand, WorkshopId, WorkshopStatus,
+    Participant, PersonsFound, RecordActivity, RecordSessionHeld, RegisterStructure, Satisfaction,
+    Siret, Venue, WorkshopCommand, WorkshopId, WorkshopStatus,
 };
 use palier_domain::{CompetenceCode, Label, Level, PersonId, Uai};
 use palier_projections::ProjectionError;
@@ -810,6 +810,8 @@ pub struct ActivityReportGql {
     pub by_age_band: Vec<RowGql>,
     /// By situation.
     pub by_situation: Vec<RowGql>,
+    /// By commune, for the beneficiaries who gave theirs (by name).
+    pub by_commune: Vec<RowGql>,
     /// Per day.
     pub per_day: Vec<RowGql>,
     /// Per month.
@@ -840,6 +842,7 @@ fn report_gql(r: &ActivityReport) -> ActivityReportGql {
         by_gender: rows(&r.by_gender),
         by_age_band: rows(&r.by_age_band),
         by_situation: rows(&r.by_situation),
+        by_commune: rows(&r.by_commune),
         per_day: rows(&r.per_day),
         per_month: rows(&r.per_month),
         per_mediator: rows(&r.per_mediator),
@@ -861,6 +864,7 @@ pub fn report_dimensions(r: &ActivityReport) -> Vec<(&'static str, &[Row])> {
         ("gender", &r.by_gender),
         ("ageBand", &r.by_age_band),
         ("situation", &r.by_situation),
+        ("commune", &r.by_commune),
         ("day", &r.per_day),
         ("month", &r.per_month),
         ("mediator", &r.per_mediator),
@@ -905,15 +909,35 @@ fn observation_gql(o: &Observation) -> ObservationGql {
 }
 
 /// A person's observations, for `person { observations }` (the person's access is checked
-/// by the query that found it).
-pub(crate) fn observations_of(
+/// by the query that found it), in business time (the session's day, the log position
+/// breaking ties). `as_of`: the position a `person(asOf:)` answer stands at; only the
+/// evaluations recorded up to it count, once the workshops model has folded that far.
+pub(crate) async fn observations_of(
     ctx: &Context<'_>,
     person: PersonId,
+    as_of: Option<u64>,
 ) -> async_graphql::Result<Vec<ObservationGql>> {
     let state = state(ctx)?;
+    let Some(position) = as_of else {
+        return Ok(state.workshops.read(|m| {
+            m.observations(&person)
+                .iter()
+                .map(observation_gql)
+                .collect()
+        }));
+    };
+    // The point exists in the log (the persons model was rebuilt up to it): the live model
+    // reaches it shortly, if it has not yet.
+    state
+        .workshops
+        .wait_for(position, state.min_position_wait)
+        .await
+        .map_err(|e| match e {
+            ProjectionError::Timeout { wanted, reached } => ApiError::NotYetAt { wanted, reached },
+            other => ApiError::internal(&other),
+        })?;
     Ok(state.workshops.read(|m| {
-        m.observations(&person)
-            .iter()
+        m.observations_as_of(&person, position)
             .map(observation_gql)
             .collect()
     }))
@@ -1009,6 +1033,29 @@ async fn venue_registered(state: &AppState, venue: &Venue) -> Result<bool, ApiEr
         Venue::Structure(id) => state.mediation_commands.structure_registered(id).await,
         Venue::Establishment(uai) => Ok(state.establishments.read(|m| m.get(uai).is_some())),
     }
+}
+
+/// What the followed persons a command names are, for its rules: the persons read model first
+/// (a person it holds is registered for good; it says whether they were forgotten), their
+/// streams for the others (the model may not have folded a registration just written). A
+/// forgetting the model has not folded yet is missed by a few milliseconds at most.
+async fn persons_found(state: &AppState, persons: Vec<PersonId>) -> Result<PersonsFound, ApiError> {
+    let mut found = PersonsFound::default();
+    for person in persons {
+        let held = state
+            .persons
+            .read(|p| p.get(&person).map(|v| v.forgotten_position.is_some()));
+        let forgotten = match held {
+            Some(forgotten) => Some(forgotten),
+            None => state.commands.standing(person).await?,
+        };
+        match forgotten {
+            None => found.unknown.push(person),
+            Some(true) => found.forgotten.push(person),
+            Some(false) => {}
+        }
+    }
+    Ok(found)
 }
 
 /// The report `scope` names, after checking the caller may read it. With neither venue, the
@@ -1361,6 +1408,11 @@ impl WorkshopsMutation {
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
+        let persons_found = persons_found(
+            state,
+            beneficiaries.iter().filter_map(|b| b.person).collect(),
+        )
+        .await?;
         let command = RecordActivity {
             id,
             venue_registered: venue_registered(state, &venue).await?,
@@ -1391,6 +1443,7 @@ impl WorkshopsMutation {
                 .map(|o| label("input.orientedTo", &o))
                 .transpose()?,
             beneficiaries,
+            persons_found,
         };
         let date = command.date;
         let cmd_ctx = command_context(ctx, Some(midnight(date)))?;
@@ -1526,6 +1579,8 @@ impl WorkshopsMutation {
         ctx: &Context<'_>,
         input: RecordSessionHeldInput,
     ) -> async_graphql::Result<MutationPayload> {
+        // Before the persons are looked up (the venue is checked with the workshop's stream).
+        principal(ctx)?.require_role(Operation::WriteMediation)?;
         let participants = bounded("input.participants", input.participants)?
             .into_iter()
             .map(|p| {
@@ -1541,6 +1596,8 @@ impl WorkshopsMutation {
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
+        let persons_found =
+            persons_found(state(ctx)?, participants.iter().map(|p| p.person).collect()).await?;
         let command = RecordSessionHeld {
             session: small("input.session", input.session, u16::MAX)?,
             date: input.date,
@@ -1549,6 +1606,7 @@ impl WorkshopsMutation {
                 .map(|f| label("input.facilitators", f))
                 .collect::<Result<Vec<_>, _>>()?,
             participants,
+            persons_found,
             anonymous: small("input.anonymous", input.anonymous, 10_000)?,
             duration: parse(
                 "input.durationMinutes",
@@ -1715,6 +1773,12 @@ impl WorkshopsSubscription {
         require_venue(state, principal, Operation::ReadMediation, &venue)?;
         let model = state.workshops.clone();
         let start = after.map_or_else(|| model.position(), |p| p.0);
+        if let Err(trimmed) = model.read(|m| m.feed_after(start, 0)) {
+            return Err(ApiError::ResyncRequired {
+                trimmed_through: trimmed.trimmed_through,
+            }
+            .into());
+        }
         Ok(futures::stream::unfold(
             (model, venue, start, VecDeque::<ActivityGql>::new()),
             |(model, venue, mut last, mut ready)| async move {
@@ -1724,7 +1788,9 @@ impl WorkshopsSubscription {
                     }
                     let seen = model.position();
                     let (items, advanced) = model.read(|m| {
-                        let page = m.feed_after(last, FEED_PAGE);
+                        // Trimmed while this subscriber lagged: end the stream; it resumes
+                        // with its last position and is told to resync.
+                        let page = m.feed_after(last, FEED_PAGE).ok()?;
                         let advanced = !page.is_empty();
                         if let Some(newest) = page.last() {
                             last = newest.position;
@@ -1742,8 +1808,8 @@ impl WorkshopsSubscription {
                                 position: Position(f.position),
                             })
                             .collect();
-                        (items, advanced)
-                    });
+                        Some((items, advanced))
+                    })?;
                     // A page read (even with nothing for this structure) may be followed by
                     // another: read on until the feed is exhausted, then wait.
                     if advanced {

@@ -12,7 +12,7 @@ use std::fmt;
 use chrono::NaiveDate;
 
 use super::command::{
-    ActivityCommand, Beneficiary, DesignWorkshop, EvaluateSession, RecordActivity,
+    ActivityCommand, Beneficiary, DesignWorkshop, EvaluateSession, PersonsFound, RecordActivity,
     RecordSessionHeld, StructureCommand, WorkshopCommand,
 };
 use super::event::{
@@ -21,6 +21,7 @@ use super::event::{
     WorkshopReportFiled, WorkshopReturned, WorkshopRevised, WorkshopSubmitted, WorkshopValidated,
 };
 use super::vocab::{ActivityKind, EquipmentUsed, Place};
+use crate::ids::PersonId;
 
 /// A rule a mediation command broke. [`MediationError::is_conflict`] says whether it is the
 /// state that forbids it (CONFLICT) rather than the input (BAD_USER_INPUT, with
@@ -47,6 +48,24 @@ pub enum MediationError {
     /// No such workshop.
     #[error("workshop: no such workshop")]
     UnknownWorkshop,
+    /// A followed person who is not a registered person.
+    #[error(
+        "{field}: person {person} is not registered: register them first, or count them as anonymous"
+    )]
+    UnknownPerson {
+        /// The input naming them.
+        field: &'static str,
+        /// Their id.
+        person: uuid::Uuid,
+    },
+    /// A followed person who was forgotten (right to erasure): no new fact is tied to them.
+    #[error("{field}: person {person} was forgotten (right to erasure): count them as anonymous")]
+    ForgottenPerson {
+        /// The input naming them.
+        field: &'static str,
+        /// Their id.
+        person: uuid::Uuid,
+    },
     /// An input breaks a rule of its own.
     #[error("{field}: {message}")]
     Invalid {
@@ -110,9 +129,10 @@ impl MediationError {
             MediationError::StructureAlreadyRegistered
             | MediationError::ActivityAlreadyRecorded
             | MediationError::WorkshopAlreadyDesigned => "id",
-            MediationError::UnknownVenue { field, .. } | MediationError::Invalid { field, .. } => {
-                field
-            }
+            MediationError::UnknownVenue { field, .. }
+            | MediationError::Invalid { field, .. }
+            | MediationError::UnknownPerson { field, .. }
+            | MediationError::ForgottenPerson { field, .. } => field,
             MediationError::UnknownWorkshop => "workshop",
             MediationError::OverCapacity { .. } => "participants",
             MediationError::UnknownSession { .. } | MediationError::SessionOutOfOrder { .. } => {
@@ -138,6 +158,31 @@ fn distinct<T: PartialEq + fmt::Debug>(
     for (i, v) in values.iter().enumerate() {
         if values[..i].contains(v) {
             return Err(invalid(field, format!("{v:?} is given twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Every followed person named is a registered person, not forgotten (Palier's rule: a
+/// followed person is someone Palier follows; anyone else is counted anonymously). The first
+/// one that is not, in the order given, is named.
+fn check_followed(
+    field: &'static str,
+    persons: impl Iterator<Item = PersonId>,
+    found: &PersonsFound,
+) -> Result<(), MediationError> {
+    for person in persons {
+        if found.unknown.contains(&person) {
+            return Err(MediationError::UnknownPerson {
+                field,
+                person: person.as_uuid(),
+            });
+        }
+        if found.forgotten.contains(&person) {
+            return Err(MediationError::ForgottenPerson {
+                field,
+                person: person.as_uuid(),
+            });
         }
     }
     Ok(())
@@ -288,6 +333,7 @@ fn check_activity(r: &RecordActivity) -> Result<(), MediationError> {
         .filter_map(|b: &Beneficiary| b.person)
         .collect();
     distinct("beneficiaries", &followed)?;
+    check_followed("beneficiaries", followed.into_iter(), &r.persons_found)?;
     Ok(())
 }
 
@@ -570,6 +616,7 @@ impl Workshop {
         distinct("facilitators", &held.facilitators)?;
         let persons: Vec<_> = held.participants.iter().map(|p| p.person).collect();
         distinct("participants", &persons)?;
+        check_followed("participants", persons.iter().copied(), &held.persons_found)?;
         let count = persons.len() as u32 + u32::from(held.anonymous);
         if count == 0 {
             return Err(invalid(

@@ -247,6 +247,18 @@ pub struct Objective {
     pub competence: Option<CompetenceCode>,
 }
 
+/// What the executor found of the followed persons a command names (their streams, or the
+/// persons read model): those never registered, and those forgotten (right to erasure). The
+/// rule that a followed person must be a registered, not forgotten, person is `handle`'s.
+/// Empty lists: every person named was found registered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonsFound {
+    /// Named but never registered.
+    pub unknown: Vec<PersonId>,
+    /// Registered, then forgotten.
+    pub forgotten: Vec<PersonId>,
+}
+
 /// Register a mediation structure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterStructure {
@@ -299,6 +311,8 @@ pub struct RecordActivity {
     pub oriented_to: Option<Label>,
     /// Who was helped (at least one).
     pub beneficiaries: Vec<Beneficiary>,
+    /// Which followed beneficiaries are not registered persons (read by the executor).
+    pub persons_found: PersonsFound,
 }
 
 /// Every activity command.
@@ -352,6 +366,8 @@ pub struct RecordSessionHeld {
     pub facilitators: Vec<Label>,
     /// Followed participants.
     pub participants: Vec<Participant>,
+    /// Which followed participants are not registered persons (read by the executor).
+    pub persons_found: PersonsFound,
     /// Anonymous head-count.
     pub anonymous: u16,
     /// How long it actually lasted.

@@ -16,8 +16,9 @@
 //! recording stays apart (a mediator often records the week's activity on Friday).
 //!
 //! Whether a venue is registered is read by the executor (the structure's stream, the
-//! establishments read model) into the command (`venue_registered`); the rules stay in
-//! `handle`, pure.
+//! establishments read model) into the command (`venue_registered`), and so is whether the
+//! followed persons it names are registered (`persons_found`); the rules stay in `handle`,
+//! pure.
 
 mod aggregate;
 mod command;
@@ -32,9 +33,9 @@ pub use aggregate::{
 };
 pub use command::{
     ActivityCommand, ActivityId, Beneficiary, DesignWorkshop, EvaluateSession, Minutes, Objective,
-    ObjectiveReached, Participant, RecordActivity, RecordSessionHeld, RegisterStructure,
-    STRUCTURE_STREAM_PREFIX, Satisfaction, Siret, StructureCommand, Venue, WorkshopCommand,
-    WorkshopId, structure_stream,
+    ObjectiveReached, Participant, PersonsFound, RecordActivity, RecordSessionHeld,
+    RegisterStructure, STRUCTURE_STREAM_PREFIX, Satisfaction, Siret, StructureCommand, Venue,
+    WorkshopCommand, WorkshopId, structure_stream,
 };
 pub use event::{
     ActivityEvent, ActivityRecorded, SessionCancelled, SessionEvaluated, SessionHeld,

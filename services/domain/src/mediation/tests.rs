@@ -68,6 +68,7 @@ fn record() -> RecordActivity {
         autonomy: Some(Autonomy::TookPart),
         oriented_to: None,
         beneficiaries: vec![beneficiary(Some(person(1)))],
+        persons_found: PersonsFound::default(),
     }
 }
 
@@ -147,6 +148,7 @@ fn held(session: u16, persons: &[PersonId], anonymous: u16) -> WorkshopCommand {
                 situation: Situation::Retired,
             })
             .collect(),
+        persons_found: PersonsFound::default(),
         anonymous,
         duration: Minutes::parse("duration", 90).unwrap(),
         equipment: vec![EquipmentUsed::Computer],
@@ -642,6 +644,109 @@ fn a_participant_at_most_once_per_session() {
     bad_input(
         w.handle(held(1, &[person(1), person(1)], 0)),
         "participants",
+    );
+}
+
+/// `held(...)` with what the executor found of its participants.
+fn held_found(session: u16, persons: &[PersonId], found: PersonsFound) -> WorkshopCommand {
+    let WorkshopCommand::RecordSessionHeld(h) = held(session, persons, 0) else {
+        unreachable!()
+    };
+    WorkshopCommand::RecordSessionHeld(RecordSessionHeld {
+        persons_found: found,
+        ..h
+    })
+}
+
+#[test]
+fn a_followed_participant_is_a_registered_person() {
+    // Given a validated workshop with a session scheduled
+    let w = given(&with(
+        validated(),
+        vec![WorkshopCommand::ScheduleSession { date: day(11) }],
+    ));
+    // When a participant was never registered, then it is refused naming them
+    let e = bad_input(
+        w.handle(held_found(
+            1,
+            &[person(1), person(2)],
+            PersonsFound {
+                unknown: vec![person(2)],
+                forgotten: vec![],
+            },
+        )),
+        "participants",
+    );
+    assert_eq!(
+        e,
+        MediationError::UnknownPerson {
+            field: "participants",
+            person: person(2).as_uuid()
+        }
+    );
+    assert!(
+        e.to_string().contains(&person(2).as_uuid().to_string()),
+        "{e}"
+    );
+    // When a participant was forgotten, then it is refused too: count them as anonymous
+    let e = bad_input(
+        w.handle(held_found(
+            1,
+            &[person(1), person(2)],
+            PersonsFound {
+                unknown: vec![],
+                forgotten: vec![person(1)],
+            },
+        )),
+        "participants",
+    );
+    assert!(e.to_string().contains("forgotten"), "{e}");
+    // When every participant is registered, then the session is held
+    assert!(
+        w.handle(held_found(
+            1,
+            &[person(1), person(2)],
+            PersonsFound::default()
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_followed_beneficiary_is_a_registered_person() {
+    let unknown = when_recorded(RecordActivity {
+        beneficiaries: vec![beneficiary(None), beneficiary(Some(person(7)))],
+        persons_found: PersonsFound {
+            unknown: vec![person(7)],
+            forgotten: vec![],
+        },
+        ..record()
+    })
+    .unwrap_err();
+    assert_eq!(
+        unknown,
+        MediationError::UnknownPerson {
+            field: "beneficiaries",
+            person: person(7).as_uuid()
+        }
+    );
+    assert!(!unknown.is_conflict());
+    let forgotten = when_recorded(RecordActivity {
+        persons_found: PersonsFound {
+            unknown: vec![],
+            forgotten: vec![person(1)],
+        },
+        ..record()
+    })
+    .unwrap_err();
+    assert_eq!(forgotten.field(), "beneficiaries");
+    // Anonymous beneficiaries name nobody: nothing to find.
+    assert!(
+        when_recorded(RecordActivity {
+            beneficiaries: vec![beneficiary(None)],
+            ..record()
+        })
+        .is_ok()
     );
 }
 

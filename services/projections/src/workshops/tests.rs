@@ -14,6 +14,8 @@ use palier_domain::mediation::*;
 use palier_domain::{Label, Level, PersonId, Uai};
 use palier_store::FoldEvent;
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::establishments::Establishments;
 
@@ -50,6 +52,8 @@ struct Log {
     position: u64,
     model: Workshops,
     establishments: Establishments,
+    /// Every event appended (position, stream, type, data), to fold again up to a point.
+    events: Vec<(u64, String, String, String)>,
 }
 
 impl Log {
@@ -57,7 +61,29 @@ impl Log {
         self.position += 1;
         let data = json.to_string();
         for_both(self, stream, event_type, &data);
+        self.events.push((
+            self.position,
+            stream.to_owned(),
+            event_type.to_owned(),
+            data,
+        ));
         self.position
+    }
+
+    /// The workshops model folded from nothing up to `position` (included).
+    fn folded_until(&self, position: u64) -> Workshops {
+        let mut model = Workshops::default();
+        for (p, stream, event_type, data) in self.events.iter().filter(|e| e.0 <= position) {
+            model.apply(FoldEvent {
+                position: *p,
+                stream,
+                event_type,
+                schema_version: 1,
+                data: data.as_bytes(),
+                recorded_at: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+            });
+        }
+        model
     }
 
     fn workshop(&mut self, id: WorkshopId, events: Vec<WorkshopEvent>) {
@@ -121,6 +147,7 @@ fn activity(
             autonomy: None,
             oriented_to: None,
             beneficiaries,
+            persons_found: Default::default(),
         }))
         .unwrap()
         .remove(0)
@@ -185,6 +212,7 @@ fn held(
         date,
         facilitators: vec![label("mediateur-2")],
         participants,
+        persons_found: Default::default(),
         anonymous,
         duration: Minutes::parse("duration", 120).unwrap(),
         equipment: vec![EquipmentUsed::Computer],
@@ -432,12 +460,138 @@ fn workshops_are_listed_by_venue_status_and_date() {
 #[test]
 fn the_feed_lists_activities_and_sessions_in_log_order() {
     let (log, id) = log_with_activity_and_a_workshop();
-    let feed = log.model.feed_after(0, 100);
+    let feed = log.model.feed_after(0, 100).unwrap();
     assert_eq!(feed.len(), 4);
     assert_eq!(feed[3].kind, ActivityKind::CollectiveWorkshop);
     assert_eq!(feed[3].id, id.as_uuid());
     assert_eq!(feed[3].session, Some(1));
-    assert_eq!(log.model.feed_after(feed[2].position, 100).len(), 1);
+    assert_eq!(
+        log.model.feed_after(feed[2].position, 100).unwrap().len(),
+        1
+    );
+}
+
+/// Appends `n` accompaniments (numbered from `first`), returning their positions.
+fn accompaniments(log: &mut Log, first: u128, n: u128) -> Vec<u64> {
+    (first..first + n)
+        .map(|i| {
+            let e = activity(
+                i,
+                ActivityKind::IndividualAccompaniment,
+                day(10, 5),
+                30,
+                vec![Theme::Email],
+                vec![],
+                vec![beneficiary(None, Gender::Female)],
+            );
+            log.append(
+                &format!("activity-{}", uuid::Uuid::from_u128(0xa000 + i)),
+                e.event_type(),
+                e.to_json(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_feed_keeps_a_window_and_a_subscriber_that_keeps_up_receives_every_activity_in_order() {
+    let mut log = Log {
+        model: Workshops::with_feed_window(4),
+        ..Log::default()
+    };
+    // A subscriber reads pages of 3 after each burst of at most the window: normal operation.
+    let (mut last, mut received, mut written) = (0, Vec::new(), Vec::new());
+    for burst in 0..10u128 {
+        written.extend(accompaniments(&mut log, 1 + burst * 4, 1 + burst % 4));
+        loop {
+            let page = log.model.feed_after(last, 3).unwrap();
+            let Some(newest) = page.last() else { break };
+            last = newest.position;
+            received.extend(page.iter().map(|f| f.position));
+        }
+    }
+    assert_eq!(received, written, "every activity, once, in log order");
+    assert_eq!(
+        log.model.feed_len(),
+        4,
+        "the feed holds its window, no more"
+    );
+    // One that resumes from before the window is told to resync, naming the last position
+    // dropped; from inside the window, the kept activities are replayed.
+    let dropped = written[written.len() - 5];
+    assert_eq!(
+        log.model.feed_after(0, 10).unwrap_err(),
+        FeedTrimmed {
+            trimmed_through: dropped
+        }
+    );
+    assert_eq!(
+        log.model.feed_after(dropped, 10).unwrap().len(),
+        4,
+        "resuming at the last dropped position misses nothing"
+    );
+}
+
+#[test]
+fn observations_are_in_business_time_and_read_as_of_a_position() {
+    let mut log = Log::default();
+    let id = WorkshopId::from_uuid(uuid::Uuid::from_u128(0xb002)).unwrap();
+    let mut w = Workshop::default();
+    let evaluate = |session: u16| {
+        WorkshopCommand::EvaluateSession(EvaluateSession {
+            session,
+            satisfaction: vec![Satisfaction::parse(4).unwrap()],
+            reached: vec![ObjectiveReached {
+                person: person(2),
+                objective: 1,
+                level: None,
+            }],
+            evaluator: label("mediateur-2"),
+        })
+    };
+    let mut commands = validated(id, structure(), vec![Public::Seniors]);
+    commands.extend([
+        WorkshopCommand::ScheduleSession { date: day(11, 10) },
+        WorkshopCommand::ScheduleSession { date: day(11, 17) },
+        held(1, day(11, 10), vec![participant(person(2), None)], 0),
+        held(2, day(11, 17), vec![participant(person(2), None)], 0),
+        // The later session is evaluated first.
+        evaluate(2),
+    ]);
+    log.run(&mut w, id, commands);
+    let second_evaluated = log.position;
+    log.run(&mut w, id, vec![evaluate(1)]);
+    let first_evaluated = log.position;
+    let dates = |o: &[Observation]| o.iter().map(|o| o.date).collect::<Vec<_>>();
+    // Live: by the session's day, though session 1 was evaluated last.
+    assert_eq!(
+        dates(log.model.observations(&person(2))),
+        [day(11, 10), day(11, 17)]
+    );
+    assert_eq!(
+        log.model.observations(&person(2))[0].position,
+        first_evaluated
+    );
+    // As of the first evaluation recorded: only session 2's.
+    let then: Vec<Observation> = log
+        .model
+        .observations_as_of(&person(2), second_evaluated)
+        .cloned()
+        .collect();
+    assert_eq!(dates(&then), [day(11, 17)]);
+    // At every point of the log, the same as the model folded up to it.
+    for p in 0..=log.position {
+        let as_of: Vec<Observation> = log
+            .model
+            .observations_as_of(&person(2), p)
+            .cloned()
+            .collect();
+        assert_eq!(
+            as_of,
+            log.folded_until(p).observations(&person(2)),
+            "at {p}"
+        );
+    }
 }
 
 fn criterion(code: &str) -> CriterionCode {
@@ -590,4 +744,321 @@ fn teachers_workshops_and_a_parents_programme_move_the_formation_axis() {
 fn school_years_start_in_september() {
     assert_eq!(school_year(day(8, 31)), 2025);
     assert_eq!(school_year(day(9, 1)), 2026);
+}
+
+// --- the hand-written reader of ActivityRecorded ---------------------------------------
+
+/// The facts of a payload, owned, to compare the two readers.
+type Read = (
+    String,
+    String,
+    ActivityKind,
+    NaiveDate,
+    u16,
+    Place,
+    [u32; 3],
+    Vec<(lean::BeneficiaryFacts, Option<String>)>,
+);
+
+fn owned(
+    f: &lean::ActivityFacts<'_>,
+    beneficiaries: &[lean::BeneficiaryFacts],
+    names: &[String],
+) -> Read {
+    let venue = match f.venue {
+        lean::VenueRef::Structure(s) => format!("structure:{s}"),
+        lean::VenueRef::Establishment(u) => format!("establishment:{u}"),
+    };
+    (
+        venue,
+        f.mediator.to_owned(),
+        f.kind,
+        f.date,
+        f.duration,
+        f.place,
+        [f.equipment, f.themes, f.procedure_themes],
+        beneficiaries
+            .iter()
+            .map(|b| {
+                let name = b.commune.map(|c| names[c as usize].clone());
+                (
+                    lean::BeneficiaryFacts {
+                        commune: None,
+                        ..*b
+                    },
+                    name,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A commune's number: its place in `names` (the numbers of two readers differ; names do not).
+fn number(names: &mut Vec<String>, name: &str) -> u32 {
+    match names.iter().position(|n| n == name) {
+        Some(i) => i as u32,
+        None => {
+            names.push(name.to_owned());
+            names.len() as u32 - 1
+        }
+    }
+}
+
+/// What serde reads of a payload, or why not.
+fn by_serde(text: &str) -> Result<Read, String> {
+    let parsed: LeanActivity<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut names = vec!["(first)".to_owned()];
+    let beneficiaries: Vec<lean::BeneficiaryFacts> = parsed
+        .beneficiaries
+        .iter()
+        .map(|b| lean::BeneficiaryFacts {
+            person: b.person,
+            gender: b.gender,
+            age_band: b.age_band,
+            situation: b.situation,
+            commune: b.commune.as_deref().map(|c| number(&mut names, c)),
+        })
+        .collect();
+    Ok(owned(&parsed.facts(), &beneficiaries, &names))
+}
+
+/// What the hand-written reader reads of a payload (into a buffer that held something).
+fn by_hand(text: &str) -> Option<Read> {
+    let mut beneficiaries = vec![lean::BeneficiaryFacts {
+        person: None,
+        gender: Gender::Male,
+        age_band: AgeBand::Under12,
+        situation: Situation::Employed,
+        commune: Some(0),
+    }];
+    let mut names = Vec::new();
+    let facts = lean::read_activity(text, &mut beneficiaries, &mut |c| number(&mut names, c))?;
+    Some(owned(&facts, &beneficiaries, &names))
+}
+
+/// The hand-written reader reads what serde reads, or leaves it to serde.
+fn agree(text: &str) -> bool {
+    let hand = by_hand(text);
+    if let Some(h) = &hand {
+        assert_eq!(Ok(h.clone()), by_serde(text), "{text}");
+    }
+    hand.is_some()
+}
+
+fn recorded_json(
+    venue: Venue,
+    mediator: &str,
+    themes: Vec<Theme>,
+    beneficiaries: Vec<Beneficiary>,
+) -> String {
+    activity_event(venue, mediator, themes, beneficiaries).to_string()
+}
+
+fn activity_event(
+    venue: Venue,
+    mediator: &str,
+    themes: Vec<Theme>,
+    beneficiaries: Vec<Beneficiary>,
+) -> serde_json::Value {
+    let procedure = themes.is_empty();
+    ActivityEvent::Recorded(ActivityRecorded {
+        activity_id: ActivityId::from_uuid(uuid::Uuid::from_u128(0xa0a0)).unwrap(),
+        venue,
+        mediator: label(mediator),
+        kind: if procedure {
+            ActivityKind::AdministrativeProcedure
+        } else {
+            ActivityKind::IndividualAccompaniment
+        },
+        date: day(10, 5),
+        duration: Minutes::parse("duration", 45).unwrap(),
+        place: Place::Remote,
+        equipment: vec![EquipmentUsed::Phone, EquipmentUsed::Tablet],
+        themes,
+        procedure_themes: if procedure {
+            vec![ProcedureTheme::Housing]
+        } else {
+            vec![]
+        },
+        autonomy: Some(Autonomy::RatherAutonomous),
+        oriented_to: Some(label("CCAS")),
+        beneficiaries,
+    })
+    .to_json()
+}
+
+#[test]
+fn the_hand_written_reader_reads_what_serde_reads_or_leaves_it_to_serde() {
+    let plain = recorded_json(
+        structure(),
+        "mediateur-1",
+        vec![Theme::Email, Theme::Health],
+        vec![
+            beneficiary(Some(person(1)), Gender::Female),
+            Beneficiary {
+                commune: Some(label("Nouméa")),
+                ..beneficiary(None, Gender::Male)
+            },
+        ],
+    );
+    assert!(agree(&plain), "the JSON Palier writes is read by hand");
+    assert!(agree(&recorded_json(
+        Venue::Establishment(uai()),
+        "référente numérique",
+        vec![],
+        vec![beneficiary(None, Gender::NotGiven)],
+    )));
+    // Keys in another order, blanks, unknown fields of any shape: read by hand all the same.
+    let mut value: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.insert(
+        "zExtra".into(),
+        serde_json::json!({"a": [1, true, null, {"b": "c"}]}),
+    );
+    let reordered: serde_json::Map<String, serde_json::Value> =
+        object.clone().into_iter().rev().collect();
+    let pretty = serde_json::to_string_pretty(&reordered).unwrap();
+    assert!(agree(&pretty), "{pretty}");
+    // Escapes, numbers serde reads another way, duplicates, trailing bytes, missing fields,
+    // unknown codes: left to serde, which reads them or says why not.
+    let cases = [
+        plain.replace("mediateur-1", "mediateur-\\u0031"),
+        plain.replace("\"duration\":45", "\"duration\":-0"),
+        plain.replace("\"duration\":45", "\"duration\":045"),
+        plain.replace("\"duration\":45", "\"duration\":45.0"),
+        plain.replace("\"duration\":45", "\"duration\":70000"),
+        plain.replace(
+            "\"place\":\"REMOTE\"",
+            "\"place\":\"REMOTE\",\"place\":\"HOME\"",
+        ),
+        plain.replace("\"place\":\"REMOTE\"", "\"place\":\"MOON\""),
+        plain.replace("\"equipment\":[\"PHONE\",\"TABLET\"],", ""),
+        plain.replace("\"themes\":[\"EMAIL\",\"HEALTH\"]", "\"themes\":null"),
+        plain.replace("\"date\":\"2026-10-05\"", "\"date\":\"2026-13-05\""),
+        plain.replace(
+            "\"ageBand\":\"FROM60_TO69\"",
+            "\"ageBand\":\"FROM60_TO69\",\"ageBand\":\"FROM70\"",
+        ),
+        // The codes reports write are not the names events carry.
+        plain.replace(
+            "\"ageBand\":\"FROM60_TO69\"",
+            "\"ageBand\":\"FROM_60_TO_69\"",
+        ),
+        plain.replace(
+            "\"structure\":\"mediatheque\"",
+            "\"structure\":\"mediatheque\",\"establishment\":\"0750655E\"",
+        ),
+        format!("{plain} x"),
+        format!("{plain}\n"),
+        format!("{}{}{}", "{\"zDeep\":", "[".repeat(200), "]".repeat(200)) + "," + &plain[1..],
+    ];
+    for case in &cases {
+        assert_ne!(case, &plain, "each case changes the payload");
+        let hand = agree(case);
+        if case.ends_with('\n') {
+            assert!(hand, "trailing blanks are JSON");
+        } else {
+            assert!(!hand, "left to serde: {case}");
+        }
+    }
+    // The escaped mediator, read by serde, is the same mediator.
+    assert_eq!(by_serde(&cases[0]).unwrap().1, "mediateur-1");
+}
+
+fn arb_beneficiary() -> impl Strategy<Value = Beneficiary> {
+    (
+        proptest::option::of(1u128..50),
+        0..Gender::ALL.len(),
+        0..AgeBand::ALL.len(),
+        0..Situation::ALL.len(),
+        proptest::option::of("[a-zA-Zéè \"\\\\/-]{1,12}"),
+    )
+        .prop_map(|(p, g, a, s, commune)| Beneficiary {
+            person: p.map(person),
+            gender: Gender::ALL[g],
+            age_band: AgeBand::ALL[a],
+            situation: Situation::ALL[s],
+            commune: commune.and_then(|c| Label::parse("commune", &c).ok()),
+        })
+}
+
+proptest! {
+    #[test]
+    fn generated_payloads_read_by_hand_match_serde(
+        mediator in "[a-zA-Z0-9éà \"\\\\-]{1,20}",
+        themes in proptest::collection::btree_set(0..Theme::ALL.len(), 0..5),
+        beneficiaries in proptest::collection::vec(arb_beneficiary(), 1..5),
+        in_school in any::<bool>(),
+    ) {
+        let Ok(mediator) = Label::parse("mediator", &mediator) else { return Ok(()) };
+        let venue = if in_school { Venue::Establishment(uai()) } else { structure() };
+        let themes: Vec<Theme> = themes.into_iter().map(|i| Theme::ALL[i]).collect();
+        let text = recorded_json(venue, mediator.as_str(), themes, beneficiaries);
+        let read = agree(&text);
+        // Only an escape (a quote or a backslash in a string) leaves it to serde.
+        prop_assert_eq!(read, !text.contains('\\'), "{}", text);
+        // And the model folds the same either way.
+        prop_assert!(by_serde(&text).is_ok());
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_strings_end_is_found_eight_bytes_at_a_time_as_byte_by_byte(
+        bytes in proptest::collection::vec(
+            prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff, Just(b'a')],
+            0..40,
+        ),
+    ) {
+        let naive = bytes.iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20);
+        prop_assert_eq!(lean::string_end(&bytes), naive);
+    }
+}
+
+#[test]
+fn the_report_counts_beneficiaries_by_commune() {
+    let mut log = Log::default();
+    let from = |commune: Option<&str>| Beneficiary {
+        commune: commune.map(label),
+        ..beneficiary(None, Gender::Female)
+    };
+    let activities = [
+        vec![from(Some("Nouméa")), from(Some("Nouméa")), from(None)],
+        vec![from(Some("Dumbéa"))],
+        vec![from(Some("Nouméa"))],
+    ];
+    for (i, beneficiaries) in activities.into_iter().enumerate() {
+        let e = activity(
+            i as u128,
+            ActivityKind::IndividualAccompaniment,
+            day(10, 5),
+            30,
+            vec![Theme::Email],
+            vec![],
+            beneficiaries,
+        );
+        log.append(
+            &format!("activity-{}", uuid::Uuid::from_u128(0xa000 + i as u128)),
+            e.event_type(),
+            e.to_json(),
+        );
+    }
+    let r = log.model.report(&ReportScope::default(), None);
+    // Nouméa: two activities, three of their beneficiaries; one beneficiary gave none.
+    assert_eq!(
+        r.by_commune,
+        [
+            Row {
+                key: "Dumbéa".into(),
+                activities: 1,
+                beneficiaries: 1
+            },
+            Row {
+                key: "Nouméa".into(),
+                activities: 2,
+                beneficiaries: 3
+            },
+        ]
+    );
+    assert_eq!(r.beneficiaries, 5);
 }
