@@ -89,6 +89,16 @@ async fn a_300_alias_as_of_query_is_bounded_and_the_service_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    for model in [
+        "persons",
+        "establishments",
+        "maintenance",
+        "workshops",
+        "apiKeys",
+    ] {
+        assert_eq!(ready[model]["caughtUp"], true, "{model}: {ready:#}");
+    }
 
     // Many requests of a few asOf points each (300 rebuilds in all, within each request's
     // complexity budget) all answer, while the live reads keep answering.

@@ -20,11 +20,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness.
 pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
-    let persons = &state.app.persons;
-    let establishments = &state.app.establishments;
-    let maintenance = &state.app.maintenance;
-    let workshops = &state.app.workshops;
-    let store = match tokio::time::timeout(STORE_CHECK, state.app.store.head()).await {
+    let app = &state.app;
+    let store = match tokio::time::timeout(STORE_CHECK, app.store.head()).await {
         Ok(Ok(head)) => json!({ "readable": true, "head": head.map_or(0, |h| h.position) }),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the store cannot be read");
@@ -35,25 +32,36 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
         }
     };
     let readable = store["readable"] == true;
-    let body = json!({
-        "store": store,
-        "persons": { "position": persons.position(), "caughtUp": persons.is_caught_up(),
-            "restoredFrom": persons.restored_from(), "eventsFolded": persons.events_folded() },
-        "establishments": { "position": establishments.position(), "caughtUp": establishments.is_caught_up(),
-            "restoredFrom": establishments.restored_from(), "eventsFolded": establishments.events_folded() },
-        "maintenance": { "position": maintenance.position(), "caughtUp": maintenance.is_caught_up(),
-            "restoredFrom": maintenance.restored_from(), "eventsFolded": maintenance.events_folded() },
-        "workshops": { "position": workshops.position(), "caughtUp": workshops.is_caught_up(),
-            "restoredFrom": workshops.restored_from(), "eventsFolded": workshops.events_folded() },
-    });
-    if readable
-        && persons.is_caught_up()
-        && establishments.is_caught_up()
-        && maintenance.is_caught_up()
-        && workshops.is_caught_up()
-    {
+    // Every model the server answers from, API keys included: before they caught up, a key
+    // created before the restart would be refused as unknown.
+    let models = [
+        ("persons", model(&app.persons)),
+        ("establishments", model(&app.establishments)),
+        ("maintenance", model(&app.maintenance)),
+        ("workshops", model(&app.workshops)),
+        ("apiKeys", model(&app.api_keys)),
+    ];
+    let caught_up = models.iter().all(|(_, (_, done))| *done);
+    let mut body = serde_json::Map::new();
+    body.insert("store".into(), store);
+    for (name, (status, _)) in models {
+        body.insert(name.into(), status);
+    }
+    if readable && caught_up {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+/// What `/readyz` says of one read model, and whether it caught up.
+fn model<P: palier_projections::Projection>(
+    handle: &palier_projections::ProjectionHandle<P>,
+) -> (serde_json::Value, bool) {
+    let caught_up = handle.is_caught_up();
+    (
+        json!({ "position": handle.position(), "caughtUp": caught_up,
+            "restoredFrom": handle.restored_from(), "eventsFolded": handle.events_folded() }),
+        caught_up,
+    )
 }
