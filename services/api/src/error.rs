@@ -40,12 +40,45 @@ pub enum ApiError {
     ResyncRequired {
         /// The last position whose changes are no longer kept.
         trimmed_through: u64,
+        /// The feed, for the advice on how to resync.
+        feed: LiveFeed,
     },
     /// Anything else; details are in the server log, under `error_id`.
     Internal {
         /// Correlates the client's error with the log line.
         error_id: uuid::Uuid,
     },
+}
+
+/// The live feeds a subscriber can fall behind (each keeps a window of its last changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveFeed {
+    /// `personLevelChanged`.
+    LevelChanges,
+    /// `ticketChanged`.
+    TicketChanges,
+    /// `activityRecorded`.
+    Activities,
+}
+
+impl LiveFeed {
+    fn what(self) -> &'static str {
+        match self {
+            LiveFeed::LevelChanges => "level changes",
+            LiveFeed::TicketChanges => "ticket changes",
+            LiveFeed::Activities => "activities",
+        }
+    }
+
+    fn resync(self) -> &'static str {
+        match self {
+            LiveFeed::LevelChanges => "read `persons(changedSince:)` from your last position",
+            LiveFeed::TicketChanges => "read the establishment's `ticketQueue`",
+            LiveFeed::Activities => {
+                "read the structure's `activityReport` and `workshops` for the period you missed"
+            }
+        }
+    }
 }
 
 impl ApiError {
@@ -78,10 +111,14 @@ impl ApiError {
                 "not yet at position {wanted} (the read models are at {reached}); retry shortly"
             ),
             ApiError::TooComplex(m) => m.clone(),
-            ApiError::ResyncRequired { trimmed_through } => format!(
-                "level changes up to position {trimmed_through} are no longer kept: resync (read \
-                 `persons(changedSince:)` from your last position) and subscribe again with a \
-                 later `after`"
+            ApiError::ResyncRequired {
+                trimmed_through,
+                feed,
+            } => format!(
+                "{} up to position {trimmed_through} are no longer kept: resync ({}) and \
+                 subscribe again with a later `after`",
+                feed.what(),
+                feed.resync()
             ),
             ApiError::Internal { error_id } => {
                 format!("internal error (id {error_id}); the server log has the details")
@@ -125,7 +162,9 @@ impl ErrorExtensions for ApiError {
                     ext.set("maxComplexity", crate::graphql::MAX_COMPLEXITY);
                     ext.set("maxDepth", crate::graphql::MAX_DEPTH);
                 }
-                ApiError::ResyncRequired { trimmed_through } => {
+                ApiError::ResyncRequired {
+                    trimmed_through, ..
+                } => {
                     ext.set("trimmedThrough", *trimmed_through);
                 }
                 _ => {}
@@ -144,6 +183,7 @@ impl From<palier_projections::persons::ChangesTrimmed> for ApiError {
     fn from(e: palier_projections::persons::ChangesTrimmed) -> Self {
         ApiError::ResyncRequired {
             trimmed_through: e.trimmed_through,
+            feed: LiveFeed::LevelChanges,
         }
     }
 }

@@ -788,4 +788,13 @@ async fn a_subscriber_receives_every_activity_of_its_structure_in_order_and_resu
         .as_str()
         .or_else(|| message["payload"]["errors"][0]["extensions"]["code"].as_str());
     assert_eq!(code, Some("RESYNC_REQUIRED"), "{message}");
+    // The advice names this feed and how to catch up on it, not another feed's.
+    let text = message["payload"][0]["message"]
+        .as_str()
+        .or_else(|| message["payload"]["errors"][0]["message"].as_str())
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("activities up to position") && text.contains("activityReport"),
+        "{message}"
+    );
 }

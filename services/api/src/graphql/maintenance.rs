@@ -1239,7 +1239,11 @@ impl MaintenanceSubscription {
         let model = state.maintenance.clone();
         let start = after.map_or_else(|| model.position(), |p| p.0);
         if let Err(trimmed_through) = model.read(|m| m.changes_after(start, 0)) {
-            return Err(ApiError::ResyncRequired { trimmed_through }.into());
+            return Err(ApiError::ResyncRequired {
+                trimmed_through,
+                feed: crate::error::LiveFeed::TicketChanges,
+            }
+            .into());
         }
         Ok(futures::stream::unfold(
             (model, site, start, VecDeque::<TicketChangeGql>::new()),

@@ -1776,6 +1776,7 @@ impl WorkshopsSubscription {
         if let Err(trimmed) = model.read(|m| m.feed_after(start, 0)) {
             return Err(ApiError::ResyncRequired {
                 trimmed_through: trimmed.trimmed_through,
+                feed: crate::error::LiveFeed::Activities,
             }
             .into());
         }
