@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Server CPU time per one-element write, for comparing builds on a shared machine (req/s moves
+# with the machine's load far more than the CPU a request costs). For each binary given, in
+# turn, `rounds` times: start it on a fresh data directory, seed `persons` persons, warm up,
+# then `recordKnowledgeElements` (one element, random persons) with wrk at `connections` for
+# `seconds`; print req/s, p99, errors and the server's user+system CPU per request (from
+# /proc/<pid>/stat). Usage:
+#   scripts/bench-write-cpu.sh [persons=3000] [seconds=8] [connections=64] [rounds=3] BIN...
+# e.g. scripts/bench-write-cpu.sh 3000 8 64 5 /tmp/palier-before target/release/palier
+set -euo pipefail
+cd "$(dirname "$0")/.."
+persons=${1:-3000}; seconds=${2:-8}; connections=${3:-64}; rounds=${4:-3}
+shift 4 || true
+[ "$#" -gt 0 ] || set -- "${CARGO_TARGET_DIR:-target}/release/palier"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+export TOKEN=bench-token
+tick=$(getconf CLK_TCK)
+for round in $(seq "$rounds"); do
+  for bin in "$@"; do
+    dir=$(mktemp -d)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
+      PALIER_RATE_LIMIT_PER_SECOND=0 "$bin" serve & pid=$!
+    url="http://127.0.0.1:$port/graphql"
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua" >/dev/null
+    export IDS_LUA=$dir/ids.lua
+    wrk -t2 -c"$connections" -d2s -s scripts/bench/record_elements.lua "$url" >/dev/null
+    before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/bench/record_elements.lua "$url")
+    after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "round $round $bin: $(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out"), p99 $(awk '$1 == "99%" {print $2}' <<<"$out"), errors $(awk '/graphql-errors/ {print $2}' <<<"$out"), server CPU $(python3 -c "print(round(($after - $before) / $tick * 1e6 / $requests, 1))") µs/request, load $(cut -d' ' -f1 /proc/loadavg)"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+  done
+done
