@@ -12,31 +12,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=${1:-100 1000}
 rounds=${2:-5}
-if [ -z "${PALIER_BIN:-}" ]; then
-  cargo build --release --locked -p palier-api --bin palier
-fi
-palier=${PALIER_BIN:-${CARGO_TARGET_DIR:-target}/release/palier}
+source scripts/bench/server.sh
+palier_binary
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"   # a socket per subscriber, on both sides
 [ -d tests/e2e/js/node_modules ] || (cd tests/e2e/js && npm ci --silent --no-audit --no-fund)
-token=bench-token
+TOKEN=bench-token
 echo "| subscribers | noise (writes/s elsewhere) | rounds | delivered / expected | p50 | p99 | max | last subscriber per round (ms) | server RSS |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---|---:|"
 for n in $counts; do
-  dir=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$token RUST_LOG=warn \
-    PALIER_RATE_LIMIT_PER_SECOND=0 "$palier" serve & pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  start_server PALIER_RATE_LIMIT_PER_SECOND=0
   # Resident memory sampled while the subscribers are connected (after the warm-up).
   ( sleep $(( 3 + n / 400 )); awk '/VmRSS/ {print $2}' "/proc/$pid/status" > "$dir/rss" ) & sampler=$!
-  out=$(node tests/e2e/js/fanout.mjs "http://127.0.0.1:$port/graphql" "$token" "$n" "$rounds")
+  out=$(node tests/e2e/js/fanout.mjs "$url" "$TOKEN" "$n" "$rounds")
   wait "$sampler"
   rss=$(cat "$dir/rss" 2>/dev/null || echo 0)
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   python3 - "$out" "$rss" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); rss = int(sys.argv[2] or 0)
 print(f"| {r['subscribers']:,} | {r.get('noisePerSecond', 0):,} | {r['rounds']} | {r['delivered']:,} / {r['expected']:,} | {r['p50']} ms | {r['p99']} ms | {r['max']} ms | {', '.join(str(t) for t in r['lastPerRound'])} | {rss / 1024:.0f} MB |")
 PY
-  rm -rf "$dir"
+  stop_server
 done

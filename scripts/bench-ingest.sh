@@ -7,15 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 persons=${1:-10000}
 per=${2:-10}
-cargo build --release --locked -p palier-api --bin palier
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export TOKEN=bench-token
-PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
-  target/release/palier serve & pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-python3 scripts/bench/seed_persons.py "http://127.0.0.1:$port/graphql" "$TOKEN" "$persons" "$dir/ids.lua"
+source scripts/bench/server.sh
+palier_binary
+start_server
+trap stop_server EXIT
+python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua"
 python3 scripts/bench/gen_ingest.py "$dir/ids.lua" "$per" "$dir/sync.ndjson"
 start=$(date +%s.%N)
 curl -sf -X POST "http://127.0.0.1:$port/ingest" -H "authorization: Bearer $TOKEN" \

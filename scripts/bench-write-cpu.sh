@@ -13,16 +13,12 @@ persons=${1:-3000}; seconds=${2:-8}; connections=${3:-64}; rounds=${4:-3}
 shift 4 || true
 [ "$#" -gt 0 ] || set -- "${CARGO_TARGET_DIR:-target}/release/palier"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+source scripts/bench/server.sh
 export TOKEN=bench-token
 tick=$(getconf CLK_TCK)
 for round in $(seq "$rounds"); do
-  for bin in "$@"; do
-    dir=$(mktemp -d)
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
-      PALIER_RATE_LIMIT_PER_SECOND=0 "$bin" serve & pid=$!
-    url="http://127.0.0.1:$port/graphql"
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  for palier in "$@"; do
+    start_server PALIER_RATE_LIMIT_PER_SECOND=0
     python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua" >/dev/null
     export IDS_LUA=$dir/ids.lua
     wrk -t2 -c"$connections" -d2s -s scripts/bench/record_elements.lua "$url" >/dev/null
@@ -30,8 +26,7 @@ for round in $(seq "$rounds"); do
     out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency -s scripts/bench/record_elements.lua "$url")
     after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    echo "round $round $bin: $(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out"), p99 $(awk '$1 == "99%" {print $2}' <<<"$out"), errors $(awk '/graphql-errors/ {print $2}' <<<"$out"), server CPU $(python3 -c "print(round(($after - $before) / $tick * 1e6 / $requests, 1))") µs/request, load $(cut -d' ' -f1 /proc/loadavg)"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    rm -rf "$dir"
+    echo "round $round $palier: $(awk '/Requests\/sec/ {printf "%.0f req/s", $2}' <<<"$out"), p99 $(awk '$1 == "99%" {print $2}' <<<"$out"), errors $(awk '/graphql-errors/ {print $2}' <<<"$out"), server CPU $(python3 -c "print(round(($after - $before) / $tick * 1e6 / $requests, 1))") µs/request, load $(cut -d' ' -f1 /proc/loadavg)"
+    stop_server
   done
 done

@@ -9,10 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-if [ -z "${PALIER_BIN:-}" ]; then
-  cargo build --release --locked -p palier-api --bin palier
-fi
-palier=${PALIER_BIN:-${CARGO_TARGET_DIR:-target}/release/palier}
+source scripts/bench/server.sh
+palier_binary
 export TOKEN=bench-token
 rows=()
 row() { # name persons connections script
@@ -29,20 +27,14 @@ row() { # name persons connections script
   echo "${rows[-1]}" >&2
 }
 for persons in 300 3000; do
-  dir=$(mktemp -d)
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  PALIER_DATA_DIR=$dir PALIER_BIND=127.0.0.1:$port PALIER_ADMIN_TOKEN=$TOKEN RUST_LOG=warn \
-    "$palier" serve & pid=$!
-  url="http://127.0.0.1:$port/graphql"
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  start_server
   python3 scripts/bench/seed_persons.py "$url" "$TOKEN" "$persons" "$dir/ids.lua"
   export IDS_LUA=$dir/ids.lua
   wrk -t1 -c4 -d2s -s scripts/bench/person_query.lua "$url" >/dev/null # warm-up
   row '`{ __typename }`' "$persons" 64 scripts/bench/typename.lua
   row '`person` query' "$persons" 32 scripts/bench/person_query.lua
   for c in 1 32 64; do row '`recordKnowledgeElements`, 1 element' "$persons" "$c" scripts/bench/record_elements.lua; done
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
+  stop_server
 done
 store=$(PALIER_BENCH_SECONDS=3 PALIER_BENCH_EVENTS=100000 cargo bench -q -p palier-store --bench store 2>/dev/null \
   | awk -F'|' '/64 concurrent writer/ {gsub(/ /, "", $3); print $3}')
