@@ -324,3 +324,73 @@ async fn the_store_and_its_wal_are_readable_by_their_owner_only() {
     assert_eq!(mode(&path), 0o600);
     drop(store);
 }
+
+#[tokio::test]
+async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let a = stream("person-a");
+    let event = |n: u64| EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+    {
+        let store = open(&path).await.unwrap();
+        store
+            .append_to_stream(&a, ExpectedRevision::NoStream, vec![event(0), event(1)])
+            .await
+            .unwrap();
+        store
+            .append_to_stream(&stream("person-b"), ExpectedRevision::Any, vec![event(2)])
+            .await
+            .unwrap();
+        store
+            .append_to_stream(&a, ExpectedRevision::Exact(1), vec![event(3)])
+            .await
+            .unwrap();
+        store.close().await.unwrap();
+    }
+    // Make it what format 1 wrote: stream columns rewritten at every append.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE streams ADD COLUMN last_revision INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE streams ADD COLUMN last_position INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE streams ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+             UPDATE streams SET
+               last_revision = (SELECT max(revision) FROM events WHERE stream_id = streams.id),
+               last_position = (SELECT max(position) FROM events WHERE stream_id = streams.id),
+               updated_at = (SELECT max(recorded_at) FROM events WHERE stream_id = streams.id);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = open(&path).await.unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, FORMAT_VERSION);
+    // The stream's state is its last event's: the next append expects revision 2.
+    let info = store.stream_info(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (info.last_revision, info.first_position, info.last_position),
+        (2, 1, 4)
+    );
+    let stale = store
+        .append_to_stream(&a, ExpectedRevision::Exact(1), vec![event(4)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, StoreError::WrongExpectedRevision { .. }),
+        "{stale:?}"
+    );
+    let next = store
+        .append_to_stream(&a, ExpectedRevision::Exact(2), vec![event(5)])
+        .await
+        .unwrap();
+    assert_eq!(next.positions, Some(5..=5));
+    let info = store.stream_info(&a).await.unwrap().unwrap();
+    assert_eq!((info.last_revision, info.last_position), (3, 5));
+    assert!(info.updated_at >= info.created_at);
+    let report = verify::verify(&store, None).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checked, 5);
+}

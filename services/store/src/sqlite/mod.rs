@@ -4,6 +4,7 @@
 //!
 //! Opening never damages what it finds: a file that is not a palier store, or a store of a
 //! newer format, is refused before anything is written to it.
+mod known;
 mod reader;
 mod schema;
 mod writer;
@@ -119,8 +120,9 @@ impl SqliteStore {
         restrict_permissions(&path)?;
         let mut conn = Connection::open(&path).map_err(map_sql)?;
         schema::configure_writer(&conn, options.max_page_count)?;
-        if existing == schema::Existing::Nothing {
-            schema::create(&mut conn)?;
+        match existing {
+            schema::Existing::Nothing => schema::create(&mut conn)?,
+            schema::Existing::Store(version) => schema::migrate(&mut conn, version)?,
         }
         let state = writer::ChainState::load(&conn)?;
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));

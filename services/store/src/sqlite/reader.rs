@@ -498,12 +498,14 @@ fn all_query(
     Ok((head, Some((sql, params))))
 }
 
-/// Metadata of one stream.
+/// Metadata of one stream: its row, and its last event (whose revision, position and store
+/// time are the stream's last and its update time). Reads format 1 and 2 alike.
 pub fn stream_info(conn: &Connection, stream: &str) -> Result<Option<StreamInfo>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT last_revision, first_position, last_position, created_at, updated_at \
-             FROM streams WHERE name = ?1",
+            "SELECT e.revision, s.first_position, e.position, s.created_at, e.recorded_at \
+             FROM streams s JOIN events e ON e.stream_id = s.id \
+             WHERE s.name = ?1 ORDER BY e.revision DESC LIMIT 1",
         )
         .map_err(map_sql)?;
     let mut rows = stmt.query([stream]).map_err(map_sql)?;

@@ -11,7 +11,14 @@ use crate::error::StoreError;
 /// `PRAGMA application_id` of a palier store ("Palr").
 pub const APPLICATION_ID: i64 = 0x5061_6c72;
 /// The store format this build writes and the newest it reads (`PRAGMA user_version`).
-pub const FORMAT_VERSION: i64 = 1;
+///
+/// - 1: streams kept their last revision, last position and update time, rewritten at every
+///   append.
+/// - 2: streams are insert-only (name, id, first position, creation time); a stream's last
+///   revision, last position and update time are its last event's. An append then writes its
+///   event rows and nothing else, one page fewer per append at scale. A format-1 store is
+///   brought to 2 when opened for writing ([`migrate`]).
+pub const FORMAT_VERSION: i64 = 2;
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -19,11 +26,8 @@ const SCHEMA: &str = "
 CREATE TABLE streams (
     id              INTEGER PRIMARY KEY,
     name            TEXT    NOT NULL UNIQUE,
-    last_revision   INTEGER NOT NULL,
     first_position  INTEGER NOT NULL,
-    last_position   INTEGER NOT NULL,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE events (
     position        INTEGER PRIMARY KEY,
@@ -52,8 +56,8 @@ CREATE UNIQUE INDEX events_by_stream_event_id ON events (stream_id, event_id);
 pub enum Existing {
     /// No file, or an empty one: a new store will be created.
     Nothing,
-    /// A palier store of a format this build reads.
-    Store,
+    /// A palier store of a format this build reads, with its format version.
+    Store(i64),
 }
 
 /// Inspects `path` without writing to it, refusing anything that is not a palier store this
@@ -108,7 +112,7 @@ pub fn inspect(path: &Path) -> Result<Existing, StoreError> {
         if version < 1 {
             return Err(not_a_store(format!("unknown store format {version}")));
         }
-        return Ok(Existing::Store);
+        return Ok(Existing::Store(version));
     }
     if app_id == 0 && tables == 0 {
         // An empty SQLite database (e.g. touched by the sqlite3 shell): nothing to lose.
@@ -149,4 +153,27 @@ pub fn create(conn: &mut Connection) -> Result<(), StoreError> {
     ))
     .map_err(super::map_sql)?;
     tx.commit().map_err(super::map_sql)
+}
+
+/// Brings a store of an older format to [`FORMAT_VERSION`], in one transaction (a failure
+/// leaves it as it was). Format 1 to 2 drops the stream columns that every append rewrote; what
+/// they held is read from each stream's last event.
+pub fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
+    if from >= FORMAT_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction().map_err(super::map_sql)?;
+    if from < 2 {
+        tx.execute_batch(
+            "ALTER TABLE streams DROP COLUMN last_revision; \
+             ALTER TABLE streams DROP COLUMN last_position; \
+             ALTER TABLE streams DROP COLUMN updated_at;",
+        )
+        .map_err(super::map_sql)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {FORMAT_VERSION};"))
+        .map_err(super::map_sql)?;
+    tx.commit().map_err(super::map_sql)?;
+    tracing::info!(from, to = FORMAT_VERSION, "store format upgraded");
+    Ok(())
 }

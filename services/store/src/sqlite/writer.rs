@@ -1,8 +1,15 @@
 //! The single writer: one thread owns the read-write connection and group-commits whatever
-//! appends are waiting into one transaction (one fsync), while each append keeps its own
-//! savepoint so that its expectation is checked on its own and its failure touches no other.
-//! Replies go out only after the commit is durable; the committed events are then published
-//! on the live feed.
+//! appends are waiting into one transaction (one fsync). Replies go out only after the commit
+//! is durable; the committed events are then published on the live feed.
+//!
+//! **Two paths.** Each append's expectation is decided on its own, and one append's failure
+//! touches no other. The common path decides every append in memory (stream rows from
+//! [`KnownStreams`], or one indexed lookup) and writes only event rows (and the rows of new
+//! streams): no savepoint, no read of the events before inserting them. Only an insert can then
+//! fail, on the (stream, event id) index: a retry of an append that landed, or an id reused.
+//! That rolls the group back, and the group is written again on the careful path, where each
+//! append has its own savepoint and is first looked up as a possible retry, so that only the
+//! faulty append fails (or is answered with its original positions).
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -16,6 +23,7 @@ use crate::hash::{self, Hash, HashInput};
 use crate::names::StreamName;
 use crate::subscription::LiveBatch;
 
+use super::known::{KnownStreams, StreamRow};
 use super::map_sql;
 use super::reader::{EVENT_COLUMNS, decode};
 
@@ -111,6 +119,7 @@ pub fn run(
 ) {
     let mut group = Vec::with_capacity(64);
     let mut pending = None;
+    let mut known = KnownStreams::default();
     loop {
         let Some(first) = pending.take().or_else(|| requests.blocking_recv()) else {
             return;
@@ -126,7 +135,10 @@ pub fn run(
                 let _ = reply.send(outcome);
                 return;
             }
-            Request::Import(import) => import_events(&mut conn, &mut state, import, &live),
+            Request::Import(import) => {
+                known.forget();
+                import_events(&mut conn, &mut state, import, &live);
+            }
             Request::Append(append) => {
                 let mut events = append.events.len();
                 group.push(append);
@@ -143,7 +155,7 @@ pub fn run(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut state, &mut group, &live);
+                commit_group(&mut conn, &mut state, &mut known, &mut group, &live);
             }
         }
     }
@@ -199,17 +211,7 @@ fn write_imported(
             )));
         }
         let stream = crate::names::StreamName::parse(event.stream.clone())?;
-        let existing: Option<StreamRow> = tx
-            .prepare_cached("SELECT id, last_revision FROM streams WHERE name = ?1")
-            .map_err(map_sql)?
-            .query_row([stream.as_str()], |r| {
-                Ok(StreamRow {
-                    id: r.get(0)?,
-                    last_revision: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                })
-            })
-            .optional()
-            .map_err(map_sql)?;
+        let existing = stream_row(&tx, stream.as_str())?;
         let next_revision = existing.as_ref().map_or(0, |s| s.last_revision + 1);
         if event.revision != next_revision {
             return Err(refuse(format!(
@@ -219,23 +221,8 @@ fn write_imported(
         }
         let recorded_at = event.recorded_at.timestamp_micros();
         let stream_id = match &existing {
-            Some(row) => {
-                tx.prepare_cached("UPDATE streams SET last_revision = ?1, last_position = ?2, updated_at = ?3 WHERE id = ?4")
-                    .map_err(map_sql)?
-                    .execute(rusqlite::params![to_i64(event.revision), to_i64(event.position), recorded_at, row.id])
-                    .map_err(map_sql)?;
-                row.id
-            }
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO streams (name, last_revision, first_position, last_position, created_at, updated_at) \
-                     VALUES (?1, 0, ?2, ?2, ?3, ?3)",
-                )
-                .map_err(map_sql)?
-                .execute(rusqlite::params![stream.as_str(), to_i64(event.position), recorded_at])
-                .map_err(map_sql)?;
-                tx.last_insert_rowid()
-            }
+            Some(row) => row.id,
+            None => insert_stream(&tx, stream.as_str(), event.position, recorded_at)?,
         };
         insert_event(&tx, stream_id, event).map_err(|e| {
             if is_unique_violation(&e) {
@@ -250,6 +237,41 @@ fn write_imported(
     }
     tx.commit().map_err(map_sql)?;
     Ok(state.next_position - 1)
+}
+
+/// The stream's row and last revision as stored (`None`: no such stream).
+fn stream_row(tx: &Connection, stream: &str) -> Result<Option<StreamRow>, StoreError> {
+    tx.prepare_cached(
+        "SELECT s.id, (SELECT max(e.revision) FROM events e WHERE e.stream_id = s.id) \
+         FROM streams s WHERE s.name = ?1",
+    )
+    .map_err(map_sql)?
+    .query_row([stream], |r| {
+        Ok(StreamRow {
+            id: r.get(0)?,
+            last_revision: u64::try_from(r.get::<_, Option<i64>>(1)?.unwrap_or(0)).unwrap_or(0),
+        })
+    })
+    .optional()
+    .map_err(map_sql)
+}
+
+/// Inserts a new stream's row; returns its id.
+fn insert_stream(
+    tx: &Connection,
+    stream: &str,
+    first_position: u64,
+    created_at: i64,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached("INSERT INTO streams (name, first_position, created_at) VALUES (?1, ?2, ?3)")
+        .map_err(map_sql)?
+        .execute(rusqlite::params![
+            stream,
+            to_i64(first_position),
+            created_at
+        ])
+        .map_err(map_sql)?;
+    Ok(tx.last_insert_rowid())
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (position, stream_id, stream, revision, event_id, event_type, \
@@ -283,28 +305,35 @@ fn insert_event(
     ])
 }
 
-type Outcome = Result<(AppendResult, Vec<RecordedEvent>), StoreError>;
+/// An append's answer, and the copies of its events for the live feed.
+type Written = (AppendResult, Vec<RecordedEvent>);
+type Outcome = Result<Written, StoreError>;
 
 fn commit_group(
     conn: &mut Connection,
     state: &mut ChainState,
+    known: &mut KnownStreams,
     group: &mut Vec<AppendRequest>,
     live: &broadcast::Sender<LiveBatch>,
 ) {
     let before_group = *state;
     // Copies for the live feed are only worth building when someone listens.
     let publish = live.receiver_count() > 0;
-    let outcomes = match write_group(conn, state, group, publish) {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            tracing::error!(error = %e, appends = group.len(), "group commit failed");
-            // The transaction rolled back; re-read where the chain stands rather than trust
-            // the in-memory copy.
-            *state = ChainState::load(conn).unwrap_or(before_group);
-            for request in group.drain(..) {
-                let _ = request.reply.send(Err(clone_error(&e)));
+    let outcomes = match write_group(conn, state, known, group, publish) {
+        Ok(Some(outcomes)) => outcomes,
+        Ok(None) => {
+            // An insert failed on the (stream, event id) index: write the group again, each
+            // append on its own savepoint, so that only the faulty one fails.
+            *state = before_group;
+            known.forget();
+            match write_group_carefully(conn, state, group, publish) {
+                Ok(outcomes) => outcomes,
+                Err(e) => return fail_group(conn, state, before_group, group, &e),
             }
-            return;
+        }
+        Err(e) => {
+            known.forget();
+            return fail_group(conn, state, before_group, group, &e);
         }
     };
     let mut published: Vec<RecordedEvent> = Vec::new();
@@ -331,7 +360,94 @@ fn commit_group(
     }
 }
 
+/// The group's transaction rolled back: every append of it fails with `e`.
+fn fail_group(
+    conn: &Connection,
+    state: &mut ChainState,
+    before_group: ChainState,
+    group: &mut Vec<AppendRequest>,
+    e: &StoreError,
+) {
+    tracing::error!(error = %e, appends = group.len(), "group commit failed");
+    // Re-read where the chain stands rather than trust the in-memory copy.
+    *state = ChainState::load(conn).unwrap_or(before_group);
+    for request in group.drain(..) {
+        let _ = request.reply.send(Err(clone_error(e)));
+    }
+}
+
+/// The common path (see the module documentation). `Ok(None)`: an insert failed on the
+/// (stream, event id) index and the transaction was rolled back; the group is to be written
+/// carefully. On success, `known` holds what the group wrote.
 fn write_group(
+    conn: &mut Connection,
+    state: &mut ChainState,
+    known: &mut KnownStreams,
+    group: &[AppendRequest],
+    publish: bool,
+) -> Result<Option<Vec<Outcome>>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_sql)?;
+    // The streams this group wrote, as they will be once it commits.
+    let mut written: Vec<(&str, StreamRow)> = Vec::new();
+    let mut outcomes = Vec::with_capacity(group.len());
+    for request in group {
+        let stream = request.stream.as_str();
+        if let Some(twice) = used_twice(request) {
+            outcomes.push(Err(twice));
+            continue;
+        }
+        let existing = match written.iter().rev().find(|(name, _)| *name == stream) {
+            Some((_, row)) => Some(*row),
+            None => match known.get(stream) {
+                Some(row) => Some(row),
+                None => stream_row(&tx, stream)?,
+            },
+        };
+        let current = existing.map_or(CurrentRevision::NoStream, |s| {
+            CurrentRevision::Current(s.last_revision)
+        });
+        if !current.satisfies(request.expected) {
+            // A retry of an append that landed no longer meets its expectation.
+            let retried = match (request.events.first(), existing.as_ref()) {
+                (Some(first), Some(row)) => retry_of_earlier_append(&tx, request, row, first)?,
+                _ => None,
+            };
+            outcomes.push(match retried {
+                Some(result) => Ok((result, Vec::new())),
+                None => Err(StoreError::WrongExpectedRevision {
+                    stream: stream.to_owned(),
+                    expected: request.expected,
+                    actual: current,
+                }),
+            });
+            continue;
+        }
+        match insert_append(&tx, state, request, existing, publish) {
+            Ok((outcome, row)) => {
+                if let Some(row) = row {
+                    written.push((stream, row));
+                }
+                outcomes.push(Ok(outcome));
+            }
+            Err(_) => {
+                // Most likely an id already in the stream; whatever it is, the careful path
+                // confines it to its append.
+                drop(tx);
+                return Ok(None);
+            }
+        }
+    }
+    tx.commit().map_err(map_sql)?;
+    for (stream, row) in written {
+        known.record(stream, row);
+    }
+    Ok(Some(outcomes))
+}
+
+/// The careful path: each append on its own savepoint, looked up first as a possible retry.
+fn write_group_carefully(
     conn: &mut Connection,
     state: &mut ChainState,
     group: &[AppendRequest],
@@ -373,29 +489,34 @@ fn clone_error(e: &StoreError) -> StoreError {
     }
 }
 
-struct StreamRow {
-    id: i64,
-    last_revision: u64,
+/// An id used twice within one append: refused before anything is written.
+fn used_twice(request: &AppendRequest) -> Option<StoreError> {
+    if request.events.len() < 2 {
+        return None;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(request.events.len());
+    let twice = request.events.iter().find(|e| !seen.insert(e.event_id()))?;
+    Some(StoreError::IdempotencyConflict {
+        stream: request.stream.to_string(),
+        event_id: twice.event_id(),
+        reason: "this id is used twice in this append; a retry must resend exactly the \
+                 original events"
+            .into(),
+    })
 }
 
+/// One append on the careful path.
 fn append_one(
     tx: &Connection,
     state: &mut ChainState,
     request: &AppendRequest,
     publish: bool,
-) -> Result<(AppendResult, Vec<RecordedEvent>), StoreError> {
+) -> Result<Written, StoreError> {
     let stream = request.stream.as_str();
-    let existing: Option<StreamRow> = tx
-        .prepare_cached("SELECT id, last_revision FROM streams WHERE name = ?1")
-        .map_err(map_sql)?
-        .query_row([stream], |r| {
-            Ok(StreamRow {
-                id: r.get(0)?,
-                last_revision: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            })
-        })
-        .optional()
-        .map_err(map_sql)?;
+    if let Some(twice) = used_twice(request) {
+        return Err(twice);
+    }
+    let existing = stream_row(tx, stream)?;
     let current = existing.as_ref().map_or(CurrentRevision::NoStream, |s| {
         CurrentRevision::Current(s.last_revision)
     });
@@ -412,17 +533,56 @@ fn append_one(
             actual: current,
         });
     }
-    if request.events.is_empty() {
-        return Ok((
-            AppendResult {
-                current_revision: current,
-                positions: None,
-                deduplicated: false,
-            },
-            Vec::new(),
-        ));
+    match insert_append(tx, state, request, existing, publish) {
+        Ok((outcome, _)) => Ok(outcome),
+        Err(failed) if is_unique_violation(&failed.error) => Err(StoreError::IdempotencyConflict {
+            stream: stream.to_owned(),
+            event_id: failed.event_id.unwrap_or_default(),
+            reason: "this id is already used in the stream by another event; a retry must \
+                         resend exactly the original events"
+                .into(),
+        }),
+        Err(failed) => Err(map_sql(failed.error)),
     }
+}
 
+/// An insert that failed, and the event it was writing (`None`: the stream's row).
+struct InsertFailed {
+    error: rusqlite::Error,
+    event_id: Option<uuid::Uuid>,
+}
+
+impl From<rusqlite::Error> for InsertFailed {
+    fn from(error: rusqlite::Error) -> Self {
+        InsertFailed {
+            error,
+            event_id: None,
+        }
+    }
+}
+
+/// Writes an append whose expectation is met: its stream's row when new, its events, chained
+/// onto `state`. Returns the outcome and the stream as it then is (`None` for an empty
+/// append, which writes nothing). On error the caller rolls back.
+fn insert_append(
+    tx: &Connection,
+    state: &mut ChainState,
+    request: &AppendRequest,
+    existing: Option<StreamRow>,
+    publish: bool,
+) -> Result<(Written, Option<StreamRow>), InsertFailed> {
+    let stream = request.stream.as_str();
+    if request.events.is_empty() {
+        let current = existing.map_or(CurrentRevision::NoStream, |s| {
+            CurrentRevision::Current(s.last_revision)
+        });
+        let result = AppendResult {
+            current_revision: current,
+            positions: None,
+            deduplicated: false,
+        };
+        return Ok(((result, Vec::new()), None));
+    }
     let now = Utc::now()
         .timestamp_micros()
         .max(state.last_recorded_micros);
@@ -430,38 +590,35 @@ fn append_one(
         Some(row) => row.id,
         None => {
             tx.prepare_cached(
-                "INSERT INTO streams (name, last_revision, first_position, last_position, created_at, updated_at) \
-                 VALUES (?1, 0, ?2, ?2, ?3, ?3)",
-            )
-            .map_err(map_sql)?
-            .execute(rusqlite::params![stream, to_i64(state.next_position), now])
-            .map_err(map_sql)?;
+                "INSERT INTO streams (name, first_position, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(rusqlite::params![stream, to_i64(state.next_position), now])?;
             tx.last_insert_rowid()
         }
     };
     let mut revision = existing.as_ref().map_or(0, |s| s.last_revision + 1);
     let first_position = state.next_position;
     let mut recorded = Vec::with_capacity(if publish { request.events.len() } else { 0 });
-    {
-        let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(map_sql)?;
-        for event in &request.events {
-            let position = state.next_position;
-            let m = event.metadata();
-            let hash = hash::chain(
-                &state.last_hash,
-                &HashInput {
-                    position,
-                    stream,
-                    revision,
-                    event_id: event.event_id().as_bytes(),
-                    event_type: event.event_type(),
-                    schema_version: event.schema_version(),
-                    data: event.data(),
-                    metadata: m,
-                    recorded_at_micros: now,
-                },
-            );
-            let inserted = insert.execute(rusqlite::params![
+    let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+    for event in &request.events {
+        let position = state.next_position;
+        let m = event.metadata();
+        let hash = hash::chain(
+            &state.last_hash,
+            &HashInput {
+                position,
+                stream,
+                revision,
+                event_id: event.event_id().as_bytes(),
+                event_type: event.event_type(),
+                schema_version: event.schema_version(),
+                data: event.data(),
+                metadata: m,
+                recorded_at_micros: now,
+            },
+        );
+        insert
+            .execute(rusqlite::params![
                 to_i64(position),
                 stream_id,
                 stream,
@@ -478,61 +635,42 @@ fn append_one(
                 m.occurred_at.map(|t| t.timestamp_micros()),
                 now,
                 &hash.0[..],
-            ]);
-            if let Err(e) = inserted {
-                if is_unique_violation(&e) {
-                    return Err(StoreError::IdempotencyConflict {
-                        stream: stream.to_owned(),
-                        event_id: event.event_id(),
-                        reason:
-                            "this id is already used in the stream (or twice in this append) by \
-                                 another event; a retry must resend exactly the original events"
-                                .into(),
-                    });
-                }
-                return Err(map_sql(e));
-            }
-            if publish {
-                recorded.push(RecordedEvent {
-                    position,
-                    stream: stream.to_owned(),
-                    revision,
-                    event_id: event.event_id(),
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
-                    data: event.data().clone(),
-                    metadata: m.clone(),
-                    recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
-                    hash,
-                });
-            }
-            state.last_hash = hash;
-            state.next_position += 1;
-            revision += 1;
+            ])
+            .map_err(|error| InsertFailed {
+                error,
+                event_id: Some(event.event_id()),
+            })?;
+        if publish {
+            recorded.push(RecordedEvent {
+                position,
+                stream: stream.to_owned(),
+                revision,
+                event_id: event.event_id(),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                data: event.data().clone(),
+                metadata: m.clone(),
+                recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
+                hash,
+            });
         }
+        state.last_hash = hash;
+        state.next_position += 1;
+        revision += 1;
     }
     let last_revision = revision - 1;
     let last_position = state.next_position - 1;
-    tx.prepare_cached(
-        "UPDATE streams SET last_revision = ?1, last_position = ?2, updated_at = ?3 WHERE id = ?4",
-    )
-    .map_err(map_sql)?
-    .execute(rusqlite::params![
-        to_i64(last_revision),
-        to_i64(last_position),
-        now,
-        stream_id
-    ])
-    .map_err(map_sql)?;
     state.last_recorded_micros = now;
-    Ok((
-        AppendResult {
-            current_revision: CurrentRevision::Current(last_revision),
-            positions: Some(first_position..=last_position),
-            deduplicated: false,
-        },
-        recorded,
-    ))
+    let result = AppendResult {
+        current_revision: CurrentRevision::Current(last_revision),
+        positions: Some(first_position..=last_position),
+        deduplicated: false,
+    };
+    let row = StreamRow {
+        id: stream_id,
+        last_revision,
+    };
+    Ok(((result, recorded), Some(row)))
 }
 
 /// If the request's first event id is already in the stream, decides whether the whole request

@@ -47,6 +47,7 @@ macro_rules! store_contract_tests {
             id_reused_for_a_different_event_is_a_conflict,
             partial_retry_is_a_conflict,
             duplicate_id_inside_one_append_is_a_conflict,
+            faulty_appends_in_one_group_fail_alone,
             concurrent_appenders_to_one_stream_one_wins_each_revision,
             concurrent_appenders_to_many_streams_all_persisted,
             subscription_from_zero_while_writers_run_sees_each_event_once,
@@ -408,6 +409,84 @@ pub async fn duplicate_id_inside_one_append_is_a_conflict<H: Harness>(h: &mut H)
         Err(StoreError::IdempotencyConflict { .. })
     ));
     assert!(store.stream_info(&s).await.unwrap().is_none());
+}
+
+/// Appends sent together share a group commit; retries, reused ids and duplicates among them
+/// get their own answer and nothing else of the group is lost or changed.
+pub async fn faulty_appends_in_one_group_fail_alone<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let s = unique_stream("group");
+    let original = events(2);
+    let first = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, original.clone())
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap().map_or(0, |h| h.position);
+    let good: Vec<StreamName> = (0..40).map(|_| unique_stream("good")).collect();
+    let mut appends = Vec::new();
+    for (i, name) in good.iter().enumerate() {
+        let writer = store.clone();
+        let (name, batch) = (name.clone(), events(1 + i as u64 % 3));
+        appends.push(tokio::spawn(async move {
+            writer
+                .append_to_stream(&name, ExpectedRevision::NoStream, batch)
+                .await
+        }));
+        let writer = store.clone();
+        let s = s.clone();
+        let faulty = match i {
+            // A retry of the first append, with an expectation it still meets.
+            5 => original.clone(),
+            // An impostor reusing the original's first id.
+            15 => vec![event("ThingHappened", 7).with_id(original[0].event_id())],
+            // New first event, known second one.
+            25 => vec![event("ThingHappened", 8), original[1].clone()],
+            // One id twice in one append.
+            35 => {
+                let e = event("ThingHappened", 9);
+                vec![e.clone(), event("ThingHappened", 10).with_id(e.event_id())]
+            }
+            _ => continue,
+        };
+        appends.push(tokio::spawn(async move {
+            writer
+                .append_to_stream(&s, ExpectedRevision::Any, faulty)
+                .await
+        }));
+    }
+    let outcomes: Vec<_> = futures::future::join_all(appends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut written = 0;
+    let mut retried = 0;
+    let mut conflicts = 0;
+    for outcome in outcomes {
+        match outcome {
+            Ok(result) if result.deduplicated => {
+                assert_eq!(result.positions, first.positions);
+                retried += 1;
+            }
+            Ok(result) => written += result.positions.map_or(0, |p| p.count()),
+            Err(StoreError::IdempotencyConflict { .. }) => conflicts += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((retried, conflicts), (1, 3));
+    let expected: usize = (0..40).map(|i| 1 + i % 3).sum();
+    assert_eq!(written, expected);
+    assert_eq!(
+        store.head().await.unwrap().map_or(0, |h| h.position),
+        head + expected as u64
+    );
+    for (i, name) in good.iter().enumerate() {
+        let info = store.stream_info(name).await.unwrap().unwrap();
+        assert_eq!(info.last_revision, (i % 3) as u64, "{name}");
+    }
+    let info = store.stream_info(&s).await.unwrap().unwrap();
+    assert_eq!(info.last_revision, 1, "nothing faulty was written to {s}");
+    assert!(verify::verify(&store, None).await.unwrap().is_ok());
 }
 
 pub async fn concurrent_appenders_to_one_stream_one_wins_each_revision<H: Harness>(h: &mut H) {
