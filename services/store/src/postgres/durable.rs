@@ -12,8 +12,9 @@
 //!   message) and commits with the session's `synchronous_commit` (on by default): its commit
 //!   flushes the WAL up to its own commit record, so every commit record written before it
 //!   is on disk too. A transaction that only takes a transaction id (`pg_current_xact_id()`,
-//!   `pg_notify`) does not do: PostgreSQL commits a transaction that wrote no WAL of its own
-//!   asynchronously, without a flush (measured: the flush LSN does not move);
+//!   `pg_notify`) is not one: PostgreSQL commits a transaction that wrote no WAL of its own
+//!   without a flush, whatever `synchronous_commit` says (measured: the flush LSN does not
+//!   move, and the crash test in `tests/postgres_durability.rs` loses acknowledged appends);
 //! - the writer fences after each group (`writer.rs`) and advances the head to the group's
 //!   last position before it answers anyone;
 //! - the writer's fence notifies the group's last position, and a notification is delivered
