@@ -46,6 +46,22 @@ async fn open(url: &str) -> PostgresStore {
     .unwrap()
 }
 
+/// Waits (at most 5 s) until `store`'s readers see the log up to `position`.
+async fn head_reaches(store: &PostgresStore, position: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let head = store.head().await.unwrap().map_or(0, |h| h.position);
+        if head == position {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the head stays at {head}, not {position}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The load one writer (a child process or an in-process store instance) puts on the store.
 async fn append_load(store: PostgresStore, writer: u64) {
     let tasks: Vec<_> = (0..CHILD_TASKS)
@@ -212,7 +228,10 @@ async fn several_processes_append_while_subscribers_read_every_event_once_in_ord
     for l in local {
         l.await.unwrap();
     }
-    assert_eq!(reader_a.head().await.unwrap().unwrap().position, total);
+    // Each instance's readers see the others' appends once they hear of them (the appenders'
+    // fences notify; readers stop at what they know durable): a few milliseconds.
+    head_reaches(&reader_a, total).await;
+    head_reaches(&reader_b, total).await;
 
     // Every event exactly once, in order, for every subscriber, and what read_all says.
     let mut log = Vec::new();
@@ -302,7 +321,9 @@ async fn instances_starting_together_create_the_schema_once() {
             .await
             .unwrap();
     }
-    assert_eq!(opened[0].head().await.unwrap().unwrap().position, 6);
+    // The others' appends reach the first instance's readers once it hears of them (their
+    // fences notify; readers stop at what they know durable).
+    head_reaches(&opened[0], 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

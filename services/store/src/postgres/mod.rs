@@ -4,13 +4,16 @@
 //! - Appends go through one writer task per process that group-commits every append waiting
 //!   into one transaction; transactions of all processes are serialised by an advisory lock,
 //!   so positions commit in order and readers never see a gap that later fills (see
-//!   [`writer`](self) docs in `writer.rs`).
-//! - Reads go through a connection pool (deadpool-postgres).
+//!   [`writer`](self) docs in `writer.rs`). Groups commit asynchronously and a fence then
+//!   flushes them, outside the lock, so that several processes' commits share WAL flushes.
+//! - Reads go through a connection pool (deadpool-postgres), and never past the durable head
+//!   (`durable.rs`): a reader never sees an event a crash could take back.
 //! - Subscriptions are fed by a tailer woken by `LISTEN`/`NOTIFY`, with polling as a safety
 //!   net, so a commit of another process reaches this one's subscribers in a round trip.
 //! - The schema is created or migrated on first start; a store of a newer format is refused.
 //!
 //! Connections are made without TLS (`sslmode=disable` or the default `prefer`).
+mod durable;
 mod reader;
 mod schema;
 mod tailer;
@@ -146,6 +149,8 @@ struct Inner {
     /// `None` when opened read-only.
     writer: Option<mpsc::Sender<writer::Request>>,
     live: broadcast::Sender<LiveBatch>,
+    /// The last position known durable: every read stops there.
+    durable: Arc<durable::DurableHead>,
     /// The tailer and the listener, stopped with the store.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -202,10 +207,13 @@ impl PostgresStore {
         let connector = Connector { config };
         let mut client = connector.connect().await?;
         schema::migrate(&mut client, &describe).await?;
+        // What an earlier process committed may not be on disk yet.
+        let durable = Arc::new(durable::DurableHead::default());
+        durable::refresh(&client, &durable).await?;
         drop(client);
         let pool = pool(&connector.config, options.pool_size)?;
         let (live, _) = broadcast::channel(LIVE_FEED_CAPACITY);
-        let (feed, local) = tailer::Feed::new(live.clone());
+        let (feed, local) = tailer::Feed::new(live.clone(), Arc::clone(&durable));
         let (notified_tx, notified_rx) = mpsc::channel(1024);
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
         tokio::spawn(writer::run(connector.clone(), rx, feed.clone()));
@@ -221,6 +229,7 @@ impl PostgresStore {
                 connector,
                 notified_tx,
                 tailer::wake_of(&feed),
+                Arc::clone(&durable),
             )),
         ];
         tracing::info!(store = %describe, "event store opened (PostgreSQL)");
@@ -230,6 +239,7 @@ impl PostgresStore {
                 pool,
                 writer: Some(tx),
                 live,
+                durable,
                 tasks,
             }),
         })
@@ -237,13 +247,16 @@ impl PostgresStore {
 
     /// Opens an existing store for reading only (`verify`, `export`, `replay` beside running
     /// servers): nothing is created or migrated; appends fail with [`StoreError::ReadOnly`].
+    /// It reads the log as it was durable when opened (a fence then), and no further.
     pub async fn open_read_only(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let config = parse_url(url)?;
         let describe = describe(&config);
         let pool = pool(&config, options.pool_size)?;
+        let durable = Arc::new(durable::DurableHead::default());
         {
             let client = pool.get().await.map_err(pool_error)?;
             schema::check_existing(&client, &describe).await?;
+            durable::refresh(&client, &durable).await?;
         }
         let (live, _) = broadcast::channel(1);
         Ok(PostgresStore {
@@ -252,6 +265,7 @@ impl PostgresStore {
                 pool,
                 writer: None,
                 live,
+                durable,
                 tasks: Vec::new(),
             }),
         })
@@ -264,6 +278,11 @@ impl PostgresStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.inner.pool.get().await.map_err(pool_error)
+    }
+
+    /// Where reads stop: the last position known durable.
+    fn cap(&self) -> u64 {
+        self.inner.durable.get()
     }
 
     fn writer(&self) -> Result<&mpsc::Sender<writer::Request>, StoreError> {
@@ -361,7 +380,7 @@ impl EventStore for PostgresStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let client = self.client().await?;
-        reader::read_stream(&client, stream.as_str(), from, direction, limit).await
+        reader::read_stream(&client, self.cap(), stream.as_str(), from, direction, limit).await
     }
 
     async fn read_all(
@@ -371,7 +390,7 @@ impl EventStore for PostgresStore {
         limit: usize,
     ) -> Result<AllSlice, StoreError> {
         let client = self.client().await?;
-        reader::read_all(&client, from, filter, limit).await
+        reader::read_all(&client, self.cap(), from, filter, limit).await
     }
 
     async fn read_all_for_fold(
@@ -381,22 +400,22 @@ impl EventStore for PostgresStore {
         limit: usize,
     ) -> Result<FoldPage, StoreError> {
         let client = self.client().await?;
-        reader::read_all_for_fold(&client, from, filter, limit).await
+        reader::read_all_for_fold(&client, self.cap(), from, filter, limit).await
     }
 
     async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError> {
         let client = self.client().await?;
-        reader::stream_info(&client, stream.as_str()).await
+        reader::stream_info(&client, self.cap(), stream.as_str()).await
     }
 
     async fn position_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        reader::position_at(&client, time.timestamp_micros()).await
+        reader::position_at(&client, self.cap(), time.timestamp_micros()).await
     }
 
     async fn head(&self) -> Result<Option<LogHead>, StoreError> {
         let client = self.client().await?;
-        reader::head(&client).await
+        reader::head(&client, self.cap()).await
     }
 
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {

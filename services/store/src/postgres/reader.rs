@@ -4,6 +4,11 @@
 //! at position `p` is visible only once every position below it is. A read of the global log
 //! therefore needs no bookkeeping of transactions in flight: it reads the head and the page in
 //! one statement (one snapshot), and `scanned_to` can safely be that head.
+//!
+//! Every read here is capped at the process's durable head (`cap`, see `durable.rs`): groups
+//! commit asynchronously, so a row may be visible before it is on disk, and a reader must never
+//! pass on an event that a crash of PostgreSQL could take back. The durable head is always
+//! visible (it advances only after the commit it covers), so the capped log is a prefix too.
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -103,6 +108,7 @@ pub fn decode(row: &Row, at: usize) -> Result<RecordedEvent, StoreError> {
 /// Reads one stream.
 pub async fn read_stream(
     client: &deadpool_postgres::Client,
+    cap: u64,
     stream: &str,
     from: StreamFrom,
     direction: Direction,
@@ -117,17 +123,20 @@ pub async fn read_stream(
         Direction::Forwards => format!(
             "SELECT {EVENT_COLUMNS} FROM palier.events \
              WHERE stream_id = (SELECT id FROM palier.streams WHERE name = $1) \
-             AND revision >= $2 ORDER BY revision ASC LIMIT $3"
+             AND revision >= $2 AND position <= $4 ORDER BY revision ASC LIMIT $3"
         ),
         Direction::Backwards => format!(
             "SELECT {EVENT_COLUMNS} FROM palier.events \
              WHERE stream_id = (SELECT id FROM palier.streams WHERE name = $1) \
-             AND revision <= $2 ORDER BY revision DESC LIMIT $3"
+             AND revision <= $2 AND position <= $4 ORDER BY revision DESC LIMIT $3"
         ),
     };
     let stmt = client.prepare_cached(&sql).await.map_err(map_pg)?;
     let rows = client
-        .query(&stmt, &[&stream, &start, &to_i64(limit as u64)])
+        .query(
+            &stmt,
+            &[&stream, &start, &to_i64(limit as u64), &to_i64(cap)],
+        )
         .await
         .map_err(map_pg)?;
     rows.iter().map(|r| decode(r, 0)).collect()
@@ -138,12 +147,16 @@ pub async fn read_stream(
 /// nothing matches, one row with the head and nulls.
 fn all_query(
     columns: &str,
+    cap: u64,
     from: u64,
     filter: &EventFilter,
     limit: usize,
 ) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
-        vec![Box::new(to_i64(from)), Box::new(to_i64(limit as u64))];
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+        Box::new(to_i64(from)),
+        Box::new(to_i64(limit as u64)),
+        Box::new(to_i64(cap)),
+    ];
     let mut conditions = String::new();
     if !filter.prefixes().is_empty() {
         conditions.push_str(" AND (");
@@ -162,7 +175,7 @@ fn all_query(
     }
     let sql = format!(
         "SELECT h.head, e.* FROM \
-         (SELECT coalesce(max(position), 0) AS head FROM palier.events) h \
+         (SELECT least(coalesce(max(position), 0), $3) AS head FROM palier.events) h \
          LEFT JOIN LATERAL (SELECT {columns} FROM palier.events \
             WHERE position >= $1 AND position <= h.head{conditions} \
             ORDER BY position ASC LIMIT $2) e ON true"
@@ -173,11 +186,12 @@ fn all_query(
 async fn query_all(
     client: &deadpool_postgres::Client,
     columns: &str,
+    cap: u64,
     from: u64,
     filter: &EventFilter,
     limit: usize,
 ) -> Result<(u64, Vec<Row>), StoreError> {
-    let (sql, params) = all_query(columns, from, filter, limit);
+    let (sql, params) = all_query(columns, cap, from, filter, limit);
     let stmt = client.prepare_cached(&sql).await.map_err(map_pg)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params
         .iter()
@@ -217,11 +231,12 @@ fn page_end(got: usize, limit: usize, last: Option<u64>, head: u64, from: u64) -
 /// Reads the global log from `from` (inclusive).
 pub async fn read_all(
     client: &deadpool_postgres::Client,
+    cap: u64,
     from: u64,
     filter: &EventFilter,
     limit: usize,
 ) -> Result<AllSlice, StoreError> {
-    let (head, rows) = query_all(client, EVENT_COLUMNS, from, filter, limit).await?;
+    let (head, rows) = query_all(client, EVENT_COLUMNS, cap, from, filter, limit).await?;
     let events = rows
         .iter()
         .map(|r| decode(r, 1))
@@ -243,11 +258,12 @@ pub async fn read_all(
 /// Like [`read_all`], selecting only what a fold reads, into one [`FoldPage`].
 pub async fn read_all_for_fold(
     client: &deadpool_postgres::Client,
+    cap: u64,
     from: u64,
     filter: &EventFilter,
     limit: usize,
 ) -> Result<FoldPage, StoreError> {
-    let (head, rows) = query_all(client, FOLD_COLUMNS, from, filter, limit).await?;
+    let (head, rows) = query_all(client, FOLD_COLUMNS, cap, from, filter, limit).await?;
     let mut page = FoldPage::with_capacity(rows.len(), rows.len() * 256);
     for row in &rows {
         let raw: i64 = row.try_get(1).map_err(corrupt(0))?;
@@ -273,18 +289,24 @@ pub async fn read_all_for_fold(
 /// Metadata of one stream.
 pub async fn stream_info(
     client: &deadpool_postgres::Client,
+    cap: u64,
     stream: &str,
 ) -> Result<Option<StreamInfo>, StoreError> {
     let stmt = client
         .prepare_cached(
             "SELECT e.revision, s.first_position, e.position, s.created_at, e.recorded_at \
              FROM palier.streams s CROSS JOIN LATERAL (SELECT revision, position, recorded_at \
-               FROM palier.events WHERE stream_id = s.id ORDER BY revision DESC LIMIT 1) e \
+               FROM palier.events WHERE stream_id = s.id AND position <= $2 \
+               ORDER BY revision DESC LIMIT 1) e \
              WHERE s.name = $1",
         )
         .await
         .map_err(map_pg)?;
-    let Some(row) = client.query_opt(&stmt, &[&stream]).await.map_err(map_pg)? else {
+    let Some(row) = client
+        .query_opt(&stmt, &[&stream, &to_i64(cap)])
+        .await
+        .map_err(map_pg)?
+    else {
         return Ok(None);
     };
     let get = |i: usize| -> Result<i64, StoreError> { row.try_get(i).map_err(map_pg) };
@@ -299,13 +321,23 @@ pub async fn stream_info(
     }))
 }
 
-/// The last event's position and hash.
-pub async fn head(client: &deadpool_postgres::Client) -> Result<Option<LogHead>, StoreError> {
+/// The last durable event's position and hash.
+pub async fn head(
+    client: &deadpool_postgres::Client,
+    cap: u64,
+) -> Result<Option<LogHead>, StoreError> {
     let stmt = client
-        .prepare_cached("SELECT position, hash FROM palier.events ORDER BY position DESC LIMIT 1")
+        .prepare_cached(
+            "SELECT position, hash FROM palier.events WHERE position <= $1 \
+             ORDER BY position DESC LIMIT 1",
+        )
         .await
         .map_err(map_pg)?;
-    let Some(row) = client.query_opt(&stmt, &[]).await.map_err(map_pg)? else {
+    let Some(row) = client
+        .query_opt(&stmt, &[&to_i64(cap)])
+        .await
+        .map_err(map_pg)?
+    else {
         return Ok(None);
     };
     let position: i64 = row.try_get(0).map_err(map_pg)?;
@@ -317,14 +349,17 @@ pub async fn head(client: &deadpool_postgres::Client) -> Result<Option<LogHead>,
     }))
 }
 
-/// The head position (0 for an empty log).
-pub async fn head_position(client: &deadpool_postgres::Client) -> Result<u64, StoreError> {
+/// The last durable position (0 for an empty log).
+pub async fn head_position(
+    client: &deadpool_postgres::Client,
+    cap: u64,
+) -> Result<u64, StoreError> {
     let stmt = client
-        .prepare_cached("SELECT coalesce(max(position), 0) FROM palier.events")
+        .prepare_cached("SELECT coalesce(max(position), 0) FROM palier.events WHERE position <= $1")
         .await
         .map_err(map_pg)?;
     let head: i64 = client
-        .query_one(&stmt, &[])
+        .query_one(&stmt, &[&to_i64(cap)])
         .await
         .map_err(map_pg)?
         .try_get(0)
@@ -336,9 +371,10 @@ pub async fn head_position(client: &deadpool_postgres::Client) -> Result<u64, St
 /// positions (store times never decrease along the log), about 20 point reads per million.
 pub async fn position_at(
     client: &deadpool_postgres::Client,
+    cap: u64,
     micros: i64,
 ) -> Result<u64, StoreError> {
-    let head = to_i64(head_position(client).await?);
+    let head = to_i64(head_position(client, cap).await?);
     let stmt = client
         .prepare_cached("SELECT recorded_at FROM palier.events WHERE position = $1")
         .await

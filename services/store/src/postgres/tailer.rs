@@ -9,6 +9,12 @@
 //! dropped connection is then found at the next tick). When what it was given does not
 //! continue the feed, it reads the log from storage after the last position it published:
 //! one read per commit for the whole process, however many subscribers there are.
+//!
+//! Only durable events are published (see `durable.rs`): the writer hands over its events once
+//! its fence returned, the listener advances the durable head to each position notified (a
+//! notification is delivered only after its fence's flush), and each poll tick fences what it
+//! finds committed beyond the durable head (a process that died between its commit and its
+//! fence leaves such events) before reading it.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +26,7 @@ use crate::event::RecordedEvent;
 use crate::filter::EventFilter;
 use crate::subscription::LiveBatch;
 
+use super::durable::{self, DurableHead};
 use super::{Connector, NOTIFY_CHANNEL, reader};
 
 /// How many events the tailer reads from storage at a time.
@@ -31,20 +38,30 @@ pub struct Feed {
     live: broadcast::Sender<LiveBatch>,
     local: mpsc::Sender<Vec<RecordedEvent>>,
     wake: Arc<Notify>,
+    durable: Arc<DurableHead>,
 }
 
 impl Feed {
-    /// A feed publishing on `live`, and the tailer's ends of it.
-    pub fn new(live: broadcast::Sender<LiveBatch>) -> (Feed, mpsc::Receiver<Vec<RecordedEvent>>) {
+    /// A feed publishing on `live` what `durable` covers, and the tailer's ends of it.
+    pub fn new(
+        live: broadcast::Sender<LiveBatch>,
+        durable: Arc<DurableHead>,
+    ) -> (Feed, mpsc::Receiver<Vec<RecordedEvent>>) {
         let (local, rx) = mpsc::channel(256);
         (
             Feed {
                 live,
                 local,
                 wake: Arc::new(Notify::new()),
+                durable,
             },
             rx,
         )
+    }
+
+    /// The process's durable head (the writer advances it after each fence).
+    pub fn durable(&self) -> &DurableHead {
+        &self.durable
     }
 
     /// Whether copies of committed events are worth building (someone listens).
@@ -99,8 +116,27 @@ pub async fn run(
                 }
             }
             () = feed.wake.notified() => catch_up(&pool, &feed, &mut tail).await,
-            _ = ticks.tick() => catch_up(&pool, &feed, &mut tail).await,
+            _ = ticks.tick() => {
+                refresh(&pool, &feed).await;
+                catch_up(&pool, &feed, &mut tail).await;
+            }
         }
+    }
+}
+
+/// The safety net of the durable head, whether anyone subscribes or not (readers stop at it):
+/// what is committed beyond it (notifications lost, or a process that died between its commit
+/// and its fence) is fenced and let in.
+async fn refresh(pool: &deadpool_postgres::Pool, feed: &Feed) {
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, "the live feed cannot reach the store; it retries at the next tick");
+            return;
+        }
+    };
+    if let Err(e) = durable::refresh(&client, &feed.durable).await {
+        tracing::warn!(error = %e, "the live feed cannot fence the store; it retries at the next tick");
     }
 }
 
@@ -121,7 +157,7 @@ async fn catch_up(pool: &deadpool_postgres::Pool, feed: &Feed, tail: &mut Option
     let all = EventFilter::all();
     loop {
         let Some(t) = *tail else {
-            match reader::head_position(&client).await {
+            match reader::head_position(&client, feed.durable.get()).await {
                 Ok(head) => {
                     *tail = Some(head);
                     // "Something was committed: read it from storage."
@@ -131,7 +167,7 @@ async fn catch_up(pool: &deadpool_postgres::Pool, feed: &Feed, tail: &mut Option
             }
             return;
         };
-        match reader::read_all(&client, t + 1, &all, PAGE).await {
+        match reader::read_all(&client, feed.durable.get(), t + 1, &all, PAGE).await {
             Ok(slice) => {
                 if !slice.events.is_empty() {
                     let _ = feed.live.send(Arc::from(slice.events));
@@ -149,21 +185,36 @@ async fn catch_up(pool: &deadpool_postgres::Pool, feed: &Feed, tail: &mut Option
     }
 }
 
-/// Listens for the commits of every process on a connection of its own, forwarding their
-/// last positions to the tailer; reconnects when the connection drops (and wakes the tailer,
-/// which may have missed notifications meanwhile).
-pub async fn listen(connector: Connector, notified: mpsc::Sender<u64>, wake: Arc<Notify>) {
+/// Listens for the commits of every process on a connection of its own, advancing the durable
+/// head to their last positions and forwarding them to the tailer; reconnects when the
+/// connection drops (and wakes the tailer, which may have missed notifications meanwhile).
+pub async fn listen(
+    connector: Connector,
+    notified: mpsc::Sender<u64>,
+    wake: Arc<Notify>,
+    durable: Arc<DurableHead>,
+) {
     loop {
         match connector.connect_raw().await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+                let durable = Arc::clone(&durable);
                 let driver = tokio::spawn(async move {
                     let mut messages =
                         futures::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
                             Ok(AsyncMessage::Notification(n)) => {
-                                let position = n.payload().parse().unwrap_or(u64::MAX);
+                                // A notification is delivered only once its fence flushed:
+                                // everything up to its position is durable.
+                                let position = match durable::notified_position(n.payload()) {
+                                    Some(position) => {
+                                        durable.advance(position);
+                                        position
+                                    }
+                                    // Not ours: look at the log, without trusting it.
+                                    None => u64::MAX,
+                                };
                                 if tx.send(position).is_err() {
                                     return;
                                 }

@@ -155,34 +155,75 @@ impl TestServer {
         let mut last_error = String::new();
         for _ in 0..5 {
             server.port = free_port()?;
-            let options = format!(
-                "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-                 -c max_connections=500 -c fsync=on -c synchronous_commit=on {}",
-                server.port,
-                server.dir.display(),
-                std::env::var("PALIER_PG_TEST_OPTIONS").unwrap_or_default()
-            );
-            let out = server
-                .command("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(server.dir.join("server.log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"])
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("pg_ctl: {e}"))?;
-            if out.status.success() {
-                return Ok(server);
+            match server.pg_start() {
+                Ok(()) => return Ok(server),
+                Err(e) => last_error = e,
             }
-            last_error = format!(
-                "pg_ctl start failed: {}{} {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default()
-            );
         }
         Err(last_error)
+    }
+
+    /// `pg_ctl start` on the server's data directory and port.
+    fn pg_start(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c max_connections=500 -c fsync=on -c synchronous_commit=on {}",
+            self.port,
+            self.dir.display(),
+            std::env::var("PALIER_PG_TEST_OPTIONS").unwrap_or_default()
+        );
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "pg_ctl start failed: {}{} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        ))
+    }
+
+    /// Stops the server as a crash would (`pg_ctl stop -m immediate`: no checkpoint, nothing
+    /// flushed that was not already; recovery replays the WAL at the next start).
+    ///
+    /// # Errors
+    /// When `pg_ctl` fails.
+    pub fn crash(&self) -> Result<(), String> {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl stop failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Starts the server again on the same data directory and port (after [`TestServer::crash`]).
+    ///
+    /// # Errors
+    /// When `pg_ctl` fails (its output and the server's log).
+    pub fn restart(&self) -> Result<(), String> {
+        self.pg_start()
     }
 
     /// Stops the server and removes its directory when this process ends, however it ends.
