@@ -158,6 +158,30 @@ impl EventData {
             && self.schema_version == recorded.schema_version
             && self.data == recorded.data
     }
+
+    /// The event as a writer recorded it (a copy, for the live feed).
+    pub(crate) fn recorded(
+        &self,
+        position: u64,
+        stream: &str,
+        revision: u64,
+        recorded_at_micros: i64,
+        hash: crate::hash::Hash,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            position,
+            stream: stream.to_owned(),
+            revision,
+            event_id: self.event_id,
+            event_type: self.event_type.as_str().to_owned(),
+            schema_version: self.schema_version,
+            data: self.data.clone(),
+            metadata: self.metadata.clone(),
+            recorded_at: chrono::DateTime::from_timestamp_micros(recorded_at_micros)
+                .unwrap_or_default(),
+            hash,
+        }
+    }
 }
 
 /// An event as the log holds it.

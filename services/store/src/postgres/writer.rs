@@ -973,18 +973,7 @@ async fn write_group(
                 hash,
             );
             if publish {
-                published.push(RecordedEvent {
-                    position: next_position,
-                    stream: name.to_owned(),
-                    revision,
-                    event_id: event.event_id(),
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
-                    data: event.data().clone(),
-                    metadata: m.clone(),
-                    recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
-                    hash,
-                });
+                published.push(event.recorded(next_position, name, revision, now, hash));
             }
             state.pending.insert(event.event_id());
             last_hash = hash;

@@ -641,18 +641,7 @@ fn insert_append(
                 event_id: Some(event.event_id()),
             })?;
         if publish {
-            recorded.push(RecordedEvent {
-                position,
-                stream: stream.to_owned(),
-                revision,
-                event_id: event.event_id(),
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
-                data: event.data().clone(),
-                metadata: m.clone(),
-                recorded_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
-                hash,
-            });
+            recorded.push(event.recorded(position, stream, revision, now, hash));
         }
         state.last_hash = hash;
         state.next_position += 1;
