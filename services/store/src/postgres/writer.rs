@@ -32,6 +32,10 @@
 //! retry's original positions) also waits for a fence covering it, so that its caller can read
 //! it back.
 //!
+//! A group of one append (a batch, an import, a lone writer) commits synchronously instead,
+//! with its notification inside and no fence (`finish`): nothing of its process waits behind
+//! it, and the fence's extra transaction cost batches a few hundredths of their ceiling.
+//!
 //! The writer waits for its fence before it forms the next group. Tried and dropped: fencing
 //! on a second connection while the writer commits the next groups (one fence for all the
 //! groups waiting); groups then held half as many appends (24 against 50 for 64 writers on one
@@ -121,6 +125,7 @@ struct Conn {
     insert_streams: Statement,
     insert_events: Statement,
     fence: Statement,
+    notify: Statement,
 }
 
 impl Conn {
@@ -195,6 +200,7 @@ impl Conn {
             // the group's COMMIT failed, that position is not, unless another group wrote it
             // since, which the flush then covers too). A notification is delivered only once
             // its transaction committed, hence after the flush.
+            notify: prepare(format!("SELECT pg_notify('{NOTIFY_CHANNEL}', $1)")).await?,
             fence: prepare(format!(
                 "SELECT pg_logical_emit_message(true, 'palier', ''), \
                    pg_notify('{NOTIFY_CHANNEL}', $1) \
@@ -734,11 +740,18 @@ fn stream_states(rows: &[tokio_postgres::Row]) -> Result<HashMap<String, StreamS
 
 /// Inserts the new streams and the rows, commits (asynchronously) and fences; one pipelined
 /// round trip. `Ok` only once the rows are committed and flushed.
+///
+/// A group of one append (`solitary`: a batch, an import, a lone writer) commits
+/// synchronously instead, with its notification inside: no other append of this process waits
+/// behind it, so holding the lock through the flush costs nothing here, and it saves the
+/// fence's transaction (measured: batches of 1,000 events 0.67–0.72× of the plain ceiling with
+/// the fence, 0.73–0.76× without).
 async fn finish(
     c: &Conn,
     states: &HashMap<String, StreamState>,
     rows: &Rows<'_>,
     last_position: u64,
+    solitary: bool,
 ) -> Result<(), GroupError> {
     let mut ids = Vec::new();
     let mut names = Vec::new();
@@ -770,6 +783,26 @@ async fn finish(
         &rows.recorded_at,
         &rows.hash,
     ];
+    if solitary {
+        let notify_params: [&(dyn ToSql + Sync); 1] = [&payload];
+        let (synchronous, upserted, inserted, notified, committed) = futures::join!(
+            c.client.batch_execute("SET LOCAL synchronous_commit = on"),
+            c.client.execute(&c.insert_streams, &stream_params),
+            c.client.execute(&c.insert_events, &event_params),
+            c.client.execute(&c.notify, &notify_params),
+            c.client.batch_execute("COMMIT"),
+        );
+        // As below: only when every statement succeeded did the commit happen.
+        return match synchronous
+            .and(upserted.map(drop))
+            .and(inserted.map(drop))
+            .and(notified.map(drop))
+            .and(committed)
+        {
+            Ok(()) => Ok(()),
+            Err(e) => Err(fail(c, e).await),
+        };
+    }
     let fence_params: [&(dyn ToSql + Sync); 2] = [&payload, &last];
     // The fence runs after COMMIT, on its own (autocommit), whatever came before: each
     // statement of the pipeline is synced on its own, so an error does not skip the next.
@@ -991,7 +1024,7 @@ async fn write_group(
     if rows.is_empty() {
         commit_empty(c, durable, head.next_position - 1).await?;
     } else {
-        finish(c, &states, &rows, next_position - 1).await?;
+        finish(c, &states, &rows, next_position - 1, group.len() == 1).await?;
         durable.advance(next_position - 1);
     }
     Ok(Written {
@@ -1115,7 +1148,9 @@ async fn import_events(c: &Conn, events: &[RecordedEvent], feed: &Feed) -> Resul
             .map_err(|f| f.error)?;
         return Ok(head.next_position - 1);
     }
-    finish(c, &states, &rows, last).await.map_err(|f| f.error)?;
+    finish(c, &states, &rows, last, true)
+        .await
+        .map_err(|f| f.error)?;
     feed.durable().advance(last);
     feed.committed(if feed.wants_events() {
         events.to_vec()
