@@ -159,6 +159,31 @@ impl EventData {
             && self.data == recorded.data
     }
 
+    /// The event's hash in the chain, recorded at `position` of `stream` after `previous`.
+    pub(crate) fn chained(
+        &self,
+        previous: &crate::hash::Hash,
+        position: u64,
+        stream: &str,
+        revision: u64,
+        recorded_at_micros: i64,
+    ) -> crate::hash::Hash {
+        crate::hash::chain(
+            previous,
+            &crate::hash::HashInput {
+                position,
+                stream,
+                revision,
+                event_id: self.event_id.as_bytes(),
+                event_type: self.event_type.as_str(),
+                schema_version: self.schema_version,
+                data: &self.data,
+                metadata: &self.metadata,
+                recorded_at_micros,
+            },
+        )
+    }
+
     /// The event as a writer recorded it (a copy, for the live feed).
     pub(crate) fn recorded(
         &self,

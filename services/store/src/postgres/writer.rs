@@ -66,7 +66,7 @@ use uuid::Uuid;
 use crate::append::{AppendResult, CurrentRevision, ExpectedRevision};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
-use crate::hash::{self, Hash, HashInput};
+use crate::hash::{self, Hash};
 use crate::names::StreamName;
 
 use super::durable::{self, DurableHead};
@@ -978,20 +978,7 @@ async fn write_group(
         let first_position = next_position;
         for event in &request.events {
             let m = event.metadata();
-            let hash = hash::chain(
-                &last_hash,
-                &HashInput {
-                    position: next_position,
-                    stream: name,
-                    revision,
-                    event_id: event.event_id().as_bytes(),
-                    event_type: event.event_type(),
-                    schema_version: event.schema_version(),
-                    data: event.data(),
-                    metadata: m,
-                    recorded_at_micros: now,
-                },
-            );
+            let hash = event.chained(&last_hash, next_position, name, revision, now);
             rows.push(
                 next_position,
                 state.id,

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::append::{AppendResult, CurrentRevision, ExpectedRevision};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
-use crate::hash::{self, Hash, HashInput};
+use crate::hash::{self, Hash};
 use crate::names::StreamName;
 use crate::subscription::LiveBatch;
 
@@ -603,20 +603,7 @@ fn insert_append(
     for event in &request.events {
         let position = state.next_position;
         let m = event.metadata();
-        let hash = hash::chain(
-            &state.last_hash,
-            &HashInput {
-                position,
-                stream,
-                revision,
-                event_id: event.event_id().as_bytes(),
-                event_type: event.event_type(),
-                schema_version: event.schema_version(),
-                data: event.data(),
-                metadata: m,
-                recorded_at_micros: now,
-            },
-        );
+        let hash = event.chained(&state.last_hash, position, stream, revision, now);
         insert
             .execute(rusqlite::params![
                 to_i64(position),
