@@ -186,6 +186,15 @@ pub struct Cli {
     /// pooled read connections.
     #[arg(long, env = "PALIER_STORE_READERS", default_value_t = 4, global = true)]
     pub store_readers: usize,
+    /// Embedded store: WAL pages after which a commit checkpoints (more: faster writes, a
+    /// higher write p99, a bigger WAL file).
+    #[arg(
+        long,
+        env = "PALIER_SQLITE_CHECKPOINT_PAGES",
+        default_value_t = palier_store::sqlite::DEFAULT_CHECKPOINT_PAGES,
+        global = true
+    )]
+    pub sqlite_checkpoint_pages: u32,
     /// Write each read model's snapshot (into `<data dir>/snapshots`) once this many events
     /// were folded since the last one; 0 turns snapshots off (every start folds the whole log).
     #[arg(
@@ -384,6 +393,8 @@ pub struct Settings {
     pub activity_feed_window: usize,
     /// Reader threads of the embedded store.
     pub store_readers: usize,
+    /// WAL pages after which the embedded store checkpoints.
+    pub sqlite_checkpoint_pages: u32,
     /// The clock dated facts follow: the system's, or a test clock (`PALIER_TEST_CLOCK_START`).
     pub clock: palier_projections::Clock,
     /// The lower bound of « haut débit », in Mb/s.
@@ -457,6 +468,7 @@ impl Settings {
             level_change_window: palier_projections::persons::DEFAULT_CHANGE_WINDOW,
             activity_feed_window: palier_projections::workshops::DEFAULT_FEED_WINDOW,
             store_readers: 4,
+            sqlite_checkpoint_pages: palier_store::sqlite::DEFAULT_CHECKPOINT_PAGES,
             clock: palier_projections::Clock::System,
             high_speed_min_mbps: palier_domain::maturity::DEFAULT_HIGH_SPEED_MIN_MBPS,
         }
@@ -500,6 +512,7 @@ impl Cli {
             level_change_window: self.level_change_window.max(1),
             activity_feed_window: self.activity_feed_window.max(1),
             store_readers: self.store_readers.max(1),
+            sqlite_checkpoint_pages: self.sqlite_checkpoint_pages.max(1),
             clock: self.test_clock_start.map_or(
                 palier_projections::Clock::System,
                 palier_projections::Clock::settable,

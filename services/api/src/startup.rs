@@ -57,6 +57,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
         StoreLocation::Sqlite(path) => {
             let options = SqliteOptions {
                 reader_threads: settings.store_readers,
+                checkpoint_pages: settings.sqlite_checkpoint_pages,
                 ..SqliteOptions::default()
             };
             let store = SqliteStore::open(path, options)

@@ -394,3 +394,40 @@ async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.checked, 5);
 }
+
+#[tokio::test]
+async fn the_checkpoint_threshold_bounds_the_wal() {
+    // Appends without a close (which truncates the WAL): the WAL file is as big as the most
+    // frames it held between two checkpoints.
+    async fn wal_after_appends(checkpoint_pages: u32) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let options = SqliteOptions {
+            checkpoint_pages,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&path, options).await.unwrap();
+        for n in 0..300u64 {
+            let data = EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+            store
+                .append_to_stream(
+                    &stream(&format!("wal-{}", n % 50)),
+                    ExpectedRevision::Any,
+                    vec![data],
+                )
+                .await
+                .unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("events.db-wal"))
+            .unwrap()
+            .len();
+        drop(store);
+        wal
+    }
+    let small = wal_after_appends(8).await;
+    let large = wal_after_appends(100_000).await;
+    assert!(
+        small * 4 < large,
+        "WAL of {small} bytes at 8 pages, {large} at 100,000"
+    );
+}

@@ -125,7 +125,11 @@ pub fn inspect(path: &Path) -> Result<Existing, StoreError> {
 
 /// Settings every read-write connection gets: WAL for concurrent readers, `synchronous=FULL`
 /// so that a commit is on disk (WAL fsynced) before the append is acknowledged.
-pub fn configure_writer(conn: &Connection, max_page_count: Option<u64>) -> Result<(), StoreError> {
+pub fn configure_writer(
+    conn: &Connection,
+    max_page_count: Option<u64>,
+    checkpoint_pages: u32,
+) -> Result<(), StoreError> {
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(super::map_sql)?;
@@ -134,8 +138,12 @@ pub fn configure_writer(conn: &Connection, max_page_count: Option<u64>) -> Resul
             "the file system refused WAL mode (journal_mode is {mode})"
         )));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
-        .map_err(super::map_sql)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; \
+         PRAGMA wal_autocheckpoint = {};",
+        checkpoint_pages.max(1)
+    ))
+    .map_err(super::map_sql)?;
     if let Some(pages) = max_page_count {
         conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
             .map_err(super::map_sql)?;
