@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use palier_store::postgres::testing::TestServer;
 use palier_store::{
@@ -209,20 +209,11 @@ async fn a_crash_of_postgresql_takes_back_no_acknowledged_append_and_nothing_a_r
     }
 }
 
-/// Waits until `store`'s head is `position`.
+/// Waits until `store`'s readers see the log up to `position`.
 async fn head_reaches(store: &PostgresStore, position: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let head = store.head().await.unwrap().map_or(0, |h| h.position);
-        if head == position {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the head stays at {head}, not {position}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    palier_store::postgres::testing::wait_for_head(store, position, Duration::from_secs(10))
+        .await
+        .unwrap();
 }
 
 /// Every read of `store` shows the log up to `head` and nothing after.

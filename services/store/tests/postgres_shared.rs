@@ -46,20 +46,11 @@ async fn open(url: &str) -> PostgresStore {
     .unwrap()
 }
 
-/// Waits (at most 5 s) until `store`'s readers see the log up to `position`.
+/// Waits until `store`'s readers see the log up to `position`.
 async fn head_reaches(store: &PostgresStore, position: u64) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let head = store.head().await.unwrap().map_or(0, |h| h.position);
-        if head == position {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the head stays at {head}, not {position}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    palier_store::postgres::testing::wait_for_head(store, position, Duration::from_secs(10))
+        .await
+        .unwrap();
 }
 
 /// The load one writer (a child process or an in-process store instance) puts on the store.

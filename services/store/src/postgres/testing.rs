@@ -336,3 +336,32 @@ impl Drop for TestServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Waits until `store`'s readers see the log up to exactly `position` (another instance's
+/// appends become readable once its notification arrives); an error naming where the head
+/// stayed after `within`.
+///
+/// # Errors
+/// The head did not reach `position` in time, or reading it failed.
+pub async fn wait_for_head(
+    store: &super::PostgresStore,
+    position: u64,
+    within: std::time::Duration,
+) -> Result<(), String> {
+    use crate::EventStore as _;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let head = store
+            .head()
+            .await
+            .map_err(|e| e.to_string())?
+            .map_or(0, |h| h.position);
+        if head == position {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("the head stays at {head}, not {position}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
