@@ -222,7 +222,9 @@ fn write_imported(
         let recorded_at = event.recorded_at.timestamp_micros();
         let stream_id = match &existing {
             Some(row) => row.id,
-            None => insert_stream(&tx, stream.as_str(), event.position, recorded_at)?,
+            None => {
+                insert_stream(&tx, stream.as_str(), event.position, recorded_at).map_err(map_sql)?
+            }
         };
         insert_event(&tx, stream_id, event).map_err(|e| {
             if is_unique_violation(&e) {
@@ -262,15 +264,15 @@ fn insert_stream(
     stream: &str,
     first_position: u64,
     created_at: i64,
-) -> Result<i64, StoreError> {
-    tx.prepare_cached("INSERT INTO streams (name, first_position, created_at) VALUES (?1, ?2, ?3)")
-        .map_err(map_sql)?
-        .execute(rusqlite::params![
-            stream,
-            to_i64(first_position),
-            created_at
-        ])
-        .map_err(map_sql)?;
+) -> Result<i64, rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT INTO streams (name, first_position, created_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(rusqlite::params![
+        stream,
+        to_i64(first_position),
+        created_at
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -588,13 +590,7 @@ fn insert_append(
         .max(state.last_recorded_micros);
     let stream_id = match &existing {
         Some(row) => row.id,
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO streams (name, first_position, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(rusqlite::params![stream, to_i64(state.next_position), now])?;
-            tx.last_insert_rowid()
-        }
+        None => insert_stream(tx, stream, state.next_position, now)?,
     };
     let mut revision = existing.as_ref().map_or(0, |s| s.last_revision + 1);
     let first_position = state.next_position;
