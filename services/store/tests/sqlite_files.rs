@@ -358,6 +358,8 @@ async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
                last_revision = (SELECT max(revision) FROM events WHERE stream_id = streams.id),
                last_position = (SELECT max(position) FROM events WHERE stream_id = streams.id),
                updated_at = (SELECT max(recorded_at) FROM events WHERE stream_id = streams.id);
+             DROP INDEX events_by_event_id;
+             CREATE UNIQUE INDEX events_by_stream_event_id ON events (stream_id, event_id);
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -393,6 +395,78 @@ async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
     let report = verify::verify(&store, None).await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.checked, 5);
+}
+
+/// The names of the indexes of the events table.
+fn event_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+        .unwrap();
+    statement
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_format_2_store_gets_its_event_id_index_keyed_by_id_and_keeps_idempotency() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let a = stream("person-a");
+    let event = |n: u64| EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+    let first = vec![event(0), event(1)];
+    {
+        let store = open(&path).await.unwrap();
+        store
+            .append_to_stream(&a, ExpectedRevision::NoStream, first.clone())
+            .await
+            .unwrap();
+        store.close().await.unwrap();
+    }
+    // Make it what format 2 wrote: the event-id index keyed by the stream first.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX events_by_event_id;
+             CREATE UNIQUE INDEX events_by_stream_event_id ON events (stream_id, event_id);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store = open(&path).await.unwrap();
+    assert_eq!(
+        event_indexes(&path),
+        ["events_by_event_id", "events_by_stream_revision"]
+    );
+    // A retry of the append made before the upgrade is recognised, an id reused is refused,
+    // and the same id in another stream is another event.
+    let retry = store
+        .append_to_stream(&a, ExpectedRevision::NoStream, first.clone())
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.positions, Some(1..=2));
+    let impostor = event(9).with_id(first[0].event_id());
+    let refused = store
+        .append_to_stream(&a, ExpectedRevision::Any, vec![impostor.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::IdempotencyConflict { .. }),
+        "{refused:?}"
+    );
+    let elsewhere = store
+        .append_to_stream(&stream("person-b"), ExpectedRevision::Any, vec![impostor])
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.positions, Some(3..=3));
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, FORMAT_VERSION);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! touches no other. The common path decides every append in memory (stream rows from
 //! [`KnownStreams`], or one indexed lookup) and writes only event rows (and the rows of new
 //! streams): no savepoint, no read of the events before inserting them. Only an insert can then
-//! fail, on the (stream, event id) index: a retry of an append that landed, or an id reused.
+//! fail, on the (event id, stream) index: a retry of an append that landed, or an id reused.
 //! That rolls the group back, and the group is written again on the careful path, where each
 //! append has its own savepoint and is first looked up as a possible retry, so that only the
 //! faulty append fails (or is answered with its original positions).
@@ -23,6 +23,7 @@ use crate::hash::{self, Hash};
 use crate::names::StreamName;
 use crate::subscription::LiveBatch;
 
+use super::checkpointer::WalPolicy;
 use super::known::{KnownStreams, StreamRow};
 use super::map_sql;
 use super::reader::{EVENT_COLUMNS, decode};
@@ -110,22 +111,28 @@ impl ChainState {
     }
 }
 
-/// Runs the writer loop until every sender is gone.
+/// Runs the writer loop until every sender is gone. `wal` decides when the WAL is copied
+/// back into the file (see [`super::checkpointer`]).
 pub fn run(
     mut conn: Connection,
     mut state: ChainState,
     mut requests: mpsc::Receiver<Request>,
     live: broadcast::Sender<LiveBatch>,
+    mut wal: WalPolicy,
 ) {
     let mut group = Vec::with_capacity(64);
     let mut pending = None;
     let mut known = KnownStreams::default();
     loop {
         let Some(first) = pending.take().or_else(|| requests.blocking_recv()) else {
+            // Before the connection closes: the last connection to close checkpoints the
+            // WAL, and it must be this one.
+            wal.stop();
             return;
         };
         match first {
             Request::Close(reply) => {
+                wal.stop();
                 // TRUNCATE leaves the whole log in the main file (and an empty WAL), so a
                 // stopped store is one self-contained file to copy or inspect.
                 let outcome = conn
@@ -138,6 +145,7 @@ pub fn run(
             Request::Import(import) => {
                 known.forget();
                 import_events(&mut conn, &mut state, import, &live);
+                wal.after_commit(&conn);
             }
             Request::Append(append) => {
                 let mut events = append.events.len();
@@ -156,6 +164,7 @@ pub fn run(
                     }
                 }
                 commit_group(&mut conn, &mut state, &mut known, &mut group, &live);
+                wal.after_commit(&conn);
             }
         }
     }
@@ -324,7 +333,7 @@ fn commit_group(
     let outcomes = match write_group(conn, state, known, group, publish) {
         Ok(Some(outcomes)) => outcomes,
         Ok(None) => {
-            // An insert failed on the (stream, event id) index: write the group again, each
+            // An insert failed on the (event id, stream) index: write the group again, each
             // append on its own savepoint, so that only the faulty one fails.
             *state = before_group;
             known.forget();
@@ -379,7 +388,7 @@ fn fail_group(
 }
 
 /// The common path (see the module documentation). `Ok(None)`: an insert failed on the
-/// (stream, event id) index and the transaction was rolled back; the group is to be written
+/// (event id, stream) index and the transaction was rolled back; the group is to be written
 /// carefully. On success, `known` holds what the group wrote.
 fn write_group(
     conn: &mut Connection,

@@ -45,6 +45,7 @@ macro_rules! store_contract_tests {
             idempotent_retry_for_every_expectation,
             idempotent_retry_survives_restart,
             id_reused_for_a_different_event_is_a_conflict,
+            the_same_id_in_another_stream_is_another_event,
             partial_retry_is_a_conflict,
             duplicate_id_inside_one_append_is_a_conflict,
             faulty_appends_in_one_group_fail_alone,
@@ -359,6 +360,26 @@ pub async fn id_reused_for_a_different_event_is_a_conflict<H: Harness>(h: &mut H
         Err(StoreError::IdempotencyConflict { .. })
     ));
     assert_eq!(store.head().await.unwrap(), head);
+}
+
+/// An event id identifies an event within its stream (the idempotency of retries is per
+/// stream, as in EventStoreDB): the same id in another stream is another event.
+pub async fn the_same_id_in_another_stream_is_another_event<H: Harness>(h: &mut H) {
+    let store = h.store();
+    let (a, b) = (unique_stream("id-a"), unique_stream("id-b"));
+    let original = event("ThingHappened", 1);
+    let first = store
+        .append_to_stream(&a, ExpectedRevision::Any, vec![original.clone()])
+        .await
+        .unwrap();
+    let other = event("ThingHappened", 2).with_id(original.event_id());
+    let second = store
+        .append_to_stream(&b, ExpectedRevision::Any, vec![other])
+        .await
+        .unwrap();
+    assert!(!second.deduplicated);
+    assert_ne!(second.positions, first.positions);
+    assert_eq!(read_whole_stream(&store, &b).await.len(), 1);
 }
 
 pub async fn partial_retry_is_a_conflict<H: Harness>(h: &mut H) {
