@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use crate::auth::{self, Tokens};
 use crate::commands::PersonCommands;
 use crate::graphql::audit::AsOfCache;
-use crate::graphql::{AppState, build_schema};
+use crate::graphql::{AppState, build_schema, build_schema_for_validated_documents};
 use crate::http::{self, graphql::HttpState};
 use crate::personal_data::PersonalDataVault;
 use crate::settings::{ExportArgs, ImportArgs, ReplayArgs, Settings, StoreLocation, VerifyArgs};
@@ -312,6 +312,7 @@ impl Application {
         let (shutdown, stopping) = tokio::sync::watch::channel(false);
         let http_state = web::Data::new(HttpState {
             schema: build_schema(state.clone()),
+            validated_schema: build_schema_for_validated_documents(state.clone()),
             tokens,
             app: state.clone(),
             max_body_bytes: settings.max_body_bytes,

@@ -140,6 +140,16 @@ pub(crate) fn as_of_cost(as_of: bool, child_complexity: usize) -> usize {
 
 /// Builds the schema around `state`.
 pub fn build_schema(state: AppState) -> PalierSchema {
+    build_schema_with(state, async_graphql::ValidationMode::Strict)
+}
+
+/// The same schema, for documents that already passed validation: it runs only the depth and
+/// complexity limits of validation (see `http::documents` for when that is safe).
+pub fn build_schema_for_validated_documents(state: AppState) -> PalierSchema {
+    build_schema_with(state, async_graphql::ValidationMode::Fast)
+}
+
+fn build_schema_with(state: AppState, mode: async_graphql::ValidationMode) -> PalierSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -148,6 +158,7 @@ pub fn build_schema(state: AppState) -> PalierSchema {
     .data(state)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .validation_mode(mode)
     .finish()
 }
 

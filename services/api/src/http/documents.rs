@@ -1,28 +1,135 @@
 //! Parsed GraphQL documents kept by their text, so the handful of operations an integration
-//! sends over and over are parsed once.
+//! sends over and over are parsed once, and validated once.
 //!
 //! Why: an LMS syncing results sends the same `recordKnowledgeElements` document thousands of
 //! times with different variables, and parsing it (a PEG parser that allocates per token) was
 //! the largest single cost of a one-element write after the store itself (11% of the server's
 //! CPU under `scripts/bench-writes.sh`, profiled with `perf`; the handler also parsed it twice,
-//! once here to route mutations and once inside `Schema::execute`). Validation still runs on
-//! every request: it depends on the schema and the variables' types only through the document,
-//! but async-graphql offers no hook to skip it, and it is half the parser's cost.
+//! once here to route mutations and once inside `Schema::execute`).
+//!
+//! Validating it came next (8% of the server's CPU in the same profile, `check_rules`): the
+//! rules walk the document against the schema on every request, although all but one depend
+//! on the document alone. That one, `ArgumentsOfCorrectType`, checks the values of the
+//! variables, which the executor checks again when it reads the arguments. So a document that
+//! passed validation once may skip it (the handler executes it on a schema built with
+//! async-graphql's `ValidationMode::Fast`, which keeps the depth and complexity limits), if its
+//! variables can only reach the arguments of its one root field ([`KnownDocument`]): a value
+//! that does not fit is then refused while that field's arguments are read, before its
+//! resolver runs, so nothing is written. The handler then validates it fully to answer with
+//! the validator's message (see `graphql::execute`). A variable used deeper (in a nested field,
+//! a directive, a fragment) is read after the root resolver ran, perhaps after an append:
+//! such documents are validated on every request.
 //!
 //! Only documents that parsed are kept (a syntax error is answered from a fresh parse), and
 //! only short ones: the cache is bounded in entries and in the text it holds, so a client
 //! sending endless distinct documents only churns it.
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::Positioned;
+use async_graphql::parser::types::{
+    Directive, DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
 
 /// Longest document text kept, in bytes; longer ones are parsed on every request.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
 
+/// A parsed document, and whether it may skip validation.
+#[derive(Debug)]
+pub struct KnownDocument {
+    /// The document.
+    pub document: ExecutableDocument,
+    /// One operation with one root field, no fragments, variables only in that field's
+    /// arguments (see the module documentation).
+    root_variables_only: bool,
+    /// It passed validation once.
+    validated: AtomicBool,
+}
+
+impl KnownDocument {
+    fn new(document: ExecutableDocument) -> Self {
+        KnownDocument {
+            root_variables_only: root_variables_only(&document),
+            document,
+            validated: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether this document may be executed without validation.
+    pub fn skips_validation(&self) -> bool {
+        self.root_variables_only && self.validated.load(Ordering::Relaxed)
+    }
+
+    /// Records that the document passed validation.
+    pub fn passed_validation(&self) {
+        if self.root_variables_only {
+            self.validated.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the document is one operation with one root field, no fragments, and variables in
+/// that field's arguments only.
+fn root_variables_only(document: &ExecutableDocument) -> bool {
+    // A named operation comes as a map of one.
+    let operation = match &document.operations {
+        DocumentOperations::Single(operation) => operation,
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            match operations.values().next() {
+                Some(operation) => operation,
+                None => return false,
+            }
+        }
+        DocumentOperations::Multiple(_) => return false,
+    };
+    if !document.fragments.is_empty() || directives_use_variables(&operation.node.directives) {
+        return false;
+    }
+    let [only] = operation.node.selection_set.node.items.as_slice() else {
+        return false;
+    };
+    let Selection::Field(field) = &only.node else {
+        return false;
+    };
+    !directives_use_variables(&field.node.directives)
+        && !selections_use_variables(&field.node.selection_set.node)
+}
+
+/// Whether a selection below the root refers to a variable. An argument's value that refers to
+/// one has no constant form (the copy is made once per document kept).
+fn selections_use_variables(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => {
+            field
+                .node
+                .arguments
+                .iter()
+                .any(|(_, value)| value.node.clone().into_const().is_none())
+                || directives_use_variables(&field.node.directives)
+                || selections_use_variables(&field.node.selection_set.node)
+        }
+        Selection::FragmentSpread(_) => true,
+        Selection::InlineFragment(fragment) => {
+            directives_use_variables(&fragment.node.directives)
+                || selections_use_variables(&fragment.node.selection_set.node)
+        }
+    })
+}
+
+fn directives_use_variables(directives: &[Positioned<Directive>]) -> bool {
+    directives.iter().any(|directive| {
+        directive
+            .node
+            .arguments
+            .iter()
+            .any(|(_, value)| value.node.clone().into_const().is_none())
+    })
+}
+
 /// Parsed documents by their exact text.
 #[derive(Clone)]
 pub struct DocumentCache {
-    docs: moka::sync::Cache<Arc<str>, Arc<ExecutableDocument>>,
+    docs: moka::sync::Cache<Arc<str>, Arc<KnownDocument>>,
 }
 
 impl DocumentCache {
@@ -31,7 +138,7 @@ impl DocumentCache {
         DocumentCache {
             docs: moka::sync::Cache::builder()
                 .max_capacity(text_bytes)
-                .weigher(|text: &Arc<str>, _: &Arc<ExecutableDocument>| {
+                .weigher(|text: &Arc<str>, _: &Arc<KnownDocument>| {
                     u32::try_from(text.len()).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -39,14 +146,13 @@ impl DocumentCache {
     }
 
     /// The document `query` parses into, from the cache or parsed now (and kept if short).
-    pub fn parse(
-        &self,
-        query: &str,
-    ) -> Result<Arc<ExecutableDocument>, async_graphql::parser::Error> {
+    pub fn parse(&self, query: &str) -> Result<Arc<KnownDocument>, async_graphql::parser::Error> {
         if let Some(doc) = self.docs.get(query) {
             return Ok(doc);
         }
-        let doc = Arc::new(async_graphql::parser::parse_query(query)?);
+        let doc = Arc::new(KnownDocument::new(async_graphql::parser::parse_query(
+            query,
+        )?));
         if query.len() <= MAX_CACHED_TEXT {
             self.docs.insert(Arc::from(query), doc.clone());
         }
@@ -83,6 +189,39 @@ mod tests {
         let b = cache.parse("{ __typename }").unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn only_documents_whose_variables_stop_at_the_root_field_may_skip_validation() {
+        let cache = DocumentCache::default();
+        let may = [
+            "{ __typename }",
+            "mutation($i: RecordKnowledgeElementsInput!) { recordKnowledgeElements(input: $i) { position } }",
+            "query($id: ID!) { person(id: $id) { id levels { competence level } } }",
+            "query Named($id: ID!, $n: Int) { person(id: $id, first: [$n]) { id levels(first: 3) { level } } }",
+        ];
+        let may_not = [
+            "{ a: __typename b: __typename }",
+            "query($n: Int) { persons { edges(first: $n) { cursor } } }",
+            "query($n: Int) { persons { edges { node(x: {y: [$n]}) { id } } } }",
+            "query($s: Boolean!) { person(id: \"x\") @include(if: $s) { id } }",
+            "query($s: Boolean!) { person(id: \"x\") { id @skip(if: $s) } }",
+            "query($s: Boolean!) @x(if: $s) { person(id: \"x\") { id } }",
+            "query($n: Int) { person(id: \"x\") { ... on Person @include(if: $n) { id } } }",
+            "query { person(id: \"x\") { ...f } } fragment f on Person { id }",
+            "query A { __typename } query B { __typename }",
+        ];
+        for text in may {
+            let doc = cache.parse(text).unwrap();
+            assert!(!doc.skips_validation(), "{text}: not yet validated");
+            doc.passed_validation();
+            assert!(cache.parse(text).unwrap().skips_validation(), "{text}");
+        }
+        for text in may_not {
+            let doc = cache.parse(text).unwrap();
+            doc.passed_validation();
+            assert!(!cache.parse(text).unwrap().skips_validation(), "{text}");
+        }
     }
 
     #[test]

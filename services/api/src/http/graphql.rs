@@ -36,6 +36,9 @@ const JSON: &str = "application/json";
 pub struct HttpState {
     /// The schema.
     pub schema: PalierSchema,
+    /// The same, without the validation a known document already passed (see
+    /// [`super::documents`]).
+    pub validated_schema: PalierSchema,
     /// Known tokens.
     pub tokens: Tokens,
     /// The application state (health checks read it).
@@ -405,7 +408,7 @@ async fn execute(
             return request_error(media, refused.code(), refused.message());
         }
     };
-    let operation = match &document.operations {
+    let operation = match &document.document.operations {
         DocumentOperations::Single(op) => Some(op.node.ty),
         DocumentOperations::Multiple(ops) => params
             .operation_name
@@ -437,16 +440,41 @@ async fn execute(
         Some(OperationType::Query) => OperationKind::Query,
         _ => OperationKind::Invalid,
     };
-    let mut request = async_graphql::Request::new(query)
-        .variables(variables)
-        .data(principal)
-        .data(trace.clone());
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    // Parsed above (or long ago, see `documents`): the schema does not parse it again.
-    request.set_parsed_query(std::sync::Arc::unwrap_or_clone(document));
-    let mut response = state.schema.execute(request).await;
+    let build = |query: String, variables: Variables, principal: Principal| {
+        let mut request = async_graphql::Request::new(query)
+            .variables(variables)
+            .data(principal)
+            .data(trace.clone());
+        if let Some(name) = &params.operation_name {
+            request = request.operation_name(name.clone());
+        }
+        // Parsed above (or long ago, see `documents`): the schema does not parse it again.
+        request.set_parsed_query(document.document.clone());
+        request
+    };
+    let mut response = if document.skips_validation() {
+        let again = (variables.clone(), principal.clone());
+        let response = state
+            .validated_schema
+            .execute(build(query, variables, principal))
+            .await;
+        if refused_an_argument(&response) {
+            // Nothing ran (see `documents`): validate it, to answer with the validator's
+            // message, which names the argument and the path inside it. (The text is not
+            // needed: the parsed document goes with the request.)
+            state
+                .schema
+                .execute(build(String::new(), again.0, again.1))
+                .await
+        } else {
+            response
+        }
+    } else {
+        state
+            .schema
+            .execute(build(query, variables, principal))
+            .await
+    };
     // Errors raised by async-graphql itself (validation, limits, coercion of inputs) have no
     // code: they are all about the request, and get theirs from the one mapping (which also
     // cuts messages that quote the request).
@@ -464,6 +492,9 @@ async fn execute(
         uncoded = true;
     }
     let not_executed = response.data == async_graphql::Value::Null && uncoded;
+    if !not_executed {
+        document.passed_validation();
+    }
     outcome.errors = !response.errors.is_empty();
     if not_executed {
         outcome.kind = OperationKind::Invalid;
@@ -495,6 +526,20 @@ async fn execute(
     HttpResponse::build(status)
         .content_type(media.content_type())
         .json(Json::Object(body))
+}
+
+/// Whether execution without validation refused a value for the root field's arguments (the
+/// only place a known document's variables may go): an error of async-graphql's own (ours all
+/// carry a code) at the root field, which it raises while reading the field's arguments,
+/// before the resolver runs.
+fn refused_an_argument(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && response.errors.iter().any(|e| {
+            e.path.len() == 1
+                && e.extensions
+                    .as_ref()
+                    .is_none_or(|x| x.get("code").is_none())
+        })
 }
 
 /// A syntax error without the query's text: where it is, and what was expected there.
