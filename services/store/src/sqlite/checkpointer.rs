@@ -19,6 +19,11 @@
 //! µs of its time per one-element write. Should a cycle not end (a reader holding an old
 //! snapshot keeps the WAL from starting again), the writer checkpoints itself once the WAL
 //! holds [`BOUND_FACTOR`] times the threshold, which bounds its size.
+//!
+//! Both log each checkpoint at debug level (`RUST_LOG=palier_store=debug`). Measured so at 64
+//! connections of one-element writes (about 20,000 a second): a cycle every ~200 ms; the
+//! checkpointer copied ~4,000 frames in 2.5–6 ms, and the writer's copy of the tail took 2–7 ms
+//! of its time, mostly its two fsyncs (of the WAL, then of the file), 1–3% of the writer's time.
 use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
@@ -112,9 +117,11 @@ impl Drop for WalPolicy {
 /// A passive checkpoint on the writer's own connection, between two commits: nothing is
 /// appended meanwhile, so it copies the WAL to its end and the next commit starts it again.
 fn checkpoint_here(writer: &Connection, frames: u32) {
+    let started = std::time::Instant::now();
     if let Err(e) = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
         tracing::warn!(error = %e, frames, "checkpoint by the writer failed");
     }
+    tracing::debug!(frames, took = ?started.elapsed(), "the writer copied the WAL's tail");
 }
 
 /// The thread that runs passive checkpoints when woken.
@@ -145,9 +152,16 @@ impl Checkpointer {
             .name("palier-store-checkpointer".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "checkpoint failed; the writer will retry");
+                    let started = std::time::Instant::now();
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    }) {
+                        Ok((frames, copied)) => {
+                            tracing::debug!(frames, copied, took = ?started.elapsed(), "checkpoint");
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "checkpoint failed; the writer will retry");
+                        }
                     }
                     finished.store(true, Ordering::Release);
                 }
