@@ -365,11 +365,7 @@ async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
         .unwrap();
     }
     let store = open(&path).await.unwrap();
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, FORMAT_VERSION);
+    assert_eq!(format_version(&path), FORMAT_VERSION);
     // The stream's state is its last event's: the next append expects revision 2.
     let info = store.stream_info(&a).await.unwrap().unwrap();
     assert_eq!(
@@ -395,6 +391,14 @@ async fn a_format_1_store_is_upgraded_when_opened_and_keeps_its_log() {
     let report = verify::verify(&store, None).await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.checked, 5);
+}
+
+/// The store format recorded in the file.
+fn format_version(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
 }
 
 /// The names of the indexes of the events table.
@@ -462,11 +466,7 @@ async fn a_format_2_store_gets_its_event_id_index_keyed_by_id_and_keeps_idempote
         .await
         .unwrap();
     assert_eq!(elsewhere.positions, Some(3..=3));
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, FORMAT_VERSION);
+    assert_eq!(format_version(&path), FORMAT_VERSION);
 }
 
 #[tokio::test]

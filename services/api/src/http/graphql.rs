@@ -452,7 +452,8 @@ async fn execute(
         request.set_parsed_query(document.document.clone());
         request
     };
-    let mut response = if document.skips_validation() {
+    let skips_validation = document.skips_validation();
+    let mut response = if skips_validation {
         let again = (variables.clone(), principal.clone());
         let response = state
             .validated_schema
@@ -492,7 +493,7 @@ async fn execute(
         uncoded = true;
     }
     let not_executed = response.data == async_graphql::Value::Null && uncoded;
-    if !not_executed {
+    if !not_executed && !skips_validation {
         document.passed_validation();
     }
     outcome.errors = !response.errors.is_empty();

@@ -118,10 +118,19 @@ impl Drop for WalPolicy {
 /// appended meanwhile, so it copies the WAL to its end and the next commit starts it again.
 fn checkpoint_here(writer: &Connection, frames: u32) {
     let started = std::time::Instant::now();
-    if let Err(e) = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, frames, "checkpoint by the writer failed");
+    match passive_checkpoint(writer) {
+        Ok(_) => {
+            tracing::debug!(frames, took = ?started.elapsed(), "the writer copied the WAL's tail")
+        }
+        Err(e) => tracing::warn!(error = %e, frames, "checkpoint by the writer failed"),
     }
-    tracing::debug!(frames, took = ?started.elapsed(), "the writer copied the WAL's tail");
+}
+
+/// A `PASSIVE` checkpoint on `conn`: the frames in the WAL and those copied into the file.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 /// The thread that runs passive checkpoints when woken.
@@ -153,9 +162,7 @@ impl Checkpointer {
             .spawn(move || {
                 while woken.recv().is_ok() {
                     let started = std::time::Instant::now();
-                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                    }) {
+                    match passive_checkpoint(&conn) {
                         Ok((frames, copied)) => {
                             tracing::debug!(frames, copied, took = ?started.elapsed(), "checkpoint");
                         }
