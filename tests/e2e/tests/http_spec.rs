@@ -162,6 +162,95 @@ async fn get_runs_queries_but_not_mutations() {
     assert_eq!(app.head().await, before, "a GET mutation wrote something");
 }
 
+/// Variables are read in one pass over the body (or the URL): an object reaches the
+/// arguments, `null` or no variables count as none, anything else is refused by name.
+#[tokio::test]
+async fn variables_are_an_object_over_post_and_get() {
+    let app = Server::start().await;
+    let query = "query($id: String!) { person(id: $id) { id } }";
+    let post = |body: Value| {
+        app.client
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&app.token)
+            .header("accept", "application/graphql-response+json")
+            .json(&body)
+            .send()
+    };
+    let unknown = "0190a0a0-0000-7000-8000-000000000000";
+    let known = post(json!({ "query": query, "variables": { "id": unknown } }))
+        .await
+        .unwrap();
+    assert_eq!(known.status(), 200);
+    let body: Value = known.json().await.unwrap();
+    assert_eq!(body["data"]["person"], Value::Null, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(
+        body["extensions"]["traceId"]
+            .as_str()
+            .is_some_and(|t| t.len() == 32)
+    );
+    // The variable's value reaches the resolver: a malformed id is named.
+    let malformed: Value = post(json!({ "query": query, "variables": { "id": "nope" } }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        malformed["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert!(
+        malformed["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("id")
+    );
+    for not_an_object in [json!([1]), json!("id"), json!(3)] {
+        let refused = post(json!({ "query": query, "variables": not_an_object }))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{not_an_object}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "`variables` must be an object"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+    }
+    // `null` is no variables: the query then misses `$id`, which validation names.
+    let none: Value = post(json!({ "query": query, "variables": null }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        none["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("id"),
+        "{none}"
+    );
+    let get: Value = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .query(&[
+            ("query", query),
+            ("variables", &json!({ "id": unknown }).to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(get["data"]["person"], Value::Null, "{get}");
+    assert!(get.get("errors").is_none(), "{get}");
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let app = spawn_app_small_body().await;

@@ -18,9 +18,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{ErrorExtensions as _, Variables};
+use async_graphql::{ErrorExtensions as _, ServerError, Value as ConstValue, Variables};
 use futures::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use tracing::Instrument as _;
 
@@ -81,8 +81,9 @@ impl Media {
 #[serde(rename_all = "camelCase")]
 struct Params {
     query: Option<String>,
+    /// Read straight into GraphQL values (one pass over the body; JSON `null` is `None`).
     #[serde(default)]
-    variables: Option<Json>,
+    variables: Option<ConstValue>,
     #[serde(default)]
     operation_name: Option<String>,
     /// Not used by Palier, but typed so that a non-map value is refused as the
@@ -297,9 +298,26 @@ async fn post_inner(
         }
     };
     let (span, trace) = request_span(req.headers());
-    execute(state, params, principal, trace, media, false, outcome)
-        .instrument(span)
-        .await
+    // Read again only if a known document's execution must be redone (see `execute`).
+    let variables_again = || {
+        serde_json::from_slice::<Params>(&body)
+            .ok()
+            .and_then(|p| p.variables)
+            .map(Variables::from_value)
+            .unwrap_or_default()
+    };
+    execute(
+        state,
+        params,
+        principal,
+        trace,
+        media,
+        false,
+        outcome,
+        &variables_again,
+    )
+    .instrument(span)
+    .await
 }
 
 /// `GET /graphql`: a query in the URL, or the explorer for a browser.
@@ -344,9 +362,10 @@ async fn get_inner(
     if let Err(wait) = state.rate_limits.check(&principal) {
         return rate_limited(media, wait);
     }
-    let variables = match query
-        .remove("variables")
-        .map(|v| serde_json::from_str::<Json>(&v))
+    let raw_variables = query.remove("variables");
+    let variables = match raw_variables
+        .as_deref()
+        .map(serde_json::from_str::<ConstValue>)
         .transpose()
     {
         Ok(v) => v,
@@ -366,11 +385,31 @@ async fn get_inner(
         extensions: None,
     };
     let (span, trace) = request_span(req.headers());
-    execute(state, params, principal, trace, media, true, outcome)
-        .instrument(span)
-        .await
+    let variables_again = || {
+        raw_variables
+            .as_deref()
+            .and_then(|v| serde_json::from_str::<ConstValue>(v).ok())
+            .map(Variables::from_value)
+            .unwrap_or_default()
+    };
+    execute(
+        state,
+        params,
+        principal,
+        trace,
+        media,
+        true,
+        outcome,
+        &variables_again,
+    )
+    .instrument(span)
+    .await
 }
 
+/// Executes a GraphQL request. `variables_again` reads the request's variables once more:
+/// only a known document refused while reading its arguments needs them twice (see below),
+/// so the common path neither keeps nor clones a copy.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &HttpState,
     params: Params,
@@ -379,6 +418,7 @@ async fn execute(
     media: Media,
     via_get: bool,
     outcome: &mut Outcome,
+    variables_again: &(dyn Fn() -> Variables + Sync),
 ) -> HttpResponse {
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
         return error(
@@ -389,8 +429,8 @@ async fn execute(
         );
     };
     let variables = match params.variables {
-        None | Some(Json::Null) => Variables::default(),
-        Some(v @ Json::Object(_)) => Variables::from_json(v),
+        None => Variables::default(),
+        Some(v @ ConstValue::Object(_)) => Variables::from_value(v),
         Some(_) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -454,7 +494,7 @@ async fn execute(
     };
     let skips_validation = document.skips_validation();
     let mut response = if skips_validation {
-        let again = (variables.clone(), principal.clone());
+        let again = principal.clone();
         let response = state
             .validated_schema
             .execute(build(query, variables, principal))
@@ -465,7 +505,7 @@ async fn execute(
             // needed: the parsed document goes with the request.)
             state
                 .schema
-                .execute(build(String::new(), again.0, again.1))
+                .execute(build(String::new(), variables_again(), again))
                 .await
         } else {
             response
@@ -500,33 +540,54 @@ async fn execute(
     if not_executed {
         outcome.kind = OperationKind::Invalid;
     }
-    let mut body = serde_json::Map::new();
-    if !not_executed {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Json::Null),
-        );
-    }
-    if !response.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or(Json::Null),
-        );
-    }
-    // The trace id lets an integrator quote the request when reporting a problem; the events
-    // the request appended carry the same id.
-    body.insert(
-        "extensions".into(),
-        json!({ "traceId": trace.trace_id.to_string() }),
-    );
     let status = if not_executed && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    HttpResponse::build(status)
-        .content_type(media.content_type())
-        .json(Json::Object(body))
+    // Serialised straight from the response (no intermediate JSON tree): keys in the order
+    // the previous `serde_json::Map` wrote them.
+    let body = ResponseBody {
+        data: (!not_executed).then_some(&response.data),
+        errors: &response.errors,
+        // The trace id lets an integrator quote the request when reporting a problem; the
+        // events the request appended carry the same id.
+        extensions: ResponseExtensions {
+            trace_id: trace.trace_id.to_string(),
+        },
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => HttpResponse::build(status)
+            .content_type(media.content_type())
+            .body(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "a GraphQL response could not be serialised");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL",
+                "the response could not be serialised",
+            )
+        }
+    }
+}
+
+/// The JSON body of a GraphQL response.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    /// Absent when the request was not executed (GraphQL-over-HTTP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    extensions: ResponseExtensions,
+}
+
+/// `extensions` of every response.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseExtensions {
+    trace_id: String,
 }
 
 /// Whether execution without validation refused a value for the root field's arguments (the
