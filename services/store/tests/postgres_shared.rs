@@ -346,7 +346,7 @@ async fn a_store_of_a_newer_format_is_refused_untouched() {
             refused,
             StoreError::UnsupportedFormat {
                 found: 99,
-                supported: 1,
+                supported: palier_store::postgres::FORMAT_VERSION,
                 ..
             }
         ),
@@ -364,9 +364,15 @@ async fn a_store_of_a_newer_format_is_refused_untouched() {
         .await
         .unwrap_err();
     assert!(matches!(read_only, StoreError::UnsupportedFormat { .. }));
-    // Untouched: back to format 1, the event is still there.
+    // Untouched: back to its format, the event is still there.
     server
-        .execute(&url, "UPDATE palier.store_format SET version = 1")
+        .execute(
+            &url,
+            &format!(
+                "UPDATE palier.store_format SET version = {}",
+                palier_store::postgres::FORMAT_VERSION
+            ),
+        )
         .await
         .unwrap();
     let store = open(&url).await;
@@ -400,4 +406,72 @@ async fn a_foreign_palier_schema_or_an_empty_database_read_only_is_refused() {
         matches!(foreign, StoreError::NotAStore { .. }),
         "{foreign:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_format_1_store_gets_its_event_id_constraint_keyed_by_id_and_keeps_idempotency() {
+    let Some(server) = TestServer::shared() else {
+        return;
+    };
+    let url = server.create_database().await.unwrap();
+    let a = StreamName::parse("person-a").unwrap();
+    let event = |n: u64| EventData::json("ThingHappened", &json!({ "n": n })).unwrap();
+    let first = vec![event(0), event(1)];
+    let store = open(&url).await;
+    store
+        .append_to_stream(&a, ExpectedRevision::NoStream, first.clone())
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    drop(store);
+    // Make it what format 1 wrote: the event-id constraint keyed by the stream first.
+    server
+        .execute(
+            &url,
+            "ALTER TABLE palier.events DROP CONSTRAINT events_by_event_id; \
+             ALTER TABLE palier.events ADD CONSTRAINT events_by_stream_event_id UNIQUE (stream_id, event_id); \
+             UPDATE palier.store_format SET version = 1",
+        )
+        .await
+        .unwrap();
+    let store = open(&url).await;
+    server
+        .execute(
+            &url,
+            "DO $$ BEGIN \
+               IF (SELECT version FROM palier.store_format) <> 2 \
+                  OR EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'events_by_stream_event_id') \
+                  OR (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'events_by_event_id') \
+                     IS DISTINCT FROM 'UNIQUE (event_id, stream_id)' \
+               THEN RAISE EXCEPTION 'not upgraded'; END IF; \
+             END $$",
+        )
+        .await
+        .unwrap();
+    // A retry of the append made before the upgrade is recognised, an id reused is refused,
+    // and the same id in another stream is another event.
+    let retry = store
+        .append_to_stream(&a, ExpectedRevision::NoStream, first.clone())
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.positions, Some(1..=2));
+    let impostor = event(9).with_id(first[0].event_id());
+    let refused = store
+        .append_to_stream(&a, ExpectedRevision::Any, vec![impostor.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::IdempotencyConflict { .. }),
+        "{refused:?}"
+    );
+    let elsewhere = store
+        .append_to_stream(
+            &StreamName::parse("person-b").unwrap(),
+            ExpectedRevision::Any,
+            vec![impostor],
+        )
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.positions, Some(3..=3));
 }

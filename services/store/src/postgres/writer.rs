@@ -603,7 +603,7 @@ fn group_error(e: tokio_postgres::Error, c: &Conn) -> GroupError {
     let id_reused = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
         && e.as_db_error()
             .and_then(|d| d.constraint())
-            .is_some_and(|name| name == "events_by_stream_event_id");
+            .is_some_and(|name| name == "events_by_event_id");
     GroupError {
         error: map_pg(e),
         connection_lost: c.client.is_closed(),
