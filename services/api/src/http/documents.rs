@@ -16,7 +16,10 @@
 //! variables can only reach the arguments of its one root field ([`KnownDocument`]): a value
 //! that does not fit is then refused while that field's arguments are read, before its
 //! resolver runs, so nothing is written. The handler then validates it fully to answer with
-//! the validator's message (see `graphql::execute`). A variable used deeper (in a nested field,
+//! the validator's message (see `graphql::execute`). Such a refusal is told from an error of
+//! the resolver by where it points ([`KnownDocument::refused_an_argument`]): async-graphql
+//! places an argument's refusal at the argument's value (or nowhere, for a missing one), a
+//! resolver's error at its field, so a resolver that fails after writing is never run twice. A variable used deeper (in a nested field,
 //! a directive, a fragment) is read after the root resolver ran, perhaps after an append:
 //! such documents are validated on every request.
 //!
@@ -26,10 +29,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::Positioned;
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
+use async_graphql::{Pos, Positioned};
 
 /// Longest document text kept, in bytes; longer ones are parsed on every request.
 const MAX_CACHED_TEXT: usize = 16 * 1024;
@@ -39,9 +42,9 @@ const MAX_CACHED_TEXT: usize = 16 * 1024;
 pub struct KnownDocument {
     /// The document.
     pub document: ExecutableDocument,
-    /// One operation with one root field, no fragments, variables only in that field's
-    /// arguments (see the module documentation).
-    root_variables_only: bool,
+    /// Where the root field starts, when the document is one operation with one root field,
+    /// no fragments, variables only in that field's arguments (see the module documentation).
+    root_field: Option<Pos>,
     /// It passed validation once.
     validated: AtomicBool,
 }
@@ -49,7 +52,7 @@ pub struct KnownDocument {
 impl KnownDocument {
     fn new(document: ExecutableDocument) -> Self {
         KnownDocument {
-            root_variables_only: root_variables_only(&document),
+            root_field: root_field_taking_all_variables(&document),
             document,
             validated: AtomicBool::new(false),
         }
@@ -57,42 +60,58 @@ impl KnownDocument {
 
     /// Whether this document may be executed without validation.
     pub fn skips_validation(&self) -> bool {
-        self.root_variables_only && self.validated.load(Ordering::Relaxed)
+        self.root_field.is_some() && self.validated.load(Ordering::Relaxed)
+    }
+
+    /// Whether executing this document without validation refused a value for its root
+    /// field's arguments, before the resolver ran: no data, and an error of async-graphql's own
+    /// (ours all carry a code) on the root field that does not point at the field itself
+    /// (a resolver's errors do; a refused argument points at its value, a missing one nowhere).
+    pub fn refused_an_argument(&self, response: &async_graphql::Response) -> bool {
+        let Some(root) = self.root_field else {
+            return false;
+        };
+        response.data == async_graphql::Value::Null
+            && response.errors.iter().any(|e| {
+                e.path.len() == 1
+                    && e.locations.as_slice() != [root]
+                    && e.extensions
+                        .as_ref()
+                        .is_none_or(|x| x.get("code").is_none())
+            })
     }
 
     /// Records that the document passed validation.
     pub fn passed_validation(&self) {
-        if self.root_variables_only {
+        if self.root_field.is_some() {
             self.validated.store(true, Ordering::Relaxed);
         }
     }
 }
 
-/// Whether the document is one operation with one root field, no fragments, and variables in
-/// that field's arguments only.
-fn root_variables_only(document: &ExecutableDocument) -> bool {
+/// Where the root field starts, if the document is one operation with one root field, no
+/// fragments, and variables in that field's arguments only.
+fn root_field_taking_all_variables(document: &ExecutableDocument) -> Option<Pos> {
     // A named operation comes as a map of one.
     let operation = match &document.operations {
         DocumentOperations::Single(operation) => operation,
         DocumentOperations::Multiple(operations) if operations.len() == 1 => {
-            match operations.values().next() {
-                Some(operation) => operation,
-                None => return false,
-            }
+            operations.values().next()?
         }
-        DocumentOperations::Multiple(_) => return false,
+        DocumentOperations::Multiple(_) => return None,
     };
     if !document.fragments.is_empty() || directives_use_variables(&operation.node.directives) {
-        return false;
+        return None;
     }
     let [only] = operation.node.selection_set.node.items.as_slice() else {
-        return false;
+        return None;
     };
     let Selection::Field(field) = &only.node else {
-        return false;
+        return None;
     };
-    !directives_use_variables(&field.node.directives)
-        && !selections_use_variables(&field.node.selection_set.node)
+    (!directives_use_variables(&field.node.directives)
+        && !selections_use_variables(&field.node.selection_set.node))
+    .then_some(field.pos)
 }
 
 /// Whether a selection below the root refers to a variable. An argument's value that refers to
@@ -222,6 +241,45 @@ mod tests {
             doc.passed_validation();
             assert!(!cache.parse(text).unwrap().skips_validation(), "{text}");
         }
+    }
+
+    /// What the executor answers when it stopped on the root field `field`, with one error at
+    /// `at` and extensions `code`.
+    fn stopped(at: Option<Pos>, code: Option<&str>) -> async_graphql::Response {
+        let mut error = async_graphql::ServerError::new("refused", at);
+        error.path = vec![async_graphql::PathSegment::Field("person".into())];
+        if let Some(code) = code {
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", code);
+            error.extensions = Some(extensions);
+        }
+        async_graphql::Response::from_errors(vec![error])
+    }
+
+    #[test]
+    fn a_refused_argument_is_told_from_a_resolver_error_by_where_it_points() {
+        let cache = DocumentCache::default();
+        let doc = cache
+            .parse("query($id: ID!) { person(id: $id) { id } }")
+            .unwrap();
+        let root = doc.root_field.unwrap();
+        let argument = Pos {
+            line: root.line,
+            column: root.column + 11,
+        };
+        // async-graphql's own refusals: at the argument's value, or nowhere for a missing one.
+        assert!(doc.refused_an_argument(&stopped(Some(argument), None)));
+        assert!(doc.refused_an_argument(&stopped(Some(Pos::default()), None)));
+        // A resolver's error points at its field, coded or not: never run twice.
+        assert!(!doc.refused_an_argument(&stopped(Some(root), None)));
+        assert!(!doc.refused_an_argument(&stopped(Some(root), Some("NOT_FOUND"))));
+        // Coded errors are ours, wherever they point.
+        assert!(!doc.refused_an_argument(&stopped(Some(argument), Some("BAD_USER_INPUT"))));
+        // A document that always validates is never re-run.
+        let deep = cache
+            .parse("query($n: Int) { persons { edges(first: $n) { cursor } } }")
+            .unwrap();
+        assert!(!deep.refused_an_argument(&stopped(Some(argument), None)));
     }
 
     #[test]

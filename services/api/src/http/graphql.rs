@@ -499,7 +499,7 @@ async fn execute(
             .validated_schema
             .execute(build(query, variables, principal))
             .await;
-        if refused_an_argument(&response) {
+        if document.refused_an_argument(&response) {
             // Nothing ran (see `documents`): validate it, to answer with the validator's
             // message, which names the argument and the path inside it. (The text is not
             // needed: the parsed document goes with the request.)
@@ -588,20 +588,6 @@ struct ResponseBody<'a> {
 #[serde(rename_all = "camelCase")]
 struct ResponseExtensions {
     trace_id: String,
-}
-
-/// Whether execution without validation refused a value for the root field's arguments (the
-/// only place a known document's variables may go): an error of async-graphql's own (ours all
-/// carry a code) at the root field, which it raises while reading the field's arguments,
-/// before the resolver runs.
-fn refused_an_argument(response: &async_graphql::Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && response.errors.iter().any(|e| {
-            e.path.len() == 1
-                && e.extensions
-                    .as_ref()
-                    .is_none_or(|x| x.get("code").is_none())
-        })
 }
 
 /// A syntax error without the query's text: where it is, and what was expected there.
