@@ -12,6 +12,7 @@ pub mod auth;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod feed_signals;
 pub mod graphql;
 pub mod http;
 pub mod jwt;

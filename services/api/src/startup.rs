@@ -293,6 +293,10 @@ impl Application {
             })),
             level_signals: crate::level_signals::LevelSignals::spawn(persons.clone()),
             persons,
+            tier_signal: crate::feed_signals::FeedSignal::spawn(
+                establishments.clone(),
+                Establishments::tier_change_count,
+            ),
             establishments,
             min_position_wait: settings.min_position_wait,
             max_reachable_level: max_level,
@@ -302,8 +306,16 @@ impl Application {
                 store.clone(),
                 maintenance.clone(),
             ),
+            ticket_signal: crate::feed_signals::FeedSignal::spawn(
+                maintenance.clone(),
+                palier_projections::maintenance::Maintenance::newest_change_position,
+            ),
             maintenance,
             mediation_commands: crate::commands::MediationCommands::new(store.clone()),
+            activity_signal: crate::feed_signals::FeedSignal::spawn(
+                workshops.clone(),
+                palier_projections::workshops::Workshops::newest_feed_position,
+            ),
             workshops,
             store,
             tokens: tokens.clone(),

@@ -148,3 +148,70 @@ async fn connections_beyond_the_cap_are_refused_before_the_upgrade_and_places_co
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn feed_subscribers_wake_when_their_feed_grows_not_at_every_write() {
+    let app = spawn_app().await;
+    let learner = app.register(A, "moodle", "learner").await;
+    let state = &app.state;
+    let mut tiers = state.tier_signal.receiver();
+    let mut tickets = state.ticket_signal.receiver();
+    let mut activities = state.activity_signal.receiver();
+    tiers.borrow_and_update();
+    tickets.borrow_and_update();
+    activities.borrow_and_update();
+
+    // Knowledge elements and an equipment register: no tier change, no ticket change, no
+    // activity — nobody watching those feeds is woken, however many writes go by.
+    for (n, pix) in [0.0, 9.0, 17.0].into_iter().enumerate() {
+        app.record(&learner, &[("1.1", &format!("@k{n}"), true, pix)])
+            .await;
+    }
+    let registered = app
+        .data(
+            "mutation($uai: String!) { registerEquipment(input: {establishment: $uai, kind: VIDEO_PROJECTOR, label: \"VP\", space: \"Salle 1\", teachingSpace: true}) { equipmentId } }",
+            serde_json::json!({ "uai": A }),
+        )
+        .await;
+    let equipment = registered["registerEquipment"]["equipmentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let head = app.head().await;
+    // Every model has folded those writes (each follower saw them) before looking.
+    state
+        .maintenance
+        .wait_for(head, Duration::from_secs(10))
+        .await
+        .unwrap();
+    state
+        .establishments
+        .wait_for(head, Duration::from_secs(10))
+        .await
+        .unwrap();
+    state
+        .workshops
+        .wait_for(head, Duration::from_secs(10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!tiers.has_changed().unwrap(), "no tier changed");
+    assert!(!tickets.has_changed().unwrap(), "no ticket changed");
+    assert!(!activities.has_changed().unwrap(), "no activity recorded");
+
+    // A ticket opened wakes the ticket feed's subscribers, and only them.
+    let opened = app
+        .data(
+            "mutation($e: String!) { openTicket(input: {equipment: $e, symptom: \"ne s'allume plus\", urgency: 3, impact: 3, reporter: \"enseignant\"}) { position } }",
+            serde_json::json!({ "e": equipment }),
+        )
+        .await;
+    let position = opened["openTicket"]["position"].as_u64().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), tickets.changed())
+        .await
+        .expect("the ticket feed's subscribers are woken")
+        .unwrap();
+    assert_eq!(*tickets.borrow_and_update(), position);
+    assert!(!tiers.has_changed().unwrap());
+    assert!(!activities.has_changed().unwrap());
+}

@@ -485,6 +485,14 @@ impl Maintenance {
             .flat_map(BTreeMap::values)
     }
 
+    /// The position of the newest ticket change (or of the last trimmed, when none is kept):
+    /// grows whenever changes are added (those of one event come together).
+    pub fn newest_change_position(&self) -> u64 {
+        self.changes
+            .last()
+            .map_or(self.trimmed_through, |c| c.position)
+    }
+
     /// At most `limit` ticket changes after `position`, oldest first.
     ///
     /// # Errors

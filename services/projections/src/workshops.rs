@@ -586,6 +586,14 @@ impl Workshops {
             .filter(move |o| o.position <= position)
     }
 
+    /// The position of the newest activity in the feed (or of the last trimmed, when none is
+    /// kept): grows whenever activities are added.
+    pub fn newest_feed_position(&self) -> u64 {
+        self.feed
+            .back()
+            .map_or(self.feed_trimmed_through, |f| f.position)
+    }
+
     /// Activities recorded after `after`, oldest first, at most `limit`.
     ///
     /// # Errors

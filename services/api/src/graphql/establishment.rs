@@ -8,7 +8,6 @@
 //! establishment at the lowest palier of its axes.
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
@@ -1088,7 +1087,6 @@ impl TierChangeGql {
 }
 
 const PAGE: usize = 256;
-const IDLE_WAIT: Duration = Duration::from_secs(300);
 
 /// Subscriptions about establishments.
 #[derive(Default)]
@@ -1113,7 +1111,9 @@ impl EstablishmentSubscription {
         if let Some(academy) = &academy {
             principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
         }
-        let model = state(ctx)?.establishments.clone();
+        let app = state(ctx)?;
+        let model = app.establishments.clone();
+        let signal = app.tier_signal.receiver();
         // The cursor is an index in the feed: changes the clock makes share the position of
         // the event before them, so positions alone could skip one.
         let start = match after {
@@ -1121,16 +1121,23 @@ impl EstablishmentSubscription {
             None => model.read(|e| e.tier_change_index_after(u64::MAX)),
         };
         Ok(futures::stream::unfold(
-            (model, academy, start, VecDeque::<TierChangeGql>::new()),
-            move |(model, academy, mut next, mut ready)| {
+            (
+                model,
+                signal,
+                academy,
+                start,
+                VecDeque::<TierChangeGql>::new(),
+            ),
+            move |(model, mut signal, academy, mut next, mut ready)| {
                 let principal = principal.clone();
                 async move {
                     loop {
                         if let Some(change) = ready.pop_front() {
-                            return Some((change, (model, academy, next, ready)));
+                            return Some((change, (model, signal, academy, next, ready)));
                         }
-                        // Watch before reading, so a change made meanwhile still wakes us.
-                        let mut changed = model.watch();
+                        // Seen before reading, so a change made meanwhile still wakes us (see
+                        // `feed_signals`).
+                        signal.borrow_and_update();
                         let (changes, following) =
                             model.read(|e| e.tier_changes_from(next, academy.as_deref(), PAGE));
                         next = following;
@@ -1152,12 +1159,8 @@ impl EstablishmentSubscription {
                             );
                             continue;
                         }
-                        loop {
-                            match tokio::time::timeout(IDLE_WAIT, changed.changed()).await {
-                                Ok(Ok(())) => break,
-                                Ok(Err(_)) => return None,
-                                Err(_) => continue,
-                            }
+                        if signal.changed().await.is_err() {
+                            return None;
                         }
                     }
                 }

@@ -16,7 +16,6 @@ use palier_domain::maintenance::{
     SitePlanCommand, Space, TicketCommand, TicketId, TicketStatus,
 };
 use palier_domain::{Label, Uai};
-use palier_projections::ProjectionError;
 use palier_projections::maintenance::{
     Availability, Durations, EquipmentView, ServiceLevel, TicketView, targets,
 };
@@ -1212,8 +1211,6 @@ pub struct TicketChangeGql {
 
 /// Most ticket changes read from the model at once.
 const CHANGE_PAGE: usize = 256;
-/// How long a subscription waits for the model before looking again.
-const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Maintenance subscriptions.
 #[derive(Default)]
@@ -1237,6 +1234,7 @@ impl MaintenanceSubscription {
         let site = establishment_site(&establishment)?;
         require_site(state, principal, Operation::ReadMaintenance, &site)?;
         let model = state.maintenance.clone();
+        let signal = state.ticket_signal.receiver();
         let start = after.map_or_else(|| model.position(), |p| p.0);
         if let Err(trimmed_through) = model.read(|m| m.changes_after(start, 0)) {
             return Err(ApiError::ResyncRequired {
@@ -1246,13 +1244,20 @@ impl MaintenanceSubscription {
             .into());
         }
         Ok(futures::stream::unfold(
-            (model, site, start, VecDeque::<TicketChangeGql>::new()),
-            |(model, site, mut last, mut ready)| async move {
+            (
+                model,
+                signal,
+                site,
+                start,
+                VecDeque::<TicketChangeGql>::new(),
+            ),
+            |(model, mut signal, site, mut last, mut ready)| async move {
                 loop {
                     if let Some(next) = ready.pop_front() {
-                        return Some((next, (model, site, last, ready)));
+                        return Some((next, (model, signal, site, last, ready)));
                     }
-                    let seen = model.position();
+                    // Seen before reading (see `feed_signals`).
+                    signal.borrow_and_update();
                     // Trimmed while this subscriber lagged: end the stream; it resumes.
                     let changes = model.read(|m| m.changes_after(last, CHANGE_PAGE)).ok()?;
                     if let Some(newest) = changes.last() {
@@ -1271,12 +1276,8 @@ impl MaintenanceSubscription {
                         }));
                         continue;
                     }
-                    loop {
-                        match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                            Ok(()) => break,
-                            Err(ProjectionError::Timeout { .. }) => continue,
-                            Err(_) => return None,
-                        }
+                    if signal.changed().await.is_err() {
+                        return None;
                     }
                 }
             },

@@ -87,6 +87,8 @@ pub struct AppState {
     pub persons_as_of: Arc<audit::AsOfCache<Persons>>,
     /// Establishments and their tiers.
     pub establishments: ProjectionHandle<Establishments>,
+    /// Wakes `establishmentTierChanged` subscribers when the tier feed grew.
+    pub tier_signal: crate::feed_signals::FeedSignal,
     /// Establishment commands.
     pub establishment_commands: crate::commands::EstablishmentCommands,
     /// Past states of the establishments model, for `asOf`.
@@ -101,10 +103,14 @@ pub struct AppState {
     pub tokens: crate::auth::Tokens,
     /// Equipment and tickets.
     pub maintenance: ProjectionHandle<palier_projections::maintenance::Maintenance>,
+    /// Wakes `ticketChanged` subscribers when the ticket feed grew.
+    pub ticket_signal: crate::feed_signals::FeedSignal,
     /// Equipment and ticket commands.
     pub maintenance_commands: crate::commands::MaintenanceCommands,
     /// Mediation: structures, activities, workshops, observations.
     pub workshops: ProjectionHandle<palier_projections::workshops::Workshops>,
+    /// Wakes `activityRecorded` subscribers when the activity feed grew.
+    pub activity_signal: crate::feed_signals::FeedSignal,
     /// Mediation commands.
     pub mediation_commands: crate::commands::MediationCommands,
     /// The clock dated facts follow (the system's, or a test clock).

@@ -1749,8 +1749,6 @@ pub struct ActivityGql {
 
 /// Most feed items read from the model at once.
 const FEED_PAGE: usize = 256;
-/// How long a subscription waits for the model before looking again.
-const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Mediation subscriptions.
 #[derive(Default)]
@@ -1772,6 +1770,7 @@ impl WorkshopsSubscription {
         let venue = Venue::Structure(parse("structure", StructureId::parse(&structure))?);
         require_venue(state, principal, Operation::ReadMediation, &venue)?;
         let model = state.workshops.clone();
+        let signal = state.activity_signal.receiver();
         let start = after.map_or_else(|| model.position(), |p| p.0);
         if let Err(trimmed) = model.read(|m| m.feed_after(start, 0)) {
             return Err(ApiError::ResyncRequired {
@@ -1781,13 +1780,14 @@ impl WorkshopsSubscription {
             .into());
         }
         Ok(futures::stream::unfold(
-            (model, venue, start, VecDeque::<ActivityGql>::new()),
-            |(model, venue, mut last, mut ready)| async move {
+            (model, signal, venue, start, VecDeque::<ActivityGql>::new()),
+            |(model, mut signal, venue, mut last, mut ready)| async move {
                 loop {
                     if let Some(next) = ready.pop_front() {
-                        return Some((next, (model, venue, last, ready)));
+                        return Some((next, (model, signal, venue, last, ready)));
                     }
-                    let seen = model.position();
+                    // Seen before reading (see `feed_signals`).
+                    signal.borrow_and_update();
                     let (items, advanced) = model.read(|m| {
                         // Trimmed while this subscriber lagged: end the stream; it resumes
                         // with its last position and is told to resync.
@@ -1817,12 +1817,8 @@ impl WorkshopsSubscription {
                         ready.extend(items);
                         continue;
                     }
-                    loop {
-                        match model.wait_for(seen.saturating_add(1), IDLE_WAIT).await {
-                            Ok(()) => break,
-                            Err(ProjectionError::Timeout { .. }) => continue,
-                            Err(_) => return None,
-                        }
+                    if signal.changed().await.is_err() {
+                        return None;
                     }
                 }
             },
