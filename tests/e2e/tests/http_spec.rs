@@ -249,6 +249,30 @@ async fn variables_are_an_object_over_post_and_get() {
         .unwrap();
     assert_eq!(get["data"]["person"], Value::Null, "{get}");
     assert!(get.get("errors").is_none(), "{get}");
+    // The document is known now (it skips validation); a value of the wrong type is still
+    // answered with the validator's message, the variables read again from the URL.
+    let wrong_type = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(&app.token)
+        .header("accept", "application/graphql-response+json")
+        .query(&[
+            ("query", query),
+            ("variables", &json!({ "id": 5 }).to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    let body: Value = wrong_type.json().await.unwrap();
+    assert!(body.get("data").is_none(), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid value for argument \"id\""),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -298,23 +298,14 @@ async fn post_inner(
         }
     };
     let (span, trace) = request_span(req.headers());
-    // Read again only if a known document's execution must be redone (see `execute`).
-    let variables_again = || {
-        serde_json::from_slice::<Params>(&body)
-            .ok()
-            .and_then(|p| p.variables)
-            .map(Variables::from_value)
-            .unwrap_or_default()
-    };
     execute(
         state,
         params,
         principal,
         trace,
         media,
-        false,
+        Source::Post(&body),
         outcome,
-        &variables_again,
     )
     .instrument(span)
     .await
@@ -385,40 +376,52 @@ async fn get_inner(
         extensions: None,
     };
     let (span, trace) = request_span(req.headers());
-    let variables_again = || {
-        raw_variables
-            .as_deref()
-            .and_then(|v| serde_json::from_str::<ConstValue>(v).ok())
-            .map(Variables::from_value)
-            .unwrap_or_default()
-    };
     execute(
         state,
         params,
         principal,
         trace,
         media,
-        true,
+        Source::Get(raw_variables.as_deref()),
         outcome,
-        &variables_again,
     )
     .instrument(span)
     .await
 }
 
-/// Executes a GraphQL request. `variables_again` reads the request's variables once more:
-/// only a known document refused while reading its arguments needs them twice (see below),
-/// so the common path neither keeps nor clones a copy.
-#[allow(clippy::too_many_arguments)]
+/// Where a request came from: what it may run, and where its variables can be read again.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A POST body.
+    Post(&'a [u8]),
+    /// A GET, with its `variables` parameter.
+    Get(Option<&'a str>),
+}
+
+impl Source<'_> {
+    /// Reads the request's variables once more: only a known document refused while reading
+    /// its arguments needs them twice (see `execute`), so the common path neither keeps nor
+    /// clones a copy. They were read once already, so this does not fail; an empty set
+    /// otherwise.
+    fn variables_again(self) -> Variables {
+        let value = match self {
+            Source::Post(body) => serde_json::from_slice::<Params>(body)
+                .ok()
+                .and_then(|p| p.variables),
+            Source::Get(raw) => raw.and_then(|v| serde_json::from_str::<ConstValue>(v).ok()),
+        };
+        value.map(Variables::from_value).unwrap_or_default()
+    }
+}
+
 async fn execute(
     state: &HttpState,
     params: Params,
     principal: Principal,
     trace: RequestTrace,
     media: Media,
-    via_get: bool,
+    source: Source<'_>,
     outcome: &mut Outcome,
-    variables_again: &(dyn Fn() -> Variables + Sync),
 ) -> HttpResponse {
     let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
         return error(
@@ -456,7 +459,7 @@ async fn execute(
             .and_then(|name| ops.get(name))
             .map(|op| op.node.ty),
     };
-    if via_get && operation == Some(OperationType::Mutation) {
+    if matches!(source, Source::Get(_)) && operation == Some(OperationType::Mutation) {
         let mut response = error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -505,7 +508,7 @@ async fn execute(
             // needed: the parsed document goes with the request.)
             state
                 .schema
-                .execute(build(String::new(), variables_again(), again))
+                .execute(build(String::new(), source.variables_again(), again))
                 .await
         } else {
             response
