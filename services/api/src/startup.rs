@@ -295,7 +295,9 @@ impl Application {
             persons,
             tier_signal: crate::feed_signals::FeedSignal::spawn(
                 establishments.clone(),
-                Establishments::tier_change_count,
+                // The feed is never trimmed: its length grows with every change, the
+                // clock's included.
+                |e| e.tier_change_index_after(u64::MAX) as u64,
             ),
             establishments,
             min_position_wait: settings.min_position_wait,

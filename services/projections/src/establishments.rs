@@ -396,12 +396,6 @@ impl Establishments {
         self.changes.partition_point(|c| c.position <= position)
     }
 
-    /// How many tier changes the feed ever held (it is never trimmed): grows with every change,
-    /// the clock's included, so that subscribers can be woken when it grew.
-    pub fn tier_change_count(&self) -> u64 {
-        self.changes.len() as u64
-    }
-
     /// An establishment by UAI.
     pub fn get(&self, uai: &Uai) -> Option<&EstablishmentView> {
         self.by_uai.get(uai)

@@ -12,6 +12,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use palier_store::postgres::testing::TestServer;
+
+// For the checks an upgraded store shares with the other backend (not the whole suite).
+#[allow(unused_macros)]
+mod contract;
 use palier_store::{
     EventData, EventFilter, EventStore, ExpectedRevision, PostgresOptions, PostgresStore,
     RecordedEvent, StoreError, StreamName, verify,
@@ -448,30 +452,11 @@ async fn a_format_1_store_gets_its_event_id_constraint_keyed_by_id_and_keeps_ide
         )
         .await
         .unwrap();
-    // A retry of the append made before the upgrade is recognised, an id reused is refused,
-    // and the same id in another stream is another event.
-    let retry = store
-        .append_to_stream(&a, ExpectedRevision::NoStream, first.clone())
-        .await
-        .unwrap();
-    assert!(retry.deduplicated);
-    assert_eq!(retry.positions, Some(1..=2));
-    let impostor = event(9).with_id(first[0].event_id());
-    let refused = store
-        .append_to_stream(&a, ExpectedRevision::Any, vec![impostor.clone()])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(refused, StoreError::IdempotencyConflict { .. }),
-        "{refused:?}"
-    );
-    let elsewhere = store
-        .append_to_stream(
-            &StreamName::parse("person-b").unwrap(),
-            ExpectedRevision::Any,
-            vec![impostor],
-        )
-        .await
-        .unwrap();
-    assert_eq!(elsewhere.positions, Some(3..=3));
+    contract::event_ids_keep_their_meaning_after_an_upgrade(
+        &store,
+        &a,
+        &StreamName::parse("person-b").unwrap(),
+        &first,
+    )
+    .await;
 }

@@ -382,6 +382,39 @@ pub async fn the_same_id_in_another_stream_is_another_event<H: Harness>(h: &mut 
     assert_eq!(read_whole_stream(&store, &b).await.len(), 1);
 }
 
+/// After a store's format was upgraded (its event-id index rebuilt): a retry of `first`,
+/// appended to `a` as the stream's first events before the upgrade, is recognised; its id
+/// reused in `a` by another event is refused; the same id in another stream (`b`, new) is
+/// another event, written next.
+pub async fn event_ids_keep_their_meaning_after_an_upgrade<S: EventStore>(
+    store: &S,
+    a: &StreamName,
+    b: &StreamName,
+    first: &[EventData],
+) {
+    let head = store.head().await.unwrap().map_or(0, |h| h.position);
+    let retry = store
+        .append_to_stream(a, ExpectedRevision::NoStream, first.to_vec())
+        .await
+        .unwrap();
+    assert!(retry.deduplicated);
+    assert_eq!(retry.positions, Some(1..=first.len() as u64));
+    let impostor = event("ThingHappened", 9).with_id(first[0].event_id());
+    let refused = store
+        .append_to_stream(a, ExpectedRevision::Any, vec![impostor.clone()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::IdempotencyConflict { .. }),
+        "{refused:?}"
+    );
+    let elsewhere = store
+        .append_to_stream(b, ExpectedRevision::Any, vec![impostor])
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.positions, Some(head + 1..=head + 1));
+}
+
 pub async fn partial_retry_is_a_conflict<H: Harness>(h: &mut H) {
     let store = h.store();
     let s = unique_stream("partial");
