@@ -1,8 +1,9 @@
 //! Operational metrics in the OpenMetrics text format, kept and encoded by `prometheus-client`
 //! (the Prometheus project's Rust client): GraphQL requests by operation and outcome with a
 //! latency histogram, and the figures an operator watches (the log's head, each read model's
-//! position, lag, skipped events and size). The request series are updated on the request
-//! path; the read models' figures are read when scraped. Nothing here names a person or an
+//! position, lag, skipped events and size, the store's group commits: count, size, and how
+//! long each took to become durable). The request series are updated on the request path; the
+//! read models' and the store's figures are read when scraped. Nothing here names a person or an
 //! establishment, and every label takes its values from a closed set (never from the request),
 //! so the number of series is fixed.
 use std::fmt;
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric as _, LabelValueEncoder, text,
+    DescriptorEncoder, EncodeLabelSet, EncodeLabelValue, EncodeMetric as _, LabelValueEncoder,
+    NoLabelSet, text,
 };
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -18,6 +20,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use palier_store::CommitFigures;
 
 /// The media type of [`Metrics::render`]'s text; Prometheus asks for it in `Accept` and
 /// parses it natively.
@@ -155,6 +159,7 @@ pub struct ModelFigures {
 struct Scraped {
     head: u64,
     models: Vec<ModelFigures>,
+    commits: CommitFigures,
 }
 
 /// One per-model series: name (without the `_total` the encoder adds to counters), type, help,
@@ -221,6 +226,45 @@ impl Collector for Scraped {
                 }
             }
         }
+        let commits = &self.commits;
+        for (name, help, value) in [
+            (
+                "palier_store_commits",
+                "Group commits this process's store writer made durable.",
+                commits.commits,
+            ),
+            (
+                "palier_store_commit_appends",
+                "Appends those commits carried (divided by the commits: the mean group size).",
+                commits.appends,
+            ),
+            (
+                "palier_store_commit_events",
+                "Events those commits wrote.",
+                commits.events,
+            ),
+        ] {
+            ConstCounter::new(value).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
+        }
+        encoder
+            .encode_descriptor(
+                "palier_store_commit_duration_seconds",
+                "Time from a group commit's first write to its being durable (the disk's flush \
+                 included); a write waits for the commit that carries it.",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(
+                commits.seconds,
+                commits.commits,
+                &commits.bucket_pairs(),
+                None,
+            )?;
         Ok(())
     }
 }
@@ -232,16 +276,22 @@ impl Metrics {
         self.latency[kind.index()].observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition text ([`CONTENT_TYPE`]), with the log's head and the read models'
-    /// figures.
+    /// The exposition text ([`CONTENT_TYPE`]), with the log's head, the read models' figures
+    /// and the store's commits.
     ///
     /// # Errors
     /// Only if the encoder fails, which writing to a `String` does not.
-    pub fn render(&self, head: u64, models: &[ModelFigures]) -> Result<String, fmt::Error> {
+    pub fn render(
+        &self,
+        head: u64,
+        models: &[ModelFigures],
+        commits: CommitFigures,
+    ) -> Result<String, fmt::Error> {
         let mut scraped = Registry::default();
         scraped.register_collector(Box::new(Scraped {
             head,
             models: models.to_vec(),
+            commits,
         }));
         let mut out = String::with_capacity(4096);
         text::encode_registry(&mut out, &self.registry)?;
@@ -267,7 +317,7 @@ mod tests {
         metrics.record(OperationKind::Query, false, Duration::from_micros(300));
         metrics.record(OperationKind::Query, false, Duration::from_millis(3));
         metrics.record(OperationKind::Mutation, true, Duration::from_secs(5));
-        let text = metrics.render(0, &[]).unwrap();
+        let text = metrics.render(0, &[], CommitFigures::default()).unwrap();
         assert_eq!(
             line(
                 &text,
@@ -317,6 +367,7 @@ mod tests {
                     skipped: 2,
                     entities: 7,
                 }],
+                CommitFigures::default(),
             )
             .unwrap();
         assert!(text.contains("# TYPE palier_log_head_position gauge\n"));

@@ -123,3 +123,60 @@ async fn metrics_count_requests_and_follow_the_read_models() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn metrics_show_what_the_store_commits_cost() {
+    let app = spawn_app().await;
+    let before = scrape(&app).await;
+    assert_eq!(value(&before, "palier_store_commits_total"), 0.0);
+    assert_eq!(
+        value(&before, "palier_store_commit_duration_seconds_count"),
+        0.0
+    );
+
+    let person = app.register("0750655E", "lms", "commits").await;
+    let registered = scrape(&app).await;
+    let appends_before = value(&registered, "palier_store_commit_appends_total");
+    // Ten writes at once: ten appends, in as many commits or fewer (the writer groups them).
+    let writes = (0..10).map(|i| {
+        let (app, person) = (&app, &person);
+        async move {
+            app.record(person, &[("1.1", &format!("@c{i}"), true, 1.0)])
+                .await
+        }
+    });
+    let last = futures::future::join_all(writes)
+        .await
+        .into_iter()
+        .max()
+        .unwrap();
+
+    let after = scrape(&app).await;
+    let commits = value(&after, "palier_store_commits_total");
+    let appends = value(&after, "palier_store_commit_appends_total");
+    assert_eq!(appends - appends_before, 10.0);
+    assert!(
+        commits - value(&registered, "palier_store_commits_total") <= 10.0,
+        "{after}"
+    );
+    assert!(commits >= 2.0 && appends >= commits, "{after}");
+    // Every event of the log was written by one of those commits.
+    assert_eq!(
+        value(&after, "palier_store_commit_events_total"),
+        last as f64
+    );
+    assert_eq!(value(&after, "palier_log_head_position"), last as f64);
+    // The histogram counts each commit once, in its cumulative buckets.
+    assert_eq!(
+        value(&after, "palier_store_commit_duration_seconds_count"),
+        commits
+    );
+    assert_eq!(
+        value(
+            &after,
+            "palier_store_commit_duration_seconds_bucket{le=\"+Inf\"}"
+        ),
+        commits
+    );
+    assert!(value(&after, "palier_store_commit_duration_seconds_sum") > 0.0);
+}

@@ -178,7 +178,17 @@ async fn ours_append(path: &Path, writers: u64, batch: u64, seconds: f64) -> f64
     for t in tasks {
         t.await.unwrap();
     }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    let rate = count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    // The writer's cycle, to compare with the server's (`/metrics` during scripts/bench-writes.sh).
+    let commits = store.commit_figures();
+    if commits.commits > 0 {
+        eprintln!(
+            "  {writers} writer(s) × {batch}: {rate:.0} events/s, {:.1} appends per commit, {:.2} ms per commit",
+            commits.appends as f64 / commits.commits as f64,
+            commits.seconds * 1000.0 / commits.commits as f64
+        );
+    }
+    rate
 }
 
 async fn fill(path: &Path, total: u64) -> SqliteStore {

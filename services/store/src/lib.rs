@@ -9,6 +9,7 @@
 
 pub mod append;
 pub mod canonical;
+pub mod commit_stats;
 pub mod error;
 pub mod event;
 pub mod filter;
@@ -25,6 +26,7 @@ pub mod subscription;
 pub mod verify;
 
 pub use append::{AppendResult, CurrentRevision, ExpectedRevision};
+pub use commit_stats::{CommitFigures, CommitStats};
 pub use error::StoreError;
 pub use event::{EventData, Metadata, RecordedEvent};
 pub use filter::EventFilter;
@@ -117,6 +119,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// matches `filter`, first from history then live, in position order, with no gap and no
     /// duplicate. A slow consumer never blocks writers: it falls back to reading storage.
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription;
+
+    /// What this process's group commits have cost so far (see [`commit_stats`]); all zero
+    /// for a backend that does not write.
+    fn commit_figures(&self) -> CommitFigures {
+        CommitFigures::default()
+    }
 
     /// Closes the store for writing, for a graceful shutdown: appends already accepted are
     /// committed first, later ones fail with [`StoreError::Closed`]; reads keep working.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::EventStore;
 use crate::append::{AppendResult, ExpectedRevision};
+use crate::commit_stats::CommitFigures;
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::filter::EventFilter;
@@ -76,6 +77,10 @@ impl EventStore for SharedStore {
 
     async fn stream_info(&self, stream: &StreamName) -> Result<Option<StreamInfo>, StoreError> {
         self.0.stream_info(stream).await
+    }
+
+    fn commit_figures(&self) -> CommitFigures {
+        self.0.commit_figures()
     }
 
     async fn position_at(&self, time: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {

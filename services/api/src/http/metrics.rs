@@ -71,7 +71,10 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             }),
         },
     ];
-    match state.metrics.render(head, &models) {
+    match state
+        .metrics
+        .render(head, &models, state.app.store.commit_figures())
+    {
         Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
         Err(e) => {
             tracing::error!(error = %e, "metrics: encoding failed");

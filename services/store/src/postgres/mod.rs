@@ -32,6 +32,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::EventStore;
 use crate::append::{AppendResult, ExpectedRevision};
+use crate::commit_stats::{CommitFigures, CommitStats};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::filter::EventFilter;
@@ -153,6 +154,8 @@ struct Inner {
     durable: Arc<durable::DurableHead>,
     /// The tailer and the listener, stopped with the store.
     tasks: Vec<JoinHandle<()>>,
+    /// What this process's writer's commits cost (zero when read-only).
+    commits: Arc<CommitStats>,
 }
 
 impl Drop for Inner {
@@ -216,7 +219,13 @@ impl PostgresStore {
         let (feed, local) = tailer::Feed::new(live.clone(), Arc::clone(&durable));
         let (notified_tx, notified_rx) = mpsc::channel(1024);
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
-        tokio::spawn(writer::run(connector.clone(), rx, feed.clone()));
+        let commits = Arc::new(CommitStats::default());
+        tokio::spawn(writer::run(
+            connector.clone(),
+            rx,
+            feed.clone(),
+            Arc::clone(&commits),
+        ));
         let tasks = vec![
             tokio::spawn(tailer::run(
                 pool.clone(),
@@ -241,6 +250,7 @@ impl PostgresStore {
                 live,
                 durable,
                 tasks,
+                commits,
             }),
         })
     }
@@ -267,6 +277,7 @@ impl PostgresStore {
                 live,
                 durable,
                 tasks: Vec::new(),
+                commits: Arc::default(),
             }),
         })
     }
@@ -327,6 +338,10 @@ fn check_append(events: &[EventData]) -> Result<(), StoreError> {
 
 #[async_trait]
 impl EventStore for PostgresStore {
+    fn commit_figures(&self) -> CommitFigures {
+        self.inner.commits.figures()
+    }
+
     async fn append_to_stream(
         &self,
         stream: &StreamName,

@@ -55,6 +55,8 @@
 //! appends are then written one transaction each, so that only the faulty one fails, and that
 //! one is resolved as a retry (the original positions) or a conflict.
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
@@ -64,6 +66,7 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use crate::append::{AppendResult, CurrentRevision, ExpectedRevision};
+use crate::commit_stats::CommitStats;
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::hash::{self, Hash};
@@ -344,7 +347,12 @@ struct GroupError {
 }
 
 /// Runs the writer until every sender is gone or it is closed.
-pub async fn run(connector: Connector, mut requests: mpsc::Receiver<Request>, feed: Feed) {
+pub async fn run(
+    connector: Connector,
+    mut requests: mpsc::Receiver<Request>,
+    feed: Feed,
+    commits: Arc<CommitStats>,
+) {
     let mut conn: Option<Conn> = None;
     let mut deferred: VecDeque<AppendRequest> = VecDeque::new();
     let mut pending: Option<Request> = None;
@@ -415,7 +423,7 @@ pub async fn run(connector: Connector, mut requests: mpsc::Receiver<Request>, fe
                 }
             }
         };
-        deferred = commit_group(c, group, &feed, &mut more).await;
+        deferred = commit_group(c, group, &feed, &commits, &mut more).await;
         // Let the callers just answered send their next appends before the next group forms.
         tokio::task::yield_now().await;
         drop_if_lost(&mut conn);
@@ -467,19 +475,30 @@ async fn commit_group(
     c: &Conn,
     mut group: Vec<AppendRequest>,
     feed: &Feed,
+    commits: &CommitStats,
     more: &mut (dyn FnMut(&mut Vec<AppendRequest>) + Send),
 ) -> VecDeque<AppendRequest> {
     let publish = feed.wants_events();
+    let started = Instant::now();
     match write_group(c, &mut group, publish, feed.durable(), more).await {
         Ok(written) => {
             let mut deferred = VecDeque::new();
+            let (mut appends, mut events) = (0, 0);
             for (request, outcome) in group.into_iter().zip(written.outcomes) {
                 match outcome {
                     Some(reply) => {
+                        // Refusals and retries of appends that had landed wrote nothing.
+                        if reply.as_ref().is_ok_and(|r| !r.deduplicated) {
+                            appends += 1;
+                            events += request.events.len();
+                        }
                         let _ = request.reply.send(reply);
                     }
                     None => deferred.push_back(request),
                 }
+            }
+            if appends > 0 {
+                commits.record(appends, events, started.elapsed());
             }
             feed.committed(written.published);
             deferred
@@ -490,7 +509,8 @@ async fn commit_group(
             let mut deferred = VecDeque::new();
             for request in group {
                 let single = vec![request];
-                deferred.extend(Box::pin(commit_group(c, single, feed, &mut |_| {})).await);
+                deferred
+                    .extend(Box::pin(commit_group(c, single, feed, commits, &mut |_| {})).await);
             }
             deferred
         }

@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::EventStore;
 use crate::append::{AppendResult, ExpectedRevision};
+use crate::commit_stats::{CommitFigures, CommitStats};
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::filter::EventFilter;
@@ -94,6 +95,8 @@ struct Inner {
     /// Held for the store's lifetime so a second process cannot open the same file for
     /// writing; `None` when opened read-only.
     lock: Option<File>,
+    /// What the writer's commits cost (zero when read-only).
+    commits: Arc<CommitStats>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -144,9 +147,11 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
         let (live, _) = broadcast::channel(LIVE_FEED_CAPACITY);
         let live_for_writer = live.clone();
+        let commits = Arc::new(CommitStats::default());
+        let writer_commits = Arc::clone(&commits);
         let writer_thread = std::thread::Builder::new()
             .name("palier-store-writer".into())
-            .spawn(move || writer::run(conn, state, rx, live_for_writer, wal))
+            .spawn(move || writer::run(conn, state, rx, live_for_writer, wal, &writer_commits))
             .map_err(|e| StoreError::Storage(format!("cannot start the writer thread: {e}")))?;
         tracing::info!(path = %path.display(), "event store opened");
         Ok(SqliteStore {
@@ -157,6 +162,7 @@ impl SqliteStore {
                 writer_thread: Some(writer_thread),
                 live,
                 lock: Some(lock),
+                commits,
             }),
         })
     }
@@ -191,6 +197,7 @@ impl SqliteStore {
                     writer_thread: None,
                     live,
                     lock: None,
+                    commits: Arc::default(),
                 }),
             };
             // Fail now, not at the first read, if the file cannot be read.
@@ -342,6 +349,10 @@ fn check_append(events: &[EventData]) -> Result<(), StoreError> {
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    fn commit_figures(&self) -> CommitFigures {
+        self.inner.commits.figures()
+    }
+
     async fn append_to_stream(
         &self,
         stream: &StreamName,

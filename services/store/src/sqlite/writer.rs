@@ -11,12 +11,14 @@
 //! append has its own savepoint and is first looked up as a possible retry, so that only the
 //! faulty append fails (or is answered with its original positions).
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::append::{AppendResult, CurrentRevision, ExpectedRevision};
+use crate::commit_stats::CommitStats;
 use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::hash::{self, Hash};
@@ -119,6 +121,7 @@ pub fn run(
     mut requests: mpsc::Receiver<Request>,
     live: broadcast::Sender<LiveBatch>,
     mut wal: WalPolicy,
+    commits: &CommitStats,
 ) {
     let mut group = Vec::with_capacity(64);
     let mut pending = None;
@@ -163,7 +166,11 @@ pub fn run(
                         Err(_) => break,
                     }
                 }
-                commit_group(&mut conn, &mut state, &mut known, &mut group, &live);
+                let started = Instant::now();
+                let written = commit_group(&mut conn, &mut state, &mut known, &mut group, &live);
+                if written.appends > 0 {
+                    commits.record(written.appends, written.events, started.elapsed());
+                }
                 wal.after_commit(&conn);
             }
         }
@@ -326,7 +333,7 @@ fn commit_group(
     known: &mut KnownStreams,
     group: &mut Vec<AppendRequest>,
     live: &broadcast::Sender<LiveBatch>,
-) {
+) -> Landed {
     let before_group = *state;
     // Copies for the live feed are only worth building when someone listens.
     let publish = live.receiver_count() > 0;
@@ -339,18 +346,27 @@ fn commit_group(
             known.forget();
             match write_group_carefully(conn, state, group, publish) {
                 Ok(outcomes) => outcomes,
-                Err(e) => return fail_group(conn, state, before_group, group, &e),
+                Err(e) => {
+                    fail_group(conn, state, before_group, group, &e);
+                    return Landed::default();
+                }
             }
         }
         Err(e) => {
             known.forget();
-            return fail_group(conn, state, before_group, group, &e);
+            fail_group(conn, state, before_group, group, &e);
+            return Landed::default();
         }
     };
     let mut published: Vec<RecordedEvent> = Vec::new();
+    let mut written = Landed::default();
     for (request, outcome) in group.drain(..).zip(outcomes) {
         let reply = match outcome {
             Ok((result, recorded)) => {
+                if !result.deduplicated {
+                    written.appends += 1;
+                    written.events += request.events.len();
+                }
                 published.extend(recorded);
                 Ok(result)
             }
@@ -369,6 +385,15 @@ fn commit_group(
         // storage again (without it they would wait for a later commit, maybe forever).
         let _ = live.send(Arc::from(Vec::new()));
     }
+    written
+}
+
+/// What a group commit wrote: the appends that landed (not the refused ones, nor the retries
+/// of appends that had landed before) and their events.
+#[derive(Debug, Default)]
+struct Landed {
+    appends: usize,
+    events: usize,
 }
 
 /// The group's transaction rolled back: every append of it fails with `e`.

@@ -68,7 +68,8 @@ macro_rules! store_contract_tests {
             export_then_import_reproduces_the_log,
             import_refuses_altered_or_incomplete_exports,
             position_at_maps_store_time_to_positions,
-            large_appends_keep_every_field_and_the_chain);
+            large_appends_keep_every_field_and_the_chain,
+            commits_are_counted_with_what_they_wrote);
     };
     (@cases $factory:path; $wrap:tt; $($case:ident),* $(,)?) => {
         $(
@@ -1415,4 +1416,39 @@ pub async fn large_appends_keep_every_field_and_the_chain<H: Harness>(h: &mut H)
     assert_eq!(n, 503);
     assert_eq!(all_events(&target).await, all_events(&store).await);
     assert!(verify::verify(&target, None).await.unwrap().is_ok());
+}
+
+/// The writer's commit figures count what landed: appends and events written, not refusals
+/// nor retries of appends that had landed; every commit is in one duration bucket.
+pub async fn commits_are_counted_with_what_they_wrote<H: Harness>(h: &mut H) {
+    let store = h.another().await;
+    assert_eq!(store.commit_figures().commits, 0);
+    let s = unique_stream("commits");
+    let first = events(3);
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, first.clone())
+        .await
+        .unwrap();
+    store
+        .append_to_stream(&s, ExpectedRevision::Exact(2), events(2))
+        .await
+        .unwrap();
+    // A conflict and a retry of the first append write nothing.
+    store
+        .append_to_stream(&s, ExpectedRevision::NoStream, events(1))
+        .await
+        .unwrap_err();
+    let retried = store
+        .append_to_stream(&s, ExpectedRevision::NoStream, first)
+        .await
+        .unwrap();
+    assert!(retried.deduplicated);
+    let figures = store.commit_figures();
+    assert_eq!(
+        (figures.commits, figures.appends, figures.events),
+        (2, 2, 5),
+        "{figures:?}"
+    );
+    assert_eq!(figures.buckets.iter().sum::<u64>(), 2);
+    assert!(figures.seconds > 0.0);
 }
