@@ -19,9 +19,9 @@
 //! the validator's message (see `graphql::execute`). Such a refusal is told from an error of
 //! the resolver by where it points ([`KnownDocument::refused_an_argument`]): async-graphql
 //! places an argument's refusal at the argument's value (or nowhere, for a missing one), a
-//! resolver's error at its field, so a resolver that fails after writing is never run twice. A variable used deeper (in a nested field,
-//! a directive, a fragment) is read after the root resolver ran, perhaps after an append:
-//! such documents are validated on every request.
+//! resolver's error at its field, so a resolver that fails after writing is never run twice.
+//! A variable used deeper (in a nested field, a directive, a fragment) is read after the root
+//! resolver ran, perhaps after an append: such documents are validated on every request.
 //!
 //! Only documents that parsed are kept (a syntax error is answered from a fresh parse), and
 //! only short ones: the cache is bounded in entries and in the text it holds, so a client

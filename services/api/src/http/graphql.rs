@@ -580,7 +580,7 @@ async fn execute(
 struct ResponseBody<'a> {
     /// Absent when the request was not executed (GraphQL-over-HTTP).
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a async_graphql::Value>,
+    data: Option<&'a ConstValue>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [ServerError],
     extensions: ResponseExtensions,
