@@ -8,9 +8,18 @@
 //! and the loser reads the events it missed. The cache is never a source of truth: a slot is
 //! only ever a prefix of its stream (events never change), and a conflict drops the slot so
 //! that the next command rebuilds it from the store.
-use std::sync::Arc;
+//!
+//! The cache itself is a few lines over `indexmap`, not `moka` (which it was until
+//! 2026-12-06): every command looks its slot up once, and moka's lookup (its concurrent hash
+//! table, the read it records for its admission policy, the maintenance it runs) was 5.3% of
+//! the HTTP workers' time under one-element writes (`perf`, `scripts/bench-writes.sh`), where a
+//! lookup here is a short lock of one of [`SHARDS`] maps. Eviction is CLOCK (a slot used since
+//! the hand last passed gets another turn; one a command holds is never taken), which is what
+//! an aggregate cache needs: streams written recently stay.
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use indexmap::IndexMap;
 use palier_domain::aggregate::Aggregate;
 
 /// State and revision of one stream.
@@ -28,12 +37,23 @@ pub struct Slot<A> {
     /// The state; held for the whole of a command.
     pub loaded: tokio::sync::Mutex<Loaded<A>>,
     bytes: AtomicU32,
-    /// The weight the cache last counted (the weigher runs on insert only).
+    /// The weight the cache last counted.
     counted: AtomicU32,
 }
 
 impl<A: Aggregate> Slot<A> {
-    /// Records the state's size after a command (read by the cache's weigher on re-insert).
+    fn new() -> Self {
+        Slot {
+            loaded: tokio::sync::Mutex::new(Loaded {
+                state: A::default(),
+                revision: None,
+            }),
+            bytes: AtomicU32::new(0),
+            counted: AtomicU32::new(0),
+        }
+    }
+
+    /// Records the state's size after a command (counted by [`AggregateCache::reweigh`]).
     pub fn weigh(&self, loaded: &Loaded<A>) {
         let bytes = u32::try_from(loaded.state.approx_bytes()).unwrap_or(u32::MAX);
         self.bytes.store(bytes, Ordering::Relaxed);
@@ -50,21 +70,75 @@ impl<A: Aggregate> Slot<A> {
 }
 
 /// A slot is counted again once its size moved by more than 1/8 of what was counted: a
-/// command usually adds a few dozen bytes to a state of kilobytes, and re-inserting the slot
-/// after every command (so that the weigher runs) cost about 4% of a one-element write's CPU
-/// (moka's write queue and its maintenance, `perf` under `scripts/bench-writes.sh`). The cache
-/// may so hold up to 1/8 more than its cap says.
+/// command usually adds a few dozen bytes to a state of kilobytes, and counting it after
+/// every command would take the shard's lock twice per command. The cache may so hold up to
+/// 1/8 more than its cap says.
 const DRIFT_DIVISOR: u32 = 8;
 
-/// A bounded cache of aggregate slots, by stream name.
+/// Independent maps, each with its share of the cap, so that commands on different streams
+/// rarely wait for one another's lookup.
+pub const SHARDS: usize = 16;
+
+type Hasher = foldhash::fast::RandomState;
+
+/// One slot in its shard, with what the cache counted for it.
+struct Entry<A> {
+    slot: Arc<Slot<A>>,
+    /// Its stream name's length plus the state's bytes, as last counted.
+    weight: u64,
+    /// Used since the clock's hand last passed it.
+    used: bool,
+}
+
+struct Shard<A> {
+    slots: IndexMap<Box<str>, Entry<A>, Hasher>,
+    /// Sum of the entries' weights.
+    weight: u64,
+    /// Where the clock's hand stands in `slots`.
+    hand: usize,
+}
+
+impl<A> Shard<A> {
+    /// Takes slots out until the shard is within `cap`, sparing those used since the hand last
+    /// passed (once) and those a command holds.
+    fn evict(&mut self, cap: u64) {
+        // Two turns at most: the first clears every `used` mark.
+        let mut budget = 2 * self.slots.len();
+        while self.weight > cap && budget > 0 && !self.slots.is_empty() {
+            budget -= 1;
+            if self.hand >= self.slots.len() {
+                self.hand = 0;
+            }
+            let Some((_, entry)) = self.slots.get_index_mut(self.hand) else {
+                break;
+            };
+            if entry.used || Arc::strong_count(&entry.slot) > 1 {
+                entry.used = false;
+                self.hand += 1;
+                continue;
+            }
+            // The last slot takes this one's place: the hand stays to look at it next.
+            if let Some((_, gone)) = self.slots.swap_remove_index(self.hand) {
+                self.weight -= gone.weight;
+            }
+        }
+    }
+}
+
+/// A bounded cache of aggregate slots, by stream name. Cheap to clone (the clones share it).
 pub struct AggregateCache<A: Aggregate + 'static> {
-    slots: moka::sync::Cache<String, Arc<Slot<A>>>,
+    shards: Arc<[Mutex<Shard<A>>]>,
+    /// Each shard's share of the cap.
+    shard_cap: u64,
+    hasher: Hasher,
 }
 
 impl<A: Aggregate + 'static> Clone for AggregateCache<A> {
     fn clone(&self) -> Self {
         AggregateCache {
-            slots: self.slots.clone(),
+            shards: Arc::clone(&self.shards),
+            shard_cap: self.shard_cap,
+            hasher: self.hasher.clone(),
         }
     }
 }
@@ -72,60 +146,118 @@ impl<A: Aggregate + 'static> Clone for AggregateCache<A> {
 impl<A: Aggregate + 'static> AggregateCache<A> {
     /// A cache holding at most about `max_bytes` of state (0: keep nothing between commands).
     pub fn new(max_bytes: u64) -> Self {
+        let hasher = Hasher::default();
         AggregateCache {
-            slots: moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|key: &String, slot: &Arc<Slot<A>>| {
-                    slot.bytes
-                        .load(Ordering::Relaxed)
-                        .saturating_add(u32::try_from(key.len()).unwrap_or(u32::MAX))
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        slots: IndexMap::with_hasher(hasher.clone()),
+                        weight: 0,
+                        hand: 0,
+                    })
                 })
-                .build(),
+                .collect(),
+            shard_cap: max_bytes / SHARDS as u64,
+            hasher,
         }
+    }
+
+    fn shard(&self, stream: &str) -> MutexGuard<'_, Shard<A>> {
+        use std::hash::BuildHasher;
+        // The shard from the hash's high bits: the map inside uses the low ones.
+        let index = (self.hasher.hash_one(stream) >> 40) as usize % SHARDS;
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The slot of `stream`, created empty when absent.
     pub fn slot(&self, stream: &str) -> Arc<Slot<A>> {
-        // Looked up by the borrowed name first: the owned key is only made for a new slot.
-        if let Some(slot) = self.slots.get(stream) {
-            return slot;
+        let mut shard = self.shard(stream);
+        if let Some(entry) = shard.slots.get_mut(stream) {
+            entry.used = true;
+            return Arc::clone(&entry.slot);
         }
-        self.slots.get_with(stream.to_owned(), || {
-            Arc::new(Slot {
-                loaded: tokio::sync::Mutex::new(Loaded {
-                    state: A::default(),
-                    revision: None,
-                }),
-                bytes: AtomicU32::new(0),
-                counted: AtomicU32::new(0),
-            })
-        })
+        let slot = Arc::new(Slot::new());
+        let weight = stream.len() as u64;
+        shard.weight += weight;
+        shard.slots.insert(
+            stream.into(),
+            Entry {
+                slot: Arc::clone(&slot),
+                weight,
+                used: false,
+            },
+        );
+        shard.evict(self.shard_cap);
+        slot
     }
 
-    /// Puts the slot back after a command when its size moved enough (see [`DRIFT_DIVISOR`]),
-    /// so that its new weight counts.
+    /// Counts the slot's new size after a command when it moved enough (see
+    /// [`DRIFT_DIVISOR`]), taking other slots out if the cache is now over its cap.
     pub fn reweigh(&self, stream: &str, slot: &Arc<Slot<A>>) {
-        if slot.drifted() && self.slots.contains_key(stream) {
-            slot.counted
-                .store(slot.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-            self.slots.insert(stream.to_owned(), Arc::clone(slot));
+        if !slot.drifted() {
+            return;
         }
+        let bytes = slot.bytes.load(Ordering::Relaxed);
+        let mut shard = self.shard(stream);
+        let Some(entry) = shard.slots.get_mut(stream) else {
+            return; // evicted or invalidated meanwhile
+        };
+        if !Arc::ptr_eq(&entry.slot, slot) {
+            return; // another slot took its place
+        }
+        slot.counted.store(bytes, Ordering::Relaxed);
+        let (old, new) = (entry.weight, stream.len() as u64 + u64::from(bytes));
+        entry.weight = new;
+        shard.weight = shard.weight - old + new;
+        shard.evict(self.shard_cap);
     }
 
     /// Forgets `stream` (after a conflict).
     pub fn invalidate(&self, stream: &str) {
-        self.slots.invalidate(stream);
+        let mut shard = self.shard(stream);
+        if let Some(gone) = shard.slots.swap_remove(stream) {
+            shard.weight -= gone.weight;
+        }
     }
 
-    /// Slots held (approximate, for metrics and tests).
+    /// Slots held.
     pub fn len(&self) -> u64 {
-        self.slots.run_pending_tasks();
-        self.slots.entry_count()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).slots.len() as u64)
+            .sum()
     }
 
     /// Whether it holds no slot.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The weight counted over every shard.
+    #[cfg(test)]
+    fn weighted_size(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).weight)
+            .sum()
+    }
+
+    /// What the slots hold now, by their last weighing.
+    #[cfg(test)]
+    fn held_bytes(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .slots
+                    .values()
+                    .map(|e| u64::from(e.slot.bytes.load(Ordering::Relaxed)))
+                    .sum::<u64>()
+            })
+            .sum()
     }
 }
 
@@ -189,6 +321,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_slot_a_command_holds_is_never_taken_and_an_invalidated_one_is_new_next_time() {
+        let cache = AggregateCache::<Sized>::new(SHARDS as u64 * 4_000);
+        let held = cache.slot("person-held");
+        let guard = held.loaded.lock().await;
+        // Far more than the cap, through every shard.
+        for i in 0..2_000 {
+            grow(&cache, &format!("person-{i}"), 1_000).await;
+        }
+        assert!(cache.len() < 2_000, "eviction ran");
+        assert!(Arc::ptr_eq(&held, &cache.slot("person-held")));
+        drop(guard);
+        cache.invalidate("person-held");
+        assert!(!Arc::ptr_eq(&held, &cache.slot("person-held")));
+    }
+
+    #[tokio::test]
     async fn the_cache_stays_within_its_cap_and_an_eighth() {
         let cap = 100_000u64;
         let cache = AggregateCache::<Sized>::new(cap);
@@ -199,19 +347,15 @@ mod tests {
                 grow(&cache, &stream, bytes).await;
             }
         }
-        cache.slots.run_pending_tasks();
         assert!(cache.len() < 1_000, "eviction ran");
+        assert!(cache.len() > 30, "{} slots kept", cache.len());
         assert!(
-            cache.slots.weighted_size() <= cap + cap / 8,
+            cache.weighted_size() <= cap,
             "{} counted for a cap of {cap}",
-            cache.slots.weighted_size()
+            cache.weighted_size()
         );
         // What the slots really hold is at most an eighth more than what was counted.
-        let held: u64 = cache
-            .slots
-            .iter()
-            .map(|(_, slot)| u64::from(slot.bytes.load(Ordering::Relaxed)))
-            .sum();
-        assert!(held <= cap + cap / 4, "{held} held for a cap of {cap}");
+        let held = cache.held_bytes();
+        assert!(held <= cap + cap / 8, "{held} held for a cap of {cap}");
     }
 }

@@ -345,6 +345,9 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr().context("reading the bound address")?;
         let mut server = HttpServer::new(move || {
+            // Runs once on each worker thread, inside the runtime it drives for its life: the
+            // store's writer answers this worker's appends with one wake-up per group commit.
+            palier_store::serve_replies_on_this_thread();
             App::new()
                 .app_data(http_state.clone())
                 .configure(http::routes)

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-use palier_store::{EventFilter, EventStore, FoldEvent, FoldPage, RecordedEvent, StoreError};
+use palier_store::{
+    EventChunk, EventFilter, EventStore, FoldEvent, FoldPage, RecordedEvent, StoreError,
+};
 use tokio::sync::watch;
 
 use crate::Projection;
@@ -301,28 +302,41 @@ async fn run<P: Projection, S: EventStore + Clone>(
         saved.maybe_save(shared, &store, snapshots, last).await;
     }
     let mut subscription = store.subscribe_to_all(last, EventFilter::all());
-    let mut chunk = Vec::with_capacity(CHUNK);
+    // The subscription's chunks as they came (live batches shared with the other models, not
+    // copied), folded together under one lock.
+    let mut chunks: Vec<EventChunk> = Vec::new();
     loop {
-        match subscription.next().await {
-            Some(Ok(event)) => chunk.push(event),
+        match subscription.next_chunk().await {
+            Some(Ok(chunk)) => chunks.push(chunk),
             Some(Err(e)) => return Err(e),
             None => return Err(StoreError::Closed),
         }
-        // Take what is already there without waiting, up to a chunk.
-        while chunk.len() < CHUNK {
-            match subscription.next().now_or_never() {
-                Some(Some(Ok(event))) => chunk.push(event),
+        // Take what is already there without waiting, up to about a chunk.
+        let mut count = chunks[0].len();
+        while count < CHUNK {
+            match subscription.try_next_chunk() {
+                Some(Some(Ok(chunk))) => {
+                    count += chunk.len();
+                    chunks.push(chunk);
+                }
                 Some(Some(Err(e))) => return Err(e),
                 Some(None) => return Err(StoreError::Closed),
                 None => break,
             }
         }
-        let last = chunk.last().map_or(0, |e| e.position);
-        apply_chunk(shared, chunk.iter().map(RecordedEvent::as_fold));
-        shared
-            .folded
-            .fetch_add(chunk.len() as u64, Ordering::AcqRel);
-        chunk.clear();
+        let last = chunks
+            .last()
+            .and_then(|c| c.last())
+            .map_or(0, |e| e.position);
+        apply_chunk(
+            shared,
+            chunks
+                .iter()
+                .flat_map(|c| c.iter())
+                .map(RecordedEvent::as_fold),
+        );
+        shared.folded.fetch_add(count as u64, Ordering::AcqRel);
+        chunks.clear();
         publish(shared, last);
         if let Some(snapshots) = &snapshots {
             saved.maybe_save(shared, &store, snapshots, last).await;

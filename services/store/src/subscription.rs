@@ -11,7 +11,12 @@
 //! joins while a commit is under way may find neither the events in storage (not yet
 //! committed) nor copies on the feed (the writer decided before it joined). For that case the
 //! backend sends an empty batch after the commit, which sends the subscriber back to storage.
-use std::collections::VecDeque;
+//!
+//! A live batch reaches every subscriber as the one shared copy the writer published
+//! ([`EventChunk`]), not cloned per subscriber: the server's five read models each follow the
+//! log, and copying every event five times (its stream, type, payload and metadata) was about
+//! a sixth of their thread's time under one-element writes (`perf`, `scripts/bench-writes.sh`).
+use std::ops::{Deref, Range};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -37,7 +42,36 @@ const CATCH_UP_PAGE: usize = 1024;
 /// subscriber stops pulling.
 const CONSUMER_CHUNKS: usize = 4;
 
-type Chunk = Result<Vec<RecordedEvent>, StoreError>;
+type Chunk = Result<EventChunk, StoreError>;
+
+/// Consecutive events of a subscription, in position order: a page read from storage, or the
+/// part of a committed batch the subscriber had not seen, shared with every other subscriber.
+/// Dereferences to the events.
+#[derive(Debug, Clone)]
+pub struct EventChunk(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Owned(Arc<[RecordedEvent]>),
+    Shared(LiveBatch, Range<usize>),
+}
+
+impl EventChunk {
+    fn owned(events: Vec<RecordedEvent>) -> Self {
+        EventChunk(Repr::Owned(events.into()))
+    }
+}
+
+impl Deref for EventChunk {
+    type Target = [RecordedEvent];
+
+    fn deref(&self) -> &[RecordedEvent] {
+        match &self.0 {
+            Repr::Owned(events) => events,
+            Repr::Shared(batch, range) => &batch[range.clone()],
+        }
+    }
+}
 
 /// A running catch-up subscription: a stream of events (or one final error).
 ///
@@ -45,9 +79,10 @@ type Chunk = Result<Vec<RecordedEvent>, StoreError>;
 #[derive(Debug)]
 pub struct Subscription {
     rx: mpsc::Receiver<Chunk>,
-    /// Events received in a chunk and not yet handed out; events travel in chunks so that a
-    /// catch-up over millions of events does not pay a channel hop per event.
-    ready: VecDeque<RecordedEvent>,
+    /// A chunk received and not yet wholly handed out by [`Subscription::next`], with how many
+    /// of its events were; events travel in chunks so that a catch-up over millions of events
+    /// does not pay a channel hop per event.
+    ready: Option<(EventChunk, usize)>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -57,16 +92,49 @@ impl Subscription {
         std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
+    /// The next events, as many as have arrived together (at least one), without copying
+    /// them; `None` once the store is closed, after an error has been delivered. What
+    /// [`Subscription::next`] handed out of a chunk is not handed out again.
+    pub async fn next_chunk(&mut self) -> Option<Result<EventChunk, StoreError>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// [`Subscription::next_chunk`] if one has arrived, without waiting.
+    pub fn try_next_chunk(&mut self) -> Option<Option<Result<EventChunk, StoreError>>> {
+        let waker = futures::task::noop_waker();
+        match self.poll_chunk(&mut Context::from_waker(&waker)) {
+            Poll::Ready(chunk) => Some(chunk),
+            Poll::Pending => None,
+        }
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<EventChunk, StoreError>>> {
+        if let Some((chunk, taken)) = self.ready.take().filter(|(c, taken)| *taken < c.len()) {
+            let rest = match chunk.0 {
+                Repr::Owned(events) => EventChunk::owned(events[taken..].to_vec()),
+                Repr::Shared(batch, range) => {
+                    EventChunk(Repr::Shared(batch, range.start + taken..range.end))
+                }
+            };
+            return Poll::Ready(Some(Ok(rest)));
+        }
+        self.rx.poll_recv(cx)
+    }
+
     fn poll_event(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<RecordedEvent, StoreError>>> {
         loop {
-            if let Some(event) = self.ready.pop_front() {
-                return Poll::Ready(Some(Ok(event)));
+            if let Some((chunk, taken)) = &mut self.ready {
+                if let Some(event) = chunk.get(*taken) {
+                    *taken += 1;
+                    return Poll::Ready(Some(Ok(event.clone())));
+                }
+                self.ready = None;
             }
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(chunk))) => self.ready.extend(chunk),
+                Poll::Ready(Some(Ok(chunk))) => self.ready = Some((chunk, 0)),
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
@@ -92,7 +160,7 @@ impl Subscription {
             )));
             return Subscription {
                 rx,
-                ready: VecDeque::new(),
+                ready: None,
                 task: None,
             };
         };
@@ -104,7 +172,7 @@ impl Subscription {
         });
         Subscription {
             rx,
-            ready: VecDeque::new(),
+            ready: None,
             task: Some(task),
         }
     }
@@ -142,7 +210,9 @@ async fn run<S: EventStore>(
             let slice = store
                 .read_all(seen.saturating_add(1), &filter, CATCH_UP_PAGE)
                 .await?;
-            if !slice.events.is_empty() && tx.send(Ok(slice.events)).await.is_err() {
+            if !slice.events.is_empty()
+                && tx.send(Ok(EventChunk::owned(slice.events))).await.is_err()
+            {
                 return Ok(()); // the consumer went away
             }
             seen = seen.max(slice.scanned_to);
@@ -160,6 +230,30 @@ async fn run<S: EventStore>(
                 // The writer's "committed, read it from storage" (see the module docs).
                 continue 'resync;
             }
+            // Every subscriber of the whole log takes the unseen tail of the batch as it is.
+            if filter.is_all() {
+                let start = batch.partition_point(|e| e.position <= seen);
+                let Some(first) = batch.get(start) else {
+                    continue; // all seen already
+                };
+                let (end, last) = (batch.len(), batch[batch.len() - 1].position);
+                // Contiguous from the position after `seen` (a batch is contiguous; checked
+                // anyway, as the per-event path below does), else a batch went missing.
+                if first.position != seen.saturating_add(1)
+                    || last - first.position != (end - start - 1) as u64
+                {
+                    continue 'resync;
+                }
+                seen = last;
+                if tx
+                    .send(Ok(EventChunk(Repr::Shared(batch, start..end))))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
             let mut chunk = Vec::new();
             let mut gap = false;
             for event in batch.iter() {
@@ -175,7 +269,7 @@ async fn run<S: EventStore>(
                     chunk.push(event.clone());
                 }
             }
-            if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+            if !chunk.is_empty() && tx.send(Ok(EventChunk::owned(chunk))).await.is_err() {
                 return Ok(());
             }
             if gap {

@@ -27,6 +27,7 @@ use crate::filter::EventFilter;
 use crate::fold::FoldPage;
 use crate::names::StreamName;
 use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+use crate::reply_home::ReplyTo;
 use crate::subscription::{LIVE_FEED_CAPACITY, LiveBatch, Subscription};
 
 pub use schema::{APPLICATION_ID, FORMAT_VERSION};
@@ -360,7 +361,7 @@ impl EventStore for SqliteStore {
         events: Vec<EventData>,
     ) -> Result<AppendResult, StoreError> {
         check_append(&events)?;
-        let (reply, outcome) = oneshot::channel();
+        let (reply, outcome) = ReplyTo::here();
         let request = writer::AppendRequest {
             stream: stream.clone(),
             expected,

@@ -29,6 +29,7 @@ use super::checkpointer::WalPolicy;
 use super::known::{KnownStreams, StreamRow};
 use super::map_sql;
 use super::reader::{EVENT_COLUMNS, decode};
+use crate::reply_home::{Replies, ReplyTo};
 
 /// Most appends one group commit takes.
 const MAX_GROUP_APPENDS: usize = 1024;
@@ -44,7 +45,7 @@ pub struct AppendRequest {
     /// Events, already validated.
     pub events: Vec<EventData>,
     /// Where the outcome goes once durable.
-    pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+    pub reply: ReplyTo,
 }
 
 /// Events recorded elsewhere, to be written exactly as they are (import, replication).
@@ -360,6 +361,7 @@ fn commit_group(
     };
     let mut published: Vec<RecordedEvent> = Vec::new();
     let mut written = Landed::default();
+    let mut replies = Replies::default();
     for (request, outcome) in group.drain(..).zip(outcomes) {
         let reply = match outcome {
             Ok((result, recorded)) => {
@@ -374,8 +376,9 @@ fn commit_group(
         };
         // A caller that gave up waiting still had its append made durable; that is what
         // idempotent retries are for.
-        let _ = request.reply.send(reply);
+        replies.push(request.reply, reply);
     }
+    replies.deliver();
     if !published.is_empty() {
         // No subscriber is not an error.
         let _ = live.send(Arc::from(published));
@@ -408,7 +411,7 @@ fn fail_group(
     // Re-read where the chain stands rather than trust the in-memory copy.
     *state = ChainState::load(conn).unwrap_or(before_group);
     for request in group.drain(..) {
-        let _ = request.reply.send(Err(clone_error(e)));
+        request.reply.send_now(Err(clone_error(e)));
     }
 }
 

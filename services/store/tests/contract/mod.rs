@@ -662,6 +662,29 @@ async fn collect_subscription(
     got
 }
 
+/// Like [`collect_subscription`], by chunks ([`palier_store::Subscription::next_chunk`], as
+/// the projection engine reads); with `mixed`, one event by `next` between chunks.
+async fn collect_chunks(
+    sub: &mut palier_store::Subscription,
+    want: usize,
+    mixed: bool,
+) -> Vec<RecordedEvent> {
+    let mut got = Vec::with_capacity(want);
+    while got.len() < want {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), sub.next_chunk())
+            .await
+            .expect("subscription stalled")
+            .expect("subscription ended")
+            .expect("subscription failed");
+        assert!(!chunk.is_empty(), "an empty chunk");
+        got.extend(chunk.iter().cloned());
+        if mixed && got.len() < want {
+            got.extend(collect_subscription(sub, 1).await);
+        }
+    }
+    got
+}
+
 pub async fn subscription_from_zero_while_writers_run_sees_each_event_once<H: Harness>(h: &mut H) {
     let store = h.store();
     // Some history before the subscription starts, more racing with its switch to live.
@@ -701,13 +724,17 @@ pub async fn subscription_from_zero_while_writers_run_sees_each_event_once<H: Ha
     }
     let total = store.head().await.unwrap().unwrap().position;
     assert_eq!(total, before + 8 * 100 * 2);
-    for sub in &mut subs {
-        let got = collect_subscription(sub, total as usize).await;
+    // A third read event by event, a third by chunks, a third both ways in turn.
+    for (i, sub) in subs.iter_mut().enumerate() {
+        let got = match i % 3 {
+            0 => collect_subscription(sub, total as usize).await,
+            n => collect_chunks(sub, total as usize, n == 2).await,
+        };
         let positions: Vec<u64> = got.iter().map(|e| e.position).collect();
         assert_eq!(positions, (1..=total).collect::<Vec<_>>());
         // Nothing more arrives: no duplicate after the end.
         assert!(
-            tokio::time::timeout(Duration::from_millis(100), sub.next())
+            tokio::time::timeout(Duration::from_millis(100), sub.next_chunk())
                 .await
                 .is_err()
         );
@@ -795,7 +822,7 @@ pub async fn slow_subscriber_blocks_nobody_and_loses_nothing<H: Harness>(h: &mut
             .expect("a writer was blocked")
             .unwrap();
     }
-    let slow_got = collect_subscription(&mut slow, n).await;
+    let slow_got = collect_chunks(&mut slow, n, false).await;
     let want: Vec<u64> = (start + 1..=start + n as u64).collect();
     assert_eq!(
         fast_got.iter().map(|e| e.position).collect::<Vec<_>>(),
