@@ -1,8 +1,8 @@
-//! Append outcomes carried from the writer thread back to single-threaded runtimes (the HTTP
-//! server's workers) with one wake-up of each runtime per group commit, instead of one per
-//! append.
+//! Append outcomes carried from the store's writer (SQLite's writer thread, PostgreSQL's writer
+//! task) back to single-threaded runtimes (the HTTP server's workers) with one wake-up of each
+//! runtime per group commit, instead of one per append.
 //!
-//! Completing a oneshot from the writer thread wakes the task waiting on it; when that task
+//! Completing a oneshot from the writer wakes the task waiting on it; when that task
 //! lives on a current-thread runtime, tokio wakes the runtime with a write to its eventfd, one
 //! system call per append: 54 `write`s per commit beside 133 `pwrite64`s (`strace -c` on the
 //! writer thread, 64 connections), about 4% of the writer's time (`perf`), and the writer is

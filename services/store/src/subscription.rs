@@ -16,6 +16,7 @@
 //! ([`EventChunk`]), not cloned per subscriber: the server's five read models each follow the
 //! log, and copying every event five times (its stream, type, payload and metadata) was about
 //! a sixth of their thread's time under one-element writes (`perf`, `scripts/bench-writes.sh`).
+use std::collections::VecDeque;
 use std::ops::{Deref, Range};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,13 +53,47 @@ pub struct EventChunk(Repr);
 
 #[derive(Debug, Clone)]
 enum Repr {
-    Owned(Arc<[RecordedEvent]>),
+    Owned(Vec<RecordedEvent>),
     Shared(LiveBatch, Range<usize>),
 }
 
 impl EventChunk {
     fn owned(events: Vec<RecordedEvent>) -> Self {
-        EventChunk(Repr::Owned(events.into()))
+        EventChunk(Repr::Owned(events))
+    }
+}
+
+/// What is left of the last chunk received, for [`Subscription::next`]: events read from
+/// storage are handed out by moving them, a shared batch's by copying.
+#[derive(Debug)]
+enum Ready {
+    Owned(VecDeque<RecordedEvent>),
+    Shared(LiveBatch, Range<usize>),
+}
+
+impl Ready {
+    fn from_chunk(chunk: EventChunk) -> Self {
+        match chunk.0 {
+            Repr::Owned(events) => Ready::Owned(events.into()),
+            Repr::Shared(batch, range) => Ready::Shared(batch, range),
+        }
+    }
+
+    fn pop(&mut self) -> Option<RecordedEvent> {
+        match self {
+            Ready::Owned(events) => events.pop_front(),
+            Ready::Shared(batch, range) => range.next().and_then(|i| batch.get(i).cloned()),
+        }
+    }
+
+    /// The rest as a chunk, if anything is left.
+    fn into_chunk(self) -> Option<EventChunk> {
+        let chunk = match self {
+            Ready::Owned(events) if !events.is_empty() => Repr::Owned(events.into()),
+            Ready::Shared(batch, range) if range.start < range.end => Repr::Shared(batch, range),
+            _ => return None,
+        };
+        Some(EventChunk(chunk))
     }
 }
 
@@ -79,10 +114,10 @@ impl Deref for EventChunk {
 #[derive(Debug)]
 pub struct Subscription {
     rx: mpsc::Receiver<Chunk>,
-    /// A chunk received and not yet wholly handed out by [`Subscription::next`], with how many
-    /// of its events were; events travel in chunks so that a catch-up over millions of events
-    /// does not pay a channel hop per event.
-    ready: Option<(EventChunk, usize)>,
+    /// What [`Subscription::next`] has not yet handed out of the last chunk received; events
+    /// travel in chunks so that a catch-up over millions of events does not pay a channel hop
+    /// per event.
+    ready: Option<Ready>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -109,13 +144,7 @@ impl Subscription {
     }
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<EventChunk, StoreError>>> {
-        if let Some((chunk, taken)) = self.ready.take().filter(|(c, taken)| *taken < c.len()) {
-            let rest = match chunk.0 {
-                Repr::Owned(events) => EventChunk::owned(events[taken..].to_vec()),
-                Repr::Shared(batch, range) => {
-                    EventChunk(Repr::Shared(batch, range.start + taken..range.end))
-                }
-            };
+        if let Some(rest) = self.ready.take().and_then(Ready::into_chunk) {
             return Poll::Ready(Some(Ok(rest)));
         }
         self.rx.poll_recv(cx)
@@ -126,15 +155,12 @@ impl Subscription {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<RecordedEvent, StoreError>>> {
         loop {
-            if let Some((chunk, taken)) = &mut self.ready {
-                if let Some(event) = chunk.get(*taken) {
-                    *taken += 1;
-                    return Poll::Ready(Some(Ok(event.clone())));
-                }
-                self.ready = None;
+            if let Some(event) = self.ready.as_mut().and_then(Ready::pop) {
+                return Poll::Ready(Some(Ok(event)));
             }
+            self.ready = None;
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(chunk))) => self.ready = Some((chunk, 0)),
+                Poll::Ready(Some(Ok(chunk))) => self.ready = Some(Ready::from_chunk(chunk)),
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,

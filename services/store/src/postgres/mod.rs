@@ -39,6 +39,7 @@ use crate::filter::EventFilter;
 use crate::fold::FoldPage;
 use crate::names::StreamName;
 use crate::read::{AllSlice, Direction, LogHead, StreamFrom, StreamInfo};
+use crate::reply_home::ReplyTo;
 use crate::sqlite::{MAX_BYTES_PER_APPEND, MAX_EVENTS_PER_APPEND};
 use crate::subscription::{LIVE_FEED_CAPACITY, LiveBatch, Subscription};
 
@@ -349,7 +350,7 @@ impl EventStore for PostgresStore {
         events: Vec<EventData>,
     ) -> Result<AppendResult, StoreError> {
         check_append(&events)?;
-        let (reply, outcome) = oneshot::channel();
+        let (reply, outcome) = ReplyTo::here();
         self.writer()?
             .send(writer::Request::Append(writer::AppendRequest {
                 stream: stream.clone(),

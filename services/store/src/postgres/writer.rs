@@ -71,6 +71,7 @@ use crate::error::StoreError;
 use crate::event::{EventData, RecordedEvent};
 use crate::hash::{self, Hash};
 use crate::names::StreamName;
+use crate::reply_home::{Replies, ReplyTo};
 
 use super::durable::{self, DurableHead};
 use super::reader::{EVENT_COLUMNS, decode, to_i64};
@@ -95,7 +96,7 @@ pub struct AppendRequest {
     /// Events, already validated.
     pub events: Vec<EventData>,
     /// Where the outcome goes once durable.
-    pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+    pub reply: ReplyTo,
 }
 
 /// Events recorded elsewhere, to be written exactly as they are.
@@ -402,7 +403,7 @@ pub async fn run(
             Err(e) => {
                 tracing::error!(error = %e, "the store writer cannot connect");
                 for request in group {
-                    let _ = request.reply.send(Err(clone_error(&e)));
+                    request.reply.send_now(Err(clone_error(&e)));
                 }
                 // Do not spin on a database that is down.
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -432,9 +433,7 @@ pub async fn run(
 
 fn refuse_closed(request: Request) {
     match request {
-        Request::Append(a) => {
-            let _ = a.reply.send(Err(StoreError::Closed));
-        }
+        Request::Append(a) => a.reply.send_now(Err(StoreError::Closed)),
         Request::Import(i) => {
             let _ = i.reply.send(Err(StoreError::Closed));
         }
@@ -484,6 +483,7 @@ async fn commit_group(
         Ok(written) => {
             let mut deferred = VecDeque::new();
             let (mut appends, mut events) = (0, 0);
+            let mut replies = Replies::default();
             for (request, outcome) in group.into_iter().zip(written.outcomes) {
                 match outcome {
                     Some(reply) => {
@@ -492,11 +492,12 @@ async fn commit_group(
                             appends += 1;
                             events += request.events.len();
                         }
-                        let _ = request.reply.send(reply);
+                        replies.push(request.reply, reply);
                     }
                     None => deferred.push_back(request),
                 }
             }
+            replies.deliver();
             if appends > 0 {
                 commits.record(appends, events, started.elapsed());
             }
@@ -520,7 +521,7 @@ async fn commit_group(
             {
                 let outcome = resolve_reused(c, request, feed.durable()).await;
                 for request in group {
-                    let _ = request.reply.send(match &outcome {
+                    request.reply.send_now(match &outcome {
                         Ok(result) => Ok(result.clone()),
                         Err(e) => Err(clone_error_keep_conflict(e)),
                     });
@@ -536,7 +537,9 @@ async fn commit_group(
                 failed.error
             };
             for request in group {
-                let _ = request.reply.send(Err(clone_error_keep_conflict(&error)));
+                request
+                    .reply
+                    .send_now(Err(clone_error_keep_conflict(&error)));
             }
             VecDeque::new()
         }
