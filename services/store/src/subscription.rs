@@ -48,10 +48,10 @@ type Chunk = Result<EventChunk, StoreError>;
 /// Consecutive events of a subscription, in position order: a page read from storage, or the
 /// part of a committed batch the subscriber had not seen, shared with every other subscriber.
 /// Dereferences to the events.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EventChunk(Repr);
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Repr {
     Owned(Vec<RecordedEvent>),
     Shared(LiveBatch, Range<usize>),

@@ -646,18 +646,25 @@ pub async fn concurrent_appenders_to_many_streams_all_persisted<H: Harness>(h: &
     assert_eq!(positions, (1..=before + total).collect::<Vec<_>>());
 }
 
+/// What a subscription hands out next (an event or a chunk), failing the test if it stalls,
+/// ends or fails.
+async fn arrived<T>(
+    next: impl std::future::Future<Output = Option<Result<T, palier_store::StoreError>>>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(30), next)
+        .await
+        .expect("subscription stalled")
+        .expect("subscription ended")
+        .expect("subscription failed")
+}
+
 async fn collect_subscription(
     sub: &mut palier_store::Subscription,
     want: usize,
 ) -> Vec<RecordedEvent> {
     let mut got = Vec::with_capacity(want);
     while got.len() < want {
-        let next = tokio::time::timeout(Duration::from_secs(30), sub.next())
-            .await
-            .expect("subscription stalled")
-            .expect("subscription ended")
-            .expect("subscription failed");
-        got.push(next);
+        got.push(arrived(sub.next()).await);
     }
     got
 }
@@ -671,11 +678,7 @@ async fn collect_chunks(
 ) -> Vec<RecordedEvent> {
     let mut got = Vec::with_capacity(want);
     while got.len() < want {
-        let chunk = tokio::time::timeout(Duration::from_secs(30), sub.next_chunk())
-            .await
-            .expect("subscription stalled")
-            .expect("subscription ended")
-            .expect("subscription failed");
+        let chunk = arrived(sub.next_chunk()).await;
         assert!(!chunk.is_empty(), "an empty chunk");
         got.extend(chunk.iter().cloned());
         if mixed && got.len() < want {
