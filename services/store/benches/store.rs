@@ -39,9 +39,10 @@ fn event(i: u64) -> EventData {
     EventData::json("KnowledgeElementsRecorded", &payload(i)).unwrap()
 }
 
-/// An event as the server appends for `recordKnowledgeElements` with one element (the load
-/// scripts' request): the version-2 payload with its source and dated element, and the
-/// metadata a command adds (actor, correlation id, trace id, business time).
+/// An event shaped like the one the server appends for `recordKnowledgeElements` with one
+/// element (the load scripts' request): the version-2 payload with its source and a dated
+/// element (a date the scripts leave out, so a few bytes more than theirs), and the metadata a
+/// command adds (actor, correlation id, trace id, business time).
 fn server_event(i: u64) -> EventData {
     let payload = json!({"source": {"kind": "CAMPAIGN", "campaignCode": "LOAD"},
         "elements": [{"competence": "2.3", "skill": format!("@w2.3-{}", i % 1000),
