@@ -152,6 +152,10 @@ pub struct ModelFigures {
     pub skipped: u64,
     /// Entities it holds (persons, establishments).
     pub entities: usize,
+    /// Position of the snapshot it started from at this start (0: rebuilt from the log).
+    pub restored_from: u64,
+    /// Position of the last snapshot it wrote since start (0: none yet).
+    pub last_snapshot: u64,
 }
 
 /// The figures read at one scrape, encoded as they are (nothing is kept between scrapes).
@@ -171,7 +175,7 @@ type ModelSeries = (
     fn(&ModelFigures, u64) -> u64,
 );
 
-const MODEL_SERIES: [ModelSeries; 5] = [
+const MODEL_SERIES: [ModelSeries; 7] = [
     (
         "palier_projection_position",
         MetricType::Gauge,
@@ -199,8 +203,20 @@ const MODEL_SERIES: [ModelSeries; 5] = [
     (
         "palier_projection_entities",
         MetricType::Gauge,
-        "Entities a read model holds (persons, establishments).",
+        "Entities a read model holds (persons, establishments, tickets and equipment, workshops and activities, API keys).",
         |m, _| u64::try_from(m.entities).unwrap_or(u64::MAX),
+    ),
+    (
+        "palier_projection_snapshot_restored_position",
+        MetricType::Gauge,
+        "Position of the snapshot a read model started from at this start (0: rebuilt from the log).",
+        |m, _| m.restored_from,
+    ),
+    (
+        "palier_projection_snapshot_written_position",
+        MetricType::Gauge,
+        "Position of the last snapshot a read model wrote since start (0: none yet).",
+        |m, _| m.last_snapshot,
     ),
 ];
 
@@ -366,6 +382,8 @@ mod tests {
                     caught_up: true,
                     skipped: 2,
                     entities: 7,
+                    restored_from: 40,
+                    last_snapshot: 0,
                 }],
                 CommitFigures::default(),
             )
@@ -380,6 +398,16 @@ mod tests {
             text.contains("palier_projection_skipped_events_total{projection=\"persons\"} 2\n")
         );
         assert!(text.contains("palier_projection_entities{projection=\"persons\"} 7\n"));
+        assert!(
+            text.contains(
+                "palier_projection_snapshot_restored_position{projection=\"persons\"} 40\n"
+            )
+        );
+        assert!(
+            text.contains(
+                "palier_projection_snapshot_written_position{projection=\"persons\"} 0\n"
+            )
+        );
         assert_eq!(text.matches("# EOF").count(), 1);
     }
 }

@@ -65,6 +65,11 @@ impl ApiKeys {
         self.by_id.values()
     }
 
+    /// Keys held, revoked ones included.
+    pub fn count(&self) -> usize {
+        self.by_id.len()
+    }
+
     /// Whether `id` names a key that is revoked (or no key at all).
     pub fn is_revoked(&self, id: &ApiKeyId) -> bool {
         self.by_id.get(id).is_none_or(|k| !k.is_active())

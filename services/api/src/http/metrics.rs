@@ -4,6 +4,7 @@
 //! `authorization: { credentials_file: … }` in its scrape configuration.
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use palier_projections::{Projection, ProjectionHandle};
 use palier_store::EventStore;
 use serde_json::json;
 
@@ -35,41 +36,23 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             return HttpResponse::InternalServerError().json(json!({ "errors": [{ "message": "the log could not be read", "extensions": { "code": "INTERNAL" } }] }));
         }
     };
-    let persons = &state.app.persons;
-    let establishments = &state.app.establishments;
-    let maintenance = &state.app.maintenance;
-    let workshops = &state.app.workshops;
+    let app = &state.app;
     let models = [
-        ModelFigures {
-            name: "persons",
-            position: persons.position(),
-            caught_up: persons.is_caught_up(),
-            skipped: persons.read(|m| m.skipped_events()),
-            entities: persons.read(|m| m.count()),
-        },
-        ModelFigures {
-            name: "establishments",
-            position: establishments.position(),
-            caught_up: establishments.is_caught_up(),
-            skipped: establishments.read(|m| m.skipped_events()),
-            entities: establishments.read(|m| m.count()),
-        },
-        ModelFigures {
-            name: "maintenance",
-            position: maintenance.position(),
-            caught_up: maintenance.is_caught_up(),
-            skipped: maintenance.read(|m| m.skipped_events()),
-            entities: maintenance.read(|m| m.count()),
-        },
-        ModelFigures {
-            name: "workshops",
-            position: workshops.position(),
-            caught_up: workshops.is_caught_up(),
-            skipped: workshops.read(|m| m.skipped_events()),
-            entities: workshops.read(|m| {
-                m.workshop_count() + usize::try_from(m.activity_count()).unwrap_or(usize::MAX)
-            }),
-        },
+        figures("persons", &app.persons, |m| (m.skipped_events(), m.count())),
+        figures("establishments", &app.establishments, |m| {
+            (m.skipped_events(), m.count())
+        }),
+        figures("maintenance", &app.maintenance, |m| {
+            (m.skipped_events(), m.count())
+        }),
+        figures("workshops", &app.workshops, |m| {
+            let entities =
+                m.workshop_count() + usize::try_from(m.activity_count()).unwrap_or(usize::MAX);
+            (m.skipped_events(), entities)
+        }),
+        figures("api_keys", &app.api_keys, |m| {
+            (m.skipped_events(), m.count())
+        }),
     ];
     match state
         .metrics
@@ -80,5 +63,24 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
             tracing::error!(error = %e, "metrics: encoding failed");
             HttpResponse::InternalServerError().json(json!({ "errors": [{ "message": "the metrics could not be encoded", "extensions": { "code": "INTERNAL" } }] }))
         }
+    }
+}
+
+/// One read model's figures; `read` takes from the model what only it knows (events skipped,
+/// entities held), the rest is the engine's.
+fn figures<P: Projection>(
+    name: &'static str,
+    handle: &ProjectionHandle<P>,
+    read: impl FnOnce(&P) -> (u64, usize),
+) -> ModelFigures {
+    let (skipped, entities) = handle.read(read);
+    ModelFigures {
+        name,
+        position: handle.position(),
+        caught_up: handle.is_caught_up(),
+        skipped,
+        entities,
+        restored_from: handle.restored_from(),
+        last_snapshot: handle.last_snapshot(),
     }
 }
