@@ -226,6 +226,27 @@ pub fn request_error(message: &str) -> ApiError {
     }
 }
 
+/// Gives every error of `errors` that has no code yet (async-graphql's own: validation,
+/// limits, coercion of inputs, all about the request) its code and cut message from
+/// [`request_error`]; the errors Palier raised keep theirs. Whether any had none. Both
+/// transports answer through it: HTTP in its handler, WebSocket in its executor.
+pub fn code_request_errors(errors: &mut [async_graphql::ServerError]) -> bool {
+    let mut uncoded = false;
+    for e in errors {
+        if e.extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+        {
+            continue;
+        }
+        let coded = request_error(&e.message).extend();
+        e.message = coded.message;
+        e.extensions = coded.extensions;
+        uncoded = true;
+    }
+    uncoded
+}
+
 /// `text` cut to at most `max` characters (on a character boundary), marked when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

@@ -461,3 +461,48 @@ async fn persons_registered_under_the_first_id_derivation_keep_their_id() {
     );
     assert_eq!(elsewhere["registerPerson"]["created"], true);
 }
+
+#[tokio::test]
+async fn a_subscription_refused_over_websocket_says_why_in_its_code() {
+    let app = spawn_app().await;
+    let mut ws = app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } })).await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    // Refused by async-graphql's own checks, before any resolver runs: over HTTP these get
+    // their code from the one mapping; over WebSocket too.
+    // (A query, which graphql-transport-ws carries too: each `asOf` costs 1,000 points, so 11
+    // of them pass the 10,000 limit in a frame far below the WebSocket's size limit.)
+    let aliases: String = (0..11)
+        .map(|i| format!(" a{i}: person(id: \"x\", asOf: {{position: 1}}) {{ totalPix }}"))
+        .collect();
+    let cases = [
+        (format!("{{{aliases} }}"), "QUERY_TOO_COMPLEX"),
+        (
+            "subscription { personLevelChanged { noSuchField } }".to_owned(),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (i, (query, expected)) in cases.iter().enumerate() {
+        let id = format!("s{i}");
+        ws.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query } }))
+            .await;
+        let message = ws.next().await.unwrap();
+        assert_eq!(message["id"], id.as_str(), "{message:#}");
+        // graphql-transport-ws answers a refused operation with `error` (a list of errors) or
+        // with `next` carrying them; either way each error has its code.
+        let errors = match message["type"].as_str() {
+            Some("error") => &message["payload"],
+            Some("next") => &message["payload"]["errors"],
+            other => panic!("{other:?}: {message:#}"),
+        };
+        let first = &errors[0];
+        assert_eq!(first["extensions"]["code"], *expected, "{message:#}");
+        let text = first["message"].as_str().unwrap();
+        assert!(text.len() < 500, "{} bytes: {text}", text.len());
+        if message["type"] == "next" {
+            let complete = ws.next().await.unwrap();
+            assert_eq!(complete["type"], "complete", "{complete:#}");
+            assert_eq!(complete["id"], id.as_str(), "{complete:#}");
+        }
+    }
+}

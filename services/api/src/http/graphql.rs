@@ -18,7 +18,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{ErrorExtensions as _, ServerError, Value as ConstValue, Variables};
+use async_graphql::{ServerError, Value as ConstValue, Variables};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -522,19 +522,7 @@ async fn execute(
     // Errors raised by async-graphql itself (validation, limits, coercion of inputs) have no
     // code: they are all about the request, and get theirs from the one mapping (which also
     // cuts messages that quote the request).
-    let mut uncoded = false;
-    for e in &mut response.errors {
-        if e.extensions
-            .as_ref()
-            .is_some_and(|x| x.get("code").is_some())
-        {
-            continue;
-        }
-        let coded = crate::error::request_error(&e.message).extend();
-        e.message = coded.message;
-        e.extensions = coded.extensions;
-        uncoded = true;
-    }
+    let uncoded = crate::error::code_request_errors(&mut response.errors);
     let not_executed = response.data == async_graphql::Value::Null && uncoded;
     if !not_executed && !skips_validation {
         document.passed_validation();

@@ -15,13 +15,15 @@ use std::sync::atomic::Ordering;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
-use async_graphql::Data;
 use async_graphql::http::{WebSocket, WebSocketProtocols, WsMessage};
+use async_graphql::{Data, Executor, Request, Response};
 use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use serde_json::Value as Json;
 
 use super::graphql::{HttpState, authenticate};
 use crate::auth::{Principal, Tokens};
+use crate::graphql::PalierSchema;
 
 /// The subprotocols offered, in the server's order of preference.
 const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
@@ -81,6 +83,33 @@ impl Drop for Slot {
     }
 }
 
+/// The schema as the WebSocket engine runs it: every response's errors get their code from the
+/// one mapping ([`crate::error::code_request_errors`]), as over HTTP, so that a subscription
+/// refused as too complex or invalid says why in `extensions.code`.
+#[derive(Clone)]
+struct Coded(PalierSchema);
+
+impl Executor for Coded {
+    async fn execute(&self, request: Request) -> Response {
+        let mut response = self.0.execute(request).await;
+        crate::error::code_request_errors(&mut response.errors);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        Executor::execute_stream(&self.0, request, session_data)
+            .map(|mut response| {
+                crate::error::code_request_errors(&mut response.errors);
+                response
+            })
+            .boxed()
+    }
+}
+
 /// The first subprotocol the client offers that Palier speaks.
 fn requested_protocol(req: &HttpRequest) -> Option<WebSocketProtocols> {
     req.headers()
@@ -105,7 +134,7 @@ async fn serve(
     // `connection_init`): its revocation ends the connection.
     let (key_tx, mut key_rx) = tokio::sync::watch::channel(None);
     let mut engine = WebSocket::new(
-        state.schema.clone(),
+        Coded(state.schema.clone()),
         tokio_stream::wrappers::ReceiverStream::new(from_client),
         protocol,
     )
