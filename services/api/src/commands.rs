@@ -161,19 +161,46 @@ impl PersonCommands {
                 }
                 Err(e) => return Err(ApiError::internal(&e)),
             };
-        // Nothing follows `PersonForgotten` on a stream: its last event tells.
-        let last = self
-            .store
-            .read_stream(&stream, StreamFrom::End, Direction::Backwards, 1)
-            .await?;
-        let forgotten = last
-            .first()
-            .is_some_and(|e| e.event_type == PersonForgotten::EVENT_TYPE);
+        let forgotten = self.forgotten(person).await?;
         Ok(Some(Found {
             establishment,
             position: event.position,
             forgotten,
         }))
+    }
+
+    /// Whether a person known to be registered has been forgotten since: their stream's last
+    /// event tells (nothing follows `PersonForgotten`), one event read.
+    pub async fn forgotten(&self, person: PersonId) -> Result<bool, ApiError> {
+        let last = self
+            .store
+            .read_stream(
+                &stream_of(person)?,
+                StreamFrom::End,
+                Direction::Backwards,
+                1,
+            )
+            .await?;
+        Ok(last
+            .first()
+            .is_some_and(|e| e.event_type == PersonForgotten::EVENT_TYPE))
+    }
+
+    /// [`Self::standing`], given what the persons read model holds of `person` (`model`:
+    /// `Some(forgotten)` when it holds them). A registration and a forgetting are final, so the
+    /// model's "registered" and "forgotten" stand; what it may not have folded yet (a
+    /// registration or a forgetting just written) is read from the stream: a person forgotten
+    /// a moment ago reads as forgotten.
+    pub async fn standing_after(
+        &self,
+        person: PersonId,
+        model: Option<bool>,
+    ) -> Result<Option<bool>, ApiError> {
+        match model {
+            Some(true) => Ok(Some(true)),
+            Some(false) => Ok(Some(self.forgotten(person).await?)),
+            None => self.standing(person).await,
+        }
     }
 
     /// Whether `person` is registered (`Some`), and then whether they were forgotten (`true`);

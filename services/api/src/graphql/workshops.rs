@@ -1035,20 +1035,18 @@ async fn venue_registered(state: &AppState, venue: &Venue) -> Result<bool, ApiEr
     }
 }
 
-/// What the followed persons a command names are, for its rules: the persons read model first
-/// (a person it holds is registered for good; it says whether they were forgotten), their
-/// streams for the others (the model may not have folded a registration just written). A
-/// forgetting the model has not folded yet is missed by a few milliseconds at most.
+/// What the followed persons a command names are, for its rules: the persons read model, and
+/// their streams for what it may not have folded yet ([`crate::commands::PersonCommands::standing_after`]), so
+/// a person forgotten a moment ago is refused, not followed once more. (A forgetting appended between
+/// this check and the command's own append is not seen: the store appends to one stream at a
+/// time. The fact then holds only the person's pseudonymous id, never personal data.)
 async fn persons_found(state: &AppState, persons: Vec<PersonId>) -> Result<PersonsFound, ApiError> {
     let mut found = PersonsFound::default();
     for person in persons {
         let held = state
             .persons
             .read(|p| p.get(&person).map(|v| v.forgotten_position.is_some()));
-        let forgotten = match held {
-            Some(forgotten) => Some(forgotten),
-            None => state.commands.standing(person).await?,
-        };
+        let forgotten = state.commands.standing_after(person, held).await?;
         match forgotten {
             None => found.unknown.push(person),
             Some(true) => found.forgotten.push(person),
