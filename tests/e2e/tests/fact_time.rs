@@ -293,6 +293,75 @@ async fn an_attestation_takes_effect_on_its_date_and_the_subscription_sees_it() 
     );
 }
 
+/// The PILOTAGE tier of `uai` as of `as_of`, and the position applied.
+async fn pilotage_tier_as_of(server: &Server, uai: &str, as_of: Value) -> (Value, Value) {
+    let data = server
+        .data(
+            "query($uai: String!, $asOf: AsOf) { establishment(uai: $uai, asOf: $asOf) { asOfPosition axes { code tier } } }",
+            json!({ "uai": uai, "asOf": as_of }),
+        )
+        .await;
+    let e = &data["establishment"];
+    let tier = e["axes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "PILOTAGE")
+        .unwrap()["tier"]
+        .clone();
+    (tier, e["asOfPosition"].clone())
+}
+
+#[tokio::test]
+async fn as_of_a_time_an_establishment_stands_on_that_day() {
+    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
+        env: vec![(
+            "PALIER_TEST_CLOCK_START".into(),
+            "2030-01-01T08:00:00Z".into(),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let uai = "0750655E";
+    server
+        .data(
+            "mutation { registerEstablishment(input: {uai: \"0750655E\", name: \"Lycée\", kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
+            json!({}),
+        )
+        .await;
+    let criteria = palier_one(&server, "PILOTAGE").await;
+    let (last, others) = criteria.split_last().unwrap();
+    for criterion in others {
+        attest(&server, uai, criterion, "2029-09-01").await;
+    }
+    // The last one counts from 5 January 2030; no event is recorded after it.
+    let position = attest(&server, uai, last, "2030-01-05").await;
+    server
+        .data(
+            "mutation { setTestClock(now: \"2030-01-06T10:00:00Z\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(pilotage_tier(&server, uai, position).await["tier"], 1);
+
+    // The log up to the time, on the time's day: what is dated by then has taken effect.
+    for (time, tier) in [
+        ("2030-01-04T12:00:00Z", 0),
+        ("2030-01-05T00:00:00Z", 1),
+        ("2030-01-06T09:00:00Z", 1),
+        // Ahead of the clock: as now, never a day that has not come.
+        ("2031-06-01T00:00:00Z", 1),
+    ] {
+        let (got, applied) = pilotage_tier_as_of(&server, uai, json!({ "time": time })).await;
+        assert_eq!(got, tier, "as of {time}");
+        assert_eq!(applied, position, "as of {time}");
+    }
+    // The log up to a position: right after that event, on the day the store recorded it
+    // (before 5 January 2030: the store keeps the system's time, not the test clock).
+    let (got, _) = pilotage_tier_as_of(&server, uai, json!({ "position": position })).await;
+    assert_eq!(got, 0);
+}
+
 #[tokio::test]
 async fn a_server_on_the_system_clock_refuses_set_test_clock() {
     let server = Server::start().await;

@@ -103,9 +103,11 @@ impl EventGql {
 /// before it).
 #[derive(InputObject, Clone, Copy)]
 pub struct AsOf {
-    /// Position (inclusive).
+    /// Position (inclusive): the state right after that event, on its day.
     pub position: Option<Position>,
-    /// Time (inclusive).
+    /// Time (inclusive): the state after every event recorded at or before it, on its day
+    /// (for establishments, facts dated up to that day have taken effect, as the live model
+    /// has them on that day; a time ahead of the clock reads as now).
     pub time: Option<DateTime<Utc>>,
 }
 
@@ -248,6 +250,9 @@ pub async fn stream_events(
 /// One cached point: filled once by the first request for it, awaited by the others.
 type Slot<P> = Arc<OnceCell<Arc<P>>>;
 
+/// A cached point's key: the position applied, and the day its clock was moved to, if any.
+type Point = (u64, Option<chrono::NaiveDate>);
+
 /// A read model as it stood at past positions, rebuilt from the log and kept for reuse.
 ///
 /// Points are cached under the position actually applied (a point beyond the head is the
@@ -255,7 +260,8 @@ type Slot<P> = Arc<OnceCell<Arc<P>>>;
 /// point wait for a single rebuild; rebuilds take a permit of a semaphore, possibly shared
 /// with other caches, so only a bounded number fold the log at once.
 pub struct AsOfCache<P> {
-    entries: Mutex<VecDeque<(u64, Slot<P>)>>,
+    /// Points by (position applied, day the model's clock was moved to).
+    entries: Mutex<VecDeque<(Point, Slot<P>)>>,
     /// The greatest head read so far: positions up to it exist for good (the log only
     /// grows), so asking for one of them needs no read of the head.
     known_head: AtomicU64,
@@ -296,6 +302,18 @@ impl<P: Projection> AsOfCache<P> {
     /// The model after `position`, or after the head when `position` is beyond it (cached,
     /// else rebuilt), with the position actually applied.
     pub async fn at(&self, store: &SharedStore, position: u64) -> Result<(Arc<P>, u64), ApiError> {
+        self.at_time(store, position, None).await
+    }
+
+    /// [`Self::at`], then, given a time, the model's clock moved to it
+    /// ([`palier_projections::Projection::advance_clock`]: a model that follows the calendar
+    /// takes into account what is dated up to that day). Cached per position and day.
+    pub async fn at_time(
+        &self,
+        store: &SharedStore,
+        position: u64,
+        time: Option<DateTime<Utc>>,
+    ) -> Result<(Arc<P>, u64), ApiError> {
         let applied = if position <= self.known_head.load(Ordering::Acquire) {
             position
         } else {
@@ -303,13 +321,14 @@ impl<P: Projection> AsOfCache<P> {
             self.known_head.fetch_max(head, Ordering::AcqRel);
             position.min(head)
         };
+        let key = (applied, time.map(|t| t.date_naive()));
         let slot = {
             let mut entries = self.lock();
-            match entries.iter().find(|(p, _)| *p == applied) {
+            match entries.iter().find(|(k, _)| *k == key) {
                 Some((_, slot)) => Arc::clone(slot),
                 None => {
                     let slot: Slot<P> = Arc::new(OnceCell::new());
-                    entries.push_front((applied, Arc::clone(&slot)));
+                    entries.push_front((key, Arc::clone(&slot)));
                     entries.truncate(self.capacity);
                     slot
                 }
@@ -324,15 +343,18 @@ impl<P: Projection> AsOfCache<P> {
                     .acquire()
                     .await
                     .map_err(|e| ApiError::internal(&e))?;
-                let (model, _) =
+                let (mut model, _) =
                     palier_projections::rebuild(store, (self.empty)(), Some(applied)).await?;
+                if let Some(time) = time {
+                    model.advance_clock(time);
+                }
                 Ok::<_, ApiError>(Arc::new(model))
             })
             .await?;
         Ok((Arc::clone(model), applied))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u64, Slot<P>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Point, Slot<P>)>> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

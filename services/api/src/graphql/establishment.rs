@@ -581,6 +581,21 @@ fn summary(academy: String, s: &AcademySummary, as_of: Option<u64>) -> AcademySu
     }
 }
 
+/// The establishments model as of `as_of`, and the position applied. At a time, the model's
+/// day is that time's (never ahead of the clock), so what is dated up to it has taken effect,
+/// as the live model has it on that day; at a position, the day of the last event up to it.
+async fn establishments_as_of(
+    state: &super::AppState,
+    as_of: AsOf,
+) -> Result<(Arc<palier_projections::establishments::Establishments>, u64), ApiError> {
+    let time = as_of.time.map(|t| t.min(state.clock.now()));
+    let position = audit::resolve(&state.store, as_of).await?;
+    state
+        .establishments_as_of
+        .at_time(&state.store, position, time)
+        .await
+}
+
 fn parse_uai(field: &str, uai: &str) -> Result<Uai, ApiError> {
     Uai::parse(uai).map_err(|e| ApiError::from_parse(field, &e))
 }
@@ -625,11 +640,7 @@ impl EstablishmentQuery {
         }
         if let Some(as_of) = as_of {
             principal.require(Operation::ReadHistory, Target::Everywhere)?;
-            let position = audit::resolve(&state.store, as_of).await?;
-            let (model, applied) = state
-                .establishments_as_of
-                .at(&state.store, position)
-                .await?;
+            let (model, applied) = establishments_as_of(state, as_of).await?;
             return Ok(model
                 .get(&uai)
                 .cloned()
@@ -735,11 +746,7 @@ impl EstablishmentQuery {
         let state = state(ctx)?;
         if let Some(as_of) = as_of {
             principal.require(Operation::ReadHistory, Target::Everywhere)?;
-            let position = audit::resolve(&state.store, as_of).await?;
-            let (model, applied) = state
-                .establishments_as_of
-                .at(&state.store, position)
-                .await?;
+            let (model, applied) = establishments_as_of(state, as_of).await?;
             return Ok(summary(
                 academy.clone(),
                 &model.summary(&academy),
