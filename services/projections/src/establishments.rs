@@ -357,21 +357,21 @@ impl Establishments {
     }
 
     /// Tier changes from index `from` of the feed (every change ever made, in order),
-    /// optionally of one académie, at most `limit`; with the index to read from next. A
-    /// subscriber's cursor: changes the clock makes share the position of an event.
+    /// optionally of one académie, at most `limit`, each with its sequence (see
+    /// [`Self::tier_change_sequence`]); with the index to read from next. A subscriber's
+    /// cursor: changes the clock makes share the position of an event.
     pub fn tier_changes_from(
         &self,
         from: usize,
         academy: Option<&str>,
         limit: usize,
-    ) -> (Vec<TierChange>, usize) {
+    ) -> (Vec<(u32, TierChange)>, usize) {
+        let entry = |i: usize| (self.tier_change_sequence(i), self.changes[i].clone());
         match academy {
             None => {
                 let start = from.min(self.changes.len());
-                let page: Vec<TierChange> =
-                    self.changes[start..].iter().take(limit).cloned().collect();
-                let next = start + page.len();
-                (page, next)
+                let end = start.saturating_add(limit).min(self.changes.len());
+                (((start..end).map(entry)).collect(), end)
             }
             Some(a) => {
                 let Some(indexes) = self.changes_by_academy.get(a) else {
@@ -383,10 +383,7 @@ impl Establishments {
                     Some(&last) if taken.len() == limit => last + 1,
                     _ => self.changes.len().max(from),
                 };
-                (
-                    taken.iter().map(|&i| self.changes[i].clone()).collect(),
-                    next,
-                )
+                (taken.iter().map(|&i| entry(i)).collect(), next)
             }
         }
     }
@@ -394,6 +391,29 @@ impl Establishments {
     /// The feed index of the first change after `position`.
     pub fn tier_change_index_after(&self, position: u64) -> usize {
         self.changes.partition_point(|c| c.position <= position)
+    }
+
+    /// The rank of the change at feed index `index` among the changes that share its
+    /// position, from 0: an event's own changes first, then those the clock made before the
+    /// next event. With the position it names one change for good (a rebuild from the log
+    /// makes the same changes in the same order), so a subscriber can resume after it.
+    pub fn tier_change_sequence(&self, index: usize) -> u32 {
+        let Some(change) = self.changes.get(index) else {
+            return 0;
+        };
+        let first = self.changes[..index].partition_point(|c| c.position < change.position);
+        u32::try_from(index - first).unwrap_or(u32::MAX)
+    }
+
+    /// The feed index of the first change after the one at `position` with `sequence`
+    /// (after every change at `position` when it has fewer).
+    pub fn tier_change_index_after_sequence(&self, position: u64, sequence: u32) -> usize {
+        let first = self.changes.partition_point(|c| c.position < position);
+        let after_all = self.tier_change_index_after(position);
+        first
+            .saturating_add(usize::try_from(sequence).unwrap_or(usize::MAX))
+            .saturating_add(1)
+            .min(after_all)
     }
 
     /// An establishment by UAI.

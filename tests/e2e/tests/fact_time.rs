@@ -293,6 +293,120 @@ async fn an_attestation_takes_effect_on_its_date_and_the_subscription_sees_it() 
     );
 }
 
+/// A tier-feed subscription after `variables` (`after`, `seq`), open and acknowledged.
+async fn tier_feed(server: &Server, variables: Value) -> palier_e2e::WsClient {
+    let mut ws = server.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", server.token) } })).await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    ws.send(json!({ "id": "t", "type": "subscribe", "payload": {
+        "query": "subscription($after: Position, $seq: Int) { establishmentTierChanged(after: $after, afterSequence: $seq) { uai position sequence } }",
+        "variables": variables } }))
+        .await;
+    ws
+}
+
+/// The changes a feed sends before the first one of `until`, as (uai, position, sequence).
+async fn changes_before(ws: &mut palier_e2e::WsClient, until: &str) -> Vec<(String, u64, u64)> {
+    let mut got = Vec::new();
+    loop {
+        let message = ws.next().await.unwrap();
+        assert_eq!(message["type"], "next", "{message}");
+        let c = &message["payload"]["data"]["establishmentTierChanged"];
+        let uai = c["uai"].as_str().unwrap().to_owned();
+        if uai == until {
+            return got;
+        }
+        got.push((
+            uai,
+            c["position"].as_u64().unwrap(),
+            c["sequence"].as_u64().unwrap(),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_dashboard_resumes_between_an_events_change_and_the_clocks() {
+    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
+        env: vec![(
+            "PALIER_TEST_CLOCK_START".into(),
+            "2030-01-01T08:00:00Z".into(),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let (a, b, c) = ("0750655E", "0750656F", "0750657G");
+    for (uai, name) in [(a, "Lycée A"), (b, "Lycée B"), (c, "Lycée C")] {
+        server
+            .data(
+                "mutation($u: String!, $n: String!) { registerEstablishment(input: {uai: $u, name: $n, kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
+                json!({ "u": uai, "n": name }),
+            )
+            .await;
+    }
+    let criteria = palier_one(&server, "PILOTAGE").await;
+    let (last, others) = criteria.split_last().unwrap();
+    for uai in [a, b, c] {
+        for criterion in others {
+            attest(&server, uai, criterion, "2029-09-01").await;
+        }
+    }
+    // A's last criterion counts from 5 January; B's now, by the last event of the log.
+    attest(&server, a, last, "2030-01-05").await;
+    let before = server.head().await;
+    let p = attest(&server, b, last, "2029-09-01").await;
+    server
+        .data(
+            "mutation { setTestClock(now: \"2030-01-05T00:00:01Z\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(pilotage_tier(&server, a, p).await["tier"], 1);
+
+    let mut all = tier_feed(&server, json!({ "after": before })).await;
+    let mut after_b = tier_feed(&server, json!({ "after": p, "seq": 0 })).await;
+    let mut after_a = tier_feed(&server, json!({ "after": p, "seq": 1 })).await;
+    let mut after_p = tier_feed(&server, json!({ "after": p })).await;
+    // A later change (C's), after which nothing earlier can come: each feed sends it last.
+    attest(&server, c, last, "2029-09-01").await;
+    // B's change is the event's; A's, made by the clock, shares its position.
+    assert_eq!(
+        changes_before(&mut all, c).await,
+        [(b.to_owned(), p, 0), (a.to_owned(), p, 1)]
+    );
+    // Resuming after B's change: A's still comes.
+    assert_eq!(
+        changes_before(&mut after_b, c).await,
+        [(a.to_owned(), p, 1)]
+    );
+    // After both, or after the position alone: nothing before C's.
+    assert_eq!(changes_before(&mut after_a, c).await, []);
+    assert_eq!(changes_before(&mut after_p, c).await, []);
+
+    // A sequence ranks the changes at one position: without `after`, or negative, refused.
+    for variables in [json!({ "seq": 0 }), json!({ "after": p, "seq": -1 })] {
+        let mut ws = server.websocket("graphql-transport-ws").await;
+        ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", server.token) } })).await;
+        assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+        ws.send(json!({ "id": "t", "type": "subscribe", "payload": {
+            "query": "subscription($after: Position, $seq: Int) { establishmentTierChanged(after: $after, afterSequence: $seq) { uai } }",
+            "variables": variables } }))
+            .await;
+        let message = ws.next().await.unwrap();
+        let errors = match message["type"].as_str() {
+            Some("error") => &message["payload"],
+            _ => &message["payload"]["errors"],
+        };
+        assert_eq!(
+            errors[0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{message}"
+        );
+        assert_eq!(
+            errors[0]["extensions"]["field"], "afterSequence",
+            "{message}"
+        );
+    }
+}
+
 /// The PILOTAGE tier of `uai` as of `as_of`, and the position applied.
 async fn pilotage_tier_as_of(server: &Server, uai: &str, as_of: Value) -> (Value, Value) {
     let data = server

@@ -1041,6 +1041,10 @@ impl EstablishmentMutation {
 pub struct TierChangeGql {
     /// Position of the event that caused it.
     pub position: Position,
+    /// Its rank among the changes that share its position, from 0: the event's own changes
+    /// first, then those the clock made before the next event. `position` and `sequence`
+    /// name one change for good: pass both (`after`, `afterSequence`) to resume after it.
+    pub sequence: i32,
     /// When it was recorded.
     pub recorded_at: chrono::DateTime<Utc>,
     /// The establishment.
@@ -1071,9 +1075,10 @@ pub struct AxisTierChange {
 }
 
 impl TierChangeGql {
-    fn of(c: &TierChange) -> Self {
+    fn of((sequence, c): &(u32, TierChange)) -> Self {
         TierChangeGql {
             position: Position(c.position),
+            sequence: i32::try_from(*sequence).unwrap_or(i32::MAX),
             recorded_at: c.recorded_at,
             uai: c.uai.as_str().to_owned(),
             academy: c.academy.clone(),
@@ -1103,15 +1108,16 @@ pub struct EstablishmentSubscription;
 impl EstablishmentSubscription {
     /// Every change of an establishment's tiers (overall or per axis), in position order:
     /// first those after `after` (default: from now on), then live. A reconnecting dashboard
-    /// passes the last `position` it received and misses nothing, with one exception: a change
-    /// the clock makes (`effectiveOn` set) carries the position of the last event before it,
-    /// so a dashboard that received the event's change but not the clock's, resuming after
-    /// that position, misses the clock's; `establishment` shows the tiers as they stand.
+    /// passes the last `position` and `sequence` it received (`after`, `afterSequence`) and
+    /// misses nothing: a change the clock makes (`effectiveOn` set) carries the position of
+    /// the last event before it, and its `sequence` tells it from that event's own changes.
+    /// With `after` alone, every change at that position counts as received.
     async fn establishment_tier_changed(
         &self,
         ctx: &Context<'_>,
         academy: Option<String>,
         after: Option<Position>,
+        after_sequence: Option<i32>,
     ) -> async_graphql::Result<impl Stream<Item = TierChangeGql>> {
         let principal = principal(ctx)?.clone();
         principal.require_role(Operation::ReadEstablishments)?;
@@ -1123,9 +1129,21 @@ impl EstablishmentSubscription {
         let signal = app.tier_signal.receiver();
         // The cursor is an index in the feed: changes the clock makes share the position of
         // the event before them, so positions alone could skip one.
-        let start = match after {
-            Some(p) => model.read(|e| e.tier_change_index_after(p.0)),
-            None => model.read(|e| e.tier_change_index_after(u64::MAX)),
+        let start = match (after, after_sequence) {
+            (Some(p), Some(sequence)) => {
+                let sequence = u32::try_from(sequence)
+                    .map_err(|_| ApiError::bad_input("afterSequence", "a sequence is 0 or more"))?;
+                model.read(|e| e.tier_change_index_after_sequence(p.0, sequence))
+            }
+            (Some(p), None) => model.read(|e| e.tier_change_index_after(p.0)),
+            (None, Some(_)) => {
+                return Err(ApiError::bad_input(
+                    "afterSequence",
+                    "give `after` too: a sequence ranks the changes at one position",
+                )
+                .into());
+            }
+            (None, None) => model.read(|e| e.tier_change_index_after(u64::MAX)),
         };
         Ok(futures::stream::unfold(
             (
@@ -1153,7 +1171,7 @@ impl EstablishmentSubscription {
                             ready.extend(
                                 changes
                                     .iter()
-                                    .filter(|c| {
+                                    .filter(|(_, c)| {
                                         principal.may(
                                             Operation::ReadEstablishments,
                                             Target::Establishment {
