@@ -367,3 +367,96 @@ async fn bad_input_names_the_field_and_appends_nothing() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_scoped_caller_pages_through_what_it_reaches_in_uai_order() {
+    let app = spawn_app().await;
+    // Six in Paris (two districts), three in Lyon.
+    let uais: Vec<String> = [
+        750_101, 750_102, 750_103, 750_104, 750_105, 750_106, 690_201, 690_202, 690_203,
+    ]
+    .iter()
+    .map(|n| {
+        palier_domain::Uai::from_number(*n)
+            .unwrap()
+            .as_str()
+            .to_owned()
+    })
+    .collect();
+    for (i, uai) in uais.iter().enumerate() {
+        let (academy, district) = match i {
+            0..=2 => ("Paris", "Nord"),
+            3..=5 => ("Paris", "Sud"),
+            _ => ("Lyon", "Centre"),
+        };
+        register(&app, uai, academy, district).await;
+    }
+    // A dashboard of the Paris académie that also reaches one Lyon establishment.
+    let secret = app
+        .data(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+            json!({ "input": { "id": "dane", "name": "DANE", "role": "DASHBOARD",
+                "academies": ["Paris"], "establishments": [uais[7]] } }),
+        )
+        .await["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = |variables: Value| {
+        let (app, secret) = (&app, secret.clone());
+        async move {
+            let body: Value = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(secret)
+                .json(&json!({
+                    "query": "query($first: Int!, $after: String, $district: String) { establishments(first: $first, after: $after, district: $district) { edges { cursor node { uai } } pageInfo { hasNextPage } } }",
+                    "variables": variables,
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let e = &body["data"]["establishments"];
+            assert!(e.is_object(), "{body}");
+            let got: Vec<String> = e["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["node"]["uai"].as_str().unwrap().to_owned())
+                .collect();
+            (got, e["pageInfo"]["hasNextPage"].as_bool().unwrap())
+        }
+    };
+    let mut reachable: Vec<String> = uais[..6].to_vec();
+    reachable.push(uais[7].clone());
+    reachable.sort();
+    // Page by page, in UAI order: everything it reaches, nothing else.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (got, more) = page(json!({ "first": 3, "after": after })).await;
+        assert!(got.len() <= 3);
+        seen.extend(got.iter().cloned());
+        after = got.last().cloned();
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen, reachable);
+    // A filter applies within what it reaches; a cursor outside it still pages on.
+    let (south, more) = page(json!({ "first": 10, "district": "Sud" })).await;
+    assert_eq!(south, uais[3..6].to_vec());
+    assert!(!more);
+    let (rest, _) = page(json!({ "first": 10, "after": uais[6] })).await;
+    assert_eq!(
+        rest,
+        reachable
+            .iter()
+            .filter(|u| **u > uais[6])
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+}

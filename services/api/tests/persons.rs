@@ -386,3 +386,91 @@ async fn the_framework_is_served() {
         json!({ "level": 8, "band": "EXPERT" })
     );
 }
+
+#[tokio::test]
+async fn a_scoped_caller_lists_the_persons_it_reaches_in_change_order() {
+    let app = spawn_app().await;
+    let uais: Vec<String> = [750_655, 690_026, 750_656]
+        .iter()
+        .map(|n| {
+            palier_domain::Uai::from_number(*n)
+                .unwrap()
+                .as_str()
+                .to_owned()
+        })
+        .collect();
+    let mut persons = Vec::new();
+    for i in 0..12 {
+        persons.push(app.register(&uais[i % 3], "lms", &format!("s-{i}")).await);
+    }
+    // Later results reorder the list by last change.
+    for i in [4, 0, 7, 4, 11] {
+        app.record(&persons[i], &[("1.1", &format!("@r{i}"), true, 2.0)])
+            .await;
+    }
+    let secret = app
+        .data(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+            json!({ "input": { "id": "lms-two", "name": "LMS", "role": "INTEGRATOR",
+                "establishments": [uais[0], uais[2]] } }),
+        )
+        .await["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list = |bearer: String, after: Option<String>| {
+        let app = &app;
+        async move {
+            let body: Value = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(bearer)
+                .json(&json!({
+                    "query": "query($after: String) { persons(first: 3, after: $after) { edges { cursor node { id establishment } } pageInfo { hasNextPage } } }",
+                    "variables": { "after": after },
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let p = &body["data"]["persons"];
+            assert!(p.is_object(), "{body}");
+            (
+                p["edges"].as_array().unwrap().clone(),
+                p["pageInfo"]["hasNextPage"].as_bool().unwrap(),
+            )
+        }
+    };
+    let walk = |bearer: String| {
+        let list = &list;
+        async move {
+            let mut seen: Vec<(String, String)> = Vec::new();
+            let mut after = None;
+            loop {
+                let (edges, more) = list(bearer.clone(), after).await;
+                for e in &edges {
+                    seen.push((
+                        e["node"]["id"].as_str().unwrap().to_owned(),
+                        e["node"]["establishment"].as_str().unwrap().to_owned(),
+                    ));
+                }
+                after = edges
+                    .last()
+                    .map(|e| e["cursor"].as_str().unwrap().to_owned());
+                if !more {
+                    return seen;
+                }
+            }
+        }
+    };
+    let everyone = walk(app.token.clone()).await;
+    assert_eq!(everyone.len(), 12);
+    let reached: Vec<(String, String)> = everyone
+        .into_iter()
+        .filter(|(_, uai)| *uai != uais[1])
+        .collect();
+    assert_eq!(reached.len(), 8);
+    assert_eq!(walk(secret).await, reached);
+}

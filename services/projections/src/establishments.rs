@@ -85,6 +85,13 @@ pub struct EstablishmentView {
 }
 
 impl EstablishmentView {
+    /// Whether it is in `district` and stands at overall `tier` (a tier filter keeps only
+    /// schools, the grid's establishments), each when given.
+    fn is_in(&self, district: Option<&str>, tier: Option<u8>) -> bool {
+        district.is_none_or(|d| self.registration.district.as_str() == d)
+            && tier.is_none_or(|t| self.registration.kind.is_school() && self.tiers.tier == t)
+    }
+
     /// The tier rule applied to what is met, in detail (components, progress, what is missing),
     /// built when asked: the read model keeps only the tiers.
     pub fn assessment(&self) -> Assessment {
@@ -476,10 +483,31 @@ impl Establishments {
             }
             None => index.range::<Uai, _>(..),
         };
-        let mut matching = range.filter_map(|uai| self.by_uai.get(uai)).filter(|v| {
-            district.is_none_or(|d| v.registration.district.as_str() == d)
-                && tier.is_none_or(|t| v.registration.kind.is_school() && v.tiers.tier == t)
-        });
+        let mut matching = range
+            .filter_map(|uai| self.by_uai.get(uai))
+            .filter(|v| v.is_in(district, tier));
+        let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
+        Page {
+            items,
+            has_next: matching.next().is_some(),
+        }
+    }
+
+    /// [`Self::page`] over the establishments `uais` names (sorted, each once), for a caller
+    /// that reaches only those: it costs what they number, not what the model holds.
+    pub fn page_among(
+        &self,
+        uais: &[Uai],
+        district: Option<&str>,
+        tier: Option<u8>,
+        after: Option<&Uai>,
+        first: usize,
+    ) -> Page<'_> {
+        let start = after.map_or(0, |a| uais.partition_point(|u| u <= a));
+        let mut matching = uais[start..]
+            .iter()
+            .filter_map(|uai| self.by_uai.get(uai))
+            .filter(|v| v.is_in(district, tier));
         let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
         Page {
             items,

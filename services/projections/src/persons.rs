@@ -5,7 +5,8 @@
 //! of level changes that live subscriptions read (a window of the last changes: resuming from
 //! before it is refused with [`ChangesTrimmed`], so that a subscriber resyncs instead of
 //! silently missing changes).
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use foldhash::HashMap;
@@ -367,14 +368,7 @@ impl Persons {
             Some(uai) => self.by_establishment.get(uai).unwrap_or(&empty),
             None => &self.by_change,
         };
-        let after = after.filter(|cursor| cursor.0 > changed_since);
-        // Everything strictly after (changed_since, greatest id), or after the cursor.
-        let start = match (after, PersonId::from_uuid(uuid::Uuid::max())) {
-            (Some(cursor), _) => cursor,
-            (None, Ok(greatest)) => (changed_since, greatest),
-            (None, Err(_)) => (changed_since, PersonId::new()),
-        };
-        let mut keys = index.after(start, |position, id| {
+        let mut keys = index.after(page_start(changed_since, after), |position, id| {
             is_last_change(&self.by_id, position, id)
         });
         let items: Vec<&PersonView> = keys
@@ -385,6 +379,47 @@ impl Persons {
         Page {
             items,
             has_next: keys.next().is_some(),
+        }
+    }
+
+    /// [`Self::page`] over the persons of `establishments` only (each named once), in the same
+    /// order: their own change indexes merged, so a caller that reaches a few establishments
+    /// pays for their persons, not for every person's.
+    pub fn page_among(
+        &self,
+        establishments: &[Uai],
+        changed_since: u64,
+        after: Option<(u64, PersonId)>,
+        first: usize,
+    ) -> Page<'_> {
+        let start = page_start(changed_since, after);
+        let by_id = &self.by_id;
+        let mut sources: Vec<_> = establishments
+            .iter()
+            .filter_map(|uai| self.by_establishment.get(uai))
+            .map(|index| index.after(start, move |p, id| is_last_change(by_id, p, id)))
+            .collect();
+        let mut next: BinaryHeap<Reverse<((u64, PersonId), usize)>> = sources
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, source)| source.next().map(|key| Reverse((key, i))))
+            .collect();
+        let mut items = Vec::new();
+        while let Some(Reverse((key, i))) = next.pop() {
+            if items.len() == first {
+                return Page {
+                    items,
+                    has_next: true,
+                };
+            }
+            items.extend(by_id.get(&key.1));
+            if let Some(following) = sources[i].next() {
+                next.push(Reverse((following, i)));
+            }
+        }
+        Page {
+            items,
+            has_next: false,
         }
     }
 
@@ -500,6 +535,19 @@ impl Persons {
 
 /// Whether `position` is still the last change of person `id`: what tells a live entry of a
 /// [`ChangeIndex`] from a stale one.
+/// Where a page starts: strictly after (changed_since, greatest id), or after the cursor when
+/// it is past `changed_since`.
+fn page_start(changed_since: u64, after: Option<(u64, PersonId)>) -> (u64, PersonId) {
+    match (
+        after.filter(|cursor| cursor.0 > changed_since),
+        PersonId::from_uuid(uuid::Uuid::max()),
+    ) {
+        (Some(cursor), _) => cursor,
+        (None, Ok(greatest)) => (changed_since, greatest),
+        (None, Err(_)) => (changed_since, PersonId::new()),
+    }
+}
+
 fn is_last_change(by_id: &HashMap<PersonId, PersonView>, position: u64, id: &PersonId) -> bool {
     by_id
         .get(id)

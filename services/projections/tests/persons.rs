@@ -428,3 +428,60 @@ async fn a_moved_person_counts_where_they_are_and_is_found_by_their_linked_refer
         .unwrap();
     assert_eq!(then.get(&alice).unwrap().establishment.as_str(), UAI);
 }
+
+#[tokio::test]
+async fn pages_among_establishments_as_the_whole_list_filtered() {
+    let (_dir, store) = store().await;
+    let uais = ["0750655E", "0690026D", "0130001F", "0750656F"];
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let id = PersonId::new();
+        append(&store, id, &[registered(id, uais[i % 4], &format!("p{i}"))]).await;
+        ids.push(id);
+    }
+    // Later changes reorder some of them, one several times.
+    for (n, i) in [3usize, 7, 3, 12, 0, 21, 3].iter().enumerate() {
+        let skill = format!("@s{n}");
+        append(&store, ids[*i], &[elements(&[("1.1", &skill, true, 1.0)])]).await;
+    }
+    let (persons, _) = rebuild(&store, Persons::default(), None).await.unwrap();
+    let among: Vec<Uai> = [uais[0], uais[2], uais[3]]
+        .iter()
+        .map(|u| Uai::parse(u).unwrap())
+        .collect();
+    let expected: Vec<PersonId> = persons
+        .page(None, 0, None, usize::MAX)
+        .items
+        .iter()
+        .filter(|v| among.contains(&v.establishment))
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(expected.len(), 18);
+    for first in [1, 4, 7, 100] {
+        for since in [0, 10, 26] {
+            let mut got = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = persons.page_among(&among, since, cursor, first);
+                assert!(page.items.len() <= first);
+                got.extend(page.items.iter().map(|v| v.id));
+                cursor = page.items.last().map(|v| (v.last_changed_position, v.id));
+                if !page.has_next {
+                    break;
+                }
+            }
+            let want: Vec<PersonId> = persons
+                .page(None, since, None, usize::MAX)
+                .items
+                .iter()
+                .filter(|v| among.contains(&v.establishment))
+                .map(|v| v.id)
+                .collect();
+            assert_eq!(got, want, "first {first}, since {since}");
+        }
+    }
+    // None reached, or unknown ones: nothing.
+    assert!(persons.page_among(&[], 0, None, 10).items.is_empty());
+    let unknown = [Uai::parse("0590001F").unwrap()];
+    assert!(persons.page_among(&unknown, 0, None, 10).items.is_empty());
+}

@@ -672,10 +672,15 @@ impl EstablishmentQuery {
         if let Some(academy) = &academy {
             principal.require(Operation::ReadEstablishments, Target::Academy(academy))?;
         }
-        // Without an académie, a scoped caller lists what it reaches, and nothing else.
+        // Without an académie, a scoped caller lists what it reaches, and nothing else: the
+        // page is read from those, in UAI order, not from every establishment.
         let reachable = match &academy {
             Some(_) => None,
-            None => reachable_establishments(state, principal),
+            None => reachable_establishments(state, principal).map(|set| {
+                let mut sorted: Vec<_> = set.into_iter().collect();
+                sorted.sort_unstable();
+                sorted
+            }),
         };
         let first = usize::try_from(first)
             .ok()
@@ -708,17 +713,12 @@ impl EstablishmentQuery {
                 )
             }
             Some(reachable) => {
-                let page = e.page(None, district.as_deref(), tier, after.as_ref(), usize::MAX);
-                let mut items: Vec<_> = page
-                    .items
-                    .into_iter()
-                    .filter(|v| reachable.contains(&v.registration.uai))
-                    .take(first + 1)
-                    .cloned()
-                    .collect();
-                let has_next = items.len() > first;
-                items.truncate(first);
-                (items, has_next)
+                let page =
+                    e.page_among(reachable, district.as_deref(), tier, after.as_ref(), first);
+                (
+                    page.items.into_iter().cloned().collect::<Vec<_>>(),
+                    page.has_next,
+                )
             }
         });
         let mut connection = Connection::new(after.is_some(), has_next);

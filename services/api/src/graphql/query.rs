@@ -214,6 +214,8 @@ impl QueryRoot {
         };
         at_least(state, min_position).await?;
         let since = changed_since.map_or(0, |p| p.0);
+        // A scoped caller's pages come from its establishments' own indexes, merged.
+        let among: Option<Vec<Uai>> = reachable.as_ref().map(|r| r.iter().cloned().collect());
         let (items, has_next) = state.persons.read(|persons| {
             let mut items = Vec::with_capacity(first);
             // A filter nobody matches is answered from counts, without walking every person
@@ -226,14 +228,14 @@ impl QueryRoot {
                 return (items, false);
             }
             loop {
-                let page = persons.page(establishment.as_ref(), since, cursor, MAX_PAGE);
+                let page = match &among {
+                    Some(uais) => persons.page_among(uais, since, cursor, MAX_PAGE),
+                    None => persons.page(establishment.as_ref(), since, cursor, MAX_PAGE),
+                };
                 for view in &page.items {
                     cursor = Some((view.last_changed_position, view.id));
                     let keep = role.is_none_or(|r| r == view.role)
-                        && level_filter.is_none_or(|(c, l)| view.scores.competence(c).level >= l)
-                        && reachable
-                            .as_ref()
-                            .is_none_or(|r| r.contains(&view.establishment));
+                        && level_filter.is_none_or(|(c, l)| view.scores.competence(c).level >= l);
                     if keep {
                         if items.len() == first {
                             return (items, true);
