@@ -253,8 +253,12 @@ impl PersonCommands {
                 }
                 None => {}
             }
-            // The reference was linked to someone registered under another: that person.
-            if let Some(owner) = self.claimed_by(person).await? {
+            // The reference's id is claimed for this registration first, on the stream
+            // `linkExternalRef` claims it on: of a registration and a link of one reference
+            // racing, exactly one holds it. Held by someone else: the reference was linked to
+            // a person registered under another, and names that person.
+            let owner = self.claim(person, person, ctx).await?;
+            if owner != person {
                 match self.registration(owner).await? {
                     Some(found) if found.forgotten => continue,
                     Some(found) => {
@@ -264,7 +268,13 @@ impl PersonCommands {
                             created: false,
                         });
                     }
-                    None => {}
+                    None => {
+                        return Err(ApiError::Conflict(
+                            "externalRef: this reference is being linked to another person at \
+                             this establishment; try again"
+                                .into(),
+                        ));
+                    }
                 }
             }
             return self
@@ -325,6 +335,41 @@ impl PersonCommands {
                     person,
                     position,
                     created: false,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Claims the reference id `alias` for `person` (the first claim wins); returns who holds
+    /// it: `person`, or whoever claimed it first.
+    async fn claim(
+        &self,
+        alias: PersonId,
+        person: PersonId,
+        ctx: &CommandContext,
+    ) -> Result<PersonId, ApiError> {
+        let data = EventData::json(
+            ExternalRefClaimed::EVENT_TYPE,
+            &ExternalRefClaimed { person },
+        )?
+        .with_metadata(ctx.metadata());
+        match self
+            .store
+            .append_to_stream(
+                &claim_stream(alias)?,
+                ExpectedRevision::NoStream,
+                vec![data],
+            )
+            .await
+        {
+            Ok(_) => Ok(person),
+            Err(StoreError::WrongExpectedRevision { .. }) => {
+                self.claimed_by(alias).await?.ok_or_else(|| {
+                    ApiError::internal(&format!(
+                        "the claim stream of {} exists but holds no claim",
+                        alias.as_uuid()
+                    ))
                 })
             }
             Err(e) => Err(e.into()),
@@ -401,22 +446,10 @@ impl PersonCommands {
                 }
                 None => {}
             }
-            let claim = ExternalRefClaimed { person };
-            let data = EventData::json(ExternalRefClaimed::EVENT_TYPE, &claim)?
-                .with_metadata(ctx.metadata());
-            match self
-                .store
-                .append_to_stream(
-                    &claim_stream(alias)?,
-                    ExpectedRevision::NoStream,
-                    vec![data],
-                )
-                .await
-            {
-                Ok(_) => break alias,
-                // Claimed concurrently: look again at who holds it.
-                Err(StoreError::WrongExpectedRevision { .. }) => {}
-                Err(e) => return Err(e.into()),
+            // Claimed concurrently (by a link, or by the reference's own registration): look
+            // again at who holds it.
+            if self.claim(alias, person, ctx).await? == person {
+                break alias;
             }
         };
         let personal = self

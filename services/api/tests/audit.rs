@@ -24,16 +24,23 @@ async fn the_log_as_a_connection_with_filters() {
     let edges = page["events"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 2);
     assert_eq!(page["events"]["pageInfo"]["hasNextPage"], true);
+    // A registration claims the reference's id, then records the person.
     assert_eq!(edges[0]["node"]["position"], 1);
-    assert_eq!(edges[0]["node"]["type"], "PersonRegistered");
-    assert_eq!(edges[0]["node"]["metadata"]["actor"], "admin");
-    assert_eq!(edges[0]["node"]["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(edges[0]["node"]["type"], "ExternalRefClaimed");
+    assert_eq!(edges[0]["node"]["data"]["person"], alice.as_str());
+    assert_eq!(edges[1]["node"]["position"], 2);
+    assert_eq!(edges[1]["node"]["type"], "PersonRegistered");
+    assert_eq!(edges[1]["node"]["metadata"]["actor"], "admin");
+    assert_eq!(edges[1]["node"]["hash"].as_str().unwrap().len(), 64);
     // Personal data is sealed in the log: the auditor sees ciphertext, never the reference.
-    let data = &edges[0]["node"]["data"];
+    let data = &edges[1]["node"]["data"];
     assert_eq!(data["personal"]["sealed"]["alg"], "XChaCha20-Poly1305");
-    assert!(!data.to_string().contains("alice"), "{data}");
+    for edge in edges {
+        let text = edge["node"]["data"].to_string();
+        assert!(!text.contains("alice"), "{text}");
+    }
     let rest = app.data(query, json!({ "first": 10, "after": 2 })).await;
-    assert_eq!(rest["events"]["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["events"]["edges"].as_array().unwrap().len(), 3);
     let typed = app
         .data(
             query,
@@ -60,7 +67,7 @@ async fn the_log_as_a_connection_with_filters() {
         )
         .await;
     assert!(timed["before"]["edges"].as_array().unwrap().is_empty());
-    assert_eq!(timed["upToNow"]["edges"].as_array().unwrap().len(), 3);
+    assert_eq!(timed["upToNow"]["edges"].as_array().unwrap().len(), 5);
     let bad = app
         .graphql(
             "{ events(types: [\"not a type\"]) { edges { cursor } } }",
@@ -84,9 +91,10 @@ async fn streams_and_audit_trails_say_who_did_what() {
             json!({ "name": format!("person-{alice}"), "id": alice }),
         )
         .await;
+    // (Position 1 is the claim of alice's reference, on its own stream.)
     assert_eq!(data["stream"]["revision"], 1);
-    assert_eq!(data["stream"]["firstPosition"], 1);
-    assert_eq!(data["stream"]["lastPosition"], 2);
+    assert_eq!(data["stream"]["firstPosition"], 2);
+    assert_eq!(data["stream"]["lastPosition"], 3);
     let types: Vec<&str> = data["stream"]["events"]["edges"]
         .as_array()
         .unwrap()
@@ -112,7 +120,7 @@ async fn verify_log_reports_the_head_and_checks_a_checkpoint() {
     let query = "query($cp: CheckpointInput) { verifyLog(checkpoint: $cp) { ok checked head { position hash } broken { position reason } } logHead { position hash } }";
     let report = app.data(query, json!({})).await;
     assert_eq!(report["verifyLog"]["ok"], true);
-    assert_eq!(report["verifyLog"]["checked"], 2);
+    assert_eq!(report["verifyLog"]["checked"], 3);
     assert_eq!(report["verifyLog"]["head"], report["logHead"]);
     let kept = report["logHead"].clone();
     app.record(&alice, &[("3.3", "@e", true, 2.0)]).await;
@@ -288,7 +296,8 @@ async fn the_export_endpoint_streams_an_importable_log() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let body = response.text().await.unwrap();
-    assert_eq!(body.lines().count(), 10);
+    // Each person: the claim of their reference, their registration, their result.
+    assert_eq!(body.lines().count(), 15);
     let dir = tempfile::tempdir().unwrap();
     let copy = palier_store::SqliteStore::open(
         dir.path().join("copy.db"),

@@ -78,15 +78,20 @@ async fn events_record_the_callers_trace_and_one_correlation_per_request() {
     assert_ne!(second_trace, TRACE);
 
     let metadata = metadata_of_events(&app).await;
-    assert_eq!(metadata.len(), 3);
-    // Both events of the first request: the caller's trace, one correlation id.
-    assert_eq!(metadata[0]["traceId"], TRACE);
-    assert_eq!(metadata[1]["traceId"], TRACE);
-    assert_eq!(metadata[0]["correlationId"], metadata[1]["correlationId"]);
+    // A registration is two events: the claim of the reference, then the person.
+    assert_eq!(metadata.len(), 6);
+    // The four events of the first request: the caller's trace, one correlation id.
     assert!(metadata[0]["correlationId"].is_string());
+    for m in &metadata[..4] {
+        assert_eq!(m["traceId"], TRACE);
+        assert_eq!(m["correlationId"], metadata[0]["correlationId"]);
+    }
     // The second request: its own new trace and correlation.
-    assert_eq!(&metadata[2]["traceId"], second_trace);
-    assert_ne!(metadata[2]["correlationId"], metadata[0]["correlationId"]);
+    for m in &metadata[4..] {
+        assert_eq!(&m["traceId"], second_trace);
+        assert_eq!(m["correlationId"], metadata[4]["correlationId"]);
+    }
+    assert_ne!(metadata[4]["correlationId"], metadata[0]["correlationId"]);
 }
 
 #[tokio::test]

@@ -39,8 +39,9 @@ async fn verify_reports_a_byte_altered_in_the_file() {
     let (ok, out, _) = palier(dir.path(), &["verify"]);
     assert!(ok);
     let report: Value = serde_json::from_str(&out).unwrap();
+    // The claim of the person's reference, their registration, three results.
     assert_eq!(report["ok"], true);
-    assert_eq!(report["checked"], 4);
+    assert_eq!(report["checked"], 5);
     let head = format!(
         "{}:{}",
         report["head"]["position"],
@@ -59,7 +60,7 @@ async fn verify_reports_a_byte_altered_in_the_file() {
     let (ok, out, _) = palier(dir.path(), &["verify"]);
     assert!(!ok, "verify must fail on an altered log");
     let report: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["broken"]["position"], 3, "{report}");
+    assert_eq!(report["broken"]["position"], 4, "{report}");
     assert!(
         report["broken"]["reason"]
             .as_str()
@@ -70,7 +71,7 @@ async fn verify_reports_a_byte_altered_in_the_file() {
     assert!(!ok);
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["broken"]["position"],
-        3
+        4
     );
     let (ok, _, err) = palier(dir.path(), &["verify", "--checkpoint", "4:nothex"]);
     assert!(!ok);
@@ -91,7 +92,7 @@ async fn export_import_and_replay() {
     let (ok, out, err) = palier(target.path(), &["import", export.to_str().unwrap()]);
     assert!(ok, "{err}");
     let imported: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(imported["imported"], 4);
+    assert_eq!(imported["imported"], 5);
     let (_, original, _) = palier(source.path(), &["verify"]);
     let (_, copy, _) = palier(target.path(), &["verify"]);
     let (original, copy): (Value, Value) = (
@@ -105,10 +106,10 @@ async fn export_import_and_replay() {
     assert!(err.contains("does not continue"), "{err}");
 
     let id = person.clone();
-    let (ok, out, _) = palier(source.path(), &["replay", "--until", "2", "--person", &id]);
+    let (ok, out, _) = palier(source.path(), &["replay", "--until", "3", "--person", &id]);
     assert!(ok);
     let then: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(then["asOfPosition"], 2);
+    assert_eq!(then["asOfPosition"], 3);
     assert_eq!(then["totalPix"], 4);
     let (_, out, _) = palier(source.path(), &["replay"]);
     let now: Value = serde_json::from_str(out.trim()).unwrap();
@@ -137,7 +138,7 @@ async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
     assert!(ok, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["ok"], true);
-    assert_eq!(report["checked"], 4);
+    assert_eq!(report["checked"], 5);
 
     let export = dir.path().join("live.ndjson");
     let (ok, _, err) = palier(
@@ -145,7 +146,7 @@ async fn auditor_commands_run_beside_the_process_that_writes_the_store() {
         &["export", "--output", export.to_str().unwrap()],
     );
     assert!(ok, "{err}");
-    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 4);
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 5);
 
     let id = person.clone();
     let (ok, out, err) = palier(dir.path(), &["replay", "--person", &id]);

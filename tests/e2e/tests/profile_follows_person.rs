@@ -145,3 +145,43 @@ async fn a_pupil_keeps_one_profile_from_ecole_to_college() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_registration_and_a_link_of_one_reference_sent_together_never_both_succeed() {
+    let server = Server::start().await;
+    establishment(&server, ECOLE, "Lyon").await;
+    establishment(&server, COLLEGE, "Paris").await;
+    let pupil = server.register(ECOLE, "ent-ecole", "p-race").await;
+    for i in 0..20 {
+        let id = format!("c-race-{i}");
+        let link = json!({ "p": pupil, "uai": COLLEGE, "source": "ent-college", "id": id });
+        let (linked, registered) = tokio::join!(
+            server.graphql(LINK, link),
+            server.graphql(
+                "mutation($uai: String!, $id: String!) { registerPerson(input: {establishment: $uai, role: LEARNER, externalRef: {source: \"ent-college\", id: $id}}) { personId created } }",
+                json!({ "uai": COLLEGE, "id": id }),
+            )
+        );
+        let registered = &registered["data"]["registerPerson"];
+        let person = registered["personId"].as_str().unwrap().to_owned();
+        match linked.get("errors") {
+            // The link won: the registration answers with the linked pupil, creating no one.
+            None => {
+                assert_eq!(person, pupil, "{i}: {linked} / {registered}");
+                assert_eq!(registered["created"], false, "{i}");
+            }
+            // The registration won: the link is refused, and nobody else holds the reference.
+            Some(errors) => {
+                assert_eq!(errors[0]["extensions"]["code"], "CONFLICT", "{i}: {linked}");
+                assert_ne!(person, pupil, "{i}");
+            }
+        }
+        let found = server
+            .data(
+                BY_REF,
+                json!({ "source": "ent-college", "id": id, "uai": COLLEGE }),
+            )
+            .await;
+        assert_eq!(found["personByExternalRef"]["id"], person.as_str(), "{i}");
+    }
+}

@@ -182,7 +182,10 @@ impl DomainEvent for ExternalRefLinked {
 
 /// A reference's derived id was claimed for a person, on its own `personref-<alias>` stream:
 /// the first claim wins (the store's "no stream yet" expectation), so two persons can never
-/// link the same reference. Not a person event: it names the person it points to.
+/// hold the same reference. `linkExternalRef` claims it for the person it links; a
+/// registration claims it for the person it registers (whose id it is) before recording
+/// them, so a registration and a link of one reference racing cannot both succeed. Not a
+/// person event: it names the person it points to.
 /// JSON: `{"person": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
