@@ -393,34 +393,20 @@ async fn a_scoped_caller_pages_through_what_it_reaches_in_uai_order() {
     }
     // A dashboard of the Paris académie that also reaches one Lyon establishment.
     let secret = app
-        .data(
-            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
-            json!({ "input": { "id": "dane", "name": "DANE", "role": "DASHBOARD",
-                "academies": ["Paris"], "establishments": [uais[7]] } }),
-        )
-        .await["createApiKey"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_key(json!({ "id": "dane", "name": "DANE", "role": "DASHBOARD",
+            "academies": ["Paris"], "establishments": [uais[7]] }))
+        .await;
     let page = |variables: Value| {
         let (app, secret) = (&app, secret.clone());
         async move {
-            let body: Value = app
-                .client
-                .post(format!("{}/graphql", app.address))
-                .bearer_auth(secret)
-                .json(&json!({
-                    "query": "query($first: Int!, $after: String, $district: String) { establishments(first: $first, after: $after, district: $district) { edges { cursor node { uai } } pageInfo { hasNextPage } } }",
-                    "variables": variables,
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let e = &body["data"]["establishments"];
-            assert!(e.is_object(), "{body}");
+            let data = app
+                .data_as(
+                    &secret,
+                    "query($first: Int!, $after: String, $district: String) { establishments(first: $first, after: $after, district: $district) { edges { cursor node { uai } } pageInfo { hasNextPage } } }",
+                    variables,
+                )
+                .await;
+            let e = &data["establishments"];
             let got: Vec<String> = e["edges"]
                 .as_array()
                 .unwrap()

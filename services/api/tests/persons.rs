@@ -409,34 +409,22 @@ async fn a_scoped_caller_lists_the_persons_it_reaches_in_change_order() {
             .await;
     }
     let secret = app
-        .data(
-            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
-            json!({ "input": { "id": "lms-two", "name": "LMS", "role": "INTEGRATOR",
-                "establishments": [uais[0], uais[2]] } }),
+        .create_key(
+            json!({ "id": "lms-two", "name": "LMS", "role": "INTEGRATOR",
+            "establishments": [uais[0], uais[2]] }),
         )
-        .await["createApiKey"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let list = |bearer: String, after: Option<String>| {
         let app = &app;
         async move {
-            let body: Value = app
-                .client
-                .post(format!("{}/graphql", app.address))
-                .bearer_auth(bearer)
-                .json(&json!({
-                    "query": "query($after: String) { persons(first: 3, after: $after) { edges { cursor node { id establishment } } pageInfo { hasNextPage } } }",
-                    "variables": { "after": after },
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let p = &body["data"]["persons"];
-            assert!(p.is_object(), "{body}");
+            let data = app
+                .data_as(
+                    &bearer,
+                    "query($after: String) { persons(first: 3, after: $after) { edges { cursor node { id establishment } } pageInfo { hasNextPage } } }",
+                    json!({ "after": after }),
+                )
+                .await;
+            let p = &data["persons"];
             (
                 p["edges"].as_array().unwrap().clone(),
                 p["pageInfo"]["hasNextPage"].as_bool().unwrap(),

@@ -483,14 +483,7 @@ impl Establishments {
             }
             None => index.range::<Uai, _>(..),
         };
-        let mut matching = range
-            .filter_map(|uai| self.by_uai.get(uai))
-            .filter(|v| v.is_in(district, tier));
-        let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();
-        Page {
-            items,
-            has_next: matching.next().is_some(),
-        }
+        self.page_of(range, district, tier, first)
     }
 
     /// [`Self::page`] over the establishments `uais` names (sorted, each once), for a caller
@@ -504,8 +497,18 @@ impl Establishments {
         first: usize,
     ) -> Page<'_> {
         let start = after.map_or(0, |a| uais.partition_point(|u| u <= a));
-        let mut matching = uais[start..]
-            .iter()
+        self.page_of(uais[start..].iter(), district, tier, first)
+    }
+
+    /// The first `first` of `uais` (in order) that are in `district` and at `tier`.
+    fn page_of<'u>(
+        &self,
+        uais: impl Iterator<Item = &'u Uai>,
+        district: Option<&str>,
+        tier: Option<u8>,
+        first: usize,
+    ) -> Page<'_> {
+        let mut matching = uais
             .filter_map(|uai| self.by_uai.get(uai))
             .filter(|v| v.is_in(district, tier));
         let items: Vec<&EstablishmentView> = matching.by_ref().take(first).collect();

@@ -155,6 +155,28 @@ async fn elements_are_ordered_by_assessment_time_and_resets_by_their_own_time() 
     assert_eq!(reason("@c", "2026-04-01"), "counts");
 }
 
+/// A server on a test clock that reads 1 January 2030, 08:00 UTC (the admin moves it).
+async fn on_test_clock() -> Server {
+    Server::start_with(palier_e2e::ServerOptions {
+        env: vec![(
+            "PALIER_TEST_CLOCK_START".into(),
+            "2030-01-01T08:00:00Z".into(),
+        )],
+        ..Default::default()
+    })
+    .await
+}
+
+/// Registers `uai` as a lycée of the Paris académie.
+async fn lycee(server: &Server, uai: &str) {
+    server
+        .data(
+            "mutation($u: String!) { registerEstablishment(input: {uai: $u, name: \"Lycée\", kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
+            json!({ "u": uai }),
+        )
+        .await;
+}
+
 /// The palier-1 criteria of an axis, from `maturityFramework`.
 async fn palier_one(server: &Server, axis: &str) -> Vec<String> {
     let data = server
@@ -195,33 +217,25 @@ async fn pilotage_tier(server: &Server, uai: &str, min: u64) -> Value {
         )
         .await;
     let e = &data["establishment"];
-    let tier = e["axes"]
+    json!({ "tier": pilotage(e), "bandwidthMbps": e["bandwidthMbps"] })
+}
+
+/// The PILOTAGE axis's tier of an establishment as the API answers it.
+fn pilotage(establishment: &Value) -> Value {
+    establishment["axes"]
         .as_array()
         .unwrap()
         .iter()
         .find(|a| a["code"] == "PILOTAGE")
         .unwrap()["tier"]
-        .clone();
-    json!({ "tier": tier, "bandwidthMbps": e["bandwidthMbps"] })
+        .clone()
 }
 
 #[tokio::test]
 async fn an_attestation_takes_effect_on_its_date_and_the_subscription_sees_it() {
-    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
-        env: vec![(
-            "PALIER_TEST_CLOCK_START".into(),
-            "2030-01-01T08:00:00Z".into(),
-        )],
-        ..Default::default()
-    })
-    .await;
+    let server = on_test_clock().await;
     let uai = "0750655E";
-    server
-        .data(
-            "mutation { registerEstablishment(input: {uai: \"0750655E\", name: \"Lycée\", kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
-            json!({}),
-        )
-        .await;
+    lycee(&server, uai).await;
     // Dated measures: the latest by its date stands, not the latest recorded.
     for (mbps, on) in [(60.0, "2029-12-01"), (10.0, "2029-06-01")] {
         server
@@ -326,22 +340,10 @@ async fn changes_before(ws: &mut palier_e2e::WsClient, until: &str) -> Vec<(Stri
 
 #[tokio::test]
 async fn a_dashboard_resumes_between_an_events_change_and_the_clocks() {
-    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
-        env: vec![(
-            "PALIER_TEST_CLOCK_START".into(),
-            "2030-01-01T08:00:00Z".into(),
-        )],
-        ..Default::default()
-    })
-    .await;
+    let server = on_test_clock().await;
     let (a, b, c) = ("0750655E", "0750656F", "0750657G");
-    for (uai, name) in [(a, "Lycée A"), (b, "Lycée B"), (c, "Lycée C")] {
-        server
-            .data(
-                "mutation($u: String!, $n: String!) { registerEstablishment(input: {uai: $u, name: $n, kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
-                json!({ "u": uai, "n": name }),
-            )
-            .await;
+    for uai in [a, b, c] {
+        lycee(&server, uai).await;
     }
     let criteria = palier_one(&server, "PILOTAGE").await;
     let (last, others) = criteria.split_last().unwrap();
@@ -416,33 +418,14 @@ async fn pilotage_tier_as_of(server: &Server, uai: &str, as_of: Value) -> (Value
         )
         .await;
     let e = &data["establishment"];
-    let tier = e["axes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["code"] == "PILOTAGE")
-        .unwrap()["tier"]
-        .clone();
-    (tier, e["asOfPosition"].clone())
+    (pilotage(e), e["asOfPosition"].clone())
 }
 
 #[tokio::test]
 async fn as_of_a_time_an_establishment_stands_on_that_day() {
-    let server = palier_e2e::Server::start_with(palier_e2e::ServerOptions {
-        env: vec![(
-            "PALIER_TEST_CLOCK_START".into(),
-            "2030-01-01T08:00:00Z".into(),
-        )],
-        ..Default::default()
-    })
-    .await;
+    let server = on_test_clock().await;
     let uai = "0750655E";
-    server
-        .data(
-            "mutation { registerEstablishment(input: {uai: \"0750655E\", name: \"Lycée\", kind: LYCEE, academy: \"Paris\", district: \"Centre\"}) { position } }",
-            json!({}),
-        )
-        .await;
+    lycee(&server, uai).await;
     let criteria = palier_one(&server, "PILOTAGE").await;
     let (last, others) = criteria.split_last().unwrap();
     for criterion in others {

@@ -93,6 +93,37 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates an API key (`input`: `CreateApiKeyInput`) with the admin token; its secret.
+    #[allow(dead_code)] // not every suite creates keys
+    pub async fn create_key(&self, input: Value) -> String {
+        self.data(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+            json!({ "input": input }),
+        )
+        .await["createApiKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `data` of a GraphQL request sent with `bearer`, asserting there are no errors.
+    #[allow(dead_code)] // not every suite calls as another caller
+    pub async fn data_as(&self, bearer: &str, query: &str, variables: Value) -> Value {
+        let body: Value = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(bearer)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
     /// Like [`TestApp::graphql`], asserting there are no errors, and returning `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.graphql(query, variables).await;
