@@ -462,3 +462,38 @@ async fn a_scoped_caller_lists_the_persons_it_reaches_in_change_order() {
     assert_eq!(reached.len(), 8);
     assert_eq!(walk(secret).await, reached);
 }
+
+#[tokio::test]
+async fn a_reference_at_several_establishments_is_found_where_the_caller_reaches() {
+    let app = spawn_app().await;
+    let (paris, lyon) = ("0750655E", "0690026D");
+    // The same platform reference at two establishments: two persons.
+    let here = app.register(paris, "ent", "u-7").await;
+    let there = app.register(lyon, "ent", "u-7").await;
+    assert_ne!(here, there);
+    let head = app.head().await;
+    let query = "query($min: Position) { personByExternalRef(source: \"ent\", id: \"u-7\", minPosition: $min) { id establishment } }";
+    // The admin reaches both: it must say which.
+    let body = app.graphql(query, json!({ "min": head })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["field"], "establishment");
+    // A key of Paris only: its person, with nothing said of Lyon's.
+    let secret = app
+        .create_key(
+            json!({ "id": "lms-paris", "name": "LMS", "role": "INTEGRATOR",
+            "establishments": [paris] }),
+        )
+        .await;
+    let found = app.data_as(&secret, query, json!({ "min": head })).await;
+    assert_eq!(found["personByExternalRef"]["id"], here.as_str());
+    assert_eq!(found["personByExternalRef"]["establishment"], paris);
+    // Asked at Lyon by name: unknown to it, as any reference it cannot reach.
+    let lyon_query = "query($min: Position) { personByExternalRef(source: \"ent\", id: \"u-7\", establishment: \"0690026D\", minPosition: $min) { id } }";
+    let hidden = app
+        .data_as(&secret, lyon_query, json!({ "min": head }))
+        .await;
+    assert!(hidden["personByExternalRef"].is_null(), "{hidden}");
+}
