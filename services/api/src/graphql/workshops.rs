@@ -1036,10 +1036,11 @@ async fn venue_registered(state: &AppState, venue: &Venue) -> Result<bool, ApiEr
 }
 
 /// What the followed persons a command names are, for its rules: the persons read model, and
-/// their streams for what it may not have folded yet ([`crate::commands::PersonCommands::standing_after`]), so
-/// a person forgotten a moment ago is refused, not followed once more. (A forgetting appended between
-/// this check and the command's own append is not seen: the store appends to one stream at a
-/// time. The fact then holds only the person's pseudonymous id, never personal data.)
+/// their streams for what it may not have folded yet
+/// ([`crate::commands::PersonCommands::standing_after`]), so a person forgotten a moment ago
+/// is refused, not followed once more. (A forgetting appended between this check and the
+/// command's own append is not seen: the store appends to one stream at a time. The fact then
+/// holds only the person's pseudonymous id, never personal data.)
 async fn persons_found(state: &AppState, persons: Vec<PersonId>) -> Result<PersonsFound, ApiError> {
     let mut found = PersonsFound::default();
     for person in persons {

@@ -38,21 +38,15 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
     };
     let app = &state.app;
     let models = [
-        figures("persons", &app.persons, |m| (m.skipped_events(), m.count())),
-        figures("establishments", &app.establishments, |m| {
-            (m.skipped_events(), m.count())
-        }),
-        figures("maintenance", &app.maintenance, |m| {
-            (m.skipped_events(), m.count())
-        }),
-        figures("workshops", &app.workshops, |m| {
+        figures(&app.persons, |m| (m.skipped_events(), m.count())),
+        figures(&app.establishments, |m| (m.skipped_events(), m.count())),
+        figures(&app.maintenance, |m| (m.skipped_events(), m.count())),
+        figures(&app.workshops, |m| {
             let entities =
                 m.workshop_count() + usize::try_from(m.activity_count()).unwrap_or(usize::MAX);
             (m.skipped_events(), entities)
         }),
-        figures("api_keys", &app.api_keys, |m| {
-            (m.skipped_events(), m.count())
-        }),
+        figures(&app.api_keys, |m| (m.skipped_events(), m.count())),
     ];
     match state
         .metrics
@@ -66,16 +60,15 @@ pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespo
     }
 }
 
-/// One read model's figures; `read` takes from the model what only it knows (events skipped,
-/// entities held), the rest is the engine's.
+/// One read model's figures, labelled with its name; `read` takes from the model what only it
+/// knows (events skipped, entities held), the rest is the engine's.
 fn figures<P: Projection>(
-    name: &'static str,
     handle: &ProjectionHandle<P>,
     read: impl FnOnce(&P) -> (u64, usize),
 ) -> ModelFigures {
     let (skipped, entities) = handle.read(read);
     ModelFigures {
-        name,
+        name: P::NAME,
         position: handle.position(),
         caught_up: handle.is_caught_up(),
         skipped,
