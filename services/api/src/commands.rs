@@ -446,6 +446,14 @@ impl PersonCommands {
                 }
                 None => {}
             }
+            // The claim is a write: a link that would be refused (an unknown or forgotten
+            // person, one the caller may not reach) must not make it, or the reference would
+            // name that person to its next registration. Linked already: nothing to claim.
+            let stream = stream_of(person)?;
+            let check = |p: &Person| p.can_link(&alias).map_err(person_error);
+            if !inspect(&self.store, &self.cache, &stream, authorize, check).await? {
+                return Ok(None);
+            }
             // Claimed concurrently (by a link, or by the reference's own registration): look
             // again at who holds it.
             if self.claim(alias, person, ctx).await? == person {
@@ -682,6 +690,27 @@ async fn decide_and_append<A: Aggregate + 'static>(
     Err(ApiError::Conflict(format!(
         "{stream} kept changing on other instances; the command was decided {MAX_ATTEMPTS} times without landing"
     )))
+}
+
+/// Authorizes, then answers `check` on the state of `stream` as recorded, writing nothing:
+/// for a command that must write something else first (a link claims its reference) only once
+/// it knows the command would be accepted. The command itself decides again when it runs.
+async fn inspect<A: Aggregate + 'static, T>(
+    store: &SharedStore,
+    cache: &AggregateCache<A>,
+    stream: &StreamName,
+    authorize: &(dyn Fn(&A) -> Result<(), ApiError> + Sync),
+    check: impl FnOnce(&A) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let key = stream.as_str();
+    let slot = cache.slot(key);
+    let mut loaded = slot.loaded.lock().await;
+    catch_up(store, stream, &mut loaded).await?;
+    slot.weigh(&loaded);
+    let answer = authorize(&loaded.state).and_then(|()| check(&loaded.state));
+    drop(loaded);
+    cache.reweigh(key, &slot);
+    answer
 }
 
 /// Folds the events of `stream` after the revision `loaded` stands at.

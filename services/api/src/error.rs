@@ -90,6 +90,19 @@ impl ApiError {
         }
     }
 
+    /// The same error, naming the argument `person` where a rule named `input.person`: the
+    /// person's rules name the field as mutations taking an `input` object spell it, and
+    /// `forgetPerson`, `linkExternalRef` and `movePerson` take the person as an argument.
+    #[must_use]
+    pub fn for_person_argument(self) -> Self {
+        match self {
+            ApiError::BadUserInput { field, message } if field == "input.person" => {
+                ApiError::bad_input("person", message)
+            }
+            other => other,
+        }
+    }
+
     /// Logs `cause` once and returns an opaque internal error.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let error_id = uuid::Uuid::new_v4();

@@ -497,3 +497,48 @@ async fn a_reference_at_several_establishments_is_found_where_the_caller_reaches
         .await;
     assert!(hidden["personByExternalRef"].is_null(), "{hidden}");
 }
+
+#[tokio::test]
+async fn a_refused_link_claims_nothing_and_the_reference_stays_free() {
+    let app = spawn_app().await;
+    let (paris, lyon) = ("0750655E", "0690026D");
+    let lyonnais = app.register(lyon, "ent", "l-1").await;
+    let link = "mutation($p: String!, $id: String!) { linkExternalRef(person: $p, establishment: \"0750655E\", externalRef: {source: \"ent-paris\", id: $id}) { position } }";
+    let secret = app
+        .create_key(
+            json!({ "id": "lms-paris", "name": "LMS", "role": "INTEGRATOR",
+            "establishments": [paris] }),
+        )
+        .await;
+    let head = app.head().await;
+    // An unknown person, and a person the Paris key does not reach: refused, nothing written.
+    let unknown = "00000000-0000-4000-8000-000000000001";
+    for (bearer, person, id, code) in [
+        (app.token.as_str(), unknown, "p-1", "BAD_USER_INPUT"),
+        (secret.as_str(), lyonnais.as_str(), "p-2", "FORBIDDEN"),
+    ] {
+        let body = app
+            .graphql_as(bearer, link, json!({ "p": person, "id": id }))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        if code == "BAD_USER_INPUT" {
+            assert_eq!(body["errors"][0]["extensions"]["field"], "person", "{body}");
+        }
+        assert_eq!(app.head().await, head, "a refused link wrote ({id})");
+    }
+    // Each reference is still free: registering it at Paris creates a new person, not the
+    // one the refused link named.
+    for id in ["p-1", "p-2"] {
+        let registered = app
+            .data_as(
+                &secret,
+                "mutation($id: String!) { registerPerson(input: {establishment: \"0750655E\", role: LEARNER, externalRef: {source: \"ent-paris\", id: $id}}) { personId created } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let registered = &registered["registerPerson"];
+        assert_eq!(registered["created"], true, "{id}: {registered}");
+        assert_ne!(registered["personId"], lyonnais.as_str());
+        assert_ne!(registered["personId"], unknown);
+    }
+}

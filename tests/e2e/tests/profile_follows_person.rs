@@ -14,8 +14,9 @@ const LINK: &str = "mutation($p: String!, $uai: String!, $source: String!, $id: 
     linkExternalRef(person: $p, establishment: $uai, externalRef: {source: $source, id: $id}) { position } }";
 const MOVE: &str =
     "mutation($p: String!, $to: String!) { movePerson(person: $p, to: $to) { position } }";
-const BY_REF: &str = "query($source: String!, $id: String!, $uai: String) {
-    personByExternalRef(source: $source, id: $id, establishment: $uai) { id } }";
+// `minPosition`: the read models fold the log after the write is acknowledged.
+const BY_REF: &str = "query($source: String!, $id: String!, $uai: String, $min: Position) {
+    personByExternalRef(source: $source, id: $id, establishment: $uai, minPosition: $min) { id } }";
 const PERSON: &str = "query($id: String!, $asOf: AsOf) { person(id: $id, asOf: $asOf) {
     id establishment registeredEstablishment totalPix linkedRefs { source id establishment } } }";
 const PERSONS: &str =
@@ -68,7 +69,7 @@ async fn a_pupil_keeps_one_profile_from_ecole_to_college() {
     let found = server
         .data(
             BY_REF,
-            json!({ "source": "ent-college", "id": "c-9", "uai": COLLEGE }),
+            json!({ "source": "ent-college", "id": "c-9", "uai": COLLEGE, "min": head }),
         )
         .await;
     assert_eq!(found["personByExternalRef"]["id"], pupil.as_str());
@@ -176,10 +177,11 @@ async fn a_registration_and_a_link_of_one_reference_sent_together_never_both_suc
                 assert_ne!(person, pupil, "{i}");
             }
         }
+        let head = server.head().await;
         let found = server
             .data(
                 BY_REF,
-                json!({ "source": "ent-college", "id": id, "uai": COLLEGE }),
+                json!({ "source": "ent-college", "id": id, "uai": COLLEGE, "min": head }),
             )
             .await;
         assert_eq!(found["personByExternalRef"]["id"], person.as_str(), "{i}");

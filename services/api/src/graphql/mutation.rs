@@ -423,7 +423,11 @@ impl MutationRoot {
         principal.require_role(Operation::ForgetPersons)?;
         let id = person_id("person", &person)?;
         let authorize = person_authorizer(state, principal, Operation::ForgetPersons);
-        let written = state.commands.forget(id, &command_ctx, &authorize).await?;
+        let written = state
+            .commands
+            .forget(id, &command_ctx, &authorize)
+            .await
+            .map_err(ApiError::for_person_argument)?;
         let position = match written {
             Some(position) => position,
             None => state
@@ -465,7 +469,8 @@ impl MutationRoot {
         let written = state
             .commands
             .link(id, establishment, reference, &command_ctx, &authorize)
-            .await?;
+            .await
+            .map_err(ApiError::for_person_argument)?;
         Ok(MutationPayload {
             position: Position(written.unwrap_or_else(|| last_change(state, id))),
         })
@@ -488,8 +493,9 @@ impl MutationRoot {
         let id = person_id("person", &person)?;
         let to = Uai::parse(&to).map_err(|e| ApiError::from_parse("to", &e))?;
         require_for_establishment(state, principal, Operation::WritePersons, &to)?;
-        let written =
-            execute_for(state, principal, &command_ctx, id, MovePerson { to }.into()).await?;
+        let written = execute_for(state, principal, &command_ctx, id, MovePerson { to }.into())
+            .await
+            .map_err(ApiError::for_person_argument)?;
         Ok(MutationPayload {
             position: Position(if written > 0 {
                 written

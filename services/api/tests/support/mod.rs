@@ -106,11 +106,10 @@ impl TestApp {
             .to_owned()
     }
 
-    /// `data` of a GraphQL request sent with `bearer`, asserting there are no errors.
+    /// The JSON body of a GraphQL request sent with `bearer`.
     #[allow(dead_code)] // not every suite calls as another caller
-    pub async fn data_as(&self, bearer: &str, query: &str, variables: Value) -> Value {
-        let body: Value = self
-            .client
+    pub async fn graphql_as(&self, bearer: &str, query: &str, variables: Value) -> Value {
+        self.client
             .post(format!("{}/graphql", self.address))
             .bearer_auth(bearer)
             .json(&json!({ "query": query, "variables": variables }))
@@ -119,7 +118,13 @@ impl TestApp {
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `data` of a GraphQL request sent with `bearer`, asserting there are no errors.
+    #[allow(dead_code)] // not every suite calls as another caller
+    pub async fn data_as(&self, bearer: &str, query: &str, variables: Value) -> Value {
+        let body = self.graphql_as(bearer, query, variables).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }

@@ -250,10 +250,7 @@ impl Person {
                 self.registered()?;
                 Ok(vec![PersonForgotten {}.into()])
             }
-            PersonCommand::LinkExternalRef(command) => {
-                let registration = self.registered()?;
-                self.link(registration, command)
-            }
+            PersonCommand::LinkExternalRef(command) => self.link(command),
             PersonCommand::MovePerson(MovePerson { to }) => {
                 let registration = self.registered()?;
                 if registration.establishment == to {
@@ -345,15 +342,8 @@ impl Person {
     }
 
     /// Rules of [`LinkExternalRef`]: not its own id; linking again records nothing.
-    fn link(
-        &self,
-        registration: &Registration,
-        command: LinkExternalRef,
-    ) -> Result<Vec<PersonEvent>, PersonError> {
-        if command.alias == registration.person_id {
-            return Err(PersonError::AliasIsSelf);
-        }
-        if self.aliases.contains(&command.alias) {
+    fn link(&self, command: LinkExternalRef) -> Result<Vec<PersonEvent>, PersonError> {
+        if !self.can_link(&command.alias)? {
             return Ok(Vec::new());
         }
         Ok(vec![
@@ -364,6 +354,26 @@ impl Person {
             }
             .into(),
         ])
+    }
+
+    /// The rules of [`LinkExternalRef`] for `alias`, decided without the sealed reference:
+    /// `Ok(true)` when the link would be recorded, `Ok(false)` when it is there already, and
+    /// the refusals of [`Person::handle`] otherwise. A link claims its reference before it is
+    /// recorded; asking first means a refused link claims nothing.
+    ///
+    /// # Errors
+    /// [`PersonError::NotRegistered`], [`PersonError::Forgotten`], [`PersonError::AliasIsSelf`].
+    pub fn can_link(&self, alias: &PersonId) -> Result<bool, PersonError> {
+        let registration = self.registered()?;
+        if self.forgotten {
+            return Err(PersonError::Forgotten {
+                person_id: registration.person_id,
+            });
+        }
+        if *alias == registration.person_id {
+            return Err(PersonError::AliasIsSelf);
+        }
+        Ok(!self.aliases.contains(alias))
     }
 
     /// Whether `alias` is linked to this person.

@@ -549,6 +549,26 @@ fn a_person_is_not_linked_to_their_own_id() {
 }
 
 #[test]
+fn whether_a_link_would_be_recorded_is_known_before_the_reference_is_sealed() {
+    assert_eq!(
+        Person::default().can_link(&alias()),
+        Err(PersonError::NotRegistered)
+    );
+    let person = Person::replay(&[registered(Role::Learner)]);
+    assert_eq!(person.can_link(&alias()), Ok(true));
+    assert_eq!(person.can_link(&person_id()), Err(PersonError::AliasIsSelf));
+    let linked_already = Person::replay(&[registered(Role::Learner), linked()]);
+    assert_eq!(linked_already.can_link(&alias()), Ok(false));
+    let forgotten = Person::replay(&[registered(Role::Learner), PersonForgotten {}.into()]);
+    assert_eq!(
+        forgotten.can_link(&alias()),
+        Err(PersonError::Forgotten {
+            person_id: person_id()
+        })
+    );
+}
+
+#[test]
 fn a_person_moves_with_their_history_and_counts_where_they_are() {
     let to = Uai::parse("0691234S").expect("valid uai");
     let moved: PersonEvent = PersonMoved {
