@@ -808,4 +808,55 @@ async fn subscribers_receive_only_what_their_scopes_reach() {
         refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{refused}"
     );
+    // The level changes of an académie out of its scopes.
+    ws.send(json!({ "id": "5", "type": "subscribe", "payload": { "query": "subscription { personLevelChanged(academy: \"Lyon\") { personId } }" } }))
+        .await;
+    let mut refused = ws.next().await.unwrap();
+    while refused["id"] != "5" {
+        refused = ws.next().await.unwrap();
+    }
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_dane_follows_the_level_changes_of_one_academie() {
+    let w = world().await;
+    // The admin reaches every académie: it asks for one, and receives only its changes.
+    let mut ws = w.app.websocket("graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", w.app.token) } }))
+        .await;
+    assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
+    let after = w.app.head().await;
+    ws.send(json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("subscription {{ personLevelChanged(academy: \"Lyon\", after: {after}) {{ personId establishment competence to }} }}") } }))
+        .await;
+    w.app
+        .record(&w.person_paris, &[("2.1", "@x", true, 9.0)])
+        .await;
+    w.app
+        .record(&w.person_lyon, &[("2.1", "@x", true, 9.0)])
+        .await;
+    let first = ws.next().await.unwrap();
+    let change = &first["payload"]["data"]["personLevelChanged"];
+    assert_eq!(change["personId"], w.person_lyon.as_str(), "{first}");
+    assert_eq!(change["establishment"], w.lyon.as_str(), "{first}");
+    // One place at a time: an establishment and an académie together are refused.
+    let both = format!(
+        "subscription {{ personLevelChanged(academy: \"Lyon\", establishment: \"{}\") {{ personId }} }}",
+        w.lyon
+    );
+    ws.send(json!({ "id": "2", "type": "subscribe", "payload": { "query": both } }))
+        .await;
+    let refused = ws.next().await.unwrap();
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["field"],
+        "academy"
+    );
 }

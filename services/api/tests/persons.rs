@@ -542,3 +542,85 @@ async fn a_refused_link_claims_nothing_and_the_reference_stays_free() {
         assert_ne!(registered["personId"], unknown);
     }
 }
+
+#[tokio::test]
+async fn a_pupil_who_moved_away_is_unknown_to_their_former_school_by_reference_too() {
+    let app = spawn_app().await;
+    let (ecole, college) = ("0690026D", "0750655E");
+    for (uai, academy) in [(ecole, "Lyon"), (college, "Paris")] {
+        app.data(
+            "mutation($input: RegisterEstablishmentInput!) { registerEstablishment(input: $input) { position } }",
+            json!({ "input": { "uai": uai, "name": "Établissement", "kind": "COLLEGE", "academy": academy, "district": "d" } }),
+        )
+        .await;
+    }
+    let pupil = app.register(ecole, "ent-ecole", "p-1").await;
+    let moved = app
+        .data(
+            "mutation($p: String!, $to: String!) { movePerson(person: $p, to: $to) { position } }",
+            json!({ "p": pupil, "to": college }),
+        )
+        .await["movePerson"]["position"]
+        .clone();
+    let key = |id: &str, uai: &str| {
+        app.create_key(
+            json!({ "id": id, "name": "LMS", "role": "INTEGRATOR", "establishments": [uai] }),
+        )
+    };
+    let (at_ecole, at_college) = (
+        key("lms-ecole", ecole).await,
+        key("lms-college", college).await,
+    );
+    let by_ref = "query($uai: String, $min: Position) { personByExternalRef(source: \"ent-ecole\", id: \"p-1\", establishment: $uai, minPosition: $min) { id establishment } }";
+    // The former school's key: unknown, by its own reference, named or not.
+    for uai in [json!(ecole), json!(null)] {
+        let found = app
+            .data_as(&at_ecole, by_ref, json!({ "uai": uai, "min": moved }))
+            .await;
+        assert!(found["personByExternalRef"].is_null(), "{uai}: {found}");
+    }
+    // Registering the reference again there names the person, and shows nothing of them.
+    let again = app
+        .data_as(
+            &at_ecole,
+            "mutation { registerPerson(input: {establishment: \"0690026D\", role: LEARNER, externalRef: {source: \"ent-ecole\", id: \"p-1\"}}) { personId created person { establishment externalRef { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(again["registerPerson"]["created"], false);
+    assert!(again["registerPerson"]["person"].is_null(), "{again}");
+    // The collège's key finds its new pupil by the école's reference, named.
+    let found = app
+        .data_as(&at_college, by_ref, json!({ "uai": ecole, "min": moved }))
+        .await;
+    assert_eq!(
+        found["personByExternalRef"]["id"],
+        pupil.as_str(),
+        "{found}"
+    );
+    assert_eq!(found["personByExternalRef"]["establishment"], college);
+}
+
+#[tokio::test]
+async fn after_an_erasure_a_reference_names_nobody_at_any_point_of_the_history() {
+    let app = spawn_app().await;
+    let person = app.register(UAI, "moodle", "u-9").await;
+    let before = app.record(&person, &[("1.1", "@a", true, 9.0)]).await;
+    let as_of = "query($p: Position!) { personByExternalRef(source: \"moodle\", id: \"u-9\", establishment: \"0750655E\", asOf: {position: $p}) { id totalPix } }";
+    let found = app.data(as_of, json!({ "p": before })).await;
+    assert_eq!(found["personByExternalRef"]["id"], person.as_str());
+    let forgotten = app
+        .data(
+            "mutation($p: String!) { forgetPerson(person: $p) { position } }",
+            json!({ "p": person }),
+        )
+        .await["forgetPerson"]["position"]
+        .clone();
+    app.data(
+        "query($p: String!, $min: Position) { person(id: $p, minPosition: $min) { id } }",
+        json!({ "p": person, "min": forgotten }),
+    )
+    .await;
+    let found = app.data(as_of, json!({ "p": before })).await;
+    assert!(found["personByExternalRef"].is_null(), "{found}");
+}

@@ -753,9 +753,9 @@ async fn a_subscriber_receives_every_activity_of_its_structure_in_order_and_resu
     let mut ws = app.websocket("graphql-transport-ws").await;
     ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.token) } })).await;
     assert_eq!(ws.next().await.unwrap()["type"], "connection_ack");
-    ws.send(json!({ "id": "live", "type": "subscribe", "payload": { "query": "subscription { activityRecorded(structure: \"mediatheque-centre\") { id kind session position } }" } })).await;
-    // Give the subscription its starting point before writing.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // From the head as it is now: however late the subscription starts, it misses nothing.
+    let after = app.head().await;
+    ws.send(json!({ "id": "live", "type": "subscribe", "payload": { "query": "subscription($after: Position) { activityRecorded(structure: \"mediatheque-centre\", after: $after) { id kind session position } }", "variables": { "after": after } } })).await;
 
     // Six activities here, others at the annex between them, then a session held here: at
     // most the window (8) of this structure's and the annex's activities at once.

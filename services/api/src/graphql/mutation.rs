@@ -8,10 +8,12 @@ use palier_domain::{
 };
 
 use palier_domain::person::personal::{Email, NationalId, Notes, PersonName, PersonalData};
+use palier_projections::persons::PersonView;
 
 use super::person::{PersonGql, PersonRole};
 use super::scalars::Position;
-use super::{AppState, principal, require_for_establishment, state};
+use super::{AppState, may_for_establishment, principal, require_for_establishment, state};
+
 use crate::access::Operation;
 use crate::auth::Principal;
 use crate::commands::CommandContext;
@@ -377,24 +379,27 @@ impl MutationRoot {
         let state = state(ctx)?;
         let establishment = Uai::parse(&input.establishment)
             .map_err(|e| ApiError::from_parse("input.establishment", &e))?;
-        require_for_establishment(
-            state,
-            principal(ctx)?,
-            Operation::WritePersons,
-            &establishment,
-        )?;
+        let caller = principal(ctx)?;
+        require_for_establishment(state, caller, Operation::WritePersons, &establishment)?;
         let personal = input.personal()?;
         let registered = state
             .commands
             .register(establishment, input.role.into(), personal, &command_ctx)
             .await?;
         // The caller will read the person next: wait (briefly) until the projection has it.
+        // A reference registered before may name someone who has moved since to where this
+        // caller does not reach: then only the id is answered, as `person` would answer null.
+        let visible = |v: &PersonView| {
+            may_for_establishment(state, caller, Operation::ReadPersons, &v.establishment)
+        };
         let person = match state
             .persons
             .wait_for(registered.position, state.min_position_wait)
             .await
         {
-            Ok(()) => state.persons.read(|p| p.get(&registered.person).cloned()),
+            Ok(()) => state
+                .persons
+                .read(|p| p.get(&registered.person).filter(|v| visible(v)).cloned()),
             Err(_) => None,
         };
         Ok(RegisterPersonPayload {

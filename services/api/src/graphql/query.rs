@@ -123,36 +123,60 @@ impl QueryRoot {
         let reference = ExternalRef::new(source.trim(), id.trim())
             .map_err(|e| ApiError::from_parse("externalRef", &e))?;
         let vault = state.commands.vault();
-        // Only persons in the caller's scopes are found: out of scope reads as unknown. Ids
-        // are keyed per establishment, so without one every establishment the caller reaches
-        // is tried (an HMAC each).
+        // Only persons the caller reaches where they are now are found: out of scope reads as
+        // unknown, also for a person who moved away from the establishment whose reference
+        // this is. Ids are keyed per establishment, so without one every establishment the
+        // caller reaches is tried (an HMAC each); a named one is tried even out of the
+        // caller's scopes (a pupil who moved in, found by their former school's reference).
+        let visible = |v: &&PersonView| {
+            may_for_establishment(state, principal, Operation::ReadPersons, &v.establishment)
+        };
         let pick = |persons: &Persons| -> Result<Option<PersonView>, ApiError> {
             let candidates: Vec<Uai> = match &establishment {
                 Some(uai) => vec![uai.clone()],
-                None => persons.establishments().cloned().collect(),
+                None => persons
+                    .establishments()
+                    .filter(|uai| {
+                        may_for_establishment(state, principal, Operation::ReadPersons, uai)
+                    })
+                    .cloned()
+                    .collect(),
             };
-            let mut found = candidates
+            let mut found: Vec<&PersonView> = candidates
                 .iter()
-                .filter(|uai| may_for_establishment(state, principal, Operation::ReadPersons, uai))
                 .filter_map(
                     |uai| match find_by_reference(persons, vault, uai, &reference) {
                         Lookup::Found(id) => persons.get(&id),
                         Lookup::Unknown(_) => None,
                     },
-                );
-            let first = found.next().cloned();
-            if first.is_some() && found.next().is_some() {
+                )
+                .filter(visible)
+                .collect();
+            // One person found through two establishments' namespaces is one answer.
+            found.sort_unstable_by_key(|v| v.id);
+            found.dedup_by_key(|v| v.id);
+            if found.len() > 1 {
                 return Err(ApiError::bad_input(
                     "establishment",
                     "this reference is registered at several establishments; give `establishment`",
                 ));
             }
-            Ok(first)
+            Ok(found.first().map(|v| (*v).clone()))
         };
         if let Some(as_of) = as_of {
             let position = audit::resolve(&state.store, as_of).await?;
             let (persons, applied) = state.persons_as_of.at(&state.store, position).await?;
-            return Ok(pick(&persons)?.map(|v| PersonGql::as_of(v, applied)));
+            // After an erasure the reference names nobody, at any point of the history: the
+            // id it derives to is still computable, so the live model is asked.
+            let forgotten = |v: &PersonView| {
+                state.persons.read(|live| {
+                    live.get(&v.id)
+                        .is_some_and(|l| l.forgotten_position.is_some())
+                })
+            };
+            return Ok(pick(&persons)?
+                .filter(|v| !forgotten(v))
+                .map(|v| PersonGql::as_of(v, applied)));
         }
         at_least(state, min_position).await?;
         Ok(state.persons.read(pick)?.map(PersonGql::live))

@@ -8,11 +8,12 @@ use std::time::Duration;
 use async_graphql::{Context, Subscription};
 use futures::Stream;
 use palier_domain::Uai;
+use palier_projections::persons::LevelChange;
 
 use super::person::LevelChangeGql;
 use super::scalars::Position;
 use super::{may_for_establishment, principal, require_for_establishment, state};
-use crate::access::Operation;
+use crate::access::{Operation, Target};
 use crate::error::ApiError;
 
 /// The subscription root.
@@ -30,10 +31,16 @@ impl SubscriptionRoot {
     /// when reconnecting. Only the last changes are kept (`PALIER_LEVEL_CHANGE_WINDOW`): resuming
     /// from before them fails with `RESYNC_REQUIRED` (`extensions.trimmedThrough`: the last
     /// position no longer kept); resync with `persons(changedSince:)` and subscribe again.
+    /// `establishment` narrows the feed to the learners of one establishment, `academy` to
+    /// those of the establishments of one académie (a DANE's dashboard); give at most one.
+    /// Without either, a scoped key receives the changes of every establishment it reaches.
+    /// A change counts where the person was when it happened. Who: callers reading persons,
+    /// for the establishment or académie asked.
     async fn person_level_changed(
         &self,
         ctx: &Context<'_>,
         establishment: Option<String>,
+        academy: Option<String>,
         after: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LevelChangeGql>>> {
         let principal = principal(ctx)?.clone();
@@ -43,8 +50,18 @@ impl SubscriptionRoot {
         let establishment = establishment
             .map(|u| Uai::parse(&u).map_err(|e| ApiError::from_parse("establishment", &e)))
             .transpose()?;
+        if establishment.is_some() && academy.is_some() {
+            return Err(ApiError::bad_input(
+                "academy",
+                "give `establishment` or `academy`, not both",
+            )
+            .into());
+        }
         if let Some(uai) = &establishment {
             require_for_establishment(&app, &principal, Operation::ReadPersons, uai)?;
+        }
+        if let Some(academy) = &academy {
+            principal.require(Operation::ReadPersons, Target::Academy(academy))?;
         }
         let start = after.map_or_else(|| persons.position(), |p| p.0);
         persons
@@ -60,7 +77,7 @@ impl SubscriptionRoot {
                 signal,
             )),
             move |state| {
-                let (app, principal) = (app.clone(), principal.clone());
+                let (app, principal, academy) = (app.clone(), principal.clone(), academy.clone());
                 async move {
                     // `None`: the feed told its subscriber to resync, and ends.
                     let (persons, establishment, mut last, mut ready, mut signal) = state?;
@@ -95,20 +112,28 @@ impl SubscriptionRoot {
                         }
                         if let Some(newest) = changes.last() {
                             last = newest.position;
-                            // Each subscriber receives only the persons its scopes reach.
-                            ready.extend(
-                                changes
-                                    .iter()
-                                    .filter(|c| {
-                                        may_for_establishment(
-                                            &app,
-                                            &principal,
+                            // Each subscriber receives only the persons its scopes reach,
+                            // of the académie it asked for.
+                            let wanted = |c: &&LevelChange| match &academy {
+                                None => may_for_establishment(
+                                    &app,
+                                    &principal,
+                                    Operation::ReadPersons,
+                                    &c.establishment,
+                                ),
+                                Some(academy) => app.establishments.read(|model| {
+                                    let of = model.academy_of(&c.establishment);
+                                    of == Some(academy.as_str())
+                                        && principal.may(
                                             Operation::ReadPersons,
-                                            &c.establishment,
+                                            Target::Establishment {
+                                                uai: &c.establishment,
+                                                academy: of,
+                                            },
                                         )
-                                    })
-                                    .map(LevelChangeGql::of),
-                            );
+                                }),
+                            };
+                            ready.extend(changes.iter().filter(wanted).map(LevelChangeGql::of));
                             continue;
                         }
                         // Woken only by level changes this subscriber may want; a wait that
