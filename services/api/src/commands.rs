@@ -169,6 +169,22 @@ impl PersonCommands {
         }))
     }
 
+    /// The position of the last event of `person`'s stream (0 for none): what a write that
+    /// had nothing to record answers, so that `minPosition` with it reads the state that made
+    /// it a no-op — the read models may not have folded that state yet.
+    pub async fn last_position(&self, person: PersonId) -> Result<u64, ApiError> {
+        let last = self
+            .store
+            .read_stream(
+                &stream_of(person)?,
+                StreamFrom::End,
+                Direction::Backwards,
+                1,
+            )
+            .await?;
+        Ok(last.first().map_or(0, |e| e.position))
+    }
+
     /// Whether a person known to be registered has been forgotten since: their stream's last
     /// event tells (nothing follows `PersonForgotten`), one event read.
     pub async fn forgotten(&self, person: PersonId) -> Result<bool, ApiError> {
@@ -651,14 +667,23 @@ async fn decide_and_append<A: Aggregate + 'static>(
         if !trusted {
             catch_up(store, stream, &mut loaded).await?;
         }
+        let read_again = !trusted;
         trusted = false;
         // Who may act depends on the state (a person's establishment): checked before the
         // rules, on the same state they decide on.
-        authorize(&loaded.state)?;
+        let decided = authorize(&loaded.state)
+            .and_then(|()| loaded.state.handle(command.clone()).map_err(rule_error));
+        let events = match decided {
+            Ok(events) => events,
+            // Refused on a slot trusted without reading: another instance may have written
+            // since (moved the person, recorded what a reset needs), and a refusal never
+            // reaches the append that would tell. Refuse only on what the log says.
+            Err(_) if !read_again => continue,
+            Err(refused) => return Err(refused),
+        };
         let expected = loaded
             .revision
             .map_or(ExpectedRevision::NoStream, ExpectedRevision::Exact);
-        let events = loaded.state.handle(command.clone()).map_err(rule_error)?;
         let data = to_event_data::<A>(&events, ctx)?;
         match store.append_to_stream(stream, expected, data).await {
             Ok(result) => {

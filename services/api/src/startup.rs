@@ -548,12 +548,13 @@ pub async fn replay(settings: Settings, args: ReplayArgs) -> anyhow::Result<()> 
                         format!("--until {text:?}: neither a position nor an RFC 3339 time")
                     })?
                     .with_timezone(&chrono::Utc);
-                palier_store::EventStore::position_at(
-                    &store,
-                    time + chrono::Duration::microseconds(1),
-                )
-                .await?
-                .saturating_sub(1)
+                match time.checked_add_signed(chrono::Duration::microseconds(1)) {
+                    Some(after) => palier_store::EventStore::position_at(&store, after)
+                        .await?
+                        .saturating_sub(1),
+                    // The last representable instant: all of the log.
+                    None => u64::MAX,
+                }
             }
         }),
     };

@@ -348,3 +348,23 @@ async fn the_export_endpoint_streams_an_importable_log() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn the_last_representable_instant_is_the_whole_log_not_a_crash() {
+    let app = spawn_app().await;
+    let alice = app.register(UAI, "lms", "alice").await;
+    let head = app.record(&alice, &[("1.1", "@a", true, 9.0)]).await;
+    let end = "+262142-12-31T23:59:59.999999999Z";
+    let data = app
+        .data(
+            "query($p: String!, $t: DateTime!) {
+                person(id: $p, asOf: {time: $t}) { totalPix asOfPosition }
+                events(to: $t, first: 100) { edges { node { position } } } }",
+            json!({ "p": alice, "t": end }),
+        )
+        .await;
+    assert_eq!(data["person"]["totalPix"], 9, "{data}");
+    assert_eq!(data["person"]["asOfPosition"], head);
+    let edges = data["events"]["edges"].as_array().unwrap();
+    assert_eq!(edges.last().unwrap()["node"]["position"], head);
+}

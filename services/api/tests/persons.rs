@@ -624,3 +624,95 @@ async fn after_an_erasure_a_reference_names_nobody_at_any_point_of_the_history()
     let found = app.data(as_of, json!({ "p": before })).await;
     assert!(found["personByExternalRef"].is_null(), "{found}");
 }
+
+#[tokio::test]
+async fn a_certificate_entered_late_does_not_replace_a_newer_one() {
+    let app = spawn_app().await;
+    let carla = app.register(UAI, "moodle", "carla").await;
+    let certify = |on: &str, score: u32| {
+        app.data(
+            "mutation($input: RecordCertificationInput!) { recordCertification(input: $input) { position } }",
+            json!({ "input": { "person": carla, "deliveredOn": on, "pixScore": score, "levels": [{ "competence": "1.1", "level": 3 }] } }),
+        )
+    };
+    certify("2025-06-20", 400).await;
+    let late = certify("2023-06-15", 120).await["recordCertification"]["position"].clone();
+    let last = "query($id: String!, $min: Position) { person(id: $id, minPosition: $min) { lastCertification { deliveredOn pixScore } } }";
+    let data = app.data(last, json!({ "id": carla, "min": late })).await;
+    let certificate = &data["person"]["lastCertification"];
+    assert_eq!(certificate["deliveredOn"], "2025-06-20", "{data}");
+    assert_eq!(certificate["pixScore"], 400);
+    // A newer one, entered afterwards, does.
+    let newer = certify("2026-06-30", 512).await["recordCertification"]["position"].clone();
+    let data = app.data(last, json!({ "id": carla, "min": newer })).await;
+    assert_eq!(
+        data["person"]["lastCertification"]["pixScore"], 512,
+        "{data}"
+    );
+}
+
+#[tokio::test]
+async fn a_bulk_item_names_its_own_fields_and_says_nothing_of_persons_out_of_reach() {
+    let app = spawn_app().await;
+    let (paris, lyon) = ("0750655E", "0690026D");
+    app.register(lyon, "moodle", "there").await;
+    let secret = app
+        .create_key(
+            json!({ "id": "lms-paris", "name": "LMS", "role": "INTEGRATOR", "establishments": [paris] }),
+        )
+        .await;
+    let element =
+        json!([{ "competence": "1.1", "skill": "@a", "status": "VALIDATED", "earnedPix": 2.0 }]);
+    let item = |id: &str, uai: &str, code: &str| {
+        json!({ "externalRef": { "source": "moodle", "id": id }, "establishment": uai,
+                "source": { "kind": "CAMPAIGN", "campaignCode": code }, "elements": element })
+    };
+    let head = app.head().await;
+    let data = app
+        .data_as(
+            &secret,
+            "mutation($input: [AssessmentResultInput!]!) { recordAssessmentResults(input: $input) { written results { index error { code message field } } } }",
+            json!({ "input": [
+                item("ghost", paris, ""),
+                item("there", lyon, "SCO1"),
+                item("nobody", lyon, "SCO1"),
+            ] }),
+        )
+        .await;
+    let results = data["recordAssessmentResults"]["results"]
+        .as_array()
+        .unwrap();
+    assert_eq!(data["recordAssessmentResults"]["written"], 0, "{data}");
+    assert_eq!(
+        results[0]["error"]["field"], "source.campaignCode",
+        "{data}"
+    );
+    // Someone registered at Lyon, and no one: the same refusal, word for word.
+    assert_eq!(results[1]["error"]["code"], "FORBIDDEN", "{data}");
+    assert_eq!(results[1]["error"], results[2]["error"], "{data}");
+    assert!(
+        !results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(lyon),
+        "{data}"
+    );
+    assert_eq!(app.head().await, head);
+}
+
+#[tokio::test]
+async fn a_write_with_nothing_to_record_answers_the_position_that_made_it_so() {
+    let app = spawn_app().await;
+    let pupil = app.register(UAI, "moodle", "mover").await;
+    let mv = "mutation($p: String!) { movePerson(person: $p, to: \"0690026D\") { position } }";
+    let moved = app.data(mv, json!({ "p": pupil })).await["movePerson"]["position"].clone();
+    // Sent again at once (a retry): nothing written, the move's own position, never an
+    // earlier one the read models might still be at.
+    let again = app.data(mv, json!({ "p": pupil })).await["movePerson"]["position"].clone();
+    assert_eq!(again, moved);
+    let link = "mutation($p: String!) { linkExternalRef(person: $p, establishment: \"0690026D\", externalRef: {source: \"ent\", id: \"m-1\"}) { position } }";
+    let linked = app.data(link, json!({ "p": pupil })).await["linkExternalRef"]["position"].clone();
+    assert!(linked.as_u64().unwrap() > moved.as_u64().unwrap());
+    let again = app.data(link, json!({ "p": pupil })).await["linkExternalRef"]["position"].clone();
+    assert_eq!(again, linked);
+}

@@ -555,7 +555,8 @@ fn is_last_change(by_id: &HashMap<PersonId, PersonView>, position: u64, id: &Per
 }
 
 impl Snapshot for Persons {
-    const SNAPSHOT_VERSION: u32 = 1;
+    // 2: `last_certification` is the last delivered, no longer the last recorded.
+    const SNAPSHOT_VERSION: u32 = 2;
 
     fn fingerprint(&self) -> String {
         format!(
@@ -675,12 +676,21 @@ impl Projection for Persons {
                 );
             }
             PersonEvent::CertificationDelivered(e) => {
-                view.last_certification = Some(CertificationView {
-                    delivered_on: e.delivered_on,
-                    pix_score: e.pix_score.value(),
-                    levels: e.levels.iter().map(|l| (l.competence, l.level)).collect(),
-                    position: event.position,
-                });
+                // The last delivered, not the last recorded: a certificate entered late
+                // (backfilled) does not replace a newer one; on the same day, the later
+                // position wins.
+                let newer = view
+                    .last_certification
+                    .as_ref()
+                    .is_none_or(|last| e.delivered_on >= last.delivered_on);
+                if newer {
+                    view.last_certification = Some(CertificationView {
+                        delivered_on: e.delivered_on,
+                        pix_score: e.pix_score.value(),
+                        levels: e.levels.iter().map(|l| (l.competence, l.level)).collect(),
+                        position: event.position,
+                    });
+                }
             }
             PersonEvent::PersonForgotten(_) => {
                 view.forgotten_position = Some(event.position);

@@ -219,3 +219,41 @@ async fn two_instances_share_person_ids_keys_and_erasures() {
     assert_eq!(seen["person"]["forgotten"], true);
     assert!(seen["person"]["name"].is_null(), "{seen}");
 }
+
+/// What one instance remembers of a person (its command cache) never outvotes the log: a move
+/// made through the other instance is seen by the next command, even one the remembered
+/// state would refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_moved_through_one_instance_is_written_for_where_they_are_through_the_other() {
+    let Some(pg) = PgServer::available() else {
+        return;
+    };
+    let url = pg.create_database();
+    let a = on(&url).await;
+    let b = on(&url).await;
+    const LYON: &str = "0690026D";
+    let pupil = a.register(UAI, "moodle", "mover").await;
+    // A remembers the pupil at UAI.
+    a.record(&pupil, &[("1.1", "@a", true, 9.0)]).await;
+    b.data(
+        "mutation($p: String!, $to: String!) { movePerson(person: $p, to: $to) { position } }",
+        json!({ "p": pupil, "to": LYON }),
+    )
+    .await;
+    let created = a
+        .data(
+            "mutation { createApiKey(input: {id: \"lms-lyon\", name: \"LMS\", role: INTEGRATOR, establishments: [\"0690026D\"]}) { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["createApiKey"]["secret"].as_str().unwrap();
+    let (status, body) = a
+        .graphql_as(
+            secret,
+            "mutation($p: String!) { recordKnowledgeElements(input: {person: $p, source: {kind: CAMPAIGN, campaignCode: \"SCOABC123\"}, elements: [{competence: \"1.2\", skill: \"@b\", status: VALIDATED, earnedPix: 9.0}]}) { position } }",
+            json!({ "p": pupil }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body}");
+}

@@ -366,9 +366,12 @@ pub async fn resolve(store: &SharedStore, as_of: AsOf) -> Result<u64, ApiError> 
     match (as_of.position, as_of.time) {
         (Some(p), None) => Ok(p.0),
         (None, Some(time)) => {
-            // Everything recorded at or before `time`: up to the first position after it.
-            let after = time + chrono::Duration::microseconds(1);
-            Ok(store.position_at(after).await?.saturating_sub(1))
+            // Everything recorded at or before `time`: up to the first position after it. The
+            // last representable instant has nothing after it: all of the log.
+            match time.checked_add_signed(chrono::Duration::microseconds(1)) {
+                Some(after) => Ok(store.position_at(after).await?.saturating_sub(1)),
+                None => Ok(u64::MAX),
+            }
         }
         _ => Err(ApiError::bad_input(
             "asOf",
@@ -420,11 +423,11 @@ impl AuditQuery {
             start = start.max(store.position_at(from).await.map_err(ApiError::from)?);
         }
         let mut end = before.map_or(u64::MAX, |p| p.0.saturating_sub(1));
-        if let Some(to) = to {
-            let after_to = store
-                .position_at(to + chrono::Duration::microseconds(1))
-                .await
-                .map_err(ApiError::from)?;
+        // `to` at the last representable instant bounds nothing.
+        if let Some(after_to) =
+            to.and_then(|t| t.checked_add_signed(chrono::Duration::microseconds(1)))
+        {
+            let after_to = store.position_at(after_to).await.map_err(ApiError::from)?;
             end = end.min(after_to.saturating_sub(1));
         }
         let mut events = Vec::with_capacity(first);

@@ -124,6 +124,29 @@ async fn record_one(
     ctx: &CommandContext,
     item: AssessmentResultInput,
 ) -> Result<u64, ApiError> {
+    record_item(state, principal, ctx, item)
+        .await
+        .map_err(from_the_item)
+}
+
+/// An item's error names its field from the item (`elements[3].skill`, `source.campaignCode`,
+/// `person`), as its result is read: the single mutations' rules name it from their `input`.
+fn from_the_item(e: ApiError) -> ApiError {
+    match e {
+        ApiError::BadUserInput { field, message } => match field.strip_prefix("input.") {
+            Some(relative) => ApiError::bad_input(relative, message),
+            None => ApiError::BadUserInput { field, message },
+        },
+        other => other,
+    }
+}
+
+async fn record_item(
+    state: &AppState,
+    principal: &Principal,
+    ctx: &CommandContext,
+    item: AssessmentResultInput,
+) -> Result<u64, ApiError> {
     let person = resolve(state, &item)?;
     let command = RecordKnowledgeElements {
         source: source(item.source)?,

@@ -286,21 +286,20 @@ pub(crate) fn person_authorizer<'a>(
     principal: &'a Principal,
     operation: Operation,
 ) -> impl Fn(&Person) -> Result<(), ApiError> + Sync + 'a {
+    // Out of scope, a person and no person are refused alike: the refusal says neither that
+    // they exist nor where they are.
     move |person: &Person| match person.registration() {
-        Some(r) => require_for_establishment(state, principal, operation, &r.establishment),
+        Some(r) if may_for_establishment(state, principal, operation, &r.establishment) => Ok(()),
         None if principal.is_unscoped() => Ok(()),
-        None => Err(ApiError::Forbidden(
+        _ => Err(ApiError::Forbidden(
             "this person is not registered in an establishment this key reaches".into(),
         )),
     }
 }
 
-/// The position of a person's last change, for writes that had nothing to record.
-fn last_change(state: &AppState, person: PersonId) -> u64 {
-    state
-        .persons
-        .read(|p| p.get(&person).map(|v| v.last_changed_position))
-        .unwrap_or(0)
+/// The position a write that had nothing to record answers: the last of the person's stream.
+async fn last_change(state: &AppState, person: PersonId) -> Result<u64, ApiError> {
+    state.commands.last_position(person).await
 }
 
 fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, ApiError> {
@@ -433,12 +432,11 @@ impl MutationRoot {
             .forget(id, &command_ctx, &authorize)
             .await
             .map_err(ApiError::for_person_argument)?;
+        // Forgotten before: nothing follows `PersonForgotten`, so the stream's last event is
+        // the forgetting, whether or not the read model has folded it yet.
         let position = match written {
             Some(position) => position,
-            None => state
-                .persons
-                .read(|p| p.get(&id).and_then(|v| v.forgotten_position))
-                .unwrap_or(0),
+            None => last_change(state, id).await?,
         };
         Ok(ForgetPersonPayload {
             position: Position(position),
@@ -477,7 +475,10 @@ impl MutationRoot {
             .await
             .map_err(ApiError::for_person_argument)?;
         Ok(MutationPayload {
-            position: Position(written.unwrap_or_else(|| last_change(state, id))),
+            position: Position(match written {
+                Some(position) => position,
+                None => last_change(state, id).await?,
+            }),
         })
     }
 
@@ -505,7 +506,7 @@ impl MutationRoot {
             position: Position(if written > 0 {
                 written
             } else {
-                last_change(state, id)
+                last_change(state, id).await?
             }),
         })
     }

@@ -19,7 +19,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value as ConstValue, Variables};
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use tracing::Instrument as _;
@@ -414,6 +414,31 @@ impl Source<'_> {
     }
 }
 
+/// Executes `request`. A panic in a resolver is a defect, never the client's doing: it is
+/// logged once and answered as an internal error, and the worker serving the other
+/// connections carries on.
+async fn run(schema: &PalierSchema, request: async_graphql::Request) -> async_graphql::Response {
+    match std::panic::AssertUnwindSafe(schema.execute(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            let error = async_graphql::Error::from(crate::error::ApiError::internal(&format!(
+                "a resolver panicked: {cause}"
+            )));
+            async_graphql::Response::from_errors(vec![
+                error.into_server_error(async_graphql::Pos::default()),
+            ])
+        }
+    }
+}
+
 async fn execute(
     state: &HttpState,
     params: Params,
@@ -498,26 +523,21 @@ async fn execute(
     let skips_validation = document.skips_validation();
     let mut response = if skips_validation {
         let again = principal.clone();
-        let response = state
-            .validated_schema
-            .execute(build(query, variables, principal))
-            .await;
+        let response = run(&state.validated_schema, build(query, variables, principal)).await;
         if document.refused_an_argument(&response) {
             // Nothing ran (see `documents`): validate it, to answer with the validator's
             // message, which names the argument and the path inside it. (The text is not
             // needed: the parsed document goes with the request.)
-            state
-                .schema
-                .execute(build(String::new(), source.variables_again(), again))
-                .await
+            run(
+                &state.schema,
+                build(String::new(), source.variables_again(), again),
+            )
+            .await
         } else {
             response
         }
     } else {
-        state
-            .schema
-            .execute(build(query, variables, principal))
-            .await
+        run(&state.schema, build(query, variables, principal)).await
     };
     // Errors raised by async-graphql itself (validation, limits, coercion of inputs) have no
     // code: they are all about the request, and get theirs from the one mapping (which also
