@@ -431,6 +431,20 @@ impl PersonCommands {
                     .into(),
             )
         };
+        // Held under an id of an earlier derivation (a store not yet migrated): registering
+        // the reference there returns that person, so it names them already.
+        for earlier in [
+            Self::legacy_person_id_for(&external_ref)?,
+            Self::unkeyed_person_id_for(&establishment, &external_ref)?,
+        ] {
+            if earlier != person
+                && let Some(found) = self.registration(earlier).await?
+                && found.establishment == establishment
+                && !found.forgotten
+            {
+                return Err(taken());
+            }
+        }
         let mut generation = 0;
         let alias = loop {
             if generation >= MAX_GENERATIONS {

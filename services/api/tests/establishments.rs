@@ -446,3 +446,36 @@ async fn a_scoped_caller_pages_through_what_it_reaches_in_uai_order() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn a_key_scoped_by_academie_cannot_vouch_for_a_new_establishments_academie() {
+    let app = support::spawn_app().await;
+    let register = "mutation($uai: String!) { registerEstablishment(input: {uai: $uai, name: \"Lycée\", kind: LYCEE, academy: \"Lyon\", district: \"d\"}) { position created } }";
+    let lyon_key = app
+        .create_key(
+            json!({ "id": "lms-lyon", "name": "LMS", "role": "INTEGRATOR", "academies": ["Lyon"] }),
+        )
+        .await;
+    let head = app.head().await;
+    // A Paris lycée claimed for Lyon by a Lyon key: refused, nothing written.
+    let body = app
+        .graphql_as(&lyon_key, register, json!({ "uai": "0750655E" }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert_eq!(app.head().await, head);
+    // A key naming the UAI registers it; once registered in Lyon, the Lyon key reaches it.
+    let named = app
+        .create_key(json!({ "id": "lms-0690026d", "name": "LMS", "role": "INTEGRATOR", "establishments": ["0690026D"] }))
+        .await;
+    let created = app
+        .data_as(&named, register, json!({ "uai": "0690026D" }))
+        .await;
+    assert_eq!(created["registerEstablishment"]["created"], true);
+    let again = app
+        .data_as(&lyon_key, register, json!({ "uai": "0690026D" }))
+        .await;
+    assert_eq!(again["registerEstablishment"]["created"], false);
+}

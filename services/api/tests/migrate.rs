@@ -217,3 +217,48 @@ async fn first_format_persons_get_keyed_ids_and_sealed_registrations() {
         7
     );
 }
+
+/// On a store not yet migrated, a reference held by a first-format registration names that
+/// person: linking it to someone else is refused, as registering it returns them.
+#[tokio::test]
+async fn a_reference_held_by_a_first_format_person_is_not_linked_to_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let events_db = dir.path().join("events.db");
+    let reference = ExternalRef::new("ent-paris", "dora-legacy-7744").unwrap();
+    let legacy = PersonCommands::legacy_person_id_for(&reference).unwrap();
+    {
+        let store = SharedStore::new(
+            SqliteStore::open(&events_db, SqliteOptions::default())
+                .await
+                .unwrap(),
+        );
+        append(
+            &store,
+            &legacy.stream_name(),
+            "PersonRegistered",
+            1,
+            json!({
+                "personId": legacy.as_uuid().to_string(), "establishment": UAI, "role": "LEARNER",
+                "externalRef": {"source": reference.source(), "id": reference.id()},
+            }),
+        )
+        .await;
+        store.close().await.unwrap();
+    }
+    let app = spawn_app_with(move |s| s.store = StoreLocation::Sqlite(events_db)).await;
+    let other = app.register(UAI, "ent-paris", "someone-else").await;
+    let head = app.head().await;
+    let body = app
+        .graphql(
+            "mutation($p: String!) { linkExternalRef(person: $p, establishment: \"0750655E\", externalRef: {source: \"ent-paris\", id: \"dora-legacy-7744\"}) { position } }",
+            json!({ "p": other }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
+    assert_eq!(app.head().await, head);
+    let registered = app.register(UAI, "ent-paris", "dora-legacy-7744").await;
+    assert_eq!(registered, legacy.as_uuid().to_string());
+}

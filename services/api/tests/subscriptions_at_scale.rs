@@ -154,6 +154,12 @@ async fn connections_beyond_the_cap_are_refused_before_the_upgrade_and_places_co
 async fn feed_subscribers_wake_when_their_feed_grows_not_at_every_write() {
     let app = spawn_app().await;
     let learner = app.register(A, "moodle", "learner").await;
+    // Equipment is registered at a registered establishment.
+    app.data(
+        "mutation($uai: String!) { registerEstablishment(input: {uai: $uai, name: \"Lycée\", kind: LYCEE, academy: \"Paris\", district: \"d\"}) { position } }",
+        serde_json::json!({ "uai": A }),
+    )
+    .await;
     let state = &app.state;
     let mut tiers = state.tier_signal.receiver();
     let mut tickets = state.ticket_signal.receiver();

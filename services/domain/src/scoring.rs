@@ -22,7 +22,7 @@
 //! [`CompetenceScore`] and [`PersonScores`] are pure folds, updated element by element
 //! (one hash-map lookup per element, an insertion the first time a skill is seen).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -105,10 +105,13 @@ pub struct FactTime {
 
 impl FactTime {
     /// `own` when the fact carries its time, else the event's store time; at `position`.
+    /// Kept to the microsecond, the precision facts are ordered at (the fold packs times in
+    /// microseconds): two facts within one microsecond are ordered by position, here as in
+    /// the scores, so what `explain` says stands matches what counts.
     #[must_use]
     pub fn of(own: Option<DateTime<Utc>>, recorded_at: DateTime<Utc>, position: u64) -> Self {
         FactTime {
-            at: own.unwrap_or(recorded_at),
+            at: own.unwrap_or(recorded_at).trunc_subsecs(6),
             position,
         }
     }
@@ -376,6 +379,21 @@ mod tests {
 
     fn code(raw: &str) -> CompetenceCode {
         CompetenceCode::parse(raw).expect("valid code")
+    }
+
+    #[test]
+    fn facts_within_one_microsecond_are_ordered_by_position_as_the_scores_order_them() {
+        let base = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).expect("time");
+        let ns = |n: i64| Some(base + chrono::Duration::nanoseconds(n));
+        let earlier_by_position = FactTime::of(ns(900), base, 1);
+        let later_by_position = FactTime::of(ns(100), base, 2);
+        assert!(earlier_by_position < later_by_position);
+        // The scores agree: the element recorded later stands.
+        let mut score = CompetenceScore::new();
+        let status = KnowledgeElementStatus::Validated;
+        score.record(&skill("@a"), status, pix(5.0), earlier_by_position);
+        score.record(&skill("@a"), status, pix(3.0), later_by_position);
+        assert_eq!(score.real_pix(), 3.0);
     }
 
     /// A fact assessed `minute` minutes into 2026, recorded at `position`.

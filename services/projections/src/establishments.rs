@@ -1089,7 +1089,8 @@ fn codes(mut mask: u128) -> impl Iterator<Item = CriterionCode> {
 
 impl crate::Snapshot for Establishments {
     // 1: the model, its day, and the establishments waiting for a dated fact.
-    const SNAPSHOT_VERSION: u32 = 1;
+    // 2: the inventory remembers hazard tickets, and a reopened one stops its equipment again.
+    const SNAPSHOT_VERSION: u32 = 2;
 
     /// « Haut débit »'s lower bound decides which bandwidth criteria are met.
     fn fingerprint(&self) -> String {

@@ -7,7 +7,8 @@
 //!
 //! In service follows the maintenance read model's rule: not retired, not taken out of service,
 //! and no safety-hazard ticket's stop standing (from its `TicketOpened` until a return to
-//! service lifts it).
+//! service lifts it, and again from its `TicketReopened`: the repair did not hold, so the
+//! hazard stands until a new repair is verified and the equipment returned to service).
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use palier_domain::Uai;
@@ -52,7 +53,11 @@ pub enum Touched {
 pub struct Inventory {
     items: HashMap<EquipmentId, Item>,
     by_uai: HashMap<Uai, Vec<EquipmentId>>,
+    /// Hazard tickets whose current repair is verified (a reopening clears it).
     verified: HashSet<TicketId>,
+    /// The equipment each safety-hazard ticket on an establishment's equipment concerns: a
+    /// reopening names only the ticket, and must stop that equipment again.
+    hazards: HashMap<TicketId, EquipmentId>,
 }
 
 impl Inventory {
@@ -67,8 +72,11 @@ impl Inventory {
                 Err(e) => Touched::Unreadable(e.to_string()),
             }
         } else if let Some(raw) = event.stream.strip_prefix(TicketId::STREAM_PREFIX) {
-            // Only two ticket events matter here; the others are not decoded at all.
-            if !matches!(event.event_type, "TicketOpened" | "RepairVerified") {
+            // Only three ticket events matter here; the others are not decoded at all.
+            if !matches!(
+                event.event_type,
+                "TicketOpened" | "RepairVerified" | "TicketReopened"
+            ) {
                 return Touched::Nothing;
             }
             let Ok(id) = TicketId::parse(raw) else {
@@ -79,6 +87,7 @@ impl Inventory {
                     match self.items.get_mut(&opened.equipment) {
                         Some(item) => {
                             item.stops.insert(id);
+                            self.hazards.insert(id, opened.equipment);
                             Touched::Establishment(item.uai.clone())
                         }
                         None => Touched::Nothing,
@@ -87,6 +96,22 @@ impl Inventory {
                 Ok(TicketEvent::RepairVerified(_)) => {
                     self.verified.insert(id);
                     Touched::Nothing
+                }
+                Ok(TicketEvent::Reopened(_)) => {
+                    // The verified repair did not hold: the stop stands again, and a return to
+                    // service lifts it only after a new verification.
+                    self.verified.remove(&id);
+                    match self
+                        .hazards
+                        .get(&id)
+                        .and_then(|equipment| self.items.get_mut(equipment))
+                    {
+                        Some(item) => {
+                            item.stops.insert(id);
+                            Touched::Establishment(item.uai.clone())
+                        }
+                        None => Touched::Nothing,
+                    }
                 }
                 Ok(_) => Touched::Nothing,
                 Err(e) => Touched::Unreadable(e.to_string()),
@@ -160,5 +185,146 @@ impl Inventory {
             space.wifi |= item.wifi && item.in_service();
         }
         spaces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+    use palier_domain::Label;
+    use palier_domain::maintenance::{
+        Description, EquipmentRegistered, EquipmentReturnedToService, Priority, RepairVerified,
+        Scale, Space, TicketOpened, TicketReopened,
+    };
+
+    /// Folds events into an inventory, each at the next position.
+    struct Log {
+        inventory: Inventory,
+        position: u64,
+    }
+
+    impl Log {
+        fn fold(&mut self, stream: &str, event_type: &str, version: u32, json: serde_json::Value) {
+            self.position += 1;
+            let data = json.to_string();
+            self.inventory.apply(&FoldEvent {
+                position: self.position,
+                stream,
+                event_type,
+                schema_version: version,
+                data: data.as_bytes(),
+                recorded_at: Utc::now(),
+            });
+        }
+
+        fn equipment(&mut self, id: EquipmentId, e: &EquipmentEvent) {
+            self.fold(
+                &id.stream_name(),
+                e.event_type(),
+                e.schema_version(),
+                e.to_json(),
+            );
+        }
+
+        fn ticket(&mut self, id: TicketId, e: &TicketEvent) {
+            self.fold(
+                &id.stream_name(),
+                e.event_type(),
+                e.schema_version(),
+                e.to_json(),
+            );
+        }
+
+        fn projects(&self) -> bool {
+            self.inventory.teaching_spaces("0750655E")["Salle 204"].projection
+        }
+    }
+
+    fn site() -> Site {
+        Site::Establishment(Uai::parse("0750655E").unwrap())
+    }
+
+    fn registered(id: EquipmentId) -> EquipmentEvent {
+        EquipmentEvent::Registered(EquipmentRegistered {
+            equipment_id: id,
+            site: site(),
+            kind: EquipmentKind::VideoProjector,
+            label: Label::parse("label", "VP 204").unwrap(),
+            serial_number: None,
+            space: Space {
+                name: Label::parse("space", "Salle 204").unwrap(),
+                teaching: true,
+            },
+            warranty_end: NaiveDate::from_ymd_opt(2027, 6, 30),
+            maintenance_contract: None,
+        })
+    }
+
+    fn hazard(ticket: TicketId, equipment: EquipmentId) -> TicketEvent {
+        let scale = Scale::parse("urgency", 5).unwrap();
+        TicketEvent::Opened(TicketOpened {
+            ticket_id: ticket,
+            equipment,
+            site: site(),
+            symptom: Description::parse("symptom", "odeur de brûlé").unwrap(),
+            urgency: scale,
+            impact: scale,
+            priority: Priority::from_matrix(scale, scale),
+            reporter: Label::parse("reporter", "professeur").unwrap(),
+            safety_hazard: true,
+        })
+    }
+
+    fn verified() -> TicketEvent {
+        TicketEvent::RepairVerified(RepairVerified {
+            verified_by: Label::parse("verifiedBy", "référent").unwrap(),
+        })
+    }
+
+    fn returned(ticket: TicketId) -> EquipmentEvent {
+        EquipmentEvent::ReturnedToService(EquipmentReturnedToService {
+            lifts_hazards: vec![ticket],
+        })
+    }
+
+    /// A reopened safety-hazard ticket stops its projector again (the grid's projection palier
+    /// drops), until a new verified repair and a return to service.
+    #[test]
+    fn a_reopened_hazard_stops_the_equipment_again_until_a_new_verified_repair() {
+        let mut log = Log {
+            inventory: Inventory::default(),
+            position: 0,
+        };
+        let (equipment, ticket) = (EquipmentId::new(), TicketId::new());
+        log.equipment(equipment, &registered(equipment));
+        log.ticket(ticket, &hazard(ticket, equipment));
+        assert!(!log.projects());
+        log.ticket(ticket, &verified());
+        log.equipment(equipment, &returned(ticket));
+        assert!(log.projects());
+        log.ticket(
+            ticket,
+            &TicketEvent::Reopened(TicketReopened {
+                reason: Description::parse("reason", "ça recommence").unwrap(),
+            }),
+        );
+        assert!(
+            !log.projects(),
+            "a reopened hazard left the projector in service"
+        );
+        // A return that did not see the reopening lifts nothing: the old verification no
+        // longer counts.
+        log.equipment(
+            equipment,
+            &EquipmentEvent::ReturnedToService(EquipmentReturnedToService {
+                lifts_hazards: vec![],
+            }),
+        );
+        assert!(!log.projects());
+        log.ticket(ticket, &verified());
+        log.equipment(equipment, &returned(ticket));
+        assert!(log.projects());
     }
 }

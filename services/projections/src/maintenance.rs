@@ -6,7 +6,13 @@
 //! order (the domain's module doc says why): it is out of service while its own stream says so
 //! (`EquipmentTakenOutOfService`), or from a safety-hazard `TicketOpened` on it, until an
 //! `EquipmentReturnedToService` lifts that ticket's stop (which the domain allows only once the
-//! ticket's repair is verified).
+//! ticket's repair is verified). A hazard ticket reopened (`TicketReopened`: the repair did not
+//! hold) stops it again from that event, as the domain's `Ticket::holds_safety_stop` says, until
+//! a new verified repair and a return to service.
+//!
+//! Preventive tasks follow business time: the completion with the latest `doneOn` sets the
+//! next due date (the log position breaks ties); one entered late is not allowed to move the
+//! schedule back.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -66,7 +72,7 @@ pub struct PreventiveTask {
     pub every_days: u32,
     /// When it is next due.
     pub next_due: NaiveDate,
-    /// When it was last done.
+    /// The latest day it was done (business time, not the last completion recorded).
     pub last_done: Option<NaiveDate>,
 }
 
@@ -89,12 +95,18 @@ impl PreventiveTask {
         );
     }
 
-    /// Folds a task done into `tasks`: next due as the event says.
+    /// Folds a task done into `tasks`: next due as the latest completion by `doneOn` says. A
+    /// completion entered late (done before one already folded) is a fact but leaves the
+    /// schedule; `>=` lets the later record of the same day win, the log position breaking the
+    /// tie. (Late completions written before this rule carry a next due date counted from their
+    /// own day, which must not be read.)
     fn complete(
         tasks: &mut BTreeMap<String, PreventiveTask>,
         done: &palier_domain::maintenance::PreventiveTaskCompleted,
     ) {
-        if let Some(task) = tasks.get_mut(done.task.as_str()) {
+        if let Some(task) = tasks.get_mut(done.task.as_str())
+            && task.last_done.is_none_or(|last| done.done_on >= last)
+        {
             task.next_due = done.next_due;
             task.last_done = Some(done.done_on);
         }
@@ -434,7 +446,10 @@ impl Maintenance {
         today: NaiveDate,
         days: u32,
     ) -> Vec<&EquipmentView> {
-        let until = today + chrono::Days::new(u64::from(days));
+        // A horizon past the calendar's end is the end (`today` comes from the client).
+        let until = today
+            .checked_add_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(NaiveDate::MAX);
         let mut ending: Vec<&EquipmentView> = self
             .equipment_of(site)
             .filter(|e| !e.retired && e.warranty_end.is_some_and(|w| w >= today && w <= until))
@@ -687,6 +702,14 @@ impl Maintenance {
                 view.repair = None;
                 view.repair_verified = false;
                 view.solved_at = None;
+                // The repair did not hold: a safety hazard stands again, and stops its
+                // equipment until a new repair is verified and the equipment returned to
+                // service (the domain's `Ticket::holds_safety_stop`).
+                if view.opened.safety_hazard
+                    && let Some(equipment) = self.equipment.get_mut(&view.opened.equipment)
+                {
+                    equipment.safety_stops.insert(id);
+                }
             }
         }
         view.history.push(step);
@@ -784,7 +807,9 @@ fn read_step(event: &FoldEvent<'_>) -> Result<(Step, &'static str), DecodeError>
 }
 
 impl Snapshot for Maintenance {
-    const SNAPSHOT_VERSION: u32 = 1;
+    /// 2: a reopened hazard ticket stops its equipment again; preventive completions are
+    /// folded by `doneOn`.
+    const SNAPSHOT_VERSION: u32 = 2;
 }
 
 impl Projection for Maintenance {
@@ -814,8 +839,8 @@ mod tests {
     use palier_domain::Label;
     use palier_domain::Uai;
     use palier_domain::maintenance::{
-        Description, EquipmentRegistered, EquipmentReturnedToService, RepairVerified, Scale, Space,
-        TicketAssigned, TicketSolved,
+        Description, EquipmentRegistered, EquipmentReturnedToService, PreventiveTaskCompleted,
+        PreventiveTaskScheduled, RepairVerified, Scale, Space, TicketAssigned, TicketSolved,
     };
 
     struct Log {
@@ -952,6 +977,98 @@ mod tests {
             6,
         );
         assert!(log.model.equipment(&equipment).unwrap().in_service());
+    }
+
+    fn reopened() -> TicketEvent {
+        TicketEvent::Reopened(TicketReopened {
+            reason: Description::parse("reason", "ça recommence").unwrap(),
+        })
+    }
+
+    /// The domain says a reopened hazard ticket holds the safety stop again
+    /// (`Ticket::holds_safety_stop`): the equipment is out of service with that stop until a
+    /// new verified repair and a return to service.
+    #[test]
+    fn a_reopened_hazard_stops_the_equipment_again_until_a_new_verified_repair() {
+        let mut log = Log::new();
+        let equipment = EquipmentId::new();
+        log.equipment(&registered(equipment), 0);
+        let ticket = TicketId::new();
+        log.ticket(ticket, &opened(ticket, equipment, 5, true), 0);
+        let verified = TicketEvent::RepairVerified(RepairVerified {
+            verified_by: Label::parse("v", "référent").unwrap(),
+        });
+        log.ticket(ticket, &verified, 5);
+        let returned = EquipmentEvent::ReturnedToService(EquipmentReturnedToService {
+            lifts_hazards: vec![ticket],
+        });
+        log.equipment(&returned, 6);
+        assert!(log.model.equipment(&equipment).unwrap().in_service());
+        log.ticket(ticket, &reopened(), 7);
+        let view = log.model.equipment(&equipment).unwrap();
+        assert!(!view.in_service(), "a reopened hazard left it in service");
+        assert_eq!(view.safety_stops, BTreeSet::from([ticket]));
+        assert_eq!(log.model.availability(&site())[0].in_service, 0);
+        // A return that did not see the reopening lifts nothing.
+        log.equipment(
+            &EquipmentEvent::ReturnedToService(EquipmentReturnedToService {
+                lifts_hazards: vec![],
+            }),
+            8,
+        );
+        assert!(!log.model.equipment(&equipment).unwrap().in_service());
+        log.ticket(ticket, &verified, 9);
+        log.equipment(&returned, 10);
+        assert!(log.model.equipment(&equipment).unwrap().in_service());
+    }
+
+    /// A reopened ticket that is no hazard never stops its equipment.
+    #[test]
+    fn a_reopened_ordinary_ticket_stops_nothing() {
+        let mut log = Log::new();
+        let equipment = EquipmentId::new();
+        log.equipment(&registered(equipment), 0);
+        let ticket = TicketId::new();
+        log.ticket(ticket, &opened(ticket, equipment, 3, false), 0);
+        log.ticket(ticket, &reopened(), 1);
+        assert!(log.model.equipment(&equipment).unwrap().in_service());
+    }
+
+    /// Completions are ordered by the day they were done; the log position only breaks ties.
+    /// One entered late — even one written before this rule, with a next due date counted from
+    /// its own day — leaves the schedule where the latest put it.
+    #[test]
+    fn a_preventive_completion_entered_late_does_not_move_the_schedule_back() {
+        let mut log = Log::new();
+        let equipment = EquipmentId::new();
+        log.equipment(&registered(equipment), 0);
+        let task = Label::parse("task", "firmware").unwrap();
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        log.equipment(
+            &EquipmentEvent::PreventiveTaskScheduled(PreventiveTaskScheduled {
+                task: task.clone(),
+                every_days: palier_domain::maintenance::Recurrence::days(30).unwrap(),
+                first_due: day(9, 1),
+            }),
+            0,
+        );
+        let done = |done_on, next_due| {
+            EquipmentEvent::PreventiveTaskCompleted(PreventiveTaskCompleted {
+                task: task.clone(),
+                done_on,
+                next_due,
+            })
+        };
+        log.equipment(&done(day(10, 1), day(10, 31)), 1);
+        log.equipment(&done(day(9, 2), day(10, 2)), 2);
+        let tasks = &log.model.equipment(&equipment).unwrap().tasks;
+        assert_eq!(tasks["firmware"].next_due, day(10, 31));
+        assert_eq!(tasks["firmware"].last_done, Some(day(10, 1)));
+        assert!(log.model.overdue_tasks(&site(), day(10, 15)).is_empty());
+        // Same day: the later record wins.
+        log.equipment(&done(day(10, 1), day(11, 5)), 3);
+        let tasks = &log.model.equipment(&equipment).unwrap().tasks;
+        assert_eq!(tasks["firmware"].next_due, day(11, 5));
     }
 
     #[test]

@@ -865,7 +865,9 @@ pub struct EstablishmentMutation;
 
 #[Object]
 impl EstablishmentMutation {
-    /// Registers an establishment (idempotent on the UAI).
+    /// Registers an establishment (idempotent on the UAI). Who: the admin, and integrators
+    /// whose key names the UAI in its `establishments` (a key scoped by académie reaches the
+    /// establishments registered there, so it cannot vouch for a new one's académie).
     async fn register_establishment(
         &self,
         ctx: &Context<'_>,
@@ -879,12 +881,15 @@ impl EstablishmentMutation {
             academy: label("input.academy", &input.academy)?,
             district: label("input.district", &input.district)?,
         };
-        principal(ctx)?.require(
+        // In scope as the README defines it: the UAI is one of the key's establishments, or
+        // it is *registered* in one of its académies. The académie this input claims is not
+        // evidence (a Lyon key could claim Lyon for a Paris lycée and then write for it), so
+        // a new establishment is registered by the admin or a key naming its UAI.
+        require_for_establishment(
+            state(ctx)?,
+            principal(ctx)?,
             Operation::WriteEstablishments,
-            Target::Establishment {
-                uai: &command.uai,
-                academy: Some(command.academy.as_str()),
-            },
+            &command.uai,
         )?;
         let (position, created) = state(ctx)?
             .establishment_commands

@@ -22,7 +22,7 @@ use palier_projections::maintenance::{
 
 use super::mutation::MutationPayload;
 use super::scalars::Position;
-use super::{AppState, at_least, command_context, principal, state};
+use super::{AppState, at_least, command_context, establishment_registered, principal, state};
 use crate::access::{Operation, Target};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -631,6 +631,36 @@ fn task_target(
     }
 }
 
+/// Refuses a site never registered, naming the argument that named it (`field_prefix` is
+/// `"input."` for an input object, empty for top-level arguments): equipment and site plans
+/// belong to a known establishment or structure, as mediation's venues do.
+async fn require_registered_site(
+    state: &AppState,
+    site: &Site,
+    field_prefix: &str,
+) -> Result<(), ApiError> {
+    let registered = match site {
+        Site::Structure(id) => state.mediation_commands.structure_registered(id).await?,
+        Site::Establishment(uai) => establishment_registered(state, uai).await?,
+    };
+    if registered {
+        return Ok(());
+    }
+    Err(match site {
+        Site::Establishment(uai) => ApiError::bad_input(
+            format!("{field_prefix}establishment"),
+            format!("unknown establishment {uai}: register it first (registerEstablishment)"),
+        ),
+        Site::Structure(id) => ApiError::bad_input(
+            format!("{field_prefix}structure"),
+            format!(
+                "unknown mediation structure {}: register it first (registerStructure)",
+                id.as_str()
+            ),
+        ),
+    })
+}
+
 fn establishment_site(raw: &str) -> Result<Site, ApiError> {
     Ok(Site::Establishment(parse(
         "establishment",
@@ -810,6 +840,7 @@ impl MaintenanceMutation {
         principal.require_role(Operation::WriteMaintenance)?;
         let state = state(ctx)?;
         require_site(state, principal, Operation::WriteMaintenance, site)?;
+        require_registered_site(state, site, "").await?;
         let cmd_ctx = command_context(ctx, None)?;
         let position = state
             .maintenance_commands
@@ -845,7 +876,9 @@ impl MaintenanceMutation {
 
 #[Object]
 impl MaintenanceMutation {
-    /// Registers a piece of equipment to an establishment or a mediation structure.
+    /// Registers a piece of equipment to an establishment or a mediation structure, which must
+    /// be registered (`BAD_USER_INPUT` naming `input.establishment` or `input.structure`
+    /// otherwise).
     async fn register_equipment(
         &self,
         ctx: &Context<'_>,
@@ -870,6 +903,7 @@ impl MaintenanceMutation {
             }
         };
         require_site(state, principal, Operation::WriteMaintenance, &site)?;
+        require_registered_site(state, &site, "input.").await?;
         let id = match &input.id {
             Some(raw) => equipment_id("input.id", raw)?,
             None => EquipmentId::new(),
@@ -953,7 +987,8 @@ impl MaintenanceMutation {
     /// Schedules a recurring preventive task on a piece of equipment, or — naming
     /// `establishment` or `structure` instead — on a whole site (wiping user sessions on
     /// every shared computer, the yearly inventory check). A task name is unique per
-    /// equipment and per site.
+    /// equipment and per site. The site must be registered (`BAD_USER_INPUT` naming
+    /// `establishment` or `structure` otherwise).
     #[allow(clippy::too_many_arguments)]
     async fn schedule_preventive_task(
         &self,
@@ -989,7 +1024,9 @@ impl MaintenanceMutation {
     }
 
     /// Marks a preventive task done (`doneOn` default: today, UTC), on a piece of equipment
-    /// or a site as it was scheduled; it is next due one recurrence later.
+    /// or a site as it was scheduled; it is next due one recurrence after the latest day it
+    /// was done. A completion entered late (done before one already recorded) is recorded but
+    /// does not move the schedule back.
     async fn complete_preventive_task(
         &self,
         ctx: &Context<'_>,

@@ -235,6 +235,32 @@ pub(crate) fn reachable_establishments(
     Some(reachable)
 }
 
+/// Whether the establishment `uai` is registered. One the read model does not know yet may
+/// have been registered a moment ago (a client registers the school, then its projector or
+/// its workshop): the model is given until the log's head, at most `min_position_wait`,
+/// before the answer is no.
+pub(crate) async fn establishment_registered(
+    state: &AppState,
+    uai: &palier_domain::Uai,
+) -> Result<bool, ApiError> {
+    let known = || state.establishments.read(|m| m.get(uai).is_some());
+    if known() {
+        return Ok(true);
+    }
+    let head = palier_store::EventStore::head(&state.store)
+        .await?
+        .map_or(0, |h| h.position);
+    state
+        .establishments
+        .wait_for(head, state.min_position_wait)
+        .await
+        .map_err(|e| match e {
+            ProjectionError::Timeout { wanted, reached } => ApiError::NotYetAt { wanted, reached },
+            other => ApiError::internal(&other),
+        })?;
+    Ok(known())
+}
+
 /// Whether `principal` may do `operation` for the establishment `uai` (its académie is looked
 /// up in the establishments read model).
 pub(crate) fn may_for_establishment(

@@ -359,7 +359,9 @@ impl PersonGql {
     /// Competences observed in workshops (an objective tied to a CRCN competence reached):
     /// evidence beside the Pix results, never counted in them. In business time (the
     /// session's day, the log position breaking ties); under `asOf`, those evaluated up to the
-    /// position applied.
+    /// position applied. Only those of workshops whose structure or establishment the caller
+    /// may read mediation at (as `workshops` would show them); an empty list for a role that
+    /// may not read mediation (integrator).
     async fn observations(
         &self,
         ctx: &Context<'_>,

@@ -27,7 +27,7 @@ use palier_projections::workshops::{
 
 use super::mutation::MutationPayload;
 use super::scalars::Position;
-use super::{AppState, at_least, command_context, principal, state};
+use super::{AppState, at_least, command_context, establishment_registered, principal, state};
 use crate::access::{Operation, Target};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -912,35 +912,63 @@ fn observation_gql(o: &Observation) -> ObservationGql {
 /// by the query that found it), in business time (the session's day, the log position
 /// breaking ties). `as_of`: the position a `person(asOf:)` answer stands at; only the
 /// evaluations recorded up to it count, once the workshops model has folded that far.
+///
+/// Observations are mediation data: reaching the person does not reach the workshops. Only
+/// those of workshops whose venue the caller may read under [`Operation::ReadMediation`] are
+/// kept, as `workshop`/`workshops` would show them; a role that cannot read mediation at all
+/// gets an empty list (the field stays a list, so that a person query asking for it is not
+/// refused as a whole).
 pub(crate) async fn observations_of(
     ctx: &Context<'_>,
     person: PersonId,
     as_of: Option<u64>,
 ) -> async_graphql::Result<Vec<ObservationGql>> {
+    let principal = principal(ctx)?;
+    if !crate::access::role_allows(principal.role, Operation::ReadMediation) {
+        return Ok(Vec::new());
+    }
     let state = state(ctx)?;
-    let Some(position) = as_of else {
-        return Ok(state.workshops.read(|m| {
-            m.observations(&person)
-                .iter()
-                .map(observation_gql)
-                .collect()
-        }));
-    };
-    // The point exists in the log (the persons model was rebuilt up to it): the live model
-    // reaches it shortly, if it has not yet.
-    state
-        .workshops
-        .wait_for(position, state.min_position_wait)
-        .await
-        .map_err(|e| match e {
-            ProjectionError::Timeout { wanted, reached } => ApiError::NotYetAt { wanted, reached },
-            other => ApiError::internal(&other),
-        })?;
-    Ok(state.workshops.read(|m| {
-        m.observations_as_of(&person, position)
-            .map(observation_gql)
-            .collect()
-    }))
+    if let Some(position) = as_of {
+        // The point exists in the log (the persons model was rebuilt up to it): the live
+        // model reaches it shortly, if it has not yet.
+        state
+            .workshops
+            .wait_for(position, state.min_position_wait)
+            .await
+            .map_err(|e| match e {
+                ProjectionError::Timeout { wanted, reached } => {
+                    ApiError::NotYetAt { wanted, reached }
+                }
+                other => ApiError::internal(&other),
+            })?;
+    }
+    // Each with its workshop's venue (fixed at design), read under the model's lock; the
+    // venues are checked after it is released, since that check reads the establishments
+    // model. An observation whose workshop is not found is dropped: no venue, no access.
+    let seen: Vec<(Option<Venue>, ObservationGql)> = state.workshops.read(|m| {
+        let with_venue = |o: &Observation| {
+            (
+                m.workshop(&o.workshop).map(|w| w.design.venue.clone()),
+                observation_gql(o),
+            )
+        };
+        match as_of {
+            None => m.observations(&person).iter().map(with_venue).collect(),
+            Some(position) => m
+                .observations_as_of(&person, position)
+                .map(with_venue)
+                .collect(),
+        }
+    });
+    Ok(seen
+        .into_iter()
+        .filter(|(venue, _)| {
+            venue
+                .as_ref()
+                .is_some_and(|v| may_venue(state, principal, Operation::ReadMediation, v))
+        })
+        .map(|(_, observation)| observation)
+        .collect())
 }
 
 // --- parsing at the edge ----------------------------------------------------------------
@@ -1031,7 +1059,7 @@ fn may_venue(state: &AppState, principal: &Principal, operation: Operation, venu
 async fn venue_registered(state: &AppState, venue: &Venue) -> Result<bool, ApiError> {
     match venue {
         Venue::Structure(id) => state.mediation_commands.structure_registered(id).await,
-        Venue::Establishment(uai) => Ok(state.establishments.read(|m| m.get(uai).is_some())),
+        Venue::Establishment(uai) => establishment_registered(state, uai).await,
     }
 }
 
@@ -1057,8 +1085,9 @@ async fn persons_found(state: &AppState, persons: Vec<PersonId>) -> Result<Perso
     Ok(found)
 }
 
-/// The report `scope` names, after checking the caller may read it. With neither venue, the
-/// report covers what the caller reaches (`Some(filter)` for scoped callers).
+/// The report `scope` names, after checking the caller may read it. With neither venue (with
+/// or without a mediator), the report covers what the caller reaches (`Some(filter)` for
+/// scoped callers: its establishments, those of its académies, its structures).
 pub(crate) struct CheckedScope {
     venues: Option<Vec<Venue>>,
     mediator: Option<String>,
@@ -1100,9 +1129,9 @@ impl CheckedScope {
                 Some(vec![v])
             }
         };
-        if venues.is_none() && mediator.is_none() && !principal.is_unscoped() {
-            principal.require(Operation::ReadMediation, Target::Everywhere)?;
-        }
+        // Without a venue, a scoped caller is not refused: its report is cut down to the
+        // venues it reaches (`reachable`), as lists without a filter are. Its role was
+        // checked above.
         let reachable = match (&venues, principal.is_unscoped()) {
             (None, false) => Some((
                 super::reachable_establishments(state, principal).unwrap_or_default(),

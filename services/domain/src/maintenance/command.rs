@@ -400,7 +400,8 @@ pub enum EquipmentCommand {
         /// When it is first due.
         first_due: NaiveDate,
     },
-    /// Mark a preventive task done; it is next due one recurrence later.
+    /// Mark a preventive task done; it is next due one recurrence after the latest day it was
+    /// done (a completion entered late, before one already recorded, leaves that date).
     CompletePreventiveTask {
         /// The task's name.
         task: Label,

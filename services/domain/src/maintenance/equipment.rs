@@ -1,11 +1,12 @@
 //! The equipment's state and rules: `handle` decides, `apply` folds.
 use std::collections::BTreeMap;
 
-use super::command::{EquipmentCommand, Recurrence, TicketId};
+use super::command::{EquipmentCommand, TicketId};
 use super::event::{
     EquipmentEvent, EquipmentRegistered, EquipmentRetired, EquipmentReturnedToService,
-    EquipmentTakenOutOfService, PreventiveTaskCompleted, PreventiveTaskScheduled,
+    EquipmentTakenOutOfService, PreventiveTaskScheduled,
 };
+use super::preventive::TaskSchedule;
 use crate::assessment::Label;
 
 /// A rule an equipment command broke.
@@ -57,7 +58,7 @@ pub struct Equipment {
     registered: Option<EquipmentRegistered>,
     out_of_service: bool,
     retired: bool,
-    tasks: BTreeMap<Label, Recurrence>,
+    tasks: BTreeMap<Label, TaskSchedule>,
 }
 
 impl Equipment {
@@ -143,16 +144,12 @@ impl Equipment {
                 })
             }
             EquipmentCommand::CompletePreventiveTask { task, done_on } => {
-                let Some(every) = self.tasks.get(&task) else {
+                let Some(schedule) = self.tasks.get(&task) else {
                     return Err(EquipmentError::UnknownTask {
                         task: task.to_string(),
                     });
                 };
-                EquipmentEvent::PreventiveTaskCompleted(PreventiveTaskCompleted {
-                    next_due: every.after(done_on),
-                    task,
-                    done_on,
-                })
+                EquipmentEvent::PreventiveTaskCompleted(schedule.completed(task, done_on))
             }
         };
         Ok(vec![event])
@@ -166,9 +163,14 @@ impl Equipment {
             EquipmentEvent::ReturnedToService(_) => self.out_of_service = false,
             EquipmentEvent::Retired(_) => self.retired = true,
             EquipmentEvent::PreventiveTaskScheduled(e) => {
-                self.tasks.insert(e.task.clone(), e.every_days);
+                self.tasks
+                    .insert(e.task.clone(), TaskSchedule::new(e.every_days));
             }
-            EquipmentEvent::PreventiveTaskCompleted(_) => {}
+            EquipmentEvent::PreventiveTaskCompleted(e) => {
+                if let Some(schedule) = self.tasks.get_mut(&e.task) {
+                    schedule.apply_completed(e);
+                }
+            }
         }
     }
 }

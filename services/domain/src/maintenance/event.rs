@@ -155,9 +155,11 @@ pub struct PreventiveTaskScheduled {
 pub struct PreventiveTaskCompleted {
     /// Its name.
     pub task: Label,
-    /// When it was done.
+    /// When it was done (business time: the latest `done_on` sets the schedule).
     pub done_on: NaiveDate,
-    /// When it is next due.
+    /// When it is next due: one recurrence after the latest day it was done. Read models take
+    /// it only from the latest completion by `done_on` (the log position breaks ties), since
+    /// completions recorded before that rule may carry one computed from a late entry.
     pub next_due: NaiveDate,
 }
 

@@ -21,7 +21,8 @@
 //!
 //! Preventive maintenance is per piece of equipment, on its stream, or per site, on the site
 //! plan's stream (`site_plan`): a task with a recurrence, marked done (next due one recurrence
-//! after it was done); the read model lists those overdue.
+//! after the latest day it was done: a completion entered late is recorded but does not move
+//! the schedule back, see `preventive`); the read model lists those overdue.
 //!
 //! Opening a ticket needs its equipment's facts (registered, site, retired), which the
 //! executor reads from the equipment's stream into [`OpenTicket::equipment_facts`]; the rules
@@ -30,6 +31,7 @@
 mod command;
 mod equipment;
 mod event;
+mod preventive;
 mod site_plan;
 #[cfg(test)]
 mod tests;

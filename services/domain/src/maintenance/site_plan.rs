@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{Recurrence, Site};
 use super::event::{PreventiveTaskCompleted, event_enum};
+use super::preventive::TaskSchedule;
 use crate::assessment::Label;
 use crate::person::{DecodeError, DomainEvent};
 
@@ -70,7 +71,8 @@ pub enum SitePlanCommand {
         /// When it is first due.
         first_due: NaiveDate,
     },
-    /// Mark a task done; it is next due one recurrence later.
+    /// Mark a task done; it is next due one recurrence after the latest day it was
+    /// done (a completion entered late, before one already recorded, leaves that date).
     CompletePreventiveTask {
         /// The task's name.
         task: Label,
@@ -99,7 +101,7 @@ pub enum SitePlanError {
 /// A site's preventive plan as its stream tells it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SitePlan {
-    tasks: BTreeMap<Label, Recurrence>,
+    tasks: BTreeMap<Label, TaskSchedule>,
 }
 
 impl SitePlan {
@@ -128,16 +130,12 @@ impl SitePlan {
                 })
             }
             SitePlanCommand::CompletePreventiveTask { task, done_on } => {
-                let Some(every) = self.tasks.get(&task) else {
+                let Some(schedule) = self.tasks.get(&task) else {
                     return Err(SitePlanError::UnknownTask {
                         task: task.to_string(),
                     });
                 };
-                SitePlanEvent::TaskCompleted(PreventiveTaskCompleted {
-                    next_due: every.after(done_on),
-                    task,
-                    done_on,
-                })
+                SitePlanEvent::TaskCompleted(schedule.completed(task, done_on))
             }
         };
         Ok(vec![event])
@@ -145,8 +143,16 @@ impl SitePlan {
 
     /// Folds an event.
     pub fn apply(&mut self, event: &SitePlanEvent) {
-        if let SitePlanEvent::TaskScheduled(e) = event {
-            self.tasks.insert(e.task.clone(), e.every_days);
+        match event {
+            SitePlanEvent::TaskScheduled(e) => {
+                self.tasks
+                    .insert(e.task.clone(), TaskSchedule::new(e.every_days));
+            }
+            SitePlanEvent::TaskCompleted(e) => {
+                if let Some(schedule) = self.tasks.get_mut(&e.task) {
+                    schedule.apply_completed(e);
+                }
+            }
         }
     }
 }
@@ -209,6 +215,29 @@ mod tests {
                 task: task(),
                 done_on: day(3),
                 next_due: day(10),
+            })]
+        );
+    }
+
+    /// A site task's completions are ordered by the day they were done, as a device's: one
+    /// entered late is recorded and leaves the schedule where the latest put it.
+    #[test]
+    fn a_site_task_completion_entered_late_does_not_move_the_schedule_back() {
+        let mut plan = SitePlan::default();
+        plan.apply(&scheduled());
+        let complete = |done_on| SitePlanCommand::CompletePreventiveTask {
+            task: task(),
+            done_on,
+        };
+        for event in plan.handle(complete(day(20))).unwrap() {
+            plan.apply(&event);
+        }
+        assert_eq!(
+            plan.handle(complete(day(3))).unwrap(),
+            vec![SitePlanEvent::TaskCompleted(PreventiveTaskCompleted {
+                task: task(),
+                done_on: day(3),
+                next_due: day(27),
             })]
         );
     }

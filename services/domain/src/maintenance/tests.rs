@@ -584,3 +584,101 @@ fn preventive_tasks_recur_from_when_they_were_done() {
         assert_eq!(&back, event);
     }
 }
+
+/// README: "the same technician twice is refused" — in any status where a technician is on
+/// the ticket (assigned or planned); a pending ticket is resumed by assigning it, even to the
+/// same technician, and another technician takes over a planned ticket.
+#[test]
+fn the_same_technician_twice_is_refused_on_a_planned_ticket_too() {
+    let planned = then(&then(&then(&[], open(false)), assign()), plan());
+    let ticket = given_ticket(&planned);
+    let err = ticket.handle(assign()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "status: cannot assign a ticket that is processing (planned): it is already assigned to this technician"
+    );
+    assert_eq!(ticket, given_ticket(&planned), "the state moved");
+    assert!(
+        ticket
+            .handle(TicketCommand::Assign {
+                technician: label("prestataire"),
+            })
+            .is_ok()
+    );
+    let pending_ = then(&then(&then(&[], open(false)), assign()), pending());
+    let resumed = then(&pending_, assign());
+    assert_eq!(
+        given_ticket(&resumed).status(),
+        Some(TicketStatus::Assigned)
+    );
+}
+
+fn every_30_days() -> EquipmentCommand {
+    EquipmentCommand::SchedulePreventiveTask {
+        task: label("mise à jour du firmware"),
+        every: Recurrence::days(30).unwrap(),
+        first_due: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+    }
+}
+
+fn done_on(month: u32, day: u32) -> EquipmentCommand {
+    EquipmentCommand::CompletePreventiveTask {
+        task: label("mise à jour du firmware"),
+        done_on: NaiveDate::from_ymd_opt(2026, month, day).unwrap(),
+    }
+}
+
+/// Business time orders completions: one entered late (done 2 September, recorded after the
+/// one done 1 October) is a fact, recorded, but the task stays next due 31 October.
+#[test]
+fn a_completion_entered_late_does_not_move_the_schedule_back() {
+    let mut log = vec![registered()];
+    for command in [every_30_days(), done_on(10, 1)] {
+        log.extend(given_equipment(&log).handle(command).unwrap());
+    }
+    let late = given_equipment(&log).handle(done_on(9, 2)).unwrap();
+    assert_eq!(
+        late,
+        vec![EquipmentEvent::PreventiveTaskCompleted(
+            PreventiveTaskCompleted {
+                task: label("mise à jour du firmware"),
+                done_on: NaiveDate::from_ymd_opt(2026, 9, 2).unwrap(),
+                next_due: NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+            }
+        )]
+    );
+    log.extend(late);
+    // A completion later than every one recorded moves the schedule on, as always.
+    let events = given_equipment(&log).handle(done_on(10, 20)).unwrap();
+    let [EquipmentEvent::PreventiveTaskCompleted(next)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        next.next_due,
+        NaiveDate::from_ymd_opt(2026, 11, 19).unwrap()
+    );
+}
+
+/// A late completion written before the rule carries a next due date computed from its own
+/// day: it is not the latest by `doneOn`, so the aggregate does not read it.
+#[test]
+fn a_late_completion_recorded_before_the_rule_is_not_read_as_the_schedule() {
+    let mut log = vec![registered()];
+    log.extend(given_equipment(&log).handle(every_30_days()).unwrap());
+    log.extend(given_equipment(&log).handle(done_on(10, 1)).unwrap());
+    log.push(EquipmentEvent::PreventiveTaskCompleted(
+        PreventiveTaskCompleted {
+            task: label("mise à jour du firmware"),
+            done_on: NaiveDate::from_ymd_opt(2026, 9, 2).unwrap(),
+            next_due: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+        },
+    ));
+    let events = given_equipment(&log).handle(done_on(9, 15)).unwrap();
+    let [EquipmentEvent::PreventiveTaskCompleted(late)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        late.next_due,
+        NaiveDate::from_ymd_opt(2026, 10, 31).unwrap()
+    );
+}

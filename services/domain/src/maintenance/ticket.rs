@@ -174,8 +174,10 @@ impl Ticket {
                 if status == TicketStatus::Solved {
                     return refuse("reopen it first");
                 }
-                if status == TicketStatus::Assigned && self.technician.as_ref() == Some(&technician)
-                {
+                // Assigned or planned, the technician is already on it: the same one again
+                // would record a hand-over that did not happen. A pending ticket is different:
+                // assigning it (even to the same technician) is what resumes it.
+                if status.in_progress() && self.technician.as_ref() == Some(&technician) {
                     return refuse("it is already assigned to this technician");
                 }
                 TicketEvent::Assigned(TicketAssigned { technician })

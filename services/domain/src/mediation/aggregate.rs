@@ -98,6 +98,14 @@ pub enum MediationError {
         /// What would make it possible.
         needs: &'static str,
     },
+    /// The workshop's sessions have used every number: none can be scheduled.
+    #[error(
+        "workshop: session {last} is the last number a session can take: no session can be scheduled on this workshop; design another workshop"
+    )]
+    NoSessionNumberLeft {
+        /// The last number taken.
+        last: u16,
+    },
     /// The session's state does not allow the step.
     #[error("session: session {session} is {state}: {needs}")]
     SessionOutOfOrder {
@@ -120,6 +128,7 @@ impl MediationError {
                 | MediationError::WorkshopAlreadyDesigned
                 | MediationError::OutOfOrder { .. }
                 | MediationError::SessionOutOfOrder { .. }
+                | MediationError::NoSessionNumberLeft { .. }
         )
     }
 
@@ -138,7 +147,9 @@ impl MediationError {
             MediationError::UnknownSession { .. } | MediationError::SessionOutOfOrder { .. } => {
                 "session"
             }
-            MediationError::OutOfOrder { .. } => "workshop",
+            MediationError::OutOfOrder { .. } | MediationError::NoSessionNumberLeft { .. } => {
+                "workshop"
+            }
         }
     }
 }
@@ -499,11 +510,14 @@ impl Workshop {
                 if status != WorkshopStatus::Validated {
                     return refuse("no session is scheduled before the workshop is validated");
                 }
-                let session = self
-                    .sessions
-                    .keys()
-                    .next_back()
-                    .map_or(1, |n| n.saturating_add(1));
+                // Numbers are never reused: past the last one, a new number would land on a
+                // session already scheduled, held or evaluated and overwrite it in the fold.
+                let session = match self.sessions.keys().next_back() {
+                    None => 1,
+                    Some(last) => last
+                        .checked_add(1)
+                        .ok_or(MediationError::NoSessionNumberLeft { last: *last })?,
+                };
                 WorkshopEvent::SessionScheduled(SessionScheduled { session, date })
             }
             WorkshopCommand::RecordSessionHeld(held) => {

@@ -606,6 +606,29 @@ fn sessions_are_numbered_in_order_of_scheduling() {
 }
 
 #[test]
+fn no_session_is_scheduled_past_the_last_number() {
+    // Given a workshop whose last session is the highest number (65,535), held: one event
+    // stands in for the 65,534 before it (numbers follow the last one, gaps or not).
+    let mut events = validated();
+    events.extend([WorkshopEvent::SessionScheduled(SessionScheduled {
+        session: u16::MAX,
+        date: day(11),
+    })]);
+    let WorkshopCommand::RecordSessionHeld(mut last) = held(1, &[], 3) else {
+        unreachable!("held() records a session held")
+    };
+    last.session = u16::MAX;
+    let events = with(events, vec![WorkshopCommand::RecordSessionHeld(last)]);
+    let w = given(&events);
+    // When another session is scheduled, then it is refused, and nothing is decided: the
+    // held session is not scheduled over.
+    let e = conflict(w.handle(WorkshopCommand::ScheduleSession { date: day(12) }));
+    assert!(e.to_string().contains("65535"), "{e}");
+    assert_eq!(e.field(), "workshop", "{e}");
+    assert_eq!(w.sessions()[&u16::MAX].state, SessionState::Held);
+}
+
+#[test]
 fn a_session_is_held_then_evaluated() {
     let events = with(
         validated(),
