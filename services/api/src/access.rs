@@ -233,6 +233,7 @@ mod tests {
             role,
             scopes,
             key: Some(ApiKeyId::parse("k").unwrap()),
+            expires_at: None,
         }
     }
 

@@ -27,8 +27,12 @@ pub struct Principal {
     pub role: AccessRole,
     /// What it reaches (ignored for admins).
     pub scopes: KeyScopes,
-    /// The API key it authenticated with (`None`: the admin token).
+    /// The API key it authenticated with (`None`: the admin token or a JWT).
     pub key: Option<ApiKeyId>,
+    /// The `exp` claim of the JWT it authenticated with, to the second; `None` for the admin
+    /// token and API keys, which do not expire (a key is revoked instead). Past it, plus
+    /// [`crate::jwt::LEEWAY_SECS`], the caller is nobody: see [`Principal::expired`].
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -39,7 +43,25 @@ impl Principal {
             role: AccessRole::Admin,
             scopes: KeyScopes::default(),
             key: None,
+            expires_at: None,
         }
+    }
+
+    /// The last instant this caller is still accepted: its token's `exp` plus the leeway every
+    /// JWT check allows ([`crate::jwt::LEEWAY_SECS`], for clocks that disagree a little);
+    /// `None` when it does not expire.
+    pub fn valid_until(&self) -> Option<DateTime<Utc>> {
+        self.expires_at.map(|exp| {
+            exp.checked_add_signed(chrono::TimeDelta::seconds(crate::jwt::LEEWAY_SECS))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        })
+    }
+
+    /// Whether this caller's token has expired at `now`, leeway included: what was checked
+    /// when the token was presented, checked again for work that outlives that moment (an open
+    /// WebSocket, a long ingest or export). Never, for the admin token and API keys.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.valid_until().is_some_and(|until| now > until)
     }
 }
 
@@ -103,6 +125,7 @@ impl Tokens {
                 role: key.role,
                 scopes: key.scopes.clone(),
                 key: Some(key.id.clone()),
+                expires_at: None,
             })
         })?;
         if let (Some(id), Ok(mut used)) = (&principal.key, self.last_used.lock()) {

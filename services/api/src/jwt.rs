@@ -24,6 +24,10 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 
+/// The seconds of clock disagreement tolerated on `exp` and `nbf`, at the door and afterwards
+/// ([`Principal::expired`]): identity providers' clocks and ours drift a little.
+pub const LEEWAY_SECS: i64 = 30;
+
 /// Where the verification keys come from, and what the tokens must say.
 #[derive(Debug, Clone, Default)]
 pub struct JwtSettings {
@@ -81,6 +85,9 @@ impl std::fmt::Debug for JwtVerifier {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Required and checked by jsonwebtoken (as an integer of seconds); kept so that work
+    /// outliving the request (a WebSocket) can stop when it passes.
+    exp: u64,
     iss: String,
     palier_role: String,
     #[serde(default)]
@@ -164,7 +171,10 @@ impl JwtVerifier {
         let mut validation = Validation::new(key.algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
+        // A token not valid yet is refused like an expired one (jsonwebtoken checks `nbf`, when
+        // present, only if asked).
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let claims = match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
             Ok(data) => data.claims,
@@ -210,6 +220,13 @@ fn principal(claims: Claims) -> Option<Principal> {
         role,
         scopes,
         key: None,
+        // An `exp` beyond what a date can hold is as good as never.
+        expires_at: Some(
+            i64::try_from(claims.exp)
+                .ok()
+                .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        ),
     })
 }
 
@@ -317,6 +334,23 @@ mod tests {
             v.verify(&sign(Algorithm::ES256, Some("rsa-1"), &claims(json!({}))))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn not_before_is_checked_and_expiry_is_recorded_with_the_leeway() {
+        let v = verifier();
+        let now = chrono::Utc::now().timestamp();
+        let verify = |c: serde_json::Value| v.verify(&sign(Algorithm::RS256, Some("rsa-1"), &c));
+        assert!(verify(claims(json!({ "nbf": now + 600 }))).is_none());
+        // Within the leeway, a clock a little ahead of ours is tolerated.
+        assert!(verify(claims(json!({ "nbf": now + 10 }))).is_some());
+        let p = verify(claims(json!({ "exp": now + 600 }))).unwrap();
+        let at = |secs: i64| chrono::DateTime::from_timestamp(secs, 0).unwrap();
+        assert_eq!(p.expires_at, Some(at(now + 600)));
+        assert!(!p.expired(chrono::Utc::now()));
+        assert!(!p.expired(at(now + 600 + LEEWAY_SECS)));
+        assert!(p.expired(at(now + 600 + LEEWAY_SECS + 1)));
+        assert!(!Principal::admin().expired(chrono::DateTime::<chrono::Utc>::MAX_UTC));
     }
 
     #[test]

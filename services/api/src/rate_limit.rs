@@ -68,6 +68,7 @@ mod tests {
             role: AccessRole::Auditor,
             scopes: KeyScopes::default(),
             key: ApiKeyId::parse(id).ok(),
+            expires_at: None,
         }
     }
 

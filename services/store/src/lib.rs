@@ -122,6 +122,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// duplicate. A slow consumer never blocks writers: it falls back to reading storage.
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription;
 
+    /// The first event that the store's stream index (what [`EventStore::read_stream`] and the
+    /// appends' expectations go by) files under another stream than the one its hash covers,
+    /// with both names; `None` when the index agrees with the log. The hash chain covers each
+    /// event's stream name, not the index beside it, so [`verify::verify`] asks this after
+    /// its walk. A backend without a separate index has nothing to check.
+    async fn stream_index_mismatch(&self) -> Result<Option<(u64, String, String)>, StoreError> {
+        Ok(None)
+    }
+
     /// What this process's group commits have cost so far (see [`commit_stats`]); all zero
     /// for a backend that does not write.
     fn commit_figures(&self) -> CommitFigures {

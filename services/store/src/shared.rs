@@ -91,6 +91,10 @@ impl EventStore for SharedStore {
         self.0.head().await
     }
 
+    async fn stream_index_mismatch(&self) -> Result<Option<(u64, String, String)>, StoreError> {
+        self.0.stream_index_mismatch().await
+    }
+
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
         self.0.subscribe_to_all(after, filter)
     }

@@ -1,5 +1,6 @@
 //! Integrity check: walks the log in position order, recomputes every hash and reports the
-//! first broken link. Works over any [`EventStore`], reading through its public API only.
+//! first broken link, then asks the store whether its stream index agrees with the log.
+//! Works over any [`EventStore`], through its public API only.
 use crate::EventStore;
 use crate::error::StoreError;
 use crate::filter::EventFilter;
@@ -121,6 +122,16 @@ pub async fn verify<S: EventStore + ?Sized>(
                 "checkpoint position {} is beyond the log's head",
                 cp.position
             ),
+            checked,
+            head,
+        );
+    }
+    // The chain covers each event's stream name; the index `read_stream` and the appends go
+    // by is beside it, and must say the same.
+    if let Some((position, stream, indexed)) = store.stream_index_mismatch().await? {
+        return broken(
+            position,
+            format!("the stream index files this event of {stream} under {indexed}"),
             checked,
             head,
         );

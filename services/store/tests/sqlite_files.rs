@@ -494,3 +494,42 @@ async fn the_checkpoint_threshold_bounds_the_wal() {
         "WAL of {small} bytes at 8 pages, {large} at 100,000"
     );
 }
+
+/// The hash chain covers each event's stream name, not the index `read_stream` and the
+/// appends go by: `verify` checks that the index says the same.
+#[tokio::test]
+async fn a_stream_index_rewritten_behind_the_log_fails_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let store = open(&path).await.unwrap();
+        for name in ["person-a", "person-b"] {
+            store
+                .append_to_stream(
+                    &stream(name),
+                    ExpectedRevision::NoStream,
+                    vec![EventData::json("Happened", &json!({ "who": name })).unwrap()],
+                )
+                .await
+                .unwrap();
+        }
+        assert!(verify::verify(&store, None).await.unwrap().is_ok());
+        store.close().await.unwrap();
+    }
+    {
+        // Someone with the file swaps the two streams' names in the index.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE streams SET name = 'swap' WHERE name = 'person-a';
+             UPDATE streams SET name = 'person-a' WHERE name = 'person-b';
+             UPDATE streams SET name = 'person-b' WHERE name = 'swap';",
+        )
+        .unwrap();
+    }
+    let store = open(&path).await.unwrap();
+    let report = verify::verify(&store, None).await.unwrap();
+    let broken = report.broken.expect("the swap is found");
+    assert_eq!(broken.position, 1);
+    assert!(broken.reason.contains("person-a"), "{}", broken.reason);
+    assert!(broken.reason.contains("person-b"), "{}", broken.reason);
+}

@@ -4,8 +4,8 @@
 //! `to` (dates, YYYY-MM-DD). Columns: `dimension,key,activities,beneficiaries`; the first rows
 //! are the totals, then each breakdown (`kind`, `theme`, … `competence`), then the workshops'
 //! planned against done.
-use super::export::refuse;
 use super::graphql::HttpState;
+use super::refusal::{caller, refuse};
 use crate::error::ApiError;
 use crate::graphql::workshops::{CheckedScope, report_dimensions};
 use actix_web::http::{StatusCode, header};
@@ -39,16 +39,9 @@ fn field(raw: &str) -> String {
 
 /// The handler.
 pub async fn activity_csv(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(principal) = state.tokens.authenticate(authorization) else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "authentication required",
-        );
+    let principal = match caller(&req, &state) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
     };
     let (mut structure, mut establishment, mut mediator) = (None, None, None);
     let (mut from, mut to) = (None, None);

@@ -1,39 +1,21 @@
 //! `GET /export`: the log (or a range, or a stream prefix) as NDJSON, streamed page by page to
 //! an authorised auditor: the same lines as `palier export`, importable with `palier import`.
 //! Query parameters: `from`, `until` (positions, inclusive), `streamPrefix` (repeatable).
-use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use palier_store::{EventFilter, EventStore};
-use serde_json::json;
 
 use super::graphql::HttpState;
+use super::refusal::{caller, refuse};
 use crate::access::{Operation, Target};
 
 const PAGE: usize = 4096;
 
-/// An error answer in GraphQL's shape (shared by the CSV export of activity).
-pub(crate) fn refuse(
-    status: actix_web::http::StatusCode,
-    code: &str,
-    message: &str,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-}
-
 /// The handler.
 pub async fn export(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(principal) = state.tokens.authenticate(authorization) else {
-        return refuse(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "authentication required",
-        );
+    let principal = match caller(&req, &state) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
     };
     if let Err(e) = principal.require(Operation::ReadHistory, Target::Everywhere) {
         return refuse(

@@ -5,16 +5,17 @@
 //! goes on: one line per refused item (`{"index", "error"}`), a `progress` line after each
 //! batch, and a last `done` line with the counts and the greatest position written.
 //!
-//! A line that is not valid JSON, or not an item, is refused by its index like any invalid
-//! item; the others are written. The body may be at most `PALIER_MAX_INGEST_BYTES`, and one
-//! line at most 1 MiB.
-use actix_web::http::header;
+//! A line that is not valid JSON, or not an item, or longer than 1 MiB, is refused by its
+//! index like any invalid item; the others are written. The body may be at most
+//! `PALIER_MAX_INGEST_BYTES`. A key revoked (or a token expired) during the upload stops it:
+//! what was written stays, nothing more is (`done.stopped` says why).
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::graphql::HttpState;
+use super::refusal::{caller, refuse};
 use crate::access::Operation;
 use crate::commands::CommandContext;
 use crate::error::ApiError;
@@ -25,43 +26,21 @@ const BATCH: usize = 1000;
 /// Longest line accepted.
 const MAX_LINE: usize = 1024 * 1024;
 
-fn refuse(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-}
-
 /// The handler.
 pub async fn ingest(
     req: HttpRequest,
     mut payload: web::Payload,
     state: web::Data<HttpState>,
 ) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(principal) = state.tokens.authenticate(authorization) else {
-        return refuse(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "authentication required: send `Authorization: Bearer <token>`",
-        );
+    let principal = match caller(&req, &state) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
     };
     if let Err(e) = principal.require_role(Operation::WritePersons) {
         return refuse(
             actix_web::http::StatusCode::FORBIDDEN,
             "FORBIDDEN",
             &e.message(),
-        );
-    }
-    if let Err(wait) = state.rate_limits.check(&principal) {
-        return refuse(
-            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            &format!(
-                "this key's request budget is spent: retry in {} s",
-                wait.as_secs().max(1)
-            ),
         );
     }
     let ctx = CommandContext {
@@ -90,8 +69,21 @@ pub async fn ingest(
             let (app, principal, ctx) = (app, &principal, &ctx);
             async move { record_items(app, principal, ctx, first, batch).await }
         };
+        // A key revoked, or a token expired, while the upload goes on: nothing more is
+        // written in its name (checked before each batch is written).
+        let gone = || {
+            principal
+                .key
+                .as_ref()
+                .is_some_and(|key| state.tokens.is_revoked(key))
+                || principal.expired(chrono::Utc::now())
+        };
+        const GONE: &str = "the key was revoked, or the token expired: nothing more is written";
         let mut refused_body = None;
-        loop {
+        // Inside a line longer than `MAX_LINE`, already refused: its bytes are dropped up to
+        // its end, and the lines after it are read as usual.
+        let mut skipping = false;
+        'body: loop {
             let chunk = payload.next().await;
             let end = chunk.is_none();
             match chunk {
@@ -110,6 +102,15 @@ pub async fn ingest(
                 }
                 None => {}
             }
+            if skipping {
+                match pending.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        pending.drain(..=i);
+                        skipping = false;
+                    }
+                    None => pending.clear(),
+                }
+            }
             // Whole lines; the last, unfinished one waits for the next chunk.
             let cut = if end {
                 pending.len()
@@ -119,21 +120,38 @@ pub async fn ingest(
                     .rposition(|b| *b == b'\n')
                     .map_or(0, |i| i + 1)
             };
-            if !end && cut == 0 && pending.len() > MAX_LINE {
-                refused_body = Some(format!("a line exceeds {MAX_LINE} bytes"));
-                break;
-            }
             let complete: Vec<u8> = pending.drain(..cut).collect();
-            for line in complete.split(|b| *b == b'\n') {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                batch.push(
+            let too_long =
+                || ApiError::bad_input("line", format!("a line may hold at most {MAX_LINE} bytes"));
+            let mut lines: Vec<Result<&[u8], ApiError>> = complete
+                .split(|b| *b == b'\n')
+                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+                .map(|line| {
+                    if line.len() > MAX_LINE {
+                        Err(too_long())
+                    } else {
+                        Ok(line)
+                    }
+                })
+                .collect();
+            // The unfinished line is already too long: refused by its index, in its place.
+            if !end && !skipping && pending.len() > MAX_LINE {
+                lines.push(Err(too_long()));
+                pending.clear();
+                skipping = true;
+            }
+            for line in lines {
+                batch.push(line.and_then(|line| {
                     serde_json::from_slice::<AssessmentResultInput>(line).map_err(|e| {
                         ApiError::bad_input("line", format!("not an assessment result: {e}"))
-                    }),
-                );
+                    })
+                }));
                 if batch.len() == BATCH {
+                    if gone() {
+                        refused_body = Some(GONE.to_owned());
+                        batch.clear();
+                        break 'body;
+                    }
                     let results = flush(std::mem::take(&mut batch), items).await;
                     items += BATCH;
                     report(&results, &mut written, &mut failed, &mut position, &send).await;
@@ -143,6 +161,10 @@ pub async fn ingest(
             if end {
                 break;
             }
+        }
+        if !batch.is_empty() && gone() {
+            refused_body.get_or_insert_with(|| GONE.to_owned());
+            batch.clear();
         }
         if !batch.is_empty() {
             let n = batch.len();

@@ -2,7 +2,6 @@
 //! this format first and parses it natively). Any valid token may scrape it (the figures are
 //! operational and name nobody); Prometheus sends one with
 //! `authorization: { credentials_file: … }` in its scrape configuration.
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use palier_projections::{Projection, ProjectionHandle};
 use palier_store::EventStore;
@@ -14,14 +13,9 @@ use crate::metrics::{CONTENT_TYPE, ModelFigures};
 
 /// The handler.
 pub async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let Some(principal) = state.tokens.authenticate(authorization) else {
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"palier\""))
-            .json(json!({ "errors": [{ "message": "authentication required", "extensions": { "code": "UNAUTHENTICATED" } }] }));
+    let principal = match super::refusal::caller(&req, &state) {
+        Ok(principal) => principal,
+        Err(refused) => return *refused,
     };
     // Metrics tell how busy the service is and how big each read model is: only the admin
     // and keys created with the `metrics` scope read them.

@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+mod refusal;
 pub mod websocket;
 
 use actix_web::guard::{self, GuardContext};

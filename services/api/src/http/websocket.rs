@@ -129,41 +129,33 @@ async fn serve(
     mut messages: actix_ws::AggregatedMessageStream,
 ) {
     let (to_engine, from_client) = tokio::sync::mpsc::channel::<Vec<u8>>(INCOMING_QUEUE);
-    let tokens = state.tokens.clone();
-    // The API key the connection was opened with, once known (at the upgrade or at
-    // `connection_init`): its revocation ends the connection.
-    let (key_tx, mut key_rx) = tokio::sync::watch::channel(None);
+    // The caller, once known: from the upgrade's header, or authenticated here when the first
+    // `connection_init` goes by, before the engine sees it. Knowing it in this loop rather than
+    // in the engine's callback means every operation that follows the init is charged to it,
+    // however fast the client sends them (the engine runs the callback later).
+    let (principal_tx, principal_rx) = tokio::sync::watch::channel::<Option<Principal>>(None);
+    let for_engine = principal_rx.clone();
     let mut engine = WebSocket::new(
         Coded(state.schema.clone()),
         tokio_stream::wrappers::ReceiverStream::new(from_client),
         protocol,
     )
-    .on_connection_init(move |init: Json| async move {
-        let principal = from_header
-            .or_else(|| token_from_init(&tokens, &init))
-            .ok_or_else(|| {
+    .on_connection_init(move |_init: Json| {
+        let principal = for_engine.borrow().clone();
+        async move {
+            let principal = principal.ok_or_else(|| {
                 async_graphql::Error::new(
                     "authentication required: send {\"authorization\": \"Bearer <token>\"} in connection_init",
                 )
             })?;
-        key_tx.send_replace(principal.key.clone());
-        let mut data = Data::default();
-        data.insert(principal);
-        Ok(data)
+            let mut data = Data::default();
+            data.insert(principal);
+            Ok(data)
+        }
     })
     .boxed_local();
-    let revocation = async {
-        let key = loop {
-            if let Some(key) = key_rx.borrow_and_update().clone() {
-                break key;
-            }
-            if key_rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        state.tokens.revoked(&key).await;
-    };
-    tokio::pin!(revocation);
+    let forbidden = until_forbidden(&state.tokens, principal_rx);
+    tokio::pin!(forbidden);
     let mut shutdown = state.shutdown.clone();
     let mut to_engine = Some(to_engine);
     let mut operations = Operations::new(protocol, state.ws.max_subscriptions);
@@ -185,10 +177,10 @@ async fn serve(
                     description: Some("Connection initialisation timeout".into()),
                 });
             }
-            () = &mut revocation => {
+            why = &mut forbidden => {
                 break Some(CloseReason {
                     code: CloseCode::Other(4403),
-                    description: Some("forbidden: the API key was revoked".into()),
+                    description: Some(format!("forbidden: {why}")),
                 });
             }
             outgoing = engine.next() => match outgoing {
@@ -216,7 +208,18 @@ async fn serve(
             },
             incoming = messages.recv(), if to_engine.is_some() => match incoming {
                 Some(Ok(AggregatedMessage::Text(text))) => {
-                    match operations.received(text.as_bytes()) {
+                    let first_init = !operations.initialized;
+                    let principal = principal_tx.borrow().clone();
+                    let budget =
+                        || principal.as_ref().map_or(Ok(()), |p| state.rate_limits.check(p));
+                    let verdict = operations.received(text.as_bytes(), budget);
+                    if first_init && operations.initialized {
+                        let principal = from_header
+                            .clone()
+                            .or_else(|| init_principal(&state.tokens, text.as_bytes()));
+                        principal_tx.send_replace(principal);
+                    }
+                    match verdict {
                         Verdict::Forward => forward(&mut to_engine, text.as_bytes().to_vec()).await,
                         Verdict::Answer(answer) => {
                             if session.text(answer).await.is_err() {
@@ -311,8 +314,15 @@ impl Operations {
         }
     }
 
-    /// Looks at a client message before the engine does.
-    fn received(&mut self, message: &[u8]) -> Verdict {
+    /// Looks at a client message before the engine does. `budget` spends one unit of the
+    /// caller's request budget ([`crate::rate_limit::RateLimits::check`]) and is called once
+    /// per operation about to start: an operation costs what an HTTP request costs, so that a
+    /// socket is no way around the limit.
+    fn received(
+        &mut self,
+        message: &[u8],
+        budget: impl FnOnce() -> Result<(), std::time::Duration>,
+    ) -> Verdict {
         // Anything unreadable goes to the engine, which answers it per protocol.
         let Ok(envelope) = serde_json::from_slice::<Envelope>(message) else {
             return Verdict::Forward;
@@ -342,6 +352,18 @@ impl Operations {
                         &id,
                         "RATE_LIMITED",
                         format!("at most {} operations at once on one connection", self.max),
+                    ));
+                }
+                // Only once initialised: before, the engine refuses the operation itself.
+                if self.initialized
+                    && let Err(wait) = budget()
+                {
+                    // The same words as over HTTP; the connection stays open.
+                    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    return Verdict::Answer(self.error(
+                        &id,
+                        "RATE_LIMITED",
+                        format!("this key's request budget is spent: retry in {seconds} s"),
                     ));
                 }
                 self.active.insert(id);
@@ -384,6 +406,59 @@ async fn forward(to_engine: &mut Option<tokio::sync::mpsc::Sender<Vec<u8>>>, mes
     }
 }
 
+/// The principal named by a `connection_init` message (see [`token_from_init`]); its payload
+/// may be absent, as the engine allows.
+fn init_principal(tokens: &Tokens, message: &[u8]) -> Option<Principal> {
+    #[derive(serde::Deserialize)]
+    struct Init {
+        #[serde(default)]
+        payload: Option<Json>,
+    }
+    let init = serde_json::from_slice::<Init>(message).ok()?;
+    token_from_init(tokens, &init.payload.unwrap_or_default())
+}
+
+/// Resolves, with the reason, when the connection's caller must stop: its API key is revoked
+/// or its JWT expired (leeway included, as [`Principal::expired`]). Never, before the caller
+/// is known or for the admin token.
+async fn until_forbidden(
+    tokens: &Tokens,
+    mut principal: tokio::sync::watch::Receiver<Option<Principal>>,
+) -> &'static str {
+    let principal = loop {
+        if let Some(principal) = principal.borrow_and_update().clone() {
+            break principal;
+        }
+        if principal.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let revoked = async {
+        match &principal.key {
+            Some(key) => tokens.revoked(key).await,
+            None => std::future::pending().await,
+        }
+    };
+    let expired = async {
+        let Some(until) = principal.valid_until() else {
+            return std::future::pending().await;
+        };
+        // The sleep runs on the monotonic clock, expiry on the wall clock: check on waking.
+        loop {
+            let now = chrono::Utc::now();
+            if principal.expired(now) {
+                return;
+            }
+            let left = (until - now).to_std().unwrap_or_default();
+            tokio::time::sleep(left + std::time::Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        () = revoked => "the API key was revoked",
+        () = expired => "the token expired; reconnect with a new one",
+    }
+}
+
 /// The principal named by `connection_init`: `{"authorization": "Bearer …"}`, the same under
 /// `headers`, or `{"token": "…"}`.
 fn token_from_init(tokens: &Tokens, payload: &Json) -> Option<Principal> {
@@ -414,21 +489,50 @@ mod tests {
         .into_bytes()
     }
 
+    fn free() -> Result<(), std::time::Duration> {
+        Ok(())
+    }
+
+    #[test]
+    fn an_operation_over_budget_is_refused_and_the_connection_stays_open() {
+        let mut ops = Operations::new(WebSocketProtocols::GraphQLWS, 5);
+        let spent = || Err(std::time::Duration::from_millis(1500));
+        // Before `connection_init`, the engine refuses operations: nothing to spend.
+        assert_eq!(ops.received(&subscribe("0"), spent), Verdict::Forward);
+        ops.sent(r#"{"type":"error","id":"0"}"#);
+        assert_eq!(
+            ops.received(br#"{"type":"connection_init"}"#, free),
+            Verdict::Forward
+        );
+        let Verdict::Answer(answer) = ops.received(&subscribe("1"), spent) else {
+            panic!("an operation over budget must be refused")
+        };
+        assert!(
+            answer.contains("RATE_LIMITED")
+                && answer.contains(r#""id":"1""#)
+                && answer.contains("retry in 2 s"),
+            "{answer}"
+        );
+        // Refused, it is not running: the id can be used again once the budget allows.
+        assert!(ops.active.is_empty());
+        assert_eq!(ops.received(&subscribe("1"), free), Verdict::Forward);
+    }
+
     #[test]
     fn one_operation_per_id_and_a_bounded_number_per_connection() {
         let mut ops = Operations::new(WebSocketProtocols::GraphQLWS, 2);
         assert_eq!(
-            ops.received(br#"{"type":"connection_init"}"#),
+            ops.received(br#"{"type":"connection_init"}"#, free),
             Verdict::Forward
         );
         assert!(ops.initialized);
-        assert_eq!(ops.received(&subscribe("1")), Verdict::Forward);
-        let Verdict::Close(reason) = ops.received(&subscribe("1")) else {
+        assert_eq!(ops.received(&subscribe("1"), free), Verdict::Forward);
+        let Verdict::Close(reason) = ops.received(&subscribe("1"), free) else {
             panic!("a duplicate id must close the connection")
         };
         assert_eq!(reason.code, CloseCode::Other(4409));
-        assert_eq!(ops.received(&subscribe("2")), Verdict::Forward);
-        let Verdict::Answer(answer) = ops.received(&subscribe("3")) else {
+        assert_eq!(ops.received(&subscribe("2"), free), Verdict::Forward);
+        let Verdict::Answer(answer) = ops.received(&subscribe("3"), free) else {
             panic!("a third operation must be refused")
         };
         assert!(
@@ -437,23 +541,23 @@ mod tests {
         );
         // The client completes one, the server ends another: room again, ids reusable.
         assert_eq!(
-            ops.received(br#"{"type":"complete","id":"1"}"#),
+            ops.received(br#"{"type":"complete","id":"1"}"#, free),
             Verdict::Forward
         );
         ops.sent(r#"{"type":"complete","id":"2"}"#);
         assert!(ops.active.is_empty());
-        assert_eq!(ops.received(&subscribe("1")), Verdict::Forward);
+        assert_eq!(ops.received(&subscribe("1"), free), Verdict::Forward);
     }
 
     #[test]
     fn the_legacy_protocol_gets_errors_not_close_codes() {
         let mut ops = Operations::new(WebSocketProtocols::SubscriptionsTransportWS, 5);
         let start = br#"{"type":"start","id":"a","payload":{"query":"subscription { x }"}}"#;
-        assert_eq!(ops.received(start), Verdict::Forward);
-        let Verdict::Answer(answer) = ops.received(start) else {
+        assert_eq!(ops.received(start, free), Verdict::Forward);
+        let Verdict::Answer(answer) = ops.received(start, free) else {
             panic!("duplicate")
         };
         assert!(answer.contains("CONFLICT"), "{answer}");
-        assert_eq!(ops.received(b"not json"), Verdict::Forward);
+        assert_eq!(ops.received(b"not json", free), Verdict::Forward);
     }
 }

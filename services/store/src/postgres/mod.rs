@@ -176,9 +176,23 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 fn parse_url(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    tokio_postgres::Config::from_str(url)
-        .map_err(|e| StoreError::invalid("PALIER_STORE", format!("not a PostgreSQL URL: {e}")))
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::invalid("PALIER_STORE", format!("not a PostgreSQL URL: {e}")))?;
+    // Durability rests on fences whose commit flushes the WAL (`durable.rs`): every session
+    // asks for `synchronous_commit = on` itself rather than inherit the server's or the
+    // role's setting (`ALTER ROLE … SET synchronous_commit = off`, a common tuning, would
+    // make fences flush nothing and acknowledged appends losable). Options the URL gives are
+    // kept; a later `-c` wins, so this one is last.
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {SYNCHRONOUS_COMMIT}"),
+        _ => SYNCHRONOUS_COMMIT.to_owned(),
+    };
+    config.options(options);
+    Ok(config)
 }
+
+/// The session option every store connection starts with (see [`parse_url`]).
+const SYNCHRONOUS_COMMIT: &str = "-c synchronous_commit=on";
 
 fn pool(
     config: &tokio_postgres::Config,
@@ -434,6 +448,11 @@ impl EventStore for PostgresStore {
         reader::head(&client, self.cap()).await
     }
 
+    async fn stream_index_mismatch(&self) -> Result<Option<(u64, String, String)>, StoreError> {
+        let client = self.client().await?;
+        reader::stream_index_mismatch(&client, self.cap()).await
+    }
+
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
         Subscription::start(self.clone(), &self.inner.live, after, filter)
     }
@@ -447,5 +466,24 @@ impl EventStore for PostgresStore {
             return Ok(()); // already closed
         }
         done.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_session_asks_for_synchronous_commit_after_the_urls_own_options() {
+        let plain = parse_url("postgres://palier@localhost/palier").expect("url");
+        assert_eq!(plain.get_options(), Some(SYNCHRONOUS_COMMIT));
+        let tuned = parse_url(
+            "postgres://palier@localhost/palier?options=-c%20synchronous_commit%3Doff%20-c%20statement_timeout%3D5s",
+        )
+        .expect("url");
+        assert_eq!(
+            tuned.get_options(),
+            Some("-c synchronous_commit=off -c statement_timeout=5s -c synchronous_commit=on")
+        );
     }
 }

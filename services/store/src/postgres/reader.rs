@@ -322,6 +322,33 @@ pub async fn stream_info(
 }
 
 /// The last durable event's position and hash.
+/// See [`crate::EventStore::stream_index_mismatch`]: one scan of the durable log joined to
+/// its streams.
+pub async fn stream_index_mismatch(
+    client: &deadpool_postgres::Client,
+    cap: u64,
+) -> Result<Option<(u64, String, String)>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT e.position, e.stream, coalesce(s.name, '(none)') FROM palier.events e \
+             LEFT JOIN palier.streams s ON s.id = e.stream_id \
+             WHERE e.position <= $1 AND (s.name IS NULL OR s.name <> e.stream) \
+             ORDER BY e.position LIMIT 1",
+            &[&to_i64(cap)],
+        )
+        .await
+        .map_err(map_pg)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let position: i64 = row.try_get(0).map_err(map_pg)?;
+    Ok(Some((
+        u64::try_from(position).unwrap_or(0),
+        row.try_get(1).map_err(map_pg)?,
+        row.try_get(2).map_err(map_pg)?,
+    )))
+}
+
 pub async fn head(
     client: &deadpool_postgres::Client,
     cap: u64,

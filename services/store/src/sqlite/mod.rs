@@ -450,6 +450,10 @@ impl EventStore for SqliteStore {
         self.read(reader::head).await
     }
 
+    async fn stream_index_mismatch(&self) -> Result<Option<(u64, String, String)>, StoreError> {
+        self.read(reader::stream_index_mismatch).await
+    }
+
     fn subscribe_to_all(&self, after: u64, filter: EventFilter) -> Subscription {
         Subscription::start(self.clone(), &self.inner.live, after, filter)
     }

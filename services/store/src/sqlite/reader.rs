@@ -6,7 +6,9 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, Row, params_from_iter, types::Value};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension as _, Row, params_from_iter, types::Value,
+};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -525,6 +527,25 @@ pub fn stream_info(conn: &Connection, stream: &str) -> Result<Option<StreamInfo>
 }
 
 /// The last event's position and hash.
+/// See [`crate::EventStore::stream_index_mismatch`]: one scan of the log joined to its
+/// streams.
+pub fn stream_index_mismatch(
+    conn: &Connection,
+) -> Result<Option<(u64, String, String)>, StoreError> {
+    conn.query_row(
+        "SELECT e.position, e.stream, coalesce(s.name, '(none)') FROM events e \
+         LEFT JOIN streams s ON s.id = e.stream_id \
+         WHERE s.name IS NULL OR s.name <> e.stream ORDER BY e.position LIMIT 1",
+        [],
+        |r| {
+            let position: i64 = r.get(0)?;
+            Ok((u64::try_from(position).unwrap_or(0), r.get(1)?, r.get(2)?))
+        },
+    )
+    .optional()
+    .map_err(map_sql)
+}
+
 pub fn head(conn: &Connection) -> Result<Option<LogHead>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")

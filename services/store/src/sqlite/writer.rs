@@ -450,16 +450,20 @@ fn write_group(
         if !current.satisfies(request.expected) {
             // A retry of an append that landed no longer meets its expectation.
             let retried = match (request.events.first(), existing.as_ref()) {
-                (Some(first), Some(row)) => retry_of_earlier_append(&tx, request, row, first)?,
-                _ => None,
+                (Some(first), Some(row)) => retry_of_earlier_append(&tx, request, row, first),
+                _ => Ok(None),
             };
             outcomes.push(match retried {
-                Some(result) => Ok((result, Vec::new())),
-                None => Err(StoreError::WrongExpectedRevision {
+                Ok(Some(result)) => Ok((result, Vec::new())),
+                Ok(None) => Err(StoreError::WrongExpectedRevision {
                     stream: stream.to_owned(),
                     expected: request.expected,
                     actual: current,
                 }),
+                // A retry that only partly matches is this append's refusal, not the
+                // group's: the other appends commit.
+                Err(conflict @ StoreError::IdempotencyConflict { .. }) => Err(conflict),
+                Err(e) => return Err(e),
             });
             continue;
         }

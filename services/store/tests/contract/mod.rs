@@ -489,24 +489,37 @@ pub async fn faulty_appends_in_one_group_fail_alone<H: Harness>(h: &mut H) {
         }));
         let writer = store.clone();
         let s = s.clone();
-        let faulty = match i {
+        let (expected, faulty) = match i {
             // A retry of the first append, with an expectation it still meets.
-            5 => original.clone(),
+            5 => (ExpectedRevision::Any, original.clone()),
             // An impostor reusing the original's first id.
-            15 => vec![event("ThingHappened", 7).with_id(original[0].event_id())],
+            15 => (
+                ExpectedRevision::Any,
+                vec![event("ThingHappened", 7).with_id(original[0].event_id())],
+            ),
+            // The same impostor with the original's expectation, which it no longer meets:
+            // looked at as a retry, it only partly matches.
+            20 => (
+                ExpectedRevision::NoStream,
+                vec![event("ThingHappened", 11).with_id(original[0].event_id())],
+            ),
             // New first event, known second one.
-            25 => vec![event("ThingHappened", 8), original[1].clone()],
+            25 => (
+                ExpectedRevision::Any,
+                vec![event("ThingHappened", 8), original[1].clone()],
+            ),
             // One id twice in one append.
             35 => {
                 let e = event("ThingHappened", 9);
-                vec![e.clone(), event("ThingHappened", 10).with_id(e.event_id())]
+                (
+                    ExpectedRevision::Any,
+                    vec![e.clone(), event("ThingHappened", 10).with_id(e.event_id())],
+                )
             }
             _ => continue,
         };
         appends.push(tokio::spawn(async move {
-            writer
-                .append_to_stream(&s, ExpectedRevision::Any, faulty)
-                .await
+            writer.append_to_stream(&s, expected, faulty).await
         }));
     }
     let outcomes: Vec<_> = futures::future::join_all(appends)
@@ -528,7 +541,7 @@ pub async fn faulty_appends_in_one_group_fail_alone<H: Harness>(h: &mut H) {
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!((retried, conflicts), (1, 3));
+    assert_eq!((retried, conflicts), (1, 4));
     let expected: usize = (0..40).map(|i| 1 + i % 3).sum();
     assert_eq!(written, expected);
     assert_eq!(
