@@ -62,10 +62,26 @@ pub async fn export(req: HttpRequest, state: web::Data<HttpState>) -> HttpRespon
         }
     };
     let store = state.app.store.clone();
+    let tokens = state.tokens.clone();
     let pages = futures::stream::unfold(Some(from.max(1)), move |next| {
         let (store, filter) = (store.clone(), filter.clone());
+        // A key revoked, or a token expired, while the export streams: no page more. The
+        // transfer ends in an error, so the client knows its file is incomplete.
+        let gone = principal
+            .key
+            .as_ref()
+            .is_some_and(|key| tokens.is_revoked(key))
+            || principal.expired(chrono::Utc::now());
         async move {
             let next = next?;
+            if gone {
+                return Some((
+                    Err(actix_web::error::ErrorUnauthorized(
+                        "the key was revoked, or the token expired",
+                    )),
+                    None,
+                ));
+            }
             let slice = match store.read_all(next, &filter, PAGE).await {
                 Ok(slice) => slice,
                 Err(e) => {
