@@ -111,7 +111,7 @@ async fn a_reopened_safety_hazard_takes_its_equipment_out_of_service_again() {
     }
     let returned = step(&app, RETURN, e.clone()).await;
     let query = "query($id: String!, $uai: String!, $p: Position) { equipment(id: $id, minPosition: $p) { inService safetyStops }
-                 maintenance(establishment: $uai) { availability { kind total inService } } }";
+                 maintenance(establishment: $uai, minPosition: $p) { availability { kind total inService } } }";
     let seen = app
         .data(query, json!({ "id": projector, "uai": uai, "p": returned }))
         .await;

@@ -16,7 +16,8 @@ const STRUCTURE: &str = "bib-paris";
 /// Another structure, which no scoped key below names.
 const ELSEWHERE: &str = "bib-ailleurs";
 
-const OBSERVATIONS: &str = "query($p: String!) { person(id: $p) { observations { workshop workshopTitle facilitators objective } } }";
+// `minPosition`: the read models fold the log after each write is acknowledged.
+const OBSERVATIONS: &str = "query($p: String!, $min: Position) { person(id: $p, minPosition: $min) { observations { workshop workshopTitle facilitators objective } } }";
 const OBSERVATIONS_AS_OF: &str =
     "query($p: String!, $asOf: AsOf) { person(id: $p, asOf: $asOf) { observations { workshop } } }";
 
@@ -131,7 +132,11 @@ fn workshop_ids(data: &Value) -> Vec<String> {
 async fn observed_by(w: &World, bearer: &str) -> Vec<String> {
     workshop_ids(
         &w.app
-            .data_as(bearer, OBSERVATIONS, json!({ "p": w.person }))
+            .data_as(
+                bearer,
+                OBSERVATIONS,
+                json!({ "p": w.person, "min": w.app.head().await }),
+            )
             .await,
     )
 }
@@ -206,7 +211,11 @@ async fn observations_show_only_the_workshops_the_caller_may_read() {
     // What is shown is shown whole.
     let full = w
         .app
-        .data_as(&dashboard, OBSERVATIONS, json!({ "p": w.person }))
+        .data_as(
+            &dashboard,
+            OBSERVATIONS,
+            json!({ "p": w.person, "min": w.app.head().await }),
+        )
         .await;
     assert_eq!(
         full["person"]["observations"][0],
@@ -244,7 +253,8 @@ async fn a_report_without_a_venue_covers_the_venues_a_scoped_key_reaches() {
     activity(app, "establishment", SCHOOL).await;
     activity(app, "structure", ELSEWHERE).await;
     // Each workshop above held one session: one activity at the structure, one at the school.
-    const REPORT: &str = "{ activityReport { activities perVenue { key activities } } }";
+    const REPORT: &str = "query($min: Position) { activityReport(minPosition: $min) { activities perVenue { key activities } } }";
+    let min = json!({ "min": app.head().await });
     let cases = [
         (
             "DASHBOARD",
@@ -258,7 +268,7 @@ async fn a_report_without_a_venue_covers_the_venues_a_scoped_key_reaches() {
     ];
     for (i, (role, scopes, expected)) in cases.into_iter().enumerate() {
         let bearer = key(app, &format!("k{i}"), role, scopes.clone()).await;
-        let report = app.data_as(&bearer, REPORT, json!({})).await;
+        let report = app.data_as(&bearer, REPORT, min.clone()).await;
         assert_eq!(
             report["activityReport"]["activities"], expected,
             "{role} {scopes}: {report}"
@@ -282,7 +292,7 @@ async fn a_report_without_a_venue_covers_the_venues_a_scoped_key_reaches() {
         json!({ "establishments": [SCHOOL] }),
     )
     .await;
-    let body = app.graphql_as(&integrator, REPORT, json!({})).await;
+    let body = app.graphql_as(&integrator, REPORT, min.clone()).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{body}"
