@@ -43,6 +43,31 @@ pub async fn verify<S: EventStore + ?Sized>(
     store: &S,
     checkpoint: Option<LogHead>,
 ) -> Result<VerifyReport, StoreError> {
+    // The chain covers each event's stream name; the index `read_stream` and the appends go
+    // by is beside it, and must say the same. Its check is one scan of its own, run beside
+    // the walk (another reader) rather than after it.
+    let (walked, index) = futures::join!(walk(store, checkpoint), store.stream_index_mismatch());
+    let report = walked?;
+    if report.broken.is_some() {
+        return Ok(report);
+    }
+    if let Some((position, stream, indexed)) = index? {
+        return Ok(VerifyReport {
+            broken: Some(BrokenLink {
+                position,
+                reason: format!("the stream index files this event of {stream} under {indexed}"),
+            }),
+            ..report
+        });
+    }
+    Ok(report)
+}
+
+/// The hash-chain walk of [`verify`].
+async fn walk<S: EventStore + ?Sized>(
+    store: &S,
+    checkpoint: Option<LogHead>,
+) -> Result<VerifyReport, StoreError> {
     let mut previous = Hash::GENESIS;
     let mut expected_position = 1u64;
     let mut checked = 0u64;
@@ -122,16 +147,6 @@ pub async fn verify<S: EventStore + ?Sized>(
                 "checkpoint position {} is beyond the log's head",
                 cp.position
             ),
-            checked,
-            head,
-        );
-    }
-    // The chain covers each event's stream name; the index `read_stream` and the appends go
-    // by is beside it, and must say the same.
-    if let Some((position, stream, indexed)) = store.stream_index_mismatch().await? {
-        return broken(
-            position,
-            format!("the stream index files this event of {stream} under {indexed}"),
             checked,
             head,
         );
