@@ -216,8 +216,8 @@ impl PersonalDataVault {
             .map_err(|e| ApiError::internal(&e))
     }
 
-    /// Destroys `person`'s key: what was sealed with it can never be read again. True when a
-    /// key was there.
+    /// Destroys `person`'s key: what was sealed with it can never be read again, and no key
+    /// is made for them later. True unless that was done before.
     ///
     /// # Errors
     /// The key store's.

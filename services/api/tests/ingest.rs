@@ -1,6 +1,7 @@
-//! `POST /ingest` at its edges, on the real server: a line too long is refused by its index
-//! and the lines after it are written; a key revoked while its upload streams writes nothing
-//! more; and the plain-HTTP endpoints spend the caller's budget as `/graphql` does.
+//! The plain-HTTP endpoints at their edges, on the real server: a line of `POST /ingest` too
+//! long is refused by its index and the lines after it are written; a key revoked while its
+//! upload or its `GET /export` streams gets nothing more done; and every one of these
+//! endpoints spends the caller's budget as `/graphql` does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -207,4 +208,55 @@ async fn the_plain_http_endpoints_spend_the_callers_budget() {
         // The budget comes back.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
+}
+
+#[tokio::test]
+async fn an_export_stops_at_the_next_page_when_its_key_is_revoked() {
+    let app = spawn_app().await;
+    let person = app.register(UAI, "lms", "u-1").await;
+    // Five pages of 4,096 events and more.
+    let body: String = (0..20_000)
+        .map(|i| line(&person, &format!("@e{i}")))
+        .collect();
+    let uploaded = app
+        .client
+        .post(format!("{}/ingest", app.address))
+        .bearer_auth(&app.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer(&uploaded).last().unwrap()["done"]["written"], 20_000);
+    let auditor = app
+        .create_key(json!({ "id": "auditor", "name": "Audit", "role": "AUDITOR" }))
+        .await;
+    let mut response = app
+        .client
+        .get(format!("{}/export", app.address))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    app.data(
+        "mutation { revokeApiKey(id: \"auditor\", reason: \"audit over\") { position } }",
+        json!({}),
+    )
+    .await;
+    let (mut lines, mut failed) = (0usize, false);
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => lines += chunk.iter().filter(|b| **b == b'\n').count(),
+            Ok(None) => break,
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the export ran to its end ({lines} lines)");
+    assert!(lines < 20_000, "{lines} lines");
 }

@@ -35,7 +35,9 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn person_key_or_insert(&self, person: Uuid, candidate: Key) -> Result<Key, StoreError>;
 
     /// Destroys the key of `person` so that it cannot be read back from the key store's files;
-    /// remembers that it was destroyed. True when a key was there.
+    /// remembers that it was destroyed. A person who never had a key is remembered the same
+    /// way, so that none is made for them later. True unless the person was marked so before
+    /// (the call changed something).
     async fn destroy_person_key(&self, person: Uuid) -> Result<bool, StoreError>;
 
     /// The server secret called `name`, keeping `candidate` when there is none yet.
