@@ -17,8 +17,8 @@ use palier_domain::{
     PersonCommand, PersonEvent, PersonForgotten, PersonId, RegisterPerson, Role, Uai,
 };
 use palier_store::{
-    CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, SharedStore,
-    StoreError, StreamFrom, StreamName,
+    CurrentRevision, Direction, EventData, EventStore, ExpectedRevision, Metadata, RecordedEvent,
+    SharedStore, StoreError, StreamFrom, StreamName,
 };
 use uuid::Uuid;
 
@@ -173,22 +173,21 @@ impl PersonCommands {
     /// had nothing to record answers, so that `minPosition` with it reads the state that made
     /// it a no-op — the read models may not have folded that state yet.
     pub async fn last_position(&self, person: PersonId) -> Result<u64, ApiError> {
-        let last = self
-            .store
-            .read_stream(
-                &stream_of(person)?,
-                StreamFrom::End,
-                Direction::Backwards,
-                1,
-            )
-            .await?;
-        Ok(last.first().map_or(0, |e| e.position))
+        Ok(self.last_event(person).await?.map_or(0, |e| e.position))
     }
 
     /// Whether a person known to be registered has been forgotten since: their stream's last
     /// event tells (nothing follows `PersonForgotten`), one event read.
     pub async fn forgotten(&self, person: PersonId) -> Result<bool, ApiError> {
-        let last = self
+        Ok(self
+            .last_event(person)
+            .await?
+            .is_some_and(|e| e.event_type == PersonForgotten::EVENT_TYPE))
+    }
+
+    /// The last event of `person`'s stream, if any.
+    async fn last_event(&self, person: PersonId) -> Result<Option<RecordedEvent>, ApiError> {
+        let mut last = self
             .store
             .read_stream(
                 &stream_of(person)?,
@@ -197,9 +196,7 @@ impl PersonCommands {
                 1,
             )
             .await?;
-        Ok(last
-            .first()
-            .is_some_and(|e| e.event_type == PersonForgotten::EVENT_TYPE))
+        Ok(last.pop())
     }
 
     /// [`Self::standing`], given what the persons read model holds of `person` (`model`:

@@ -23,9 +23,22 @@ fn line(person: &str, skill: &str) -> String {
     line
 }
 
-/// The NDJSON answer's lines.
-fn answer(text: &str) -> Vec<Value> {
-    text.lines()
+/// Uploads `body` to `/ingest` with the admin token; the NDJSON answer's lines.
+async fn upload(app: &TestApp, body: String) -> Vec<Value> {
+    let response = app
+        .client
+        .post(format!("{}/ingest", app.address))
+        .bearer_auth(&app.token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response
+        .text()
+        .await
+        .unwrap()
+        .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -44,16 +57,7 @@ async fn a_line_too_long_is_refused_by_its_index_and_the_next_ones_are_written()
         long.trim_end().to_owned(),
     ]
     .concat();
-    let response = app
-        .client
-        .post(format!("{}/ingest", app.address))
-        .bearer_auth(&app.token)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let lines = answer(&response.text().await.unwrap());
+    let lines = upload(&app, body).await;
     let refused: Vec<(u64, &Value)> = lines
         .iter()
         .filter_map(|l| Some((l.get("index")?.as_u64()?, &l["error"])))
@@ -218,18 +222,8 @@ async fn an_export_stops_at_the_next_page_when_its_key_is_revoked() {
     let body: String = (0..20_000)
         .map(|i| line(&person, &format!("@e{i}")))
         .collect();
-    let uploaded = app
-        .client
-        .post(format!("{}/ingest", app.address))
-        .bearer_auth(&app.token)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(answer(&uploaded).last().unwrap()["done"]["written"], 20_000);
+    let uploaded = upload(&app, body).await;
+    assert_eq!(uploaded.last().unwrap()["done"]["written"], 20_000);
     let auditor = app
         .create_key(json!({ "id": "auditor", "name": "Audit", "role": "AUDITOR" }))
         .await;
