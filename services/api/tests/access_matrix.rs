@@ -37,19 +37,6 @@ struct World {
     keys: Vec<(&'static str, String)>,
 }
 
-async fn as_bearer(app: &TestApp, bearer: &str, query: &str, variables: Value) -> Value {
-    app.client
-        .post(format!("{}/graphql", app.address))
-        .bearer_auth(bearer)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn world() -> World {
     // A test clock reading now: it behaves as the system's until the last case moves it.
     let app = spawn_app_with(|s| {
@@ -702,7 +689,7 @@ async fn every_role_every_operation_inside_and_outside_its_scopes() {
                 ("outside", &case.outside, outside),
             ] {
                 let variables = with_role_criterion(variables, role);
-                let body = as_bearer(&w.app, bearer, case.query, variables).await;
+                let body = w.app.graphql_as(bearer, case.query, variables).await;
                 let got = outcome(&body, case.field);
                 if got != expected {
                     failures.push(format!(
@@ -731,7 +718,10 @@ async fn personal_fields_show_only_to_whom_the_key_allows() {
     let w = world().await;
     let query = "query($id: String!) { person(id: $id) { externalRef { source id } } }";
     for (role, bearer) in &w.keys {
-        let body = as_bearer(&w.app, bearer, query, json!({ "id": w.person_paris })).await;
+        let body = w
+            .app
+            .graphql_as(bearer, query, json!({ "id": w.person_paris }))
+            .await;
         let shown = !body["data"]["person"]["externalRef"].is_null();
         let expected = matches!(*role, "admin" | "integrator");
         if *role == "mediator" {
@@ -748,7 +738,10 @@ async fn personal_fields_show_only_to_whom_the_key_allows() {
         )
         .await;
     let secret = created["createApiKey"]["secret"].as_str().unwrap();
-    let body = as_bearer(&w.app, secret, query, json!({ "id": w.person_paris })).await;
+    let body = w
+        .app
+        .graphql_as(secret, query, json!({ "id": w.person_paris }))
+        .await;
     assert_eq!(body["data"]["person"]["externalRef"]["id"], "p-1", "{body}");
 }
 

@@ -254,11 +254,17 @@ pub(crate) async fn establishment_registered(
         .establishments
         .wait_for(head, state.min_position_wait)
         .await
-        .map_err(|e| match e {
-            ProjectionError::Timeout { wanted, reached } => ApiError::NotYetAt { wanted, reached },
-            other => ApiError::internal(&other),
-        })?;
+        .map_err(not_yet)?;
     Ok(known())
+}
+
+/// A wait for a read model that failed: `NOT_YET_AT` when it timed out (the caller may retry),
+/// internal otherwise (the model stopped).
+pub(crate) fn not_yet(e: ProjectionError) -> ApiError {
+    match e {
+        ProjectionError::Timeout { wanted, reached } => ApiError::NotYetAt { wanted, reached },
+        other => ApiError::internal(&other),
+    }
 }
 
 /// Whether `principal` may do `operation` for the establishment `uai` (its académie is looked
@@ -339,16 +345,10 @@ pub(crate) async fn at_least(
         state.maintenance.wait_for(min.0, state.min_position_wait),
         state.workshops.wait_for(min.0, state.min_position_wait),
     );
-    match persons
+    persons
         .and(establishments)
         .and(keys)
         .and(maintenance)
         .and(workshops)
-    {
-        Ok(()) => Ok(()),
-        Err(ProjectionError::Timeout { wanted, reached }) => {
-            Err(ApiError::NotYetAt { wanted, reached })
-        }
-        Err(e) => Err(ApiError::internal(&e)),
-    }
+        .map_err(not_yet)
 }

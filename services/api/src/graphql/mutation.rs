@@ -297,11 +297,6 @@ pub(crate) fn person_authorizer<'a>(
     }
 }
 
-/// The position a write that had nothing to record answers: the last of the person's stream.
-async fn last_change(state: &AppState, person: PersonId) -> Result<u64, ApiError> {
-    state.commands.last_position(person).await
-}
-
 fn label(field: &'static str, value: Option<String>) -> Result<Option<Label>, ApiError> {
     value
         .map(|v| Label::parse(field, &v).map_err(|e| ApiError::from_parse(field, &e)))
@@ -436,7 +431,7 @@ impl MutationRoot {
         // the forgetting, whether or not the read model has folded it yet.
         let position = match written {
             Some(position) => position,
-            None => last_change(state, id).await?,
+            None => state.commands.last_position(id).await?,
         };
         Ok(ForgetPersonPayload {
             position: Position(position),
@@ -477,7 +472,7 @@ impl MutationRoot {
         Ok(MutationPayload {
             position: Position(match written {
                 Some(position) => position,
-                None => last_change(state, id).await?,
+                None => state.commands.last_position(id).await?,
             }),
         })
     }
@@ -506,7 +501,7 @@ impl MutationRoot {
             position: Position(if written > 0 {
                 written
             } else {
-                last_change(state, id).await?
+                state.commands.last_position(id).await?
             }),
         })
     }

@@ -19,7 +19,6 @@ use palier_domain::mediation::{
     Siret, Venue, WorkshopCommand, WorkshopId, WorkshopStatus,
 };
 use palier_domain::{CompetenceCode, Label, Level, PersonId, Uai};
-use palier_projections::ProjectionError;
 use palier_projections::workshops::{
     ActivityReport, Observation, PlannedVsDone, ReportScope, Row, SessionView, WorkshopView,
     venue_key,
@@ -935,12 +934,7 @@ pub(crate) async fn observations_of(
             .workshops
             .wait_for(position, state.min_position_wait)
             .await
-            .map_err(|e| match e {
-                ProjectionError::Timeout { wanted, reached } => {
-                    ApiError::NotYetAt { wanted, reached }
-                }
-                other => ApiError::internal(&other),
-            })?;
+            .map_err(super::not_yet)?;
     }
     // Each with its workshop's venue (fixed at design), read under the model's lock; the
     // venues are checked after it is released, since that check reads the establishments
